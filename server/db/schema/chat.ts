@@ -1,0 +1,47 @@
+import { type AnyPgColumn, customType, index, integer, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { users } from './identity';
+
+export const bytea = customType<{ data: Buffer; driverData: Buffer }>({ dataType: () => 'bytea' });
+
+/** Data keys for message encryption, each wrapped (AES-256-GCM) by the master key. */
+export const dataKeys = pgTable('data_keys', {
+  id: integer('id').primaryKey().generatedAlwaysAsIdentity(),
+  wrappedKey: bytea('wrapped_key').notNull(),
+  /** Fingerprint of the master key that wrapped it: tells rotation which keys remain. */
+  masterFingerprint: text('master_fingerprint').notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+export const conversations = pgTable(
+  'conversations',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    /** The title is user content too: encrypted like messages. */
+    titleEnc: bytea('title_enc').notNull(),
+    model: text('model'),
+    /** PII classification tags (e.g. ['email','phone']). */
+    classification: text('classification').array().notNull().default([]),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('conversations_user_updated_idx').on(t.userId, t.updatedAt)],
+);
+
+export const messages = pgTable(
+  'messages',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    conversationId: uuid('conversation_id').notNull().references(() => conversations.id, { onDelete: 'cascade' }),
+    /** The message this one answers or follows; siblings with one parent are branches (edit, regenerate). */
+    parentId: uuid('parent_id').references((): AnyPgColumn => messages.id, { onDelete: 'cascade' }),
+    role: text('role', { enum: ['system', 'user', 'assistant'] }).notNull(),
+    contentEnc: bytea('content_enc').notNull(),
+    dataKeyId: integer('data_key_id').notNull().references(() => dataKeys.id),
+    model: text('model'),
+    /** Tokens, timings, finish reason: never content. */
+    metadata: jsonb('metadata').$type<Record<string, unknown>>().notNull().default({}),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('messages_conversation_idx').on(t.conversationId, t.createdAt)],
+);

@@ -1,0 +1,30 @@
+import { bigserial, index, integer, pgTable, primaryKey, real, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+
+/**
+ * One row per gateway request. Partitioned by day in SQL (see the migration): Drizzle cannot declare
+ * partitioning, so the table is declared here for queries and the partitions are managed by
+ * server/db/partitions.ts.
+ */
+export const requestLogs = pgTable(
+  'request_logs',
+  {
+    id: bigserial('id', { mode: 'number' }).notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    apiKeyId: uuid('api_key_id'),
+    userId: uuid('user_id'),
+    model: text('model').notNull(),
+    deploymentId: uuid('deployment_id'),
+    replicaId: uuid('replica_id'),
+    status: integer('status').notNull(),
+    errorType: text('error_type'),
+    stream: integer('stream').notNull().default(0),
+    promptTokens: integer('prompt_tokens'),
+    completionTokens: integer('completion_tokens'),
+    ttftMs: real('ttft_ms'),
+    e2eMs: real('e2e_ms').notNull(),
+    overheadMs: real('overhead_ms').notNull(),
+    retries: integer('retries').notNull().default(0),
+    clientAddress: text('client_address'),
+  },
+  (t) => [primaryKey({ columns: [t.id, t.createdAt] }), index('request_logs_model_created_idx').on(t.model, t.createdAt)],
+);

@@ -1,0 +1,29 @@
+import { type AnyPgColumn, bigint, index, pgTable, text, timestamp, unique, uuid } from 'drizzle-orm/pg-core';
+
+export const MODEL_FORMATS = ['hf', 'gguf', 'lora-adapter'] as const;
+
+export const models = pgTable('models', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  name: text('name').notNull().unique(),
+  description: text('description').notNull().default(''),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+export const modelVersions = pgTable(
+  'model_versions',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    modelId: uuid('model_id').notNull().references(() => models.id, { onDelete: 'cascade' }),
+    version: text('version').notNull(),
+    format: text('format', { enum: MODEL_FORMATS }).notNull(),
+    dtype: text('dtype'),
+    quantization: text('quantization'),
+    location: text('location').notNull(),
+    sha256: text('sha256'),
+    sizeBytes: bigint('size_bytes', { mode: 'number' }),
+    parentVersionId: uuid('parent_version_id').references((): AnyPgColumn => modelVersions.id),
+    producedByJobId: uuid('produced_by_job_id'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [unique('model_versions_model_version_uq').on(t.modelId, t.version), index('model_versions_parent_idx').on(t.parentVersionId)],
+);
