@@ -82,6 +82,7 @@ CREATE TABLE "deployments" (
 	"model_version_id" uuid,
 	"engine" text NOT NULL,
 	"spec" jsonb DEFAULT '{}'::jsonb NOT NULL,
+	"allowed_roles" text[],
 	"desired_replicas" integer DEFAULT 1 NOT NULL,
 	"status" text DEFAULT 'pending' NOT NULL,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,

@@ -14,6 +14,8 @@ export const deployments = pgTable('deployments', {
   engine: text('engine', { enum: ENGINES }).notNull(),
   /** Engine settings (context, sequences, threads; TP and dtype for vLLM; url for upstream). */
   spec: jsonb('spec').$type<Record<string, unknown>>().notNull().default({}),
+  /** Roles whose users may use this model; null means every role. API keys can narrow it further. */
+  allowedRoles: text('allowed_roles').array(),
   desiredReplicas: integer('desired_replicas').notNull().default(1),
   status: text('status', { enum: DEPLOYMENT_STATUSES }).notNull().default('pending'),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
