@@ -1,0 +1,12 @@
+/** @type {import('next').NextConfig} */
+const nextConfig = {
+  // The web role's own Node server (server/http) serves /api and /v1; Next.js renders pages only.
+  poweredByHeader: false,
+  reactStrictMode: true,
+  // Type-checking is its own step (`npm run typecheck`, part of `npm test`), not part of every build.
+  typescript: { ignoreBuildErrors: true },
+  // Nothing in the product may fetch from the internet at run time.
+  images: { unoptimized: true },
+};
+
+export default nextConfig;
