@@ -1,0 +1,163 @@
+import { randomInt } from 'node:crypto';
+import { getLlama, LlamaLogLevel, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaModel, type Token } from 'node-llama-cpp';
+import type { EngineArgs } from './args';
+import { createEngineMetrics, type EngineMetrics } from './engine-metrics';
+import { badRequest } from './errors';
+import { SequencePool } from './sequence-pool';
+import { StopDetector } from './stop-detector';
+import { TokenText } from './token-text';
+
+export type SamplingOptions = { maxTokens?: number; temperature: number; topP: number; seed?: number; stop: string[] };
+
+/** A request checked against the context: tokenized, with its token budget settled. */
+export type PreparedPrompt = { tokens: Token[]; maxTokens: number; stops: string[]; sampling: SamplingOptions; trimLeadingSpace: boolean };
+
+export type GenerationOutcome = {
+  finishReason: 'stop' | 'length';
+  promptTokens: number;
+  completionTokens: number;
+  /** The client went away (or the engine is stopping) before generation ended. */
+  aborted: boolean;
+};
+
+/** One model loaded with `sequences` parallel slots; each request holds one slot while it generates. */
+export class LlamaCppEngine {
+  private readonly active = new Set<{ controller: AbortController; done: Promise<unknown> }>();
+  private stopping = false;
+
+  private constructor(
+    readonly name: string,
+    private readonly llama: Llama,
+    private readonly model: LlamaModel,
+    private readonly context: LlamaContext,
+    private readonly pool: SequencePool<LlamaContextSequence>,
+    readonly metrics: EngineMetrics,
+  ) {}
+
+  static async load(args: EngineArgs): Promise<LlamaCppEngine> {
+    const llama = await getLlama({
+      gpu: false,
+      build: 'never',
+      maxThreads: args.threads,
+      logLevel: LlamaLogLevel.warn,
+      // llama.cpp's own messages go to stderr: stdout carries only the listening line.
+      logger: (level, message) => process.stderr.write(`[llama.cpp ${level}] ${message.trimEnd()}\n`),
+    });
+    const model = await llama.loadModel({ modelPath: args.model });
+    const context = await model.createContext({ sequences: args.sequences, contextSize: args.context, threads: args.threads });
+    const sequences = Array.from({ length: args.sequences }, () => context.getSequence());
+    const pool = new SequencePool(sequences, (sequence) => sequence.clearHistory());
+    const metrics = createEngineMetrics(args.name, () => ({ running: pool.running, waiting: pool.waiting }));
+    return new LlamaCppEngine(args.name, llama, model, context, pool, metrics);
+  }
+
+  /** Tokens one sequence can hold: prompt and completion together. */
+  get contextSize(): number {
+    return this.context.contextSize;
+  }
+
+  get isStopping(): boolean {
+    return this.stopping;
+  }
+
+  prepare(promptText: string, sampling: SamplingOptions, trimLeadingSpace = false): PreparedPrompt {
+    const tokens = this.model.tokenize(promptText, false);
+    if (this.model.tokens.bos != null && this.model.tokens.shouldPrependBosToken) tokens.unshift(this.model.tokens.bos);
+    if (tokens.length === 0) throw badRequest('The prompt is empty.', 'prompt');
+    const room = this.contextSize - tokens.length;
+    if (room < 1) {
+      throw badRequest(
+        `The prompt is ${tokens.length} tokens; this model's context holds ${this.contextSize} including the completion.`,
+        'messages',
+        'context_length_exceeded',
+      );
+    }
+    // A budget past the context is capped, not refused: the context is the real limit.
+    const maxTokens = Math.min(sampling.maxTokens ?? room, room);
+    return { tokens, maxTokens, stops: sampling.stop, sampling, trimLeadingSpace };
+  }
+
+  /**
+   * Waits for a free sequence, generates, and calls `onText` with each piece of text safe to show.
+   * `arrivedAt` (performance.now()) is when the request reached the engine: TTFT counts the queue wait, as vLLM's does.
+   */
+  async generate(prompt: PreparedPrompt, signal: AbortSignal, arrivedAt: number, onText: (text: string) => void): Promise<GenerationOutcome> {
+    const controller = new AbortController();
+    const forward = () => controller.abort(signal.reason);
+    signal.addEventListener('abort', forward, { once: true });
+    const run = this.run(prompt, controller.signal, arrivedAt, onText);
+    const entry = { controller, done: run.catch(() => undefined) };
+    this.active.add(entry);
+    try {
+      return await run;
+    } finally {
+      signal.removeEventListener('abort', forward);
+      this.active.delete(entry);
+    }
+  }
+
+  private async run(prompt: PreparedPrompt, signal: AbortSignal, arrivedAt: number, onText: (text: string) => void): Promise<GenerationOutcome> {
+    const outcome: GenerationOutcome = { finishReason: 'stop', promptTokens: prompt.tokens.length, completionTokens: 0, aborted: false };
+    let sequence: LlamaContextSequence;
+    try {
+      sequence = await this.pool.acquire(signal);
+    } catch (error) {
+      if (signal.aborted) return { ...outcome, aborted: true };
+      throw error;
+    }
+    this.metrics.prompt(prompt.tokens.length);
+    const detector = new StopDetector(prompt.stops);
+    const text = new TokenText(this.model, prompt.tokens);
+    let trimming = prompt.trimLeadingSpace;
+    const emit = (piece: string) => {
+      if (trimming) {
+        piece = piece.trimStart();
+        if (piece) trimming = false;
+      }
+      if (piece) onText(piece);
+    };
+    let previous = arrivedAt;
+    try {
+      const tokens = sequence.evaluate(prompt.tokens, {
+        temperature: prompt.sampling.temperature,
+        topP: prompt.sampling.topP,
+        // Without a seed llama.cpp would use the current second, making simultaneous requests identical.
+        seed: prompt.sampling.seed === undefined ? randomInt(2 ** 31) : prompt.sampling.seed >>> 0,
+      });
+      for await (const token of tokens) {
+        const now = performance.now();
+        if (outcome.completionTokens === 0) this.metrics.firstToken((now - arrivedAt) / 1000);
+        else this.metrics.interToken((now - previous) / 1000);
+        previous = now;
+        outcome.completionTokens++;
+        emit(detector.push(text.push(token)));
+        if (detector.stopped) break;
+        if (signal.aborted) {
+          outcome.aborted = true;
+          break;
+        }
+        if (outcome.completionTokens >= prompt.maxTokens) {
+          outcome.finishReason = 'length';
+          break;
+        }
+      }
+      if (!detector.stopped && !outcome.aborted) emit(detector.push(text.flush()) + detector.flush());
+      if (!outcome.aborted) this.metrics.finished((performance.now() - arrivedAt) / 1000);
+      return outcome;
+    } finally {
+      this.metrics.generated(outcome.completionTokens);
+      await this.pool.release(sequence);
+    }
+  }
+
+  /** Refuses new requests, aborts running ones, and frees the model. */
+  async shutdown(): Promise<void> {
+    this.stopping = true;
+    this.pool.close();
+    for (const entry of this.active) entry.controller.abort(new Error('engine is shutting down'));
+    await Promise.all([...this.active].map((entry) => entry.done));
+    await this.context.dispose();
+    await this.model.dispose();
+    await this.llama.dispose();
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * The built-in CPU engine: one process serving one GGUF model over an OpenAI-compatible API.
+ *   node --import tsx server/engines/llamacpp/main.ts --model PATH --name NAME --port 0 --threads 1 --context 2048 --sequences 4
+ * When ready it prints one JSON line to stdout, {"event":"listening","port":N,"pid":P}; everything else goes to stderr.
+ */
+import type { AddressInfo } from 'node:net';
+import { parseEngineArgs } from './args';
+import { LlamaCppEngine } from './engine';
+import { createEngineServer } from './http-server';
+
+async function main(): Promise<void> {
+  let args;
+  try {
+    args = parseEngineArgs(process.argv.slice(2));
+  } catch (error) {
+    process.stderr.write(`llamacpp engine: ${(error as Error).message}\n`);
+    process.exit(2);
+  }
+
+  const engine = await LlamaCppEngine.load(args);
+  const server = createEngineServer(engine);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(args.port, args.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  process.stdout.write(`${JSON.stringify({ event: 'listening', port, pid: process.pid })}\n`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`llamacpp engine: ${signal}, stopping\n`);
+    server.close();
+    await engine.shutdown();
+    server.closeAllConnections();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`llamacpp engine failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});
