@@ -16,6 +16,8 @@ export const envSchema = z.object({
   PORT: port.default(3000),
   HOST: z.string().min(1).default('0.0.0.0'),
   GATEWAY_PORT: port.default(3001),
+  /** Where the web role reaches the gateway when they run as separate processes. */
+  ENCLAVE_GATEWAY_URL: z.string().url().optional(),
   /** Unset: start an embedded PostgreSQL under the data directory. */
   DATABASE_URL: z.string().url().optional(),
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),

@@ -1,0 +1,41 @@
+import { ConfigError } from '../server/env';
+import { UsageError } from './args';
+import { commands } from './commands';
+
+const USAGE = `Usage: enclave <command>
+
+Roles:
+  start                 every role on one machine: UI, API, gateway (/v1) on PORT (default 3000), worker, agent
+  web | gateway | worker | agent
+                        one role per process
+
+Admin (same configuration as start; works while it runs):
+  users create --email E --role admin|engineer|user|viewer [--password P] [--name N]
+  keys create --name N [--user EMAIL] [--models a,b] [--expires-days D]
+  keys rotate-master    re-wrap every data key under a new master key
+`;
+
+async function main(argv: string[]) {
+  const [first, second, ...rest] = argv;
+  if (!first || first === 'help' || first === '--help' || first === '-h') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const key = commands[`${first} ${second}`] ? `${first} ${second}` : first;
+  const command = commands[key];
+  if (!command) throw new UsageError(`unknown command: ${argv.join(' ')}`);
+  const args = key.includes(' ') ? rest : argv.slice(1);
+  return (await command(args)) ?? 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== 'running') process.exit(code);
+  },
+  (e) => {
+    if (e instanceof UsageError) process.stderr.write(`enclave: ${e.message}\n\n${USAGE}`);
+    else if (e instanceof ConfigError) process.stderr.write(`enclave: ${e.message}\n`);
+    else process.stderr.write(`enclave: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(e instanceof UsageError ? 2 : 1);
+  },
+);

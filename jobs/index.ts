@@ -1,0 +1,27 @@
+import { Worker } from 'bullmq';
+import type { Db } from '../server/db/client';
+import { log, errorMessage } from '../server/log';
+import { queue, queueDefinitions, queuePrefix } from '../server/queues';
+import { bullConnectionOptions } from '../server/redis';
+import { runMaintenance } from './maintenance';
+
+export interface WorkerRole {
+  stop(): Promise<void>;
+}
+
+/** The worker role: one BullMQ consumer per queue, each with its own connection and concurrency. */
+export async function startWorkers(db: Db): Promise<WorkerRole> {
+  const maintenance = new Worker(
+    'maintenance',
+    async (job) => runMaintenance(db, queueDefinitions.maintenance.payload.parse(job.data)),
+    { connection: bullConnectionOptions(), prefix: queuePrefix(), concurrency: queueDefinitions.maintenance.concurrency },
+  );
+  maintenance.on('failed', (job, err) => log.warn('maintenance job failed', { job: job?.id, error: errorMessage(err) }));
+  // Schedulers are idempotent by id: every worker may upsert them.
+  await queue('maintenance').upsertJobScheduler('partitions-daily', { pattern: '0 5 0 * * *' }, { name: 'maintenance', data: { task: 'partitions' } });
+  await queue('maintenance').upsertJobScheduler('sessions-hourly', { every: 3_600_000 }, { name: 'maintenance', data: { task: 'sessions' } });
+  return {
+    // close() waits for running jobs to reach their end: the safe point for maintenance work.
+    stop: () => maintenance.close(),
+  };
+}

@@ -1,0 +1,92 @@
+import { ensureUiBuild } from '../http/next-build';
+import { startWebServer, type WebServer } from '../http/web-server';
+import { closeRedis } from '../redis';
+import { closeQueues } from '../queues';
+import type { Env } from '../env';
+import { errorMessage, log } from '../log';
+import { registerModelsDir } from '../lifecycle/models-dir';
+import { ensureAdmin } from '../security/users';
+import { prepareInfrastructure } from '../services/infrastructure';
+import { createGateway, startGatewayServer } from '../gateway';
+import { startWorkers } from '../../jobs';
+import { startAgent } from './agent';
+
+export interface RoleSet {
+  web?: boolean;
+  gateway?: boolean;
+  worker?: boolean;
+  agent?: boolean;
+}
+
+/**
+ * Starts the chosen roles in this process and stops them in order on SIGINT/SIGTERM: stop taking
+ * requests, let jobs reach a safe point, flush request logs, stop engines, then Redis and PostgreSQL.
+ */
+export async function runRoles(env: Env, roles: RoleSet): Promise<void> {
+  const infra = await prepareInfrastructure(env);
+  const { db, masterKey } = infra;
+  const stops: Array<[string, () => Promise<void>]> = [];
+  let shuttingDown = false;
+
+  const shutdown = async (signal: string, exitCode = 0) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    log.info('shutting down', { signal });
+    for (const [name, stop] of stops.reverse()) {
+      await stop().catch((e) => log.warn(`stopping ${name} failed`, { error: errorMessage(e) }));
+    }
+    await closeQueues().catch(() => {});
+    await closeRedis();
+    await infra.close();
+    log.info('stopped');
+    process.exit(exitCode);
+  };
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+
+  try {
+    if (roles.web) {
+      const admin = await ensureAdmin(db, env);
+      if (admin.created && admin.oneTimePassword) {
+        process.stdout.write(`\nCreated the admin ${admin.email} with a one-time password (shown once): ${admin.oneTimePassword}\n\n`);
+      } else if (admin.created) log.info('created the admin from ENCLAVE_ADMIN_EMAIL', { email: admin.email });
+    }
+    if (roles.agent) {
+      if (env.ENCLAVE_MODELS_DIR) {
+        const registered = await registerModelsDir(db, env.ENCLAVE_MODELS_DIR, {});
+        log.info('models directory registered', { models: registered.map((m) => m.name) });
+      }
+      const agent = await startAgent(db, env);
+      stops.push(['agent', () => agent.stop()]);
+    }
+    if (roles.worker) {
+      const workers = await startWorkers(db);
+      stops.push(['worker', () => workers.stop()]);
+    }
+    let web: WebServer | undefined;
+    if (roles.web) {
+      await ensureUiBuild();
+      const gateway = roles.gateway ? createGateway({ db, env, masterKey }) : undefined;
+      if (gateway) stops.push(['gateway', () => gateway.close()]);
+      web = await startWebServer({
+        db,
+        env,
+        masterKey,
+        port: env.PORT,
+        host: env.HOST,
+        gateway,
+        gatewayUrl: roles.gateway ? `http://127.0.0.1:${env.PORT}` : (env.ENCLAVE_GATEWAY_URL ?? `http://127.0.0.1:${env.GATEWAY_PORT}`),
+      });
+      stops.push(['web', () => web!.close()]);
+    } else if (roles.gateway) {
+      const gateway = await startGatewayServer({ db, env, masterKey, port: env.GATEWAY_PORT, host: env.HOST });
+      stops.push(['gateway', () => gateway.close()]);
+    }
+    const where = web ? `http://localhost:${web.port}` : roles.gateway ? `http://localhost:${env.GATEWAY_PORT}` : undefined;
+    const names = Object.entries(roles).filter(([, on]) => on).map(([n]) => n).join(', ');
+    process.stdout.write(where ? `Enclave is ready on ${where} (${names})\n` : `Enclave ${names} is running\n`);
+  } catch (e) {
+    process.stderr.write(`enclave: start failed: ${errorMessage(e)}\n`);
+    await shutdown('start failure', 1);
+  }
+}

