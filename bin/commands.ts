@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { asc, eq } from 'drizzle-orm';
 import { users } from '../server/db/schema';
 import { env } from '../server/env';
-import { runRoles, type RoleSet } from '../server/roles/run';
+import type { RoleSet } from '../server/roles/run';
 import { createApiKey } from '../server/security/api-keys';
 import { createUser } from '../server/security/users';
 import { rotateMasterKeyCommand } from './rotate-master';
@@ -15,6 +15,8 @@ const role =
   (roles: RoleSet): Command =>
   async (args) => {
     options(args, {});
+    // Loaded on demand: admin commands should not pay for Next.js and the engines.
+    const { runRoles } = await import('../server/roles/run');
     await runRoles(env(), roles);
     return 'running';
   };

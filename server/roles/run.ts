@@ -7,8 +7,8 @@ import { errorMessage, log } from '../log';
 import { registerModelsDir } from '../lifecycle/models-dir';
 import { ensureAdmin } from '../security/users';
 import { prepareInfrastructure } from '../services/infrastructure';
-import { createGateway, startGatewayServer } from '../gateway';
-import { startWorkers } from '../../jobs';
+import { createGateway, startGatewayServer } from '../gateway/index';
+import { startWorkers } from '../../jobs/index';
 import { startAgent } from './agent';
 
 export interface RoleSet {
