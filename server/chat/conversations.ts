@@ -1,0 +1,127 @@
+import { and, desc, eq, inArray } from 'drizzle-orm';
+import type { Db } from '../db/client';
+import { conversations, messages } from '../db/schema';
+import { decryptText, encryptText } from '../security/encryption';
+import { DomainError } from '../security/errors';
+import { isUuid } from './ids';
+
+/** A conversation's title until it has one: the UI shows its own localized "New conversation". */
+export const DEFAULT_TITLE = '';
+export const MAX_TITLE_LENGTH = 200;
+
+export interface ConversationSummary {
+  id: string;
+  title: string;
+  model: string | null;
+  updatedAt: Date;
+}
+
+/** True when the conversation exists and belongs to the user; needs no key (used by the page guard). */
+export async function conversationBelongsTo(db: Db, userId: string, id: string): Promise<boolean> {
+  if (!isUuid(id)) return false;
+  const [row] = await db.select({ id: conversations.id }).from(conversations).where(and(eq(conversations.id, id), eq(conversations.userId, userId)));
+  return Boolean(row);
+}
+
+function cleanTitle(title: string): string {
+  const t = title.replace(/\s+/g, ' ').trim();
+  return t.length > MAX_TITLE_LENGTH ? t.slice(0, MAX_TITLE_LENGTH - 1) + '…' : t;
+}
+
+/**
+ * One user's conversations. The owner is fixed at construction and every query carries it, so no
+ * method can reach another user's rows: someone else's id reads exactly like a missing one.
+ */
+export class Conversations {
+  constructor(
+    private readonly db: Db,
+    private readonly masterKey: Buffer,
+    readonly userId: string,
+  ) {}
+
+  private owned(id: string) {
+    return and(eq(conversations.id, id), eq(conversations.userId, this.userId));
+  }
+
+  private async decryptTitle(row: { titleEnc: Buffer; titleKeyId: number }): Promise<string> {
+    return decryptText(this.db, this.masterKey, row.titleEnc, row.titleKeyId);
+  }
+
+  /** The row, or NOT_FOUND for a malformed, missing or someone else's id. */
+  async require(id: string) {
+    if (!isUuid(id)) throw new DomainError('NOT_FOUND', 'Conversation not found');
+    const [row] = await this.db.select().from(conversations).where(this.owned(id));
+    if (!row) throw new DomainError('NOT_FOUND', 'Conversation not found');
+    return row;
+  }
+
+  async create({ title, model }: { title?: string; model?: string | null }): Promise<{ id: string }> {
+    const sealed = await this.seal(cleanTitle(title ?? DEFAULT_TITLE));
+    const [row] = await this.db
+      .insert(conversations)
+      .values({ userId: this.userId, titleEnc: sealed, model: model ?? null })
+      .returning({ id: conversations.id });
+    return row!;
+  }
+
+  /**
+   * The title column has no key id of its own, so a title is sealed as key id (4 bytes) ‖ sealed
+   * text: the migration stays untouched and rotation still only re-wraps data keys.
+   */
+  private async seal(title: string): Promise<Buffer> {
+    const { ciphertext, dataKeyId } = await encryptText(this.db, this.masterKey, title);
+    const prefix = Buffer.alloc(4);
+    prefix.writeUInt32BE(dataKeyId);
+    return Buffer.concat([prefix, ciphertext]);
+  }
+
+  async title(row: { titleEnc: Buffer }): Promise<string> {
+    return this.decryptTitle({ titleEnc: row.titleEnc.subarray(4), titleKeyId: row.titleEnc.readUInt32BE(0) });
+  }
+
+  async rename(id: string, title: string): Promise<void> {
+    await this.require(id);
+    const clean = cleanTitle(title);
+    if (!clean) throw new DomainError('BAD_REQUEST', 'The title cannot be empty');
+    await this.db.update(conversations).set({ titleEnc: await this.seal(clean), updatedAt: new Date() }).where(this.owned(id));
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.require(id);
+    await this.db.delete(conversations).where(this.owned(id));
+  }
+
+  /** After a reply: newest first in the list, and a title from the first message if it has none. */
+  async touch(id: string, { titleFrom, model }: { titleFrom?: string; model?: string } = {}): Promise<void> {
+    const row = await this.require(id);
+    const set: Partial<typeof conversations.$inferInsert> = { updatedAt: new Date() };
+    if (model) set.model = model;
+    if (titleFrom && (await this.title(row)) === DEFAULT_TITLE) set.titleEnc = await this.seal(cleanTitle(titleFrom).slice(0, 80));
+    await this.db.update(conversations).set(set).where(this.owned(id));
+  }
+
+  /**
+   * Newest first. Search matches titles and message text case-insensitively; it runs here, after
+   * decryption, because the database only ever holds ciphertext.
+   */
+  async list({ search }: { search?: string } = {}): Promise<ConversationSummary[]> {
+    const rows = await this.db.select().from(conversations).where(eq(conversations.userId, this.userId)).orderBy(desc(conversations.updatedAt));
+    const summaries = await Promise.all(rows.map(async (r) => ({ id: r.id, title: await this.title(r), model: r.model, updatedAt: r.updatedAt })));
+    const needle = search?.trim().toLocaleLowerCase();
+    if (!needle) return summaries;
+    const byTitle = new Set(summaries.filter((s) => s.title.toLocaleLowerCase().includes(needle)).map((s) => s.id));
+    const rest = summaries.filter((s) => !byTitle.has(s.id)).map((s) => s.id);
+    if (rest.length) {
+      const msgs = await this.db
+        .select({ conversationId: messages.conversationId, contentEnc: messages.contentEnc, dataKeyId: messages.dataKeyId })
+        .from(messages)
+        .where(inArray(messages.conversationId, rest));
+      for (const m of msgs) {
+        if (byTitle.has(m.conversationId)) continue;
+        const text = await decryptText(this.db, this.masterKey, m.contentEnc, m.dataKeyId);
+        if (text.toLocaleLowerCase().includes(needle)) byTitle.add(m.conversationId);
+      }
+    }
+    return summaries.filter((s) => byTitle.has(s.id));
+  }
+}

@@ -1,0 +1,116 @@
+import { internalToken } from '../security/master-key';
+import { codeForStatus, DomainError } from '../security/errors';
+
+export interface CompletionRequest {
+  model: string;
+  messages: { role: 'system' | 'user' | 'assistant'; content: string }[];
+  maxTokens: number;
+  temperature?: number;
+}
+
+export interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+}
+
+export type StreamEvent = { type: 'delta'; text: string } | { type: 'finish'; reason: string } | { type: 'usage'; usage: Usage };
+
+/** The gateway answered with an error after the stream began (an OpenAI error chunk). */
+export class UpstreamStreamError extends Error {}
+
+async function errorFrom(res: Response): Promise<DomainError> {
+  let message = `The gateway answered ${res.status}`;
+  try {
+    const body = (await res.json()) as { error?: { message?: unknown } };
+    if (typeof body?.error?.message === 'string') message = body.error.message;
+  } catch {
+    // Not JSON: keep the generic message.
+  }
+  return new DomainError(codeForStatus(res.status), message, res.status);
+}
+
+/**
+ * Starts a streaming chat completion on the gateway as the signed-in user (the internal token plus
+ * x-enclave-user-id: the gateway itself checks that user's access to the model). Resolves once the
+ * gateway has accepted the request, so nothing is saved for a request it refuses; the returned
+ * iterator then yields the stream's pieces as they arrive.
+ */
+export async function openCompletionStream(opts: {
+  gatewayUrl: string;
+  masterKey: Buffer;
+  userId: string;
+  request: CompletionRequest;
+  signal: AbortSignal;
+}): Promise<AsyncGenerator<StreamEvent>> {
+  const { request } = opts;
+  let res: Response;
+  try {
+    res = await fetch(`${opts.gatewayUrl.replace(/\/$/, '')}/v1/chat/completions`, {
+      method: 'POST',
+      signal: opts.signal,
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${internalToken(opts.masterKey)}`,
+        'x-enclave-user-id': opts.userId,
+      },
+      body: JSON.stringify({
+        model: request.model,
+        messages: request.messages,
+        stream: true,
+        stream_options: { include_usage: true },
+        max_tokens: request.maxTokens,
+        ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
+      }),
+    });
+  } catch (e) {
+    if (opts.signal.aborted) throw e;
+    throw new DomainError('BAD_GATEWAY', 'The gateway could not be reached');
+  }
+  if (!res.ok || !res.body) throw await errorFrom(res);
+  return readEvents(res.body);
+}
+
+async function* readEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<StreamEvent> {
+  const decoder = new TextDecoder();
+  let buffer = '';
+  const reader = body.getReader();
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buffer += decoder.decode(value, { stream: true });
+      let newline: number;
+      while ((newline = buffer.indexOf('\n')) >= 0) {
+        const line = buffer.slice(0, newline).replace(/\r$/, '');
+        buffer = buffer.slice(newline + 1);
+        if (!line.startsWith('data:')) continue;
+        const data = line.slice(5).trim();
+        if (data === '[DONE]') return;
+        yield* eventsOf(data);
+      }
+    }
+  } finally {
+    // Leaving early (stop, error) must release the connection to the gateway.
+    reader.cancel().catch(() => {});
+  }
+}
+
+function* eventsOf(data: string): Generator<StreamEvent> {
+  let parsed: {
+    error?: { message?: string };
+    choices?: { delta?: { content?: string | null }; finish_reason?: string | null }[];
+    usage?: Usage | null;
+  };
+  try {
+    parsed = JSON.parse(data);
+  } catch {
+    throw new UpstreamStreamError('The gateway sent a malformed stream chunk');
+  }
+  if (parsed.error) throw new UpstreamStreamError(parsed.error.message ?? 'The model stream failed');
+  for (const choice of parsed.choices ?? []) {
+    if (choice.delta?.content) yield { type: 'delta', text: choice.delta.content };
+    if (choice.finish_reason) yield { type: 'finish', reason: choice.finish_reason };
+  }
+  if (parsed.usage) yield { type: 'usage', usage: parsed.usage };
+}

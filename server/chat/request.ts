@@ -1,0 +1,44 @@
+import { z } from 'zod';
+import { DomainError } from '../security/errors';
+
+export const MAX_CONTENT_CHARS = 32_000;
+export const DEFAULT_MAX_TOKENS = 512;
+
+const uuid = (field: string) => z.string({ error: (iss) => (iss.input === undefined ? `${field} is required` : `${field} must be a string id`) }).regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, `${field} must be a uuid`);
+const settings = {
+  conversationId: uuid('conversationId'),
+  model: z.string({ error: 'model is required' }).trim().min(1, 'model is required').max(200, 'model is too long'),
+  temperature: z.number({ error: 'temperature must be a number' }).min(0, 'temperature must be between 0 and 2').max(2, 'temperature must be between 0 and 2').optional(),
+  maxTokens: z.number({ error: 'maxTokens must be a number' }).int('maxTokens must be an integer').min(1, 'maxTokens must be between 1 and 4096').max(4096, 'maxTokens must be between 1 and 4096').default(DEFAULT_MAX_TOKENS),
+};
+
+/** A new user message, a child of parentId (an edit is a new child of the edited message's parent). */
+const sendSchema = z.strictObject({
+  ...settings,
+  parentId: uuid('parentId').nullable(),
+  content: z
+    .string({ error: 'content must be a string' })
+    .refine((s) => s.trim().length > 0, 'content cannot be empty')
+    .refine((s) => s.length <= MAX_CONTENT_CHARS, `content must be at most ${MAX_CONTENT_CHARS} characters`),
+});
+
+/** Another answer to an existing user message: a new assistant sibling. */
+const regenerateSchema = z.strictObject({ ...settings, regenerateFrom: uuid('regenerateFrom') });
+
+export type SendRequest = z.infer<typeof sendSchema> & { kind: 'send' };
+export type RegenerateRequest = z.infer<typeof regenerateSchema> & { kind: 'regenerate' };
+export type ChatRequest = SendRequest | RegenerateRequest;
+
+/** Validates a POST /api/chat body; a DomainError (400) names the first bad field. */
+export function parseChatRequest(body: unknown): ChatRequest {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new DomainError('BAD_REQUEST', 'The body must be a JSON object');
+  const isRegenerate = 'regenerateFrom' in body;
+  const result = (isRegenerate ? regenerateSchema : sendSchema).safeParse(body);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const field = issue.path.join('.');
+    const message = issue.code === 'unrecognized_keys' ? `Unknown field(s): ${issue.keys.join(', ')}` : issue.message;
+    throw new DomainError('BAD_REQUEST', field && !message.includes(field) ? `${field}: ${message}` : message);
+  }
+  return { ...result.data, kind: isRegenerate ? 'regenerate' : 'send' } as ChatRequest;
+}

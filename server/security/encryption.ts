@@ -1,0 +1,136 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { desc, eq, ne } from 'drizzle-orm';
+import type { Db } from '../db/client';
+import { dataKeys } from '../db/schema';
+import type { DbOrTx } from './db-types';
+import { DomainError } from './errors';
+import { keyFingerprint } from './master-key';
+
+/**
+ * Envelope encryption: content is sealed with AES-256-GCM under a data key, and each data key is
+ * stored sealed under the master key. Rotating the master key re-seals the few data keys, never the
+ * messages. A sealed value is iv (12) ‖ tag (16) ‖ ciphertext.
+ */
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+// Random 96-bit IVs stay safe far beyond this; a fresh data key now and then keeps the margin wide.
+const MAX_USES_PER_DATA_KEY = 1 << 20;
+
+export function seal(key: Buffer, plaintext: Buffer): Buffer {
+  const iv = randomBytes(IV_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+  return Buffer.concat([iv, cipher.getAuthTag(), body]);
+}
+
+export function unseal(key: Buffer, sealed: Buffer): Buffer {
+  if (sealed.length < IV_BYTES + TAG_BYTES) throw new Error('sealed value too short');
+  const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, IV_BYTES));
+  decipher.setAuthTag(sealed.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
+  return Buffer.concat([decipher.update(sealed.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]);
+}
+
+interface KeyCache {
+  /** `${masterFingerprint}:${dataKeyId}` → unwrapped data key. */
+  unwrapped: Map<string, Buffer>;
+  /** masterFingerprint → the data key new content is sealed with. */
+  current: Map<string, Promise<{ id: number; key: Buffer; uses: number }>>;
+}
+// Per database handle, so two databases in one process (tests) never share key ids.
+const caches = new WeakMap<object, KeyCache>();
+function cacheFor(db: DbOrTx): KeyCache {
+  let c = caches.get(db);
+  if (!c) caches.set(db, (c = { unwrapped: new Map(), current: new Map() }));
+  return c;
+}
+
+/** Drops every unwrapped key this process holds for a database (after a rotation). */
+export function forgetDataKeys(db: DbOrTx): void {
+  caches.delete(db);
+}
+
+async function currentDataKey(db: Db, masterKey: Buffer): Promise<{ id: number; key: Buffer }> {
+  const fp = keyFingerprint(masterKey);
+  const cache = cacheFor(db);
+  let entry = cache.current.get(fp);
+  if (!entry) {
+    entry = (async () => {
+      const [newest] = await db.select().from(dataKeys).where(eq(dataKeys.masterFingerprint, fp)).orderBy(desc(dataKeys.id)).limit(1);
+      if (newest) return { id: newest.id, key: unseal(masterKey, newest.wrappedKey), uses: 0 };
+      return createDataKey(db, masterKey);
+    })();
+    cache.current.set(fp, entry);
+    entry.catch(() => cache.current.delete(fp));
+  }
+  const current = await entry;
+  if (++current.uses > MAX_USES_PER_DATA_KEY) {
+    cache.current.delete(fp);
+    return currentDataKey(db, masterKey);
+  }
+  return current;
+}
+
+async function createDataKey(db: Db, masterKey: Buffer): Promise<{ id: number; key: Buffer; uses: number }> {
+  const key = randomBytes(32);
+  const [row] = await db
+    .insert(dataKeys)
+    .values({ wrappedKey: seal(masterKey, key), masterFingerprint: keyFingerprint(masterKey) })
+    .returning({ id: dataKeys.id });
+  return { id: row!.id, key, uses: 0 };
+}
+
+async function dataKeyById(db: Db, masterKey: Buffer, id: number): Promise<Buffer> {
+  const fp = keyFingerprint(masterKey);
+  const cache = cacheFor(db);
+  const cached = cache.unwrapped.get(`${fp}:${id}`);
+  if (cached) return cached;
+  const [row] = await db.select().from(dataKeys).where(eq(dataKeys.id, id));
+  if (!row) throw new Error(`data key ${id} does not exist`);
+  if (row.masterFingerprint !== fp)
+    throw new Error(`data key ${id} is wrapped by master key ${row.masterFingerprint}, not the configured ${fp}`);
+  const key = unseal(masterKey, row.wrappedKey);
+  cache.unwrapped.set(`${fp}:${id}`, key);
+  return key;
+}
+
+export async function encryptText(db: Db, masterKey: Buffer, text: string): Promise<{ ciphertext: Buffer; dataKeyId: number }> {
+  const { id, key } = await currentDataKey(db, masterKey);
+  return { ciphertext: seal(key, Buffer.from(text, 'utf8')), dataKeyId: id };
+}
+
+export async function decryptText(db: Db, masterKey: Buffer, ciphertext: Buffer, dataKeyId: number): Promise<string> {
+  const key = await dataKeyById(db, masterKey, dataKeyId);
+  return unseal(key, ciphertext).toString('utf8');
+}
+
+/**
+ * Re-wraps every data key from the old master key to the new one in one transaction: either all keys
+ * move or none do. Messages are not touched. Refuses when some key is wrapped by a third key, since
+ * it could not be opened afterwards either.
+ */
+export async function rotateMasterKey(db: Db, oldKey: Buffer, newKey: Buffer): Promise<{ rewrapped: number }> {
+  const oldFp = keyFingerprint(oldKey);
+  const newFp = keyFingerprint(newKey);
+  if (oldFp === newFp) throw new DomainError('BAD_REQUEST', 'The new master key is the same as the old one');
+  const rewrapped = await db.transaction(async (tx) => {
+    const rows = await tx.select().from(dataKeys).for('update');
+    const foreign = rows.filter((r) => r.masterFingerprint !== oldFp && r.masterFingerprint !== newFp);
+    if (foreign.length)
+      throw new DomainError('CONFLICT', `${foreign.length} data key(s) are wrapped by another master key (${foreign[0]!.masterFingerprint}); nothing was changed`);
+    let count = 0;
+    for (const row of rows.filter((r) => r.masterFingerprint === oldFp)) {
+      const key = unseal(oldKey, row.wrappedKey);
+      await tx.update(dataKeys).set({ wrappedKey: seal(newKey, key), masterFingerprint: newFp }).where(eq(dataKeys.id, row.id));
+      count++;
+    }
+    return count;
+  });
+  forgetDataKeys(db);
+  return { rewrapped };
+}
+
+/** How many data keys the given master key cannot open (0 after a complete rotation). */
+export async function dataKeysNotWrappedBy(db: Db, masterKey: Buffer): Promise<number> {
+  const rows = await db.select({ id: dataKeys.id }).from(dataKeys).where(ne(dataKeys.masterFingerprint, keyFingerprint(masterKey)));
+  return rows.length;
+}
