@@ -1,0 +1,156 @@
+import { eq } from 'drizzle-orm';
+import type { Db } from '../db/client';
+import { deploymentReplicas, deployments } from '../db/schema';
+
+export interface Replica {
+  id: string;
+  hostname: string;
+  port: number;
+  /** Path prefix of the engine's base URL ('' for http://host:port). */
+  basePath: string;
+  /** Requests this gateway process has in flight to it; survives table refreshes. */
+  outstanding: number;
+}
+
+export interface Route {
+  deploymentId: string;
+  name: string;
+  status: string;
+  /** null: every role. */
+  allowedRoles: string[] | null;
+  createdAt: number;
+  replicas: Replica[];
+}
+
+/**
+ * model name → deployment → ready replicas, held in memory and reloaded in the background, so routing a
+ * request never waits on the database. Outstanding-request counts live on the Replica objects and are
+ * carried across reloads by replica id.
+ */
+export function createRoutingTable(db: Db, refreshMs = 2_000) {
+  let routes = new Map<string, Route>();
+  let replicasById = new Map<string, Replica>();
+  let loading: Promise<void> | undefined;
+  let lastLoad = 0;
+  let timer: NodeJS.Timeout | undefined;
+
+  async function load(): Promise<void> {
+    const deps = await db
+      .select({
+        id: deployments.id,
+        name: deployments.name,
+        status: deployments.status,
+        allowedRoles: deployments.allowedRoles,
+        createdAt: deployments.createdAt,
+      })
+      .from(deployments);
+    const reps = deps.length
+      ? await db
+          .select({ id: deploymentReplicas.id, deploymentId: deploymentReplicas.deploymentId, url: deploymentReplicas.url })
+          .from(deploymentReplicas)
+          .where(eq(deploymentReplicas.status, 'ready'))
+      : [];
+    const next = new Map<string, Route>();
+    const byDeployment = new Map<string, Route>();
+    for (const d of deps) {
+      const route: Route = {
+        deploymentId: d.id,
+        name: d.name,
+        status: d.status,
+        allowedRoles: d.allowedRoles,
+        createdAt: d.createdAt.getTime(),
+        replicas: [],
+      };
+      next.set(d.name, route);
+      byDeployment.set(d.id, route);
+    }
+    const nextReplicas = new Map<string, Replica>();
+    for (const r of reps) {
+      const route = byDeployment.get(r.deploymentId);
+      if (!route || route.status === 'stopped') continue;
+      let url: URL;
+      try {
+        url = new URL(r.url);
+      } catch {
+        continue; // a replica with a broken URL cannot serve; the agent reports it elsewhere
+      }
+      const previous = replicasById.get(r.id);
+      const replica: Replica = {
+        id: r.id,
+        hostname: url.hostname,
+        port: Number(url.port) || 80,
+        basePath: url.pathname.replace(/\/+$/, ''),
+        outstanding: previous?.outstanding ?? 0,
+      };
+      if (previous && previous.hostname === replica.hostname && previous.port === replica.port) {
+        nextReplicas.set(r.id, previous);
+        route.replicas.push(previous);
+      } else {
+        nextReplicas.set(r.id, replica);
+        route.replicas.push(replica);
+      }
+    }
+    routes = next;
+    replicasById = nextReplicas;
+    lastLoad = Date.now();
+  }
+
+  function refresh(): Promise<void> {
+    loading ??= load().finally(() => {
+      loading = undefined;
+    });
+    return loading;
+  }
+
+  const ready = refresh();
+  timer = setInterval(() => {
+    refresh().catch(() => {}); // keep serving from the last good table while the database is away
+  }, refreshMs);
+  timer.unref();
+
+  return {
+    ready,
+    refresh,
+    /** The route for a model; after a miss, one reload at most every second so a new deployment is found quickly. */
+    async resolve(name: string): Promise<Route | undefined> {
+      const hit = routes.get(name);
+      if (hit) return hit;
+      if (Date.now() - lastLoad > 1_000) await refresh().catch(() => {});
+      return routes.get(name);
+    },
+    get(name: string): Route | undefined {
+      return routes.get(name);
+    },
+    all(): Iterable<Route> {
+      return routes.values();
+    },
+    close() {
+      clearInterval(timer);
+      timer = undefined;
+    },
+  };
+}
+
+export type RoutingTable = ReturnType<typeof createRoutingTable>;
+
+/** Fewest outstanding requests among replicas not yet tried; ties rotate so idle replicas share the load. */
+let rotation = 0;
+export function pickReplica(replicas: readonly Replica[], tried: ReadonlySet<string> | null): Replica | undefined {
+  const n = replicas.length;
+  if (n === 0) return undefined;
+  if (n === 1) return tried?.has(replicas[0]!.id) ? undefined : replicas[0];
+  const start = rotation++ % n;
+  let best: Replica | undefined;
+  for (let i = 0; i < n; i++) {
+    const r = replicas[(start + i) % n]!;
+    if (tried?.has(r.id)) continue;
+    if (!best || r.outstanding < best.outstanding) best = r;
+  }
+  return best;
+}
+
+export function mayUse(route: Route, caller: { role: string; models: string[] | null }): 'ok' | 'key_scope' | 'role' {
+  if (caller.models && !caller.models.includes(route.name)) return 'key_scope';
+  if (route.allowedRoles && !route.allowedRoles.includes(caller.role)) return 'role';
+  return 'ok';
+}

@@ -1,0 +1,59 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { metricsRegistry } from '../metrics';
+import { errorBody } from './errors';
+import { createGateway, type GatewayOptions } from './gateway';
+
+export interface GatewayServer {
+  port: number;
+  url: string;
+  server: http.Server;
+  /** Reloads deployments and replicas now (after a deploy, or in tests). */
+  refresh(): Promise<void>;
+  /** Stops accepting, ends open connections, flushes request logs. */
+  close(): Promise<void>;
+}
+
+/**
+ * The standalone `gateway` role: /v1/* through the gateway, plus /health and /metrics for the
+ * orchestrator. Plain node:http, so nothing but the gateway's own work sits on the hot path.
+ */
+export async function startGatewayServer(opts: GatewayOptions & { port: number; host?: string }): Promise<GatewayServer> {
+  const gateway = createGateway(opts);
+  const server = http.createServer({ noDelay: true, keepAliveTimeout: 65_000 }, (req, res) => {
+    const url = req.url ?? '';
+    if (url.startsWith('/v1/')) return gateway.handle(req, res);
+    if (url === '/health') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return void res.end('{"status":"ok"}');
+    }
+    if (url === '/metrics') {
+      const registry = metricsRegistry();
+      return void registry.metrics().then((text) => {
+        res.writeHead(200, { 'content-type': registry.contentType });
+        res.end(text);
+      });
+    }
+    const body = errorBody('invalid_request_error', 'unknown_url', `Unknown endpoint: ${req.method} ${url.split('?')[0]}`);
+    res.writeHead(404, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host ?? '0.0.0.0', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    server,
+    refresh: () => gateway.refresh(),
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await gateway.close();
+    },
+  };
+}
