@@ -1,0 +1,196 @@
+'use client';
+
+import { useParams, useRouter } from 'next/navigation';
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { useI18n } from '../../i18n/provider';
+import { pathTo } from '../../lib/message-tree';
+import { trpc } from '../../lib/trpc';
+import { NotFoundView } from '../not-found-view';
+import { useToast } from '../toast';
+import { Composer } from './composer';
+import { ExportMenu } from './export-menu';
+import { loadGenerationSettings, saveGenerationSettings } from './generation-settings';
+import { MessageList } from './message-list';
+import { ModelPicker, type ModelOption } from './model-picker';
+import { Sidebar, type ConversationSummary } from './sidebar';
+import { useChat, type GenerationSettings } from './use-chat';
+
+/**
+ * The chat screen for both "/" and "/c/<id>". It lives in the (chat) layout so that moving from
+ * "/" to the new conversation's URL after the first send keeps the stream that is in progress.
+ */
+export function ChatWorkspace() {
+  const { t } = useI18n();
+  const toast = useToast();
+  const router = useRouter();
+  const params = useParams<{ id?: string }>();
+  const routeId = typeof params?.id === 'string' ? params.id : undefined;
+
+  const [conversations, setConversations] = useState<ConversationSummary[] | null>(null);
+  const [search, setSearch] = useState('');
+  const [models, setModels] = useState<ModelOption[] | null>(null);
+  const [selectedModel, setSelectedModel] = useState<string | null>(null);
+  const [settings, setSettings] = useState<GenerationSettings>({});
+  const [sidebarOpen, setSidebarOpen] = useState(false);
+  const searchRef = useRef(search);
+  searchRef.current = search;
+
+  const refreshList = useCallback(async () => {
+    try {
+      const list = await trpc.conversations.list.query({ search: searchRef.current.trim() || undefined });
+      setConversations(list);
+    } catch (err) {
+      toast.error(err);
+      setConversations((current) => current ?? []);
+    }
+  }, [toast]);
+
+  // Searching waits for a pause in typing, so each keystroke is not a query.
+  useEffect(() => {
+    const timer = setTimeout(() => void refreshList(), search ? 250 : 0);
+    return () => clearTimeout(timer);
+  }, [search, refreshList]);
+
+  useEffect(() => {
+    setSettings(loadGenerationSettings());
+    trpc.models.list
+      .query()
+      .then((list) => {
+        setModels(list);
+        setSelectedModel((current) => current ?? list.find((m) => m.ready)?.name ?? null);
+      })
+      .catch((err) => {
+        setModels([]);
+        toast.error(err);
+      });
+  }, [toast]);
+
+  const chat = useChat({
+    routeId,
+    onCreated: (id) => router.replace(`/c/${id}`),
+    onActivity: () => void refreshList(),
+  });
+
+  // An opened conversation brings back the model it was using.
+  useEffect(() => {
+    if (chat.model) setSelectedModel(chat.model);
+  }, [chat.model, chat.conversationId]);
+
+  const turnOptions = () => {
+    if (!selectedModel) {
+      toast.show(t('chat.pickModel'), 'error');
+      return null;
+    }
+    return selectedModel;
+  };
+
+  async function send(content: string): Promise<boolean> {
+    const model = turnOptions();
+    if (!model) return false;
+    const path = pathTo(chat.messages, chat.leafId);
+    const parentId = path.length ? path[path.length - 1].id : null;
+    return chat.runTurn({ parentId, content }, content.slice(0, 60), model, settings);
+  }
+
+  async function rename(id: string, title: string) {
+    try {
+      await trpc.conversations.rename.mutate({ id, title });
+    } catch (err) {
+      toast.error(err);
+    }
+    await refreshList();
+  }
+
+  async function remove(id: string) {
+    try {
+      await trpc.conversations.delete.mutate({ id });
+    } catch (err) {
+      toast.error(err);
+      return;
+    }
+    if (id === chat.conversationId) router.push('/');
+    await refreshList();
+  }
+
+  const activeTitle = conversations?.find((c) => c.id === chat.conversationId)?.title;
+
+  return (
+    <div className={`app-shell${sidebarOpen ? ' sidebar-open' : ''}`}>
+      <Sidebar
+        conversations={conversations}
+        activeId={chat.conversationId}
+        search={search}
+        onSearch={setSearch}
+        onNew={() => {
+          setSidebarOpen(false);
+          router.push('/');
+        }}
+        onRename={rename}
+        onDelete={remove}
+        onNavigate={() => setSidebarOpen(false)}
+      />
+      <button type="button" className="sidebar-backdrop" aria-label={t('nav.closeSidebar')} onClick={() => setSidebarOpen(false)} />
+      <main className="chat-main">
+        <header className="chat-header">
+          <button type="button" className="icon-button sidebar-toggle" aria-label={t('nav.openSidebar')} onClick={() => setSidebarOpen(true)}>
+            ☰
+          </button>
+          <ModelPicker models={models} value={selectedModel} onChange={setSelectedModel} />
+          <h1 className="chat-title" data-testid="chat-title">
+            {chat.conversationId ? activeTitle || t('sidebar.untitled') : ''}
+          </h1>
+          {chat.conversationId && chat.loadState === 'ready' && <ExportMenu conversationId={chat.conversationId} />}
+        </header>
+        {chat.loadState === 'notFound' ? (
+          <div className="chat-empty">
+            <NotFoundView />
+          </div>
+        ) : chat.messages.length === 0 ? (
+          <div className="chat-empty" data-testid="chat-empty">
+            {chat.loadState === 'loading' ? (
+              <p className="muted">{t('common.loading')}</p>
+            ) : (
+              <>
+                <div className="brand-mark brand-mark-large" aria-hidden>
+                  ◆
+                </div>
+                <h2>{t('chat.emptyTitle')}</h2>
+                <p className="muted">{t('chat.emptyHint')}</p>
+              </>
+            )}
+          </div>
+        ) : (
+          <MessageList
+            messages={chat.messages}
+            leafId={chat.leafId}
+            streaming={chat.streaming}
+            onLeaf={chat.setLeafId}
+            onRegenerate={(userMessageId) => {
+              const model = turnOptions();
+              if (model) void chat.runTurn({ regenerateFrom: userMessageId }, null, model, settings);
+            }}
+            onEdit={(parentId, content) => {
+              const model = turnOptions();
+              if (model) void chat.runTurn({ parentId, content }, null, model, settings);
+            }}
+          />
+        )}
+        {chat.loadState !== 'notFound' && (
+          <div className="composer-dock">
+            <Composer
+              streaming={chat.streaming}
+              disabled={!selectedModel || chat.loadState === 'loading'}
+              settings={settings}
+              onSettings={(next) => {
+                setSettings(next);
+                saveGenerationSettings(next);
+              }}
+              onSend={send}
+              onStop={chat.stop}
+            />
+          </div>
+        )}
+      </main>
+    </div>
+  );
+}

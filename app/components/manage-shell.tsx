@@ -1,0 +1,59 @@
+'use client';
+
+import Link from 'next/link';
+import { usePathname } from 'next/navigation';
+import type { ReactNode } from 'react';
+import { useI18n } from '../i18n/provider';
+import { SessionProvider, useSession } from './session';
+import { UserMenu } from './user-menu';
+
+/** The frame around settings and admin pages: a side navigation and the page. */
+export function ManageShell({ children }: { children: ReactNode }) {
+  return (
+    <SessionProvider>
+      <ManageFrame>{children}</ManageFrame>
+    </SessionProvider>
+  );
+}
+
+function ManageFrame({ children }: { children: ReactNode }) {
+  const { t } = useI18n();
+  const { me } = useSession();
+  const pathname = usePathname();
+  const link = (href: string, label: string, testId: string) => (
+    <Link href={href} className={`nav-link${pathname === href ? ' active' : ''}`} data-testid={testId}>
+      {label}
+    </Link>
+  );
+  return (
+    <div className="app-shell manage-shell">
+      <aside className="sidebar">
+        <div className="sidebar-top">
+          <div className="brand">
+            <span className="brand-mark" aria-hidden>
+              ◆
+            </span>
+            {t('app.name')}
+          </div>
+          <a href="/" className="button button-block">
+            ← {t('nav.backToChat')}
+          </a>
+          <nav className="manage-nav">
+            <div className="nav-heading">{t('nav.settings')}</div>
+            {link('/settings/keys', t('nav.apiKeys'), 'manage-keys')}
+            {me.role === 'admin' && (
+              <>
+                <div className="nav-heading">{t('nav.admin')}</div>
+                {link('/admin/users', t('nav.users'), 'manage-users')}
+                {link('/admin/audit', t('nav.audit'), 'manage-audit')}
+              </>
+            )}
+          </nav>
+        </div>
+        <span className="spacer" />
+        <UserMenu />
+      </aside>
+      <main className="manage-main">{children}</main>
+    </div>
+  );
+}

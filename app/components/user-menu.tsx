@@ -1,0 +1,44 @@
+'use client';
+
+import Link from 'next/link';
+import { useI18n } from '../i18n/provider';
+import { LanguageSwitch } from './language-switch';
+import { useSession } from './session';
+
+/** Account links, admin links (only for admins: the server enforces roles anyway), language, sign out. */
+export function UserMenu() {
+  const { t } = useI18n();
+  const { me, changeLocale, signOut } = useSession();
+  return (
+    <nav className="user-menu" aria-label={t('nav.settings')}>
+      <div className="user-menu-who">
+        <span className="avatar" aria-hidden>
+          {(me.name || me.email).slice(0, 1).toUpperCase()}
+        </span>
+        <span className="user-menu-name">
+          <strong>{me.name || me.email}</strong>
+          <small className="muted">{t(`role.${me.role}`)}</small>
+        </span>
+      </div>
+      <Link href="/settings/keys" className="nav-link" data-testid="nav-keys">
+        {t('nav.apiKeys')}
+      </Link>
+      {me.role === 'admin' && (
+        <>
+          <Link href="/admin/users" className="nav-link" data-testid="nav-users">
+            {t('nav.users')}
+          </Link>
+          <Link href="/admin/audit" className="nav-link" data-testid="nav-audit">
+            {t('nav.audit')}
+          </Link>
+        </>
+      )}
+      <div className="user-menu-row">
+        <LanguageSwitch onChange={changeLocale} />
+        <button type="button" className="button button-quiet" onClick={() => void signOut()} data-testid="sign-out">
+          {t('nav.signOut')}
+        </button>
+      </div>
+    </nav>
+  );
+}
