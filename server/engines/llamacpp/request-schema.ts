@@ -14,6 +14,8 @@ const sampling = {
   seed: z.number().int().nullish(),
   stop: z.union([z.string().min(1), z.array(z.string().min(1)).max(4)]).nullish(),
   n: z.literal(1, { error: 'n must be 1: this engine returns one choice' }).nullish(),
+  /** vLLM's extension: keep generating past end-of-sequence, for fixed-length benchmarks and tests. */
+  ignore_eos: z.boolean().nullish(),
 };
 
 const textPart = z.object({ type: z.literal('text'), text: z.string() });
@@ -37,6 +39,7 @@ export type GenerationRequest = {
   topP: number;
   seed: number | undefined;
   stop: string[];
+  ignoreEos: boolean;
   model: string | undefined;
 };
 
@@ -65,6 +68,7 @@ function generationFields(body: z.infer<typeof chatSchema> | z.infer<typeof comp
     topP: body.top_p ?? 1,
     seed: body.seed ?? undefined,
     stop: body.stop == null ? [] : typeof body.stop === 'string' ? [body.stop] : body.stop,
+    ignoreEos: body.ignore_eos ?? false,
     model: body.model ?? undefined,
   };
 }
