@@ -1,0 +1,188 @@
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { assistantIds, launchBrowser, newContext, screenshot, sendAndWait, signIn, startEnclave, waitForNewReply, type RunningEnclave } from './harness';
+
+// stories260K writes children's stories: these tests assert mechanics (streaming, stop, branches), never content.
+const FIRST_PROMPT = 'Tell me a story about a cat';
+
+let enclave: RunningEnclave;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+const pageErrors: string[] = [];
+
+const lastAssistantText = (p: Page) =>
+  p.$$eval('[data-testid=message-assistant] [data-testid=message-content]', (els) => els.at(-1)?.textContent ?? '');
+
+beforeAll(async () => {
+  enclave = await startEnclave('chat');
+  browser = await launchBrowser();
+  context = await newContext(browser);
+  page = await context.newPage();
+  page.on('pageerror', (err) => pageErrors.push(err.message));
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await enclave?.stop();
+});
+
+describe('chat in the browser', () => {
+  it('signs in as the admin', async () => {
+    await signIn(page, enclave.url, enclave.adminEmail, enclave.adminPassword);
+    expect(new URL(page.url()).pathname).toBe('/');
+    await page.waitForSelector('[data-testid=chat-empty]');
+    await page.waitForFunction(() => (document.querySelector('[data-testid=model-picker]') as HTMLSelectElement | null)?.value === 'stories260K');
+    await screenshot(page, 'chat-empty');
+  });
+
+  it('streams the reply in pieces into a new conversation and moves to its URL', async () => {
+    // Record every distinct length the newest reply has while it streams.
+    await page.evaluate(() => {
+      const w = window as unknown as { __lengths: number[] };
+      w.__lengths = [];
+      new MutationObserver(() => {
+        const all = document.querySelectorAll('[data-testid=message-assistant] [data-testid=message-content]');
+        const n = all[all.length - 1]?.textContent?.length;
+        if (n !== undefined && w.__lengths.at(-1) !== n) w.__lengths.push(n);
+      }).observe(document.body, { subtree: true, childList: true, characterData: true });
+    });
+    const replyId = await sendAndWait(page, FIRST_PROMPT);
+
+    const lengths = await page.evaluate(() => (window as unknown as { __lengths: number[] }).__lengths);
+    const nonEmpty = new Set(lengths.filter((n) => n > 0));
+    expect(nonEmpty.size, `lengths seen: ${lengths.join(',')}`).toBeGreaterThanOrEqual(2);
+    expect(new URL(page.url()).pathname).toMatch(/^\/c\/[0-9a-f-]{36}$/);
+    expect((await lastAssistantText(page)).length).toBeGreaterThan(0);
+    const reply = page.locator(`[data-message-id="${replyId}"]`);
+    await reply.locator('[data-testid=reply-usage]').waitFor();
+    expect(await reply.locator('[data-testid=reply-stopped]').count()).toBe(0);
+    // The new conversation is in the sidebar under the first message as its title.
+    await page.locator('[data-testid=conversation-item]', { hasText: FIRST_PROMPT }).waitFor();
+    await screenshot(page, 'chat-streamed');
+  });
+
+  it('stop during a stream leaves a partial reply marked stopped, kept after reload', async () => {
+    await page.click('[data-testid=generation-settings]');
+    await page.fill('[data-testid=max-tokens]', '4000');
+    await page.click('[data-testid=generation-settings]');
+
+    const before = await assistantIds(page);
+    await page.fill('[data-testid=composer-input]', 'Tell me a very long story');
+    await page.press('[data-testid=composer-input]', 'Enter');
+    await page.waitForFunction((known) => {
+      const replies = [...document.querySelectorAll('[data-testid=message-assistant]')].filter((e) => !known.includes(e.getAttribute('data-message-id') ?? ''));
+      return (replies.at(-1)?.querySelector('[data-testid=message-content]')?.textContent ?? '').length > 0;
+    }, before);
+    await page.click('[data-testid=stop]');
+    const replyId = await waitForNewReply(page, before);
+    const reply = page.locator(`[data-message-id="${replyId}"]`);
+    await reply.locator('[data-testid=reply-stopped]').waitFor();
+    const partial = (await reply.locator('[data-testid=message-content]').textContent()) ?? '';
+    expect(partial.length).toBeGreaterThan(0);
+    await screenshot(page, 'chat-stopped');
+
+    // The server saves the partial reply when it notices the disconnect: give it a moment.
+    let saved = false;
+    for (let attempt = 0; attempt < 10 && !saved; attempt++) {
+      await page.reload();
+      await page.waitForSelector('[data-testid=message-assistant]');
+      saved = (await page.locator(`[data-message-id="${replyId}"] [data-testid=reply-stopped]`).count()) === 1;
+      if (!saved) await page.waitForTimeout(500);
+    }
+    expect(saved).toBe(true);
+    expect(((await page.locator(`[data-message-id="${replyId}"] [data-testid=message-content]`).textContent()) ?? '').length).toBeGreaterThan(0);
+  });
+
+  it('finds the history again after a reload and from the conversation list', async () => {
+    const url = page.url();
+    await page.goto(`${enclave.url}/`);
+    await page.waitForSelector('[data-testid=chat-empty]');
+    await page.locator('[data-testid=conversation-item]', { hasText: FIRST_PROMPT }).locator('a').click();
+    await page.waitForURL(url);
+    await page.locator('[data-testid=message-user]', { hasText: FIRST_PROMPT }).waitFor();
+    expect(await page.locator('[data-testid=message-user]').count()).toBe(2);
+    expect(await page.locator('[data-testid=message-assistant]').count()).toBe(2);
+  });
+
+  it('edit-and-resend makes a branch and keeps the earlier one reachable with the switcher', async () => {
+    const firstUser = page.locator('[data-testid=message-user]').first();
+    await firstUser.hover();
+    await firstUser.locator('[data-testid=edit-message]').click();
+    await page.fill('[data-testid=edit-input]', 'Tell me a story about a dog');
+    const before = await assistantIds(page);
+    await page.click('[data-testid=edit-save]');
+    await waitForNewReply(page, before);
+
+    // The edited branch is shown: one turn, with the switcher on the first message at 2/2.
+    const switcher = page.locator('[data-testid=message-user]').first().locator('[data-testid=branch-position]');
+    await expect.poll(() => switcher.textContent()).toBe('2/2');
+    expect(await page.locator('[data-testid=message-user]').count()).toBe(1);
+    await screenshot(page, 'chat-branch-edited');
+
+    await page.locator('[data-testid=message-user]').first().locator('[data-testid=branch-previous]').click();
+    await expect.poll(() => switcher.textContent()).toBe('1/2');
+    await page.locator('[data-testid=message-user]', { hasText: FIRST_PROMPT }).waitFor();
+    expect(await page.locator('[data-testid=message-user]').count()).toBe(2);
+
+    // The switcher survives a reload: both branches are stored.
+    await page.reload();
+    await page.waitForSelector('[data-testid=branch-switcher]');
+    expect(await page.locator('[data-testid=branch-position]').first().textContent()).toBe('2/2');
+  });
+
+  it('regenerate adds a sibling reply', async () => {
+    const before = await assistantIds(page);
+    const last = page.locator('[data-testid=message-assistant]').last();
+    await last.hover();
+    await last.locator('[data-testid=regenerate]').click();
+    const newId = await waitForNewReply(page, before);
+    await expect.poll(() => page.locator(`[data-message-id="${newId}"] [data-testid=branch-position]`).textContent()).toBe('2/2');
+  });
+
+  it('renders hostile Markdown as text and runs nothing from it', async () => {
+    await page.click('[data-testid=new-chat]');
+    await page.waitForURL(`${enclave.url}/`);
+    const hostile = [
+      '<img src=x onerror="window.__xss=1">',
+      '<script>window.__xss=2</script>',
+      '[click me](javascript:window.__xss=3)',
+      '![pixel](http://198.51.100.1/track.png)',
+      '```js\nconst answer = 42;\n```',
+    ].join('\n\n');
+    await sendAndWait(page, hostile);
+    const userMessage = page.locator('[data-testid=message-user]').last();
+    const text = (await userMessage.textContent()) ?? '';
+    expect(text).toContain('<img src=x onerror="window.__xss=1">');
+    expect(text).toContain('<script>window.__xss=2</script>');
+    const list = page.locator('[data-testid=message-list]');
+    expect(await list.locator('img').count()).toBe(0);
+    expect(await list.locator('script').count()).toBe(0);
+    expect(await list.locator('a[href^="javascript:"]').count()).toBe(0);
+    // A clicked dead link must not run anything either.
+    await userMessage.getByText('click me').click();
+    // Code is highlighted by highlight.js classes, bundled (no external stylesheet).
+    expect(await userMessage.locator('code.hljs .hljs-keyword').count()).toBeGreaterThan(0);
+    expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
+    await screenshot(page, 'chat-hostile-markdown');
+  });
+
+  it('works in a narrow window, with the conversation list behind a toggle', async () => {
+    await page.setViewportSize({ width: 390, height: 800 });
+    await page.reload();
+    await page.waitForSelector('[data-testid=message-user]');
+    const search = page.locator('[data-testid=conversation-search]');
+    // The list is slid off screen until the toggle opens it.
+    const box = await search.boundingBox();
+    expect(box === null || box.x + box.width <= 0).toBe(true);
+    await screenshot(page, 'chat-narrow');
+    await page.click('.sidebar-toggle');
+    await page.waitForFunction(() => (document.querySelector('[data-testid=conversation-search]')?.getBoundingClientRect().x ?? -1) >= 0);
+    await screenshot(page, 'chat-narrow-sidebar');
+    await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  it('raised no uncaught errors in the page', () => {
+    expect(pageErrors).toEqual([]);
+  });
+});
