@@ -6,6 +6,13 @@ import { hasLocaleCookie, useI18n } from '../i18n/provider';
 import { readableError } from '../lib/errors';
 import { errorCode, trpc } from '../lib/trpc';
 
+/** Where the server sent us from (?next=); only a same-site path, so a crafted link cannot send us elsewhere. */
+function nextPath(): string {
+  const next = new URLSearchParams(window.location.search).get('next');
+  if (!next || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\') || next.startsWith('/login')) return '/';
+  return next;
+}
+
 export default function LoginPage() {
   const { t, locale } = useI18n();
   const [email, setEmail] = useState('');
@@ -21,8 +28,8 @@ export default function LoginPage() {
       const { user } = await trpc.auth.signIn.mutate({ email: email.trim(), password });
       // A language picked on this page before signing in becomes the account's choice.
       if (hasLocaleCookie() && user.locale !== locale) await trpc.auth.setLocale.mutate({ locale }).catch(() => undefined);
-      // A full load, so the server renders the chat with the new session cookie.
-      window.location.assign('/');
+      // A full load, so the server renders the next page with the new session cookie.
+      window.location.assign(nextPath());
     } catch (err) {
       const code = errorCode(err);
       setError(code === 'UNAUTHORIZED' ? t('login.failed') : readableError(err, t));

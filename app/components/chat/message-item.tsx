@@ -40,7 +40,7 @@ export function MessageItem({ message, siblings, isLastReply, busy, onSwitch, on
   }
 
   return (
-    <article className={`message message-${isUser ? 'user' : 'assistant'}`} data-testid={`message-${isUser ? 'user' : 'assistant'}`} data-message-id={message.id}>
+    <article className={`message message-${isUser ? 'user' : 'assistant'}`} data-testid={`message-${isUser ? 'user' : 'assistant'}`} data-message-id={message.id} data-streaming={live ? 'true' : 'false'}>
       <div className="message-avatar" aria-hidden>
         {isUser ? '🙂' : '◆'}
       </div>
