@@ -51,19 +51,38 @@ export function ChatWorkspace() {
     return () => clearTimeout(timer);
   }, [search, refreshList]);
 
+  useEffect(() => setSettings(loadGenerationSettings()), []);
+
+  // Engines start after the web role, and deployments come and go: keep the model list fresh,
+  // quickly while nothing is ready yet, slowly after that.
+  const toastRef = useRef(toast);
+  toastRef.current = toast;
   useEffect(() => {
-    setSettings(loadGenerationSettings());
-    trpc.models.list
-      .query()
-      .then((list) => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let stopped = false;
+    let failures = 0;
+    const poll = async () => {
+      let anyReady = false;
+      try {
+        const list = await trpc.models.list.query();
+        anyReady = list.some((m) => m.ready);
+        failures = 0;
+        if (stopped) return;
         setModels(list);
         setSelectedModel((current) => current ?? list.find((m) => m.ready)?.name ?? null);
-      })
-      .catch((err) => {
-        setModels([]);
-        toast.error(err);
-      });
-  }, [toast]);
+      } catch (err) {
+        if (stopped) return;
+        setModels((current) => current ?? []);
+        if (failures++ === 0) toastRef.current.error(err);
+      }
+      if (!stopped) timer = setTimeout(poll, anyReady ? 30_000 : 3_000);
+    };
+    void poll();
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
+  }, []);
 
   const chat = useChat({
     routeId,
