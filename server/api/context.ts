@@ -1,0 +1,27 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Db } from '../db/client';
+import type { Env } from '../env';
+import { clientAddress } from '../security/client-address';
+import { getUserByToken, sessionToken, type SessionUser } from '../security/sessions';
+
+/** What the API needs from the web role: handed over once when the handler is created. */
+export interface ApiDeps {
+  db: Db;
+  env: Env;
+  masterKey: Buffer;
+  gatewayUrl: string;
+}
+
+export interface ApiContext extends ApiDeps {
+  req: IncomingMessage;
+  res: ServerResponse;
+  /** The signed-in user, read fresh for every request, so a role change or disable applies at once. */
+  user: SessionUser | null;
+  sessionToken: string | undefined;
+  clientAddress: string;
+}
+
+export async function createApiContext(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): Promise<ApiContext> {
+  const token = sessionToken(req);
+  return { ...deps, req, res, user: await getUserByToken(deps.db, token), sessionToken: token, clientAddress: clientAddress(req) };
+}

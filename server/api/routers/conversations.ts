@@ -1,0 +1,37 @@
+import { z } from 'zod';
+import { Conversations, MAX_TITLE_LENGTH } from '../../chat/conversations';
+import { Messages } from '../../chat/messages';
+import type { ApiContext } from '../context';
+import { authedProcedure, router } from '../trpc';
+
+// Ids are only checked for being strings: a malformed id is "not found", like someone else's.
+const id = z.string().max(100);
+
+/** The signed-in user's own stores: every query they make is scoped to that user. */
+function stores(ctx: Pick<ApiContext, 'db' | 'masterKey'> & { user: { id: string } }) {
+  return { conversations: new Conversations(ctx.db, ctx.masterKey, ctx.user.id), messages: new Messages(ctx.db, ctx.masterKey, ctx.user.id) };
+}
+
+export const conversationsRouter = router({
+  list: authedProcedure.input(z.object({ search: z.string().max(200).optional() }).optional()).query(({ ctx, input }) => stores(ctx).conversations.list({ search: input?.search })),
+
+  get: authedProcedure.input(z.object({ id })).query(async ({ ctx, input }) => {
+    const { conversations, messages } = stores(ctx);
+    const row = await conversations.require(input.id);
+    return { id: row.id, title: await conversations.title(row), model: row.model, messages: await messages.list(row.id) };
+  }),
+
+  create: authedProcedure
+    .input(z.object({ title: z.string().max(MAX_TITLE_LENGTH).optional(), model: z.string().min(1).max(200).optional() }).optional())
+    .mutation(({ ctx, input }) => stores(ctx).conversations.create({ title: input?.title, model: input?.model })),
+
+  rename: authedProcedure.input(z.object({ id, title: z.string().min(1).max(MAX_TITLE_LENGTH) })).mutation(async ({ ctx, input }) => {
+    await stores(ctx).conversations.rename(input.id, input.title);
+    return { id: input.id };
+  }),
+
+  delete: authedProcedure.input(z.object({ id })).mutation(async ({ ctx, input }) => {
+    await stores(ctx).conversations.delete(input.id);
+    return { id: input.id };
+  }),
+});
