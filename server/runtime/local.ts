@@ -24,6 +24,9 @@ export type StatusEvent = {
   restartInMs?: number;
 };
 
+/** The name the agent imports. */
+export type ReplicaStatusEvent = StatusEvent;
+
 export type LocalRuntimeOptions = {
   onStatus?: (event: StatusEvent) => void;
   backoff?: BackoffPolicy;

@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import { getLlama, LlamaLogLevel, TokenBias, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaModel, type Token } from 'node-llama-cpp';
 import type { EngineArgs } from './args';
 import { createEngineMetrics, type EngineMetrics } from './engine-metrics';
-import { badRequest } from './errors';
+import { badRequest, EngineError } from './errors';
 import { SequencePool } from './sequence-pool';
 import { StopDetector } from './stop-detector';
 import { TokenText } from './token-text';
@@ -108,6 +108,7 @@ export class LlamaCppEngine {
     try {
       sequence = await this.pool.acquire(signal);
     } catch (error) {
+      if (this.stopping) throw new EngineError(503, 'The engine is shutting down.', 'server_error');
       if (signal.aborted) return { ...outcome, aborted: true };
       throw error;
     }
