@@ -69,9 +69,9 @@ export async function handleChat(deps: ApiDeps, req: IncomingMessage, res: Serve
   });
   const sink = sseSink(res);
   try {
+    user = await getSessionUser(deps.db, req);
     const refusal = crossSiteRefusal(req);
     if (refusal) throw refusal;
-    user = await getSessionUser(deps.db, req);
     if (!user) throw new DomainError('UNAUTHORIZED', 'Sign in first');
     request = parseChatRequest(await readJsonBody(req, MAX_BODY_BYTES));
     const result = await runChatTurn(deps, user.id, request, sink, aborter.signal);

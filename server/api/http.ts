@@ -4,6 +4,10 @@ import { handleChat } from './chat-route';
 import { createApiContext, type ApiDeps } from './context';
 import { handleExport } from './export-route';
 import { appRouter } from './router';
+import { writeAudit } from '../security/audit';
+import { clientAddress } from '../security/client-address';
+import { crossSiteRefusal } from '../security/csrf';
+import { getSessionUser } from '../security/sessions';
 
 const TRPC_PREFIX = '/api/trpc/';
 const EXPORT_PATH = /^\/api\/conversations\/([^/]+)\/export\/?$/;
@@ -17,11 +21,15 @@ export function createApiHandler(deps: ApiDeps): (req: IncomingMessage, res: Ser
     const url = new URL(req.url ?? '/', 'http://localhost');
     const pathname = url.pathname;
     if (pathname.startsWith(TRPC_PREFIX)) {
+      const path = pathname.slice(TRPC_PREFIX.length);
+      // Checked before tRPC reads the body: it answers some non-JSON bodies itself (415), and every
+      // refused cross-site call must be a 403 with an audit row. The procedure middleware checks again.
+      if (req.method === 'POST' && (await refuseCrossSite(deps, req, res, path))) return true;
       await nodeHTTPRequestHandler({
         router: appRouter,
         req,
         res,
-        path: pathname.slice(TRPC_PREFIX.length),
+        path,
         maxBodySize: 1024 * 1024,
         createContext: ({ req, res }) => createApiContext(deps, req as IncomingMessage, res as ServerResponse),
       });
@@ -47,4 +55,23 @@ function decodeSegment(segment: string): string {
   } catch {
     return '';
   }
+}
+
+/** Answers 403 in tRPC's error shape, and audits the refusal, when a POST looks cross-site. */
+async function refuseCrossSite(deps: ApiDeps, req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
+  const refusal = crossSiteRefusal(req);
+  if (!refusal) return false;
+  const user = await getSessionUser(deps.db, req);
+  for (const action of path.split(',').slice(0, 10))
+    await writeAudit(deps.db, {
+      actorUserId: user?.id,
+      actorLabel: user?.email,
+      action,
+      clientAddress: clientAddress(req),
+      outcome: 'denied',
+      detail: { error: 'CROSS_SITE' },
+    });
+  res.writeHead(403, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ error: { message: refusal.message, code: -32003, data: { code: 'FORBIDDEN', httpStatus: 403, path } } }));
+  return true;
 }
