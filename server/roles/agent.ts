@@ -30,11 +30,13 @@ export async function startAgent(db: Db, env: Env, nodeName = os.hostname()): Pr
     await db.update(deployments).set({ status, updatedAt: new Date() }).where(eq(deployments.id, deploymentId));
   };
 
+  let stopping = false;
   const replicaDeployment = new Map<string, string>();
   const runtime = createLocalRuntime({
     onStatus: (event: ReplicaStatusEvent) => {
       const deploymentId = replicaDeployment.get(event.id);
-      if (!deploymentId) return;
+      // While stopping, stop() records the final state itself (the pool may already be closing).
+      if (!deploymentId || stopping) return;
       const patch: Partial<typeof deploymentReplicas.$inferInsert> = { status: event.status, updatedAt: new Date() };
       if (event.url) patch.url = event.url;
       if (event.port) patch.port = event.port;
@@ -49,7 +51,6 @@ export async function startAgent(db: Db, env: Env, nodeName = os.hostname()): Pr
     },
   });
 
-  let stopping = false;
   const reconcile = async () => {
     const wanted = await db
       .select({ id: deployments.id, name: deployments.name, spec: deployments.spec, desired: deployments.desiredReplicas, location: modelVersions.location })

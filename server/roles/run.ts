@@ -7,7 +7,9 @@ import { errorMessage, log } from '../log';
 import { registerModelsDir } from '../lifecycle/models-dir';
 import { ensureAdmin } from '../security/users';
 import { prepareInfrastructure } from '../services/infrastructure';
-import { createGateway, startGatewayServer } from '../gateway/index';
+import { createGateway } from '../gateway/gateway';
+import { startGatewayServer } from '../gateway/server';
+import { redis } from '../redis';
 import { startWorkers } from '../../jobs/index';
 import { startAgent } from './agent';
 
@@ -66,7 +68,7 @@ export async function runRoles(env: Env, roles: RoleSet): Promise<void> {
     let web: WebServer | undefined;
     if (roles.web) {
       await ensureUiBuild();
-      const gateway = roles.gateway ? createGateway({ db, env, masterKey }) : undefined;
+      const gateway = roles.gateway ? createGateway({ db, env, masterKey, redis: redis() }) : undefined;
       if (gateway) stops.push(['gateway', () => gateway.close()]);
       web = await startWebServer({
         db,
@@ -79,7 +81,7 @@ export async function runRoles(env: Env, roles: RoleSet): Promise<void> {
       });
       stops.push(['web', () => web!.close()]);
     } else if (roles.gateway) {
-      const gateway = await startGatewayServer({ db, env, masterKey, port: env.GATEWAY_PORT, host: env.HOST });
+      const gateway = await startGatewayServer({ db, env, masterKey, redis: redis(), port: env.GATEWAY_PORT, host: env.HOST });
       stops.push(['gateway', () => gateway.close()]);
     }
     const where = web ? `http://localhost:${web.port}` : roles.gateway ? `http://localhost:${env.GATEWAY_PORT}` : undefined;
