@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
  * the web role's credentials the way the gateway does. Models:
  *   - `unknown` → 404, `forbidden` → 403 (OpenAI error objects), as the gateway answers;
  *   - `fails-midway` → two pieces, then an error chunk;
+ *   - `slow` → like any other, one piece every 25 ms (time to press stop);
  *   - anything else → pieces "w0 ", "w1 ", ... up to max_tokens, every `pieceDelayMs`.
  */
 export async function startOpenAIStreamDouble(opts: { token: string; pieceDelayMs?: number }) {
@@ -40,7 +41,7 @@ export async function startOpenAIStreamDouble(opts: { token: string; pieceDelayM
     });
     const chunk = (delta: object, finish: string | null = null) =>
       res.write(`data: ${JSON.stringify({ id: 'chatcmpl-double', object: 'chat.completion.chunk', model: body.model, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`);
-    const wait = () => new Promise((r) => setTimeout(r, opts.pieceDelayMs ?? 2));
+    const wait = () => new Promise((r) => setTimeout(r, body.model === 'slow' ? 25 : (opts.pieceDelayMs ?? 2)));
 
     chunk({ role: 'assistant', content: '' });
     const pieces = body.model === 'fails-midway' ? 2 : body.max_tokens;
