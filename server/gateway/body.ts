@@ -1,6 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import { GatewayError } from './errors';
 
+const READER = Symbol('enclave.bodyReader');
+type Owned = IncomingMessage & { [READER]?: BodyReader };
+
 /**
  * Reads a request body up to `limit` bytes. Past the limit it stops reading at once (the caller answers
  * 413 and closes the connection) rather than buffering whatever a client chooses to send.
@@ -8,45 +11,62 @@ import { GatewayError } from './errors';
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (declared > limit) return Promise.reject(tooLarge(limit));
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        cleanup();
-        req.pause();
-        reject(tooLarge(limit));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => {
-      cleanup();
-      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
-    };
-    const onError = (err: Error) => {
-      cleanup();
-      reject(new GatewayError(400, 'invalid_request_error', 'body_read_failed', `Could not read the request body: ${err.message}`));
-    };
-    const onAborted = () => {
-      cleanup();
-      reject(new GatewayError(499, 'invalid_request_error', 'client_closed', 'The client closed the connection'));
-    };
-    function cleanup() {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-      req.off('close', onClose);
-    }
-    const onClose = () => {
-      if (!req.complete) onAborted();
-    };
+  return new Promise((resolve, reject) => new BodyReader(req as Owned, limit, resolve, reject));
+}
+
+// Listeners are module-level functions finding their state on the request: no closures per request.
+class BodyReader {
+  chunks: Buffer[] = [];
+  size = 0;
+  constructor(
+    readonly req: Owned,
+    readonly limit: number,
+    readonly resolve: (body: Buffer) => void,
+    readonly reject: (err: GatewayError) => void,
+  ) {
+    req[READER] = this;
     req.on('data', onData);
     req.on('end', onEnd);
     req.on('error', onError);
     req.on('close', onClose);
-  });
+  }
+
+  settle() {
+    const req = this.req;
+    req.off('data', onData);
+    req.off('end', onEnd);
+    req.off('error', onError);
+    req.off('close', onClose);
+    req[READER] = undefined;
+  }
+}
+
+function onData(this: Owned, chunk: Buffer) {
+  const r = this[READER]!;
+  r.size += chunk.length;
+  if (r.size > r.limit) {
+    r.settle();
+    this.pause();
+    r.reject(tooLarge(r.limit));
+    return;
+  }
+  r.chunks.push(chunk);
+}
+function onEnd(this: Owned) {
+  const r = this[READER]!;
+  r.settle();
+  r.resolve(r.chunks.length === 1 ? r.chunks[0]! : Buffer.concat(r.chunks, r.size));
+}
+function onError(this: Owned, err: Error) {
+  const r = this[READER]!;
+  r.settle();
+  r.reject(new GatewayError(400, 'invalid_request_error', 'body_read_failed', `Could not read the request body: ${err.message}`));
+}
+function onClose(this: Owned) {
+  if (this.complete) return;
+  const r = this[READER]!;
+  r.settle();
+  r.reject(new GatewayError(499, 'invalid_request_error', 'client_closed', 'The client closed the connection'));
 }
 
 function tooLarge(limit: number): GatewayError {

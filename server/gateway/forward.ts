@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { Caller } from './auth';
 import { errorBody } from './errors';
 import { pickReplica, type Replica, type Route } from './routing-table';
-import { completeEventsEnd, containsToken, findUsageEvent, usageOfBody, type Usage } from './sse';
+import { completeEventsEnd, containsToken, findUsageEvent, usageOfBody } from './sse';
 
 /** One request on its way to an engine. */
 export interface Exchange {
@@ -22,7 +22,7 @@ export interface Exchange {
   stripUsage: boolean;
 }
 
-export interface Outcome extends Usage {
+export interface Outcome {
   status: number;
   errorType: string | null;
   replicaId: string | null;
@@ -30,6 +30,8 @@ export interface Outcome extends Usage {
   ttftMs: number | null;
   e2eMs: number;
   overheadMs: number;
+  promptTokens: number | null;
+  completionTokens: number | null;
 }
 
 export interface ForwardOptions {
@@ -47,6 +49,9 @@ interface Failure {
 }
 
 const RETRYABLE_STALE = new Set(['ECONNRESET', 'EPIPE']);
+/** Emitters carry their Forwarding under this symbol, so listeners are shared functions, not per-request closures. */
+const OWNER = Symbol('enclave.forwarding');
+type Owned<T> = T & { [OWNER]?: Forwarding };
 
 /**
  * Sends a request to the least-busy ready replica and relays the answer. A connect error or a 5xx before
@@ -55,46 +60,65 @@ const RETRYABLE_STALE = new Set(['ECONNRESET', 'EPIPE']);
  * an upstream failure before it can still be answered with a proper status.
  */
 export function forward(x: Exchange, opts: ForwardOptions): void {
-  let tried: Set<string> | null = null;
-  let retries = 0;
-  let replica: Replica | undefined;
-  let holding = false;
-  let upstream: http.ClientRequest | undefined;
-  let upstreamRes: http.IncomingMessage | undefined;
-  let staleRetried = false;
-  let done = false;
-  let preForwardMs = -1;
-  let overheadMs = 0;
-  let ttftMs: number | null = null;
-  let usage: Usage = { promptTokens: null, completionTokens: null };
-  let usageSeen = false;
-  let pending: Buffer | null = null;
-  let lastFailure: Failure | null = null;
-  let firstTokenTimer: NodeJS.Timeout | undefined;
-  const requestTimer = setTimeout(() => timedOut('request_timeout'), Math.max(1, opts.requestTimeoutMs - (performance.now() - x.t0)));
+  new Forwarding(x, opts).start();
+}
 
-  x.res.on('close', onClientClose);
-  attempt(false);
+// The hot path runs once per request and once per chunk: state lives on one object and the listeners
+// below are module-level, so a request allocates no closures.
+class Forwarding {
+  tried: Set<string> | null = null;
+  retries = 0;
+  replica: Replica | undefined = undefined;
+  holding = false;
+  upstream: http.ClientRequest | undefined = undefined;
+  upstreamRes: http.IncomingMessage | undefined = undefined;
+  staleRetried = false;
+  done = false;
+  preForwardMs = -1;
+  overheadMs = 0;
+  ttftMs: number | null = null;
+  promptTokens: number | null = null;
+  completionTokens: number | null = null;
+  usageSeen = false;
+  pending: Buffer | null = null;
+  lastFailure: Failure | null = null;
+  chunks: Buffer[] | null = null;
+  firstTokenTimer: NodeJS.Timeout | undefined = undefined;
+  requestTimer: NodeJS.Timeout | undefined = undefined;
 
-  function release() {
-    if (holding) {
-      replica!.outstanding--;
-      holding = false;
+  constructor(
+    readonly x: Exchange,
+    readonly opts: ForwardOptions,
+  ) {}
+
+  start() {
+    const wait = Math.max(1, this.opts.requestTimeoutMs - (performance.now() - this.x.t0));
+    this.requestTimer = setTimeout(onRequestTimeout, wait, this);
+    (this.x.res as Owned<http.ServerResponse>)[OWNER] = this;
+    this.x.res.on('close', onClientClose);
+    this.attempt(false);
+  }
+
+  release() {
+    if (this.holding) {
+      this.replica!.outstanding--;
+      this.holding = false;
     }
   }
 
-  function attempt(sameReplica: boolean) {
+  attempt(sameReplica: boolean) {
+    const x = this.x;
     if (!sameReplica) {
-      const next = pickReplica(x.route.replicas, tried);
-      if (!next) return giveUp();
-      replica = next;
+      const next = pickReplica(x.route.replicas, this.tried);
+      if (!next) return this.giveUp();
+      this.replica = next;
     }
-    const r = replica!;
+    const r = this.replica!;
     r.outstanding++;
-    holding = true;
-    upstreamRes = undefined;
-    const request = http.request({
-      agent: opts.agent,
+    this.holding = true;
+    this.upstreamRes = undefined;
+    const request: Owned<http.ClientRequest> = http.request({
+      agent: this.opts.agent,
       hostname: r.hostname,
       port: r.port,
       path: r.basePath + x.path,
@@ -105,204 +129,252 @@ export function forward(x: Exchange, opts: ForwardOptions): void {
         accept: x.stream ? 'text/event-stream' : 'application/json',
       },
     });
-    upstream = request;
-    request.on('response', onResponse);
-    request.on('error', (err: NodeJS.ErrnoException) => upstreamFailed(request, err));
+    request[OWNER] = this;
+    this.upstream = request;
+    request.on('response', onUpstreamResponse);
+    request.on('error', onUpstreamRequestError);
     request.end(x.body);
-    if (preForwardMs < 0) {
-      preForwardMs = performance.now() - x.t0;
-      overheadMs = preForwardMs;
-      if (x.stream) firstTokenTimer = setTimeout(() => timedOut('first_token_timeout'), opts.firstTokenTimeoutMs);
+    if (this.preForwardMs < 0) {
+      this.preForwardMs = performance.now() - x.t0;
+      this.overheadMs = this.preForwardMs;
+      if (x.stream) this.firstTokenTimer = setTimeout(onFirstTokenTimeout, this.opts.firstTokenTimeoutMs, this);
     }
   }
 
-  function retryOrGiveUp(failure: Failure) {
-    lastFailure = failure;
-    release();
-    (tried ??= new Set()).add(replica!.id);
-    if (pickReplica(x.route.replicas, tried)) {
-      retries++;
-      attempt(false);
-    } else giveUp();
+  retryOrGiveUp(failure: Failure) {
+    this.lastFailure = failure;
+    this.release();
+    (this.tried ??= new Set()).add(this.replica!.id);
+    if (pickReplica(this.x.route.replicas, this.tried)) {
+      this.retries++;
+      this.attempt(false);
+    } else this.giveUp();
   }
 
-  function upstreamFailed(request: http.ClientRequest, err: NodeJS.ErrnoException) {
-    if (done || request !== upstream) return;
-    if (x.res.headersSent) return failMidStream('upstream_disconnected');
+  upstreamFailed(request: http.ClientRequest, err: NodeJS.ErrnoException) {
+    if (this.done || request !== this.upstream) return;
+    if (this.x.res.headersSent) return this.failMidStream();
     // A kept-alive socket the engine closed just as it was reused: the request never reached it.
-    if (request.reusedSocket && !staleRetried && RETRYABLE_STALE.has(err.code ?? '')) {
-      staleRetried = true;
-      release();
-      return attempt(true);
+    if (request.reusedSocket && !this.staleRetried && RETRYABLE_STALE.has(err.code ?? '')) {
+      this.staleRetried = true;
+      this.release();
+      return this.attempt(true);
     }
-    retryOrGiveUp({ status: 503, code: 'replica_unreachable', body: null, contentType: undefined });
+    this.retryOrGiveUp({ status: 503, code: 'replica_unreachable', body: null, contentType: undefined });
   }
 
-  function onResponse(this: http.ClientRequest, res: http.IncomingMessage) {
-    if (done || this !== upstream) return void res.resume();
-    upstreamRes = res;
+  onResponse(request: http.ClientRequest, res: Owned<http.IncomingMessage>) {
+    if (this.done || request !== this.upstream) return void res.resume();
+    this.upstreamRes = res;
+    res[OWNER] = this;
     const status = res.statusCode ?? 502;
-    if (status >= 500 || !x.stream || status !== 200) return collect(this, res, status);
-    res.on('data', onStreamData);
-    res.on('end', onStreamEnd);
-    res.on('error', () => upstreamFailed(this, new Error('upstream stream broke')));
+    res.on('error', onUpstreamResponseError);
+    if (status >= 500 || !this.x.stream || status !== 200) {
+      this.chunks = [];
+      res.on('data', onCollectData);
+      res.on('end', onCollectEnd);
+    } else {
+      res.on('data', onStreamData);
+      res.on('end', onStreamEnd);
+    }
   }
 
-  /** Reads a whole (non-streaming or error) response, then retries it or relays it. */
-  function collect(request: http.ClientRequest, res: http.IncomingMessage, status: number) {
-    const chunks: Buffer[] = [];
-    res.on('data', (c: Buffer) => chunks.push(c));
-    res.on('error', (err) => upstreamFailed(request, err));
-    res.on('end', () => {
-      if (done || request !== upstream) return;
-      const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-      const contentType = res.headers['content-type'];
-      if (status >= 500) return retryOrGiveUp({ status, code: `upstream_${status}`, body, contentType });
-      const t = performance.now();
-      if (status === 200) usage = usageOfBody(body);
-      const after = performance.now() - t;
-      x.res.writeHead(status, {
-        'content-type': contentType ?? 'application/json',
-        'content-length': body.length,
-        'x-enclave-overhead-ms': (overheadMs + after).toFixed(3),
-      });
-      x.res.end(body);
-      overheadMs += performance.now() - t;
-      finish(status, status >= 400 ? `upstream_${status}` : null);
-    });
-  }
-
-  function onStreamData(chunk: Buffer) {
-    if (done) return;
+  /** A whole (non-streaming or error) response has arrived: retry it or relay it. */
+  onCollected(res: http.IncomingMessage) {
+    if (this.done || res !== this.upstreamRes) return;
+    const x = this.x;
+    const chunks = this.chunks!;
+    this.chunks = null;
+    const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+    const status = res.statusCode ?? 502;
+    const contentType = res.headers['content-type'];
+    if (status >= 500) return this.retryOrGiveUp({ status, code: `upstream_${status}`, body, contentType });
     const t = performance.now();
+    if (status === 200) {
+      const usage = usageOfBody(body);
+      this.promptTokens = usage.promptTokens;
+      this.completionTokens = usage.completionTokens;
+    }
+    x.res.writeHead(status, {
+      'content-type': contentType ?? 'application/json',
+      'content-length': body.length,
+      'x-enclave-overhead-ms': (this.overheadMs + performance.now() - t).toFixed(3),
+    });
+    x.res.end(body);
+    this.overheadMs += performance.now() - t;
+    this.finish(status, status >= 400 ? `upstream_${status}` : null);
+  }
+
+  onStreamChunk(chunk: Buffer) {
+    if (this.done) return;
+    const t = performance.now();
+    const res = this.x.res;
     let buf = chunk;
-    if (pending) {
-      buf = Buffer.concat([pending, chunk]);
-      pending = null;
+    if (this.pending) {
+      buf = Buffer.concat([this.pending, chunk]);
+      this.pending = null;
     }
     const end = completeEventsEnd(buf);
     if (end < buf.length) {
-      pending = Buffer.from(buf.subarray(end));
+      this.pending = Buffer.from(buf.subarray(end));
+      if (end === 0) return;
       buf = buf.subarray(0, end);
     }
-    if (end === 0) return;
-    if (ttftMs === null && containsToken(buf)) {
-      ttftMs = t - x.t0;
-      clearTimeout(firstTokenTimer);
+    if (this.ttftMs === null && containsToken(buf)) {
+      this.ttftMs = t - this.x.t0;
+      clearTimeout(this.firstTokenTimer);
     }
-    if (!usageSeen) {
+    let skip = false;
+    if (!this.usageSeen) {
       const found = findUsageEvent(buf);
       if (found) {
-        usageSeen = true;
-        usage = found;
-        if (x.stripUsage && found.usageOnly) buf = Buffer.concat([buf.subarray(0, found.start), buf.subarray(found.end)]);
+        this.usageSeen = true;
+        this.promptTokens = found.promptTokens;
+        this.completionTokens = found.completionTokens;
+        if (this.x.stripUsage && found.usageOnly) {
+          // Usually the usage event is a chunk of its own: then there is nothing to copy.
+          if (found.start === 0 && found.end === buf.length) skip = true;
+          else buf = Buffer.concat([buf.subarray(0, found.start), buf.subarray(found.end)]);
+        }
       }
     }
-    if (!x.res.headersSent) writeStreamHead();
-    if (buf.length && !x.res.write(buf)) {
-      upstreamRes!.pause();
-      x.res.once('drain', () => upstreamRes?.resume());
+    if (!res.headersSent) this.writeStreamHead();
+    if (!skip && !res.write(buf)) {
+      this.upstreamRes!.pause();
+      res.once('drain', onClientDrain);
     }
-    overheadMs += performance.now() - t;
+    this.overheadMs += performance.now() - t;
   }
 
-  function onStreamEnd() {
-    if (done) return;
-    if (!x.res.headersSent) writeStreamHead();
-    x.res.end(pending ?? undefined);
-    pending = null;
-    finish(200, null);
+  onStreamEnd() {
+    if (this.done) return;
+    if (!this.x.res.headersSent) this.writeStreamHead();
+    this.x.res.end(this.pending ?? undefined);
+    this.pending = null;
+    this.finish(200, null);
   }
 
-  function writeStreamHead() {
-    x.res.writeHead(200, {
+  writeStreamHead() {
+    this.x.res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',
       'x-accel-buffering': 'no',
-      'x-enclave-overhead-ms': preForwardMs.toFixed(3),
+      'x-enclave-overhead-ms': this.preForwardMs.toFixed(3),
     });
   }
 
-  function failMidStream(code: string) {
-    const message = code === 'upstream_disconnected' ? 'The engine closed the stream early' : 'Timed out';
-    if (!x.res.writableEnded) x.res.end(`data: ${errorBody('api_error', code, message)}\n\n`);
-    finish(502, code);
+  failMidStream() {
+    const res = this.x.res;
+    if (!res.writableEnded) res.end(`data: ${errorBody('api_error', 'upstream_disconnected', 'The engine closed the stream early')}\n\n`);
+    this.finish(502, 'upstream_disconnected');
   }
 
-  function timedOut(code: 'first_token_timeout' | 'request_timeout') {
-    if (done) return;
-    abortUpstream();
+  timedOut(code: 'first_token_timeout' | 'request_timeout') {
+    if (this.done) return;
+    this.abortUpstream();
     const message =
       code === 'first_token_timeout'
-        ? `No token from the engine within ${opts.firstTokenTimeoutMs} ms`
-        : `The request took longer than ${opts.requestTimeoutMs} ms`;
-    if (x.res.headersSent) {
-      if (!x.res.writableEnded) x.res.end(`data: ${errorBody('timeout_error', code, message)}\n\n`);
+        ? `No token from the engine within ${this.opts.firstTokenTimeoutMs} ms`
+        : `The request took longer than ${this.opts.requestTimeoutMs} ms`;
+    const body = errorBody('timeout_error', code, message);
+    const res = this.x.res;
+    if (res.headersSent) {
+      if (!res.writableEnded) res.end(`data: ${body}\n\n`);
     } else {
-      const body = errorBody('timeout_error', code, message);
-      x.res.writeHead(504, {
+      res.writeHead(504, {
         'content-type': 'application/json',
         'content-length': Buffer.byteLength(body),
-        'x-enclave-overhead-ms': Math.max(preForwardMs, 0).toFixed(3),
+        'x-enclave-overhead-ms': Math.max(this.preForwardMs, 0).toFixed(3),
       });
-      x.res.end(body);
+      res.end(body);
     }
-    finish(504, code);
+    this.finish(504, code);
   }
 
-  function giveUp() {
-    const f = lastFailure;
-    if (!f) {
-      const body = errorBody('api_error', 'no_ready_replica', `No ready replica for model '${x.route.name}'`);
-      respondError(503, body, 'no_ready_replica');
-    } else if (f.body && f.contentType?.includes('json')) {
-      respondError(f.status, f.body, f.code);
-    } else {
-      const message = f.body ? `The engine failed with status ${f.status}` : `No replica of '${x.route.name}' could be reached`;
-      respondError(f.status, errorBody('api_error', f.code, message), f.code);
+  giveUp() {
+    const f = this.lastFailure;
+    const name = this.x.route.name;
+    if (!f) this.respondError(503, errorBody('api_error', 'no_ready_replica', `No ready replica for model '${name}'`), 'no_ready_replica');
+    else if (f.body && f.contentType?.includes('json')) this.respondError(f.status, f.body, f.code);
+    else {
+      const message = f.body ? `The engine failed with status ${f.status}` : `No replica of '${name}' could be reached`;
+      this.respondError(f.status, errorBody('api_error', f.code, message), f.code);
     }
   }
 
-  function respondError(status: number, body: string | Buffer, code: string) {
-    if (!x.res.headersSent) {
-      x.res.writeHead(status, {
+  respondError(status: number, body: string | Buffer, code: string) {
+    const res = this.x.res;
+    if (!res.headersSent) {
+      res.writeHead(status, {
         'content-type': 'application/json',
         'content-length': Buffer.byteLength(body),
-        'x-enclave-overhead-ms': Math.max(preForwardMs, 0).toFixed(3),
+        'x-enclave-overhead-ms': Math.max(this.preForwardMs, 0).toFixed(3),
       });
-      x.res.end(body);
+      res.end(body);
     }
-    finish(status, code);
+    this.finish(status, code);
   }
 
-  function abortUpstream() {
-    const u = upstream;
-    upstream = undefined;
+  abortUpstream() {
+    const u = this.upstream;
+    this.upstream = undefined;
     u?.destroy();
   }
 
-  function onClientClose() {
-    if (done || x.res.writableFinished) return;
-    abortUpstream();
-    finish(499, 'client_closed');
-  }
-
-  function finish(status: number, errorType: string | null) {
-    if (done) return;
-    done = true;
-    clearTimeout(requestTimer);
-    clearTimeout(firstTokenTimer);
-    release();
-    opts.onDone(x, {
+  finish(status: number, errorType: string | null) {
+    if (this.done) return;
+    this.done = true;
+    clearTimeout(this.requestTimer);
+    clearTimeout(this.firstTokenTimer);
+    this.release();
+    this.opts.onDone(this.x, {
       status,
       errorType,
-      replicaId: replica?.id ?? null,
-      retries,
-      ttftMs,
-      e2eMs: performance.now() - x.t0,
-      overheadMs,
-      promptTokens: usage.promptTokens,
-      completionTokens: usage.completionTokens,
+      replicaId: this.replica?.id ?? null,
+      retries: this.retries,
+      ttftMs: this.ttftMs,
+      e2eMs: performance.now() - this.x.t0,
+      overheadMs: this.overheadMs,
+      promptTokens: this.promptTokens,
+      completionTokens: this.completionTokens,
     });
   }
+}
+
+function onUpstreamResponse(this: Owned<http.ClientRequest>, res: http.IncomingMessage) {
+  this[OWNER]!.onResponse(this, res);
+}
+function onUpstreamRequestError(this: Owned<http.ClientRequest>, err: NodeJS.ErrnoException) {
+  this[OWNER]!.upstreamFailed(this, err);
+}
+function onUpstreamResponseError(this: Owned<http.IncomingMessage>, err: NodeJS.ErrnoException) {
+  const f = this[OWNER]!;
+  if (this === f.upstreamRes) f.upstreamFailed(f.upstream!, err);
+}
+function onCollectData(this: Owned<http.IncomingMessage>, chunk: Buffer) {
+  this[OWNER]!.chunks?.push(chunk);
+}
+function onCollectEnd(this: Owned<http.IncomingMessage>) {
+  this[OWNER]!.onCollected(this);
+}
+function onStreamData(this: Owned<http.IncomingMessage>, chunk: Buffer) {
+  this[OWNER]!.onStreamChunk(chunk);
+}
+function onStreamEnd(this: Owned<http.IncomingMessage>) {
+  this[OWNER]!.onStreamEnd();
+}
+function onClientDrain(this: Owned<http.ServerResponse>) {
+  this[OWNER]!.upstreamRes?.resume();
+}
+function onClientClose(this: Owned<http.ServerResponse>) {
+  const f = this[OWNER]!;
+  if (f.done || this.writableFinished) return;
+  f.abortUpstream();
+  f.finish(499, 'client_closed');
+}
+function onRequestTimeout(f: Forwarding) {
+  f.timedOut('request_timeout');
+}
+function onFirstTokenTimeout(f: Forwarding) {
+  f.timedOut('first_token_timeout');
 }

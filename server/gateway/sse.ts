@@ -74,20 +74,25 @@ export function findUsageEvent(buf: Buffer): UsageEvent | undefined {
     const jsonEnd = lineEnd === -1 ? buf.length : lineEnd;
     let end = jsonEnd;
     while (end < buf.length && (buf[end] === NEWLINE || buf[end] === 0x0d)) end++;
-    const json = buf.toString('utf8', dataAt + DATA.length, jsonEnd);
-    try {
-      const event = JSON.parse(json) as { usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } };
-      return {
-        promptTokens: count(event.usage?.prompt_tokens),
-        completionTokens: count(event.usage?.completion_tokens),
-        start: dataAt,
-        end,
-        usageOnly: CHOICES_EMPTY.test(json),
-      };
-    } catch {
-      continue;
-    }
+    // Only two numbers are needed: read them from the usage object instead of parsing the whole event.
+    // latin1 keeps byte offsets and is enough for ASCII keys and digits.
+    const json = buf.toString('latin1', dataAt + DATA.length, jsonEnd);
+    const usage = buf.toString('latin1', skipSpaces(buf, from), jsonEnd);
+    return {
+      promptTokens: numberAfter(usage, PROMPT_TOKENS),
+      completionTokens: numberAfter(usage, COMPLETION_TOKENS),
+      start: dataAt,
+      end,
+      usageOnly: CHOICES_EMPTY.test(json),
+    };
   }
+}
+
+const PROMPT_TOKENS = /"prompt_tokens"\s*:\s*(\d+)/;
+const COMPLETION_TOKENS = /"completion_tokens"\s*:\s*(\d+)/;
+function numberAfter(text: string, pattern: RegExp): number | null {
+  const m = pattern.exec(text);
+  return m ? Number(m[1]) : null;
 }
 
 export function count(v: unknown): number | null {

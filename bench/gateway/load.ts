@@ -1,0 +1,70 @@
+import http from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { containsToken } from '../../server/gateway/sse';
+
+export interface Sample {
+  ttftMs: number;
+  e2eMs: number;
+}
+
+/**
+ * Runs `total` streaming requests against `url`, `concurrency` at a time, over keep-alive connections.
+ * TTFT is the arrival of the first chunk carrying a token, the same byte test for every path.
+ */
+export async function runStreams(url: string, body: string, headers: Record<string, string>, concurrency: number, total: number) {
+  const target = new URL(url);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+  const samples: Sample[] = [];
+  let errors = 0;
+  let started = 0;
+  const one = () =>
+    new Promise<void>((resolve) => {
+      const t0 = performance.now();
+      let ttft = -1;
+      const req = http.request(
+        {
+          agent,
+          hostname: target.hostname,
+          port: target.port,
+          path: target.pathname,
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers },
+        },
+        (res) => {
+          if (res.statusCode !== 200) errors++;
+          res.on('data', (chunk: Buffer) => {
+            if (ttft < 0 && containsToken(chunk)) ttft = performance.now() - t0;
+          });
+          res.on('end', () => {
+            if (res.statusCode === 200 && ttft >= 0) samples.push({ ttftMs: ttft, e2eMs: performance.now() - t0 });
+            resolve();
+          });
+          res.on('error', () => {
+            errors++;
+            resolve();
+          });
+        },
+      );
+      req.on('error', () => {
+        errors++;
+        resolve();
+      });
+      req.end(body);
+    });
+  const worker = async () => {
+    while (started < total) {
+      started++;
+      await one();
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  agent.destroy();
+  return { samples, errors };
+}
+
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank]!;
+}

@@ -1,0 +1,237 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startLlamaCppEngine } from '../../server/runtime/llamacpp';
+import { createApiKey } from '../../server/security/api-keys';
+import { createTestDatabase } from '../../server/testing/database';
+import { makeDeployment, makeUser } from '../../server/testing/factories';
+import { percentile, runStreams, type Sample } from './load';
+
+/**
+ * npm run bench:gateway — the same streaming workload three ways (straight to the engine, through a bare
+ * node:http proxy, through the gateway), each server in its own process so its CPU time can be read.
+ * The targets are relative to the bare proxy measured in the same run (see issue 2, "Benchmark").
+ */
+const here = path.dirname(fileURLToPath(import.meta.url));
+const MODEL_PATH = path.resolve(here, '../../../shared/models/stories260K.gguf');
+const PATHS = ['direct', 'proxy', 'gateway'] as const;
+type PathName = (typeof PATHS)[number];
+
+interface Child {
+  url: string;
+  pid: number;
+  cpuMs(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/** BENCH_PROFILE_DIR=dir writes a V8 CPU profile of each server process there, for finding hot spots. */
+const profileDir = process.env.BENCH_PROFILE_DIR;
+
+function startChild(file: string, args: string[], env: Record<string, string> = {}): Promise<Child> {
+  const proc: ChildProcess = fork(path.join(here, file), args, {
+    execArgv: ['--import', 'tsx', ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}`] : [])],
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  let nextId = 0;
+  const waiting = new Map<number, (ms: number) => void>();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${file} did not start within 30 s`)), 30_000);
+    proc.once('exit', (code) => reject(new Error(`${file} exited with ${code} before listening`)));
+    proc.on('message', (msg: { event?: string; port?: number; id?: number; cpu?: NodeJS.CpuUsage }) => {
+      if (msg.event === 'listening') {
+        clearTimeout(timer);
+        resolve({
+          url: `http://127.0.0.1:${msg.port}`,
+          pid: proc.pid!,
+          cpuMs: () =>
+            new Promise((done) => {
+              const id = nextId++;
+              waiting.set(id, done);
+              proc.send({ id, cmd: 'cpu' });
+            }),
+          stop: () =>
+            new Promise((done) => {
+              if (proc.exitCode !== null) return done();
+              const kill = setTimeout(() => proc.kill('SIGKILL'), 5_000);
+              proc.once('exit', () => {
+                clearTimeout(kill);
+                done();
+              });
+              proc.send({ cmd: 'stop' });
+            }),
+        });
+      } else if (msg.cpu && msg.id !== undefined) {
+        waiting.get(msg.id)?.((msg.cpu.user + msg.cpu.system) / 1000);
+        waiting.delete(msg.id);
+      }
+    });
+  });
+}
+
+/** CPU ms of any process from /proc (clock ticks): for the llamacpp engine, which has no IPC channel. */
+function procCpuMs(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
+interface PathResult {
+  samples: Sample[];
+  errors: number;
+  streams: number;
+  serverCpuMs: number;
+  engineCpuMs: number;
+}
+
+const round = (v: number, d = 2) => Math.round(v * 10 ** d) / 10 ** d;
+
+async function main() {
+  const started = Date.now();
+  const t = await createTestDatabase('bench');
+  const children: Child[] = [];
+  let llama: Awaited<ReturnType<typeof startLlamaCppEngine>> | undefined;
+  try {
+    const user = await makeUser(t.db, { role: 'admin' });
+    const { key } = await createApiKey(t.db, { userId: user.id, name: 'bench' });
+    const engine = await startChild('engine-process.ts', ['20', '20', '16']);
+    children.push(engine);
+    llama = await startLlamaCppEngine({ name: 'bench-stories', modelPath: MODEL_PATH, threads: 1, context: 1024, sequences: 4 });
+    await makeDeployment(t.db, { name: 'bench-double' }, [engine.url]);
+    await makeDeployment(t.db, { name: 'bench-stories' }, [llama.url]);
+    const proxy = await startChild('proxy-process.ts', [engine.url]);
+    const llamaProxy = await startChild('proxy-process.ts', [llama.url]);
+    const masterKey = randomBytes(32).toString('hex');
+    const gateway = await startChild('gateway-process.ts', [], {
+      DATABASE_URL: t.url,
+      ENCLAVE_MASTER_KEY: masterKey,
+      ENCLAVE_DATA_DIR: os.tmpdir(),
+      GATEWAY_RATE_LIMIT_PER_MINUTE: '0',
+      NODE_ENV: 'production',
+    });
+    children.push(proxy, llamaProxy, gateway);
+    const headers = { authorization: `Bearer ${key}` };
+
+    async function measure(
+      model: string,
+      targets: Record<PathName, Child | { url: string; cpuMs(): Promise<number> }>,
+      engineCpu: () => Promise<number>,
+      concurrency: number,
+      total: number,
+      extra: Record<string, unknown> = {},
+    ) {
+      const body = JSON.stringify({ model, messages: [{ role: 'user', content: 'Tell me a story.' }], stream: true, max_tokens: 16, ...extra });
+      const results = Object.fromEntries(
+        PATHS.map((p) => [p, { samples: [], errors: 0, streams: 0, serverCpuMs: 0, engineCpuMs: 0 } as PathResult]),
+      ) as Record<PathName, PathResult>;
+      for (const p of PATHS) await runStreams(targets[p].url + '/v1/chat/completions', body, headers, concurrency, concurrency); // warm-up
+      // Two interleaved rounds, so slow drift on a shared machine does not favour one path.
+      for (let r = 0; r < 2; r++) {
+        for (const p of PATHS) {
+          const n = Math.ceil(total / 2);
+          const [s0, e0] = [await targets[p].cpuMs(), await engineCpu()];
+          const { samples, errors } = await runStreams(targets[p].url + '/v1/chat/completions', body, headers, concurrency, n);
+          const [s1, e1] = [await targets[p].cpuMs(), await engineCpu()];
+          const res = results[p];
+          res.samples.push(...samples);
+          res.errors += errors;
+          res.streams += n;
+          res.serverCpuMs += s1 - s0;
+          res.engineCpuMs += e1 - e0;
+        }
+      }
+      return summarise(results);
+    }
+
+    const runs: Record<string, ReturnType<typeof summarise>> = {};
+    const noCpu = { url: engine.url, cpuMs: async () => 0 };
+    // Let V8 optimise every server's hot path before anything is measured, so the one-stream run is not timing the JIT.
+    const warmBody = JSON.stringify({ model: 'bench-double', messages: [{ role: 'user', content: 'warm up' }], stream: true, max_tokens: 16 });
+    for (const target of [noCpu, proxy, gateway]) await runStreams(target.url + '/v1/chat/completions', warmBody, headers, 50, 300);
+    for (const [c, total] of [
+      [1, 40],
+      [50, 200],
+      [200, 800],
+    ] as const) {
+      runs[`double_c${c}`] = await measure('bench-double', { direct: noCpu, proxy, gateway }, () => engine.cpuMs(), c, total);
+      print(`engine double, ${c} concurrent`, runs[`double_c${c}`]!);
+    }
+    const llamaDirect = { url: llama.url, cpuMs: async () => 0 };
+    const llamaPid = llama.pid;
+    runs.llamacpp_c1 = await measure(
+      'bench-stories',
+      { direct: llamaDirect, proxy: llamaProxy, gateway },
+      async () => procCpuMs(llamaPid),
+      1,
+      20,
+      { ignore_eos: true, seed: 1, temperature: 0 },
+    );
+    print('llamacpp stories260K, 1 concurrent', runs.llamacpp_c1);
+
+    const targets = Object.entries(runs)
+      .filter(([name]) => name.startsWith('double'))
+      .map(([name, r]) => ({
+        run: name,
+        ttftP50: r.gateway.addedTtftP50 <= r.proxy.addedTtftP50 + 0.5,
+        ttftP99: r.gateway.addedTtftP99 <= 1.3 * r.proxy.addedTtftP99,
+        cpu: r.gateway.serverCpuMsPerStream <= 2 * r.proxy.serverCpuMsPerStream,
+      }));
+    console.log('\nTargets (gateway vs bare proxy: +TTFT p50 ≤ proxy + 0.5 ms, +TTFT p99 ≤ 1.3 × proxy, CPU/stream ≤ 2 × proxy)');
+    for (const tg of targets)
+      console.log(`  ${tg.run.padEnd(14)} ttft p50 ${ok(tg.ttftP50)}   ttft p99 ${ok(tg.ttftP99)}   cpu ${ok(tg.cpu)}`);
+    const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', node: process.version, memGiB: round(os.totalmem() / 2 ** 30, 1) };
+    console.log(`\nMachine: ${machine.cpus} CPUs (${machine.cpuModel}), Node ${machine.node}, ${machine.memGiB} GiB; ran ${round((Date.now() - started) / 1000, 1)} s`);
+    const allHold = targets.every((tg) => tg.ttftP50 && tg.ttftP99 && tg.cpu);
+    console.log(JSON.stringify({ bench: 'gateway', machine, runs, targets, allTargetsHold: allHold }));
+  } finally {
+    await Promise.all(children.map((c) => c.stop()));
+    await llama?.stop();
+    await t.drop();
+  }
+}
+
+function summarise(results: Record<PathName, PathResult>) {
+  const direct = results.direct;
+  const stat = (r: PathResult) => {
+    const ttft = r.samples.map((s) => s.ttftMs);
+    const e2e = r.samples.map((s) => s.e2eMs);
+    return {
+      streams: r.streams,
+      errors: r.errors,
+      ttftP50: round(percentile(ttft, 50)),
+      ttftP99: round(percentile(ttft, 99)),
+      e2eP50: round(percentile(e2e, 50)),
+      e2eP99: round(percentile(e2e, 99)),
+      serverCpuMsPerStream: round(r.serverCpuMs / r.streams, 3),
+      engineCpuMsPerStream: round(r.engineCpuMs / r.streams, 3),
+    };
+  };
+  const d = stat(direct);
+  const out = {} as Record<PathName, ReturnType<typeof stat> & { addedTtftP50: number; addedTtftP99: number; addedE2eP50: number }>;
+  for (const p of PATHS) {
+    const s = stat(results[p]);
+    out[p] = { ...s, addedTtftP50: round(s.ttftP50 - d.ttftP50), addedTtftP99: round(s.ttftP99 - d.ttftP99), addedE2eP50: round(s.e2eP50 - d.e2eP50) };
+  }
+  return out;
+}
+
+function print(title: string, r: ReturnType<typeof summarise>) {
+  console.log(`\n${title}`);
+  console.log('  path      streams err  ttft p50   p99 | e2e p50    p99 | +ttft p50   p99 | cpu ms/stream: server engine');
+  for (const p of PATHS) {
+    const s = r[p];
+    const f = (v: number, w = 7) => v.toFixed(2).padStart(w);
+    console.log(
+      `  ${p.padEnd(9)} ${String(s.streams).padStart(7)} ${String(s.errors).padStart(3)} ${f(s.ttftP50, 9)} ${f(s.ttftP99)} | ${f(s.e2eP50)} ${f(s.e2eP99)} | ${f(s.addedTtftP50, 9)} ${f(s.addedTtftP99)} | ${p === 'direct' ? '      -' : f(s.serverCpuMsPerStream)} ${f(s.engineCpuMsPerStream)}`,
+    );
+  }
+}
+
+const ok = (v: boolean) => (v ? 'holds' : 'MISSED');
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});
