@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDb } from '../db/client';
 import { auditLog, conversations } from '../db/schema';
 import { guardPage } from '../security/page-guard';
 import { makeDeployment } from '../testing/factories';
@@ -175,5 +176,45 @@ describe('sessions over HTTP', () => {
     expect((await api.trpc('query', 'auth.me', undefined, s.cookie)).data).toBeNull();
     const wrong = await api.trpc('mutation', 'auth.signIn', { email: s.email, password: 'nope-nope' });
     expect([wrong.status, wrong.error?.message]).toEqual([401, 'Wrong email or password']);
+  });
+});
+
+describe('API keys', () => {
+  it('creates a key shown once, lists it without the secret, and lets only its owner revoke it', async () => {
+    const a = await api.userSession('user');
+    const b = await api.userSession('user');
+    const created = await api.trpc('mutation', 'keys.create', { name: 'laptop', models: ['open-model'], expiresInDays: 30 }, a.cookie);
+    expect(created.data.key).toMatch(/^sk-enc-/);
+    const list = (await api.trpc('query', 'keys.list', undefined, a.cookie)).data;
+    expect(list).toHaveLength(1);
+    expect(list[0]).toMatchObject({ id: created.data.id, name: 'laptop', models: ['open-model'], revokedAt: null });
+    expect(JSON.stringify(list)).not.toContain(created.data.key);
+    expect((await api.trpc('query', 'keys.list', undefined, b.cookie)).data).toEqual([]);
+    expect((await api.trpc('mutation', 'keys.revoke', { id: created.data.id }, b.cookie)).status).toBe(404);
+    expect((await api.trpc('mutation', 'keys.revoke', { id: created.data.id }, a.cookie)).status).toBe(200);
+    expect((await api.trpc('query', 'keys.list', undefined, a.cookie)).data[0].revokedAt).not.toBeNull();
+    expect((await api.trpc('mutation', 'keys.create', { name: '' }, a.cookie)).status).toBe(400);
+    const audit = await t.db.select().from(auditLog).where(eq(auditLog.action, 'keys.create'));
+    expect(JSON.stringify(audit)).not.toContain(created.data.key);
+  });
+});
+
+describe('internal errors', () => {
+  it('answer "Internal error" without the cause', async () => {
+    const a = await api.userSession('user');
+    const { data } = await api.trpc('mutation', 'conversations.create', { title: 'soon unreadable' }, a.cookie);
+    // A data key that no longer opens: decryption fails deep inside, with a message naming the key.
+    await t.db.$client.query(`UPDATE data_keys SET wrapped_key = '\\x00'::bytea || wrapped_key`);
+    // A fresh handle, as after a restart: no unwrapped key cached.
+    const otherDb = createDb(t.url, 1);
+    const fresh = await startApiTestServer({ db: otherDb, masterKey });
+    try {
+      const res = await fresh.trpc('query', 'conversations.get', { id: data.id }, a.cookie);
+      expect([res.status, res.error?.message, res.error?.data.code]).toEqual([500, 'Internal error', 'INTERNAL_SERVER_ERROR']);
+      expect(JSON.stringify(res.error)).not.toMatch(/sealed|decipher|auth|stack/i);
+    } finally {
+      await fresh.close();
+      await otherDb.$client.end();
+    }
   });
 });
