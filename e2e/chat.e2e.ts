@@ -1,4 +1,4 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Download, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assistantIds, launchBrowser, newContext, screenshot, sendAndWait, signIn, startEnclave, waitForNewReply, type RunningEnclave } from './harness';
 
@@ -13,6 +13,12 @@ const pageErrors: string[] = [];
 
 const lastAssistantText = (p: Page) =>
   p.$$eval('[data-testid=message-assistant] [data-testid=message-content]', (els) => els.at(-1)?.textContent ?? '');
+
+async function readDownload(download: Download): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of await download.createReadStream()) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
 
 beforeAll(async () => {
   enclave = await startEnclave('chat');
@@ -81,6 +87,10 @@ describe('chat in the browser', () => {
     const partial = (await reply.locator('[data-testid=message-content]').textContent()) ?? '';
     expect(partial.length).toBeGreaterThan(0);
     await screenshot(page, 'chat-stopped');
+    // Back to the server's default length, so later turns stay short.
+    await page.click('[data-testid=generation-settings]');
+    await page.getByRole('button', { name: 'Reset' }).click();
+    await page.click('[data-testid=generation-settings]');
 
     // The server saves the partial reply when it notices the disconnect: give it a moment.
     let saved = false;
@@ -167,7 +177,49 @@ describe('chat in the browser', () => {
     await screenshot(page, 'chat-hostile-markdown');
   });
 
+  it('exports the conversation as JSON and Markdown downloads', async () => {
+    await page.locator('[data-testid=conversation-item]', { hasText: FIRST_PROMPT }).locator('a').click();
+    await page.locator('[data-testid=message-user]', { hasText: FIRST_PROMPT }).first().waitFor();
+    await page.click('[data-testid=export-menu]');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=export-json]')]);
+    const json = JSON.parse(await readDownload(download));
+    expect(JSON.stringify(json)).toContain(FIRST_PROMPT);
+    await page.click('[data-testid=export-menu]');
+    const [markdown] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=export-md]')]);
+    expect(await readDownload(markdown)).toContain(FIRST_PROMPT);
+  });
+
+  it('searches, renames inline and deletes with a confirmation in the conversation list', async () => {
+    const items = page.locator('[data-testid=conversation-item]');
+    expect(await items.count()).toBe(2);
+    await page.fill('[data-testid=conversation-search]', 'about a cat');
+    await expect.poll(() => items.count()).toBe(1);
+    await page.fill('[data-testid=conversation-search]', '');
+    await expect.poll(() => items.count()).toBe(2);
+
+    const cat = items.filter({ hasText: FIRST_PROMPT });
+    await cat.hover();
+    await cat.locator('[data-testid=rename-conversation]').click();
+    await page.fill('[data-testid=rename-input]', 'Renamed story');
+    await page.press('[data-testid=rename-input]', 'Enter');
+    await items.filter({ hasText: 'Renamed story' }).waitFor();
+    await page.reload();
+    await items.filter({ hasText: 'Renamed story' }).waitFor();
+
+    // Deleting the open conversation asks first, then leaves it for the empty state.
+    const open = items.filter({ hasText: 'Renamed story' });
+    await open.hover();
+    await open.locator('[data-testid=delete-conversation]').click();
+    await screenshot(page, 'chat-delete-confirm');
+    await page.click('[data-testid=confirm]');
+    await page.waitForURL(`${enclave.url}/`);
+    await expect.poll(() => items.count()).toBe(1);
+    expect(await items.filter({ hasText: 'Renamed story' }).count()).toBe(0);
+  });
+
   it('works in a narrow window, with the conversation list behind a toggle', async () => {
+    await page.locator('[data-testid=conversation-item] a').first().click();
+    await page.waitForURL(/\/c\//);
     await page.setViewportSize({ width: 390, height: 800 });
     await page.reload();
     await page.waitForSelector('[data-testid=message-user]');

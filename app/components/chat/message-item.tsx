@@ -4,6 +4,7 @@ import { useState, type KeyboardEvent } from 'react';
 import { useI18n } from '../../i18n/provider';
 import { normaliseUsage } from '../../lib/chat-stream';
 import type { SiblingInfo } from '../../lib/message-tree';
+import { UserIcon } from '../icons';
 import { Markdown } from './markdown';
 import type { ChatMessage } from './use-chat';
 
@@ -42,7 +43,7 @@ export function MessageItem({ message, siblings, isLastReply, busy, onSwitch, on
   return (
     <article className={`message message-${isUser ? 'user' : 'assistant'}`} data-testid={`message-${isUser ? 'user' : 'assistant'}`} data-message-id={message.id} data-streaming={live ? 'true' : 'false'}>
       <div className="message-avatar" aria-hidden>
-        {isUser ? '🙂' : '◆'}
+        {isUser ? <UserIcon /> : '◆'}
       </div>
       <div className="message-body">
         <div className="message-author">{isUser ? t('chat.you') : (message.model ?? t('chat.assistant'))}</div>

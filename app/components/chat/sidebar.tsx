@@ -4,6 +4,7 @@ import Link from 'next/link';
 import { useState, type KeyboardEvent } from 'react';
 import { useI18n } from '../../i18n/provider';
 import { ConfirmDialog } from '../confirm-dialog';
+import { PencilIcon, TrashIcon } from '../icons';
 import { UserMenu } from '../user-menu';
 
 export interface ConversationSummary {
@@ -98,7 +99,7 @@ export function Sidebar({ conversations, activeId, search, onSearch, onNew, onRe
                     }}
                     data-testid="rename-conversation"
                   >
-                    ✎
+                    <PencilIcon />
                   </button>
                   <button
                     type="button"
@@ -108,7 +109,7 @@ export function Sidebar({ conversations, activeId, search, onSearch, onNew, onRe
                     onClick={() => setDeleting(c)}
                     data-testid="delete-conversation"
                   >
-                    🗑
+                    <TrashIcon />
                   </button>
                 </span>
               </>
