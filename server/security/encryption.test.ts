@@ -65,6 +65,10 @@ describe('encryption at rest', () => {
       expect((await withNew.list(id)).map((m) => m.content)).toEqual([SECRET_TEXT]);
       expect((await new Conversations(other, newKey, user.id).list()).map((c) => c.title)).toEqual([SECRET_TITLE]);
       await expect(new Messages(other, oldKey, user.id).list(id)).rejects.toThrow(/wrapped by master key/);
+      // A process still holding the retired key must not seal new content under it.
+      await expect(encryptText(other, oldKey, 'new text')).rejects.toThrow(/restart with the current master key/);
+      const sealed = await encryptText(other, newKey, 'new text');
+      expect(await decryptText(other, newKey, sealed.ciphertext, sealed.dataKeyId)).toBe('new text');
     } finally {
       await other.$client.end();
     }

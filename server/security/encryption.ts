@@ -57,6 +57,11 @@ async function currentDataKey(db: Db, masterKey: Buffer): Promise<{ id: number; 
     entry = (async () => {
       const [newest] = await db.select().from(dataKeys).where(eq(dataKeys.masterFingerprint, fp)).orderBy(desc(dataKeys.id)).limit(1);
       if (newest) return { id: newest.id, key: unseal(masterKey, newest.wrappedKey), uses: 0 };
+      // Keys exist but none under this master key: it was rotated away, or the configured key is
+      // wrong. A new key sealed under it would be unreadable after the next restart, so refuse.
+      const [other] = await db.select({ fp: dataKeys.masterFingerprint }).from(dataKeys).limit(1);
+      if (other)
+        throw new Error(`The data keys are wrapped by master key ${other.fp}, not the configured ${fp}: restart with the current master key`);
       return createDataKey(db, masterKey);
     })();
     cache.current.set(fp, entry);
