@@ -19,7 +19,7 @@ export async function rotateMasterKeyCommand(env: Env, db: Db, oldKey: Buffer): 
   if (!env.ENCLAVE_MASTER_KEY) {
     fs.renameSync(staged, file);
     process.stdout.write(`Re-wrapped ${rewrapped} data key(s) under master key ${keyFingerprint(newKey)}; ${file} now holds it.\n`);
-    process.stdout.write('Running roles keep working; restart them at your convenience to load the new key.\n');
+    process.stdout.write('Restart every running role soon: until then they keep the data keys they already opened, but cannot open others.\n');
     return;
   }
   process.stdout.write(`Re-wrapped ${rewrapped} data key(s) under master key ${keyFingerprint(newKey)}.\n`);

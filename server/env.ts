@@ -27,7 +27,8 @@ export const envSchema = z.object({
   ENCLAVE_MODELS_DIR: z.string().min(1).optional(),
   /** 32 bytes, base64 or hex. Unset: generated once into the data directory (mode 0600). */
   ENCLAVE_MASTER_KEY: z.string().optional(),
-  ENCLAVE_ADMIN_EMAIL: z.string().email().optional(),
+  // Loose on purpose: admin@localhost is a fine address on a private install.
+  ENCLAVE_ADMIN_EMAIL: z.string().regex(/^[^\s@]+@[^\s@]+$/, 'must be an email address').optional(),
   ENCLAVE_ADMIN_PASSWORD: z.string().min(8).optional(),
   ENCLAVE_SECURE_COOKIES: flag.default(true),
   ENCLAVE_SESSION_HOURS: positiveInt.default(24 * 7),
