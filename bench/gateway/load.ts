@@ -5,6 +5,8 @@ import { containsToken } from '../../server/gateway/sse';
 export interface Sample {
   ttftMs: number;
   e2eMs: number;
+  /** The gateway's own x-enclave-overhead-ms (pre-forward time), when the path is the gateway. */
+  overheadMs: number | null;
 }
 
 /**
@@ -36,7 +38,10 @@ export async function runStreams(url: string, body: string, headers: Record<stri
             if (ttft < 0 && containsToken(chunk)) ttft = performance.now() - t0;
           });
           res.on('end', () => {
-            if (res.statusCode === 200 && ttft >= 0) samples.push({ ttftMs: ttft, e2eMs: performance.now() - t0 });
+            if (res.statusCode === 200 && ttft >= 0) {
+              const overhead = res.headers['x-enclave-overhead-ms'];
+              samples.push({ ttftMs: ttft, e2eMs: performance.now() - t0, overheadMs: overhead ? Number(overhead) : null });
+            }
             resolve();
           });
           res.on('error', () => {

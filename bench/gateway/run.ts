@@ -90,6 +90,7 @@ const round = (v: number, d = 2) => Math.round(v * 10 ** d) / 10 ** d;
 
 async function main() {
   const started = Date.now();
+  const loadAtStart = os.loadavg()[0]!;
   const t = await createTestDatabase('bench');
   const children: Child[] = [];
   let llama: Awaited<ReturnType<typeof startLlamaCppEngine>> | undefined;
@@ -127,10 +128,12 @@ async function main() {
         PATHS.map((p) => [p, { samples: [], errors: 0, streams: 0, serverCpuMs: 0, engineCpuMs: 0 } as PathResult]),
       ) as Record<PathName, PathResult>;
       for (const p of PATHS) await runStreams(targets[p].url + '/v1/chat/completions', body, headers, concurrency, concurrency); // warm-up
-      // Two interleaved rounds, so slow drift on a shared machine does not favour one path.
-      for (let r = 0; r < 2; r++) {
+      // Interleaved rounds (each at least one full wave of `concurrency`), so drift on a shared machine
+      // (other processes, CPU frequency) lands on every path alike.
+      const rounds = Math.max(1, Math.min(8, Math.floor(total / concurrency)));
+      for (let r = 0; r < rounds; r++) {
         for (const p of PATHS) {
-          const n = Math.ceil(total / 2);
+          const n = Math.ceil(total / rounds);
           const [s0, e0] = [await targets[p].cpuMs(), await engineCpu()];
           const { samples, errors } = await runStreams(targets[p].url + '/v1/chat/completions', body, headers, concurrency, n);
           const [s1, e1] = [await targets[p].cpuMs(), await engineCpu()];
@@ -150,11 +153,14 @@ async function main() {
     // Let V8 optimise every server's hot path before anything is measured, so the one-stream run is not timing the JIT.
     const warmBody = JSON.stringify({ model: 'bench-double', messages: [{ role: 'user', content: 'warm up' }], stream: true, max_tokens: 16 });
     for (const target of [noCpu, proxy, gateway]) await runStreams(target.url + '/v1/chat/completions', warmBody, headers, 50, 300);
+    // BENCH_CONCURRENCY=200 runs one level only (with BENCH_PROFILE_DIR, to profile it); targets need all three.
+    const only = process.env.BENCH_CONCURRENCY ? Number(process.env.BENCH_CONCURRENCY) : null;
     for (const [c, total] of [
       [1, 40],
       [50, 200],
       [200, 800],
     ] as const) {
+      if (only !== null && c !== only) continue;
       runs[`double_c${c}`] = await measure('bench-double', { direct: noCpu, proxy, gateway }, () => engine.cpuMs(), c, total);
       print(`engine double, ${c} concurrent`, runs[`double_c${c}`]!);
     }
@@ -181,8 +187,18 @@ async function main() {
     console.log('\nTargets (gateway vs bare proxy: +TTFT p50 ≤ proxy + 0.5 ms, +TTFT p99 ≤ 1.3 × proxy, CPU/stream ≤ 2 × proxy)');
     for (const tg of targets)
       console.log(`  ${tg.run.padEnd(14)} ttft p50 ${ok(tg.ttftP50)}   ttft p99 ${ok(tg.ttftP99)}   cpu ${ok(tg.cpu)}`);
-    const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', node: process.version, memGiB: round(os.totalmem() / 2 ** 30, 1) };
-    console.log(`\nMachine: ${machine.cpus} CPUs (${machine.cpuModel}), Node ${machine.node}, ${machine.memGiB} GiB; ran ${round((Date.now() - started) / 1000, 1)} s`);
+    const machine = {
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model ?? 'unknown',
+      node: process.version,
+      memGiB: round(os.totalmem() / 2 ** 30, 1),
+      // Other work on the machine skews every path; the load average says how quiet it was.
+      loadAverageAtStart: round(loadAtStart, 2),
+      loadAverageAtEnd: round(os.loadavg()[0]!, 2),
+    };
+    console.log(
+      `\nMachine: ${machine.cpus} CPUs (${machine.cpuModel}), Node ${machine.node}, ${machine.memGiB} GiB, load average ${machine.loadAverageAtStart} → ${machine.loadAverageAtEnd}; ran ${round((Date.now() - started) / 1000, 1)} s`,
+    );
     const allHold = targets.every((tg) => tg.ttftP50 && tg.ttftP99 && tg.cpu);
     console.log(JSON.stringify({ bench: 'gateway', machine, runs, targets, allTargetsHold: allHold }));
   } finally {
@@ -197,6 +213,7 @@ function summarise(results: Record<PathName, PathResult>) {
   const stat = (r: PathResult) => {
     const ttft = r.samples.map((s) => s.ttftMs);
     const e2e = r.samples.map((s) => s.e2eMs);
+    const overhead = r.samples.flatMap((s) => (s.overheadMs === null ? [] : [s.overheadMs]));
     return {
       streams: r.streams,
       errors: r.errors,
@@ -205,6 +222,8 @@ function summarise(results: Record<PathName, PathResult>) {
       e2eP50: round(percentile(e2e, 50)),
       e2eP99: round(percentile(e2e, 99)),
       serverCpuMsPerStream: round(r.serverCpuMs / r.streams, 3),
+      /** The gateway's self-reported pre-forward time (x-enclave-overhead-ms), p50. */
+      selfOverheadP50: overhead.length ? round(percentile(overhead, 50), 3) : null,
       engineCpuMsPerStream: round(r.engineCpuMs / r.streams, 3),
     };
   };
@@ -219,12 +238,12 @@ function summarise(results: Record<PathName, PathResult>) {
 
 function print(title: string, r: ReturnType<typeof summarise>) {
   console.log(`\n${title}`);
-  console.log('  path      streams err  ttft p50   p99 | e2e p50    p99 | +ttft p50   p99 | cpu ms/stream: server engine');
+  console.log('  path      streams err  ttft p50   p99 | e2e p50    p99 | +ttft p50   p99 | cpu ms/stream: server engine | self-reported overhead p50');
   for (const p of PATHS) {
     const s = r[p];
     const f = (v: number, w = 7) => v.toFixed(2).padStart(w);
     console.log(
-      `  ${p.padEnd(9)} ${String(s.streams).padStart(7)} ${String(s.errors).padStart(3)} ${f(s.ttftP50, 9)} ${f(s.ttftP99)} | ${f(s.e2eP50)} ${f(s.e2eP99)} | ${f(s.addedTtftP50, 9)} ${f(s.addedTtftP99)} | ${p === 'direct' ? '      -' : f(s.serverCpuMsPerStream)} ${f(s.engineCpuMsPerStream)}`,
+      `  ${p.padEnd(9)} ${String(s.streams).padStart(7)} ${String(s.errors).padStart(3)} ${f(s.ttftP50, 9)} ${f(s.ttftP99)} | ${f(s.e2eP50)} ${f(s.e2eP99)} | ${f(s.addedTtftP50, 9)} ${f(s.addedTtftP99)} | ${p === 'direct' ? '      -' : f(s.serverCpuMsPerStream)} ${f(s.engineCpuMsPerStream)}${s.selfOverheadP50 === null ? '' : ` | ${s.selfOverheadP50.toFixed(3)} ms`}`,
     );
   }
 }

@@ -77,23 +77,32 @@ export function createAuthenticator(db: Db, masterKey: Buffer, ttlMs = 5_000) {
     return given.length === internal.length && timingSafeEqual(given, internal);
   }
 
+  function check(verdict: Verdict): Caller {
+    if ('reason' in verdict) throw unauthorized(messageFor(verdict.reason), 'invalid_api_key');
+    const { caller } = verdict;
+    if (caller.expiresAt !== null && caller.expiresAt <= Date.now()) throw unauthorized('This API key has expired', 'invalid_api_key');
+    return caller;
+  }
+
   return {
-    async authenticate(authorization: string | undefined, onBehalfOf: string | string[] | undefined): Promise<Caller> {
+    /**
+     * The caller, synchronously when the answer is cached (the common case: no promise on the hot path),
+     * else a promise. Throws (or rejects with) a 401 GatewayError.
+     */
+    authenticate(authorization: string | undefined, onBehalfOf: string | string[] | undefined): Caller | Promise<Caller> {
       if (!authorization) throw unauthorized('Missing API key: send it as "Authorization: Bearer <key>"', 'missing_api_key');
-      let verdict: Verdict;
+      let verdict: Verdict | Promise<Verdict>;
       if (isInternal(authorization)) {
         if (typeof onBehalfOf !== 'string' || !UUID.test(onBehalfOf))
           throw unauthorized('The internal token needs a valid x-enclave-user-id header', 'invalid_api_key');
-        verdict = await cached(internalUsers, onBehalfOf.toLowerCase(), () => loadUser(onBehalfOf.toLowerCase()));
+        const userId = onBehalfOf.toLowerCase();
+        verdict = cached(internalUsers, userId, () => loadUser(userId));
       } else {
         const key = authorization.startsWith('Bearer ') ? authorization.slice(7).trim() : '';
         if (!looksLikeApiKey(key)) throw unauthorized('Invalid API key', 'invalid_api_key');
-        verdict = await cached(keys, hashApiKey(key), () => loadKey(key));
+        verdict = cached(keys, hashApiKey(key), () => loadKey(key));
       }
-      if ('reason' in verdict) throw unauthorized(messageFor(verdict.reason), 'invalid_api_key');
-      const { caller } = verdict;
-      if (caller.expiresAt !== null && caller.expiresAt <= Date.now()) throw unauthorized('This API key has expired', 'invalid_api_key');
-      return caller;
+      return verdict instanceof Promise ? verdict.then(check) : check(verdict);
     },
   };
 }

@@ -59,6 +59,15 @@ test('the usage event reaches a client that asked for it', async () => {
   const events = await readEvents(res);
   const usage = events.map((e) => (e.data === '[DONE]' ? {} : JSON.parse(e.data))).find((e) => e.usage);
   expect(usage).toMatchObject({ choices: [], usage: { prompt_tokens: 4, completion_tokens: 6 } });
+
+  // stream_options present without include_usage: the gateway still asks the engine, and still hides it.
+  const declined = await h.post(
+    '/v1/chat/completions',
+    { model: deployment.name, messages, stream: true, stream_options: { include_usage: false } },
+    caller.key,
+  );
+  expect((await readEvents(declined)).some((e) => e.data.includes('"usage":{'))).toBe(false);
+  expect(engine.lastBody).toMatchObject({ stream_options: { include_usage: true }, messages });
 });
 
 test('each request writes a request_logs row with tokens and timings, and never the text', async () => {

@@ -49,6 +49,20 @@ const PATHS: Record<string, typeof chatCompletionSchema | typeof completionSchem
   '/v1/completions': completionSchema,
 };
 
+const USAGE_OPTION = Buffer.from('{"stream_options":{"include_usage":true},');
+const STREAM_OPTIONS_KEY = Buffer.from('"stream_options"');
+
+/**
+ * The client's bytes with `stream_options.include_usage` set. When the body has no stream_options at all
+ * (the usual case) the option is spliced in front of the first key instead of re-serialising the body.
+ */
+function withUsageRequested(raw: Buffer, body: ForwardedBody): Buffer {
+  const open = raw.indexOf(0x7b /* { */);
+  if (raw.indexOf(STREAM_OPTIONS_KEY) === -1 && open !== -1) return Buffer.concat([USAGE_OPTION, raw.subarray(open + 1)]);
+  body.stream_options = { ...body.stream_options, include_usage: true };
+  return Buffer.from(JSON.stringify(body));
+}
+
 export function createGateway(opts: GatewayOptions): Gateway {
   const { db, env } = opts;
   const auth = createAuthenticator(db, opts.masterKey, opts.authCacheMs);
@@ -126,7 +140,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
     let model = '';
     let route: Route | undefined;
     try {
-      caller = await auth.authenticate(req.headers.authorization, req.headers['x-enclave-user-id']);
+      const authed = auth.authenticate(req.headers.authorization, req.headers['x-enclave-user-id']);
+      caller = authed instanceof Promise ? await authed : authed;
       // The rate-limit round trip to Redis overlaps with reading the body.
       const limited = limiter?.check(caller.keyId ?? `user:${caller.userId}`);
       limited?.catch(() => {});
@@ -134,7 +149,9 @@ export function createGateway(opts: GatewayOptions): Gateway {
       if (limited) await limited;
       const body: ForwardedBody = parseBody(PATHS[path]!, raw);
       model = body.model;
-      route = await table.resolve(model);
+      const cached = table.get(model);
+      // The synchronous hit is the hot path; a miss or an empty route reloads the table first.
+      route = cached && cached.replicas.length > 0 ? cached : await table.resolve(model);
       if (!route) throw new GatewayError(404, 'invalid_request_error', 'model_not_found', `The model '${model}' does not exist`, 'model');
       const access = mayUse(route, caller);
       if (access !== 'ok') {
@@ -143,12 +160,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
       }
       const stream = body.stream === true;
       const stripUsage = stream && body.stream_options?.include_usage !== true;
-      let upstreamBody = raw;
-      if (stripUsage) {
-        // Usage feeds the request log, so the engine is always asked for it; the client never sees it unasked.
-        body.stream_options = { ...body.stream_options, include_usage: true };
-        upstreamBody = Buffer.from(JSON.stringify(body));
-      }
+      // Usage feeds the request log, so the engine is always asked for it; the client never sees it unasked.
+      const upstreamBody = stripUsage ? withUsageRequested(raw, body) : raw;
       forward({ req, res, t0, route, caller, path, body: upstreamBody, stream, stripUsage }, forwardOptions);
     } catch (err) {
       if (!(err instanceof GatewayError)) console.error(`gateway: ${(err as Error).message}`);

@@ -31,7 +31,6 @@ export function createRoutingTable(db: Db, refreshMs = 2_000) {
   let routes = new Map<string, Route>();
   let replicasById = new Map<string, Replica>();
   let loading: Promise<void> | undefined;
-  let lastLoad = 0;
   let timer: NodeJS.Timeout | undefined;
 
   async function load(): Promise<void> {
@@ -92,7 +91,6 @@ export function createRoutingTable(db: Db, refreshMs = 2_000) {
     }
     routes = next;
     replicasById = nextReplicas;
-    lastLoad = Date.now();
   }
 
   function refresh(): Promise<void> {
@@ -113,12 +111,13 @@ export function createRoutingTable(db: Db, refreshMs = 2_000) {
     refresh,
     /**
      * The route for a model. After a miss, or a hit with no ready replica (one may have just become
-     * ready), one reload at most every 250 ms so new deployments and replicas are found quickly.
+     * ready), the table reloads first, so new deployments and replicas are found at once.
      */
     async resolve(name: string): Promise<Route | undefined> {
       const hit = routes.get(name);
       if (hit && hit.replicas.length > 0) return hit;
-      if (Date.now() - lastLoad > 250) await refresh().catch(() => {});
+      // Concurrent misses share one reload; a model that stays unready costs one query per reload.
+      await refresh().catch(() => {});
       return routes.get(name);
     },
     get(name: string): Route | undefined {
