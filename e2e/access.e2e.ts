@@ -1,6 +1,6 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, newContext, screenshot, sendAndWait, signIn, startEnclave, type RunningEnclave } from './harness';
+import { waitForModel, launchBrowser, newContext, screenshot, sendAndWait, signIn, startEnclave, type RunningEnclave } from './harness';
 
 const SECOND_EMAIL = 'bob@example.test';
 const SECOND_PASSWORD = 'bob-password-123';
@@ -35,6 +35,7 @@ describe('accounts, roles, privacy and language', () => {
 
   it('lets the admin create a second user from the Users page', async () => {
     await signIn(admin, enclave.url, enclave.adminEmail, enclave.adminPassword);
+    await waitForModel(admin);
     await sendAndWait(admin, 'A private note for the admin');
     adminConversationPath = new URL(admin.url()).pathname;
     expect(adminConversationPath).toMatch(/^\/c\//);

@@ -1,9 +1,10 @@
 import type { Browser, BrowserContext, Download, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assistantIds, launchBrowser, newContext, screenshot, sendAndWait, signIn, startEnclave, waitForNewReply, type RunningEnclave } from './harness';
+import { assistantIds, waitForModel, launchBrowser, newContext, screenshot, sendAndWait, signIn, startEnclave, waitForNewReply, type RunningEnclave } from './harness';
 
 // stories260K writes children's stories: these tests assert mechanics (streaming, stop, branches), never content.
 const FIRST_PROMPT = 'Tell me a story about a cat';
+const EDITED_PROMPT = 'Tell me a story about a dog';
 
 let enclave: RunningEnclave;
 let browser: Browser;
@@ -38,7 +39,7 @@ describe('chat in the browser', () => {
     await signIn(page, enclave.url, enclave.adminEmail, enclave.adminPassword);
     expect(new URL(page.url()).pathname).toBe('/');
     await page.waitForSelector('[data-testid=chat-empty]');
-    await page.waitForFunction(() => (document.querySelector('[data-testid=model-picker]') as HTMLSelectElement | null)?.value === 'stories260K');
+    await waitForModel(page);
     await screenshot(page, 'chat-empty');
   });
 
@@ -119,7 +120,7 @@ describe('chat in the browser', () => {
     const firstUser = page.locator('[data-testid=message-user]').first();
     await firstUser.hover();
     await firstUser.locator('[data-testid=edit-message]').click();
-    await page.fill('[data-testid=edit-input]', 'Tell me a story about a dog');
+    await page.fill('[data-testid=edit-input]', EDITED_PROMPT);
     const before = await assistantIds(page);
     await page.click('[data-testid=edit-save]');
     await waitForNewReply(page, before);
@@ -179,11 +180,14 @@ describe('chat in the browser', () => {
 
   it('exports the conversation as JSON and Markdown downloads', async () => {
     await page.locator('[data-testid=conversation-item]', { hasText: FIRST_PROMPT }).locator('a').click();
-    await page.locator('[data-testid=message-user]', { hasText: FIRST_PROMPT }).first().waitFor();
+    // The newest branch is the edited one.
+    await page.locator('[data-testid=message-user]', { hasText: EDITED_PROMPT }).waitFor();
     await page.click('[data-testid=export-menu]');
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=export-json]')]);
-    const json = JSON.parse(await readDownload(download));
-    expect(JSON.stringify(json)).toContain(FIRST_PROMPT);
+    const json = JSON.parse(await readDownload(download)) as { messages: Array<{ content: string; parentId: string | null }> };
+    // JSON keeps every branch: both versions of the first message are there.
+    const firstMessages = json.messages.filter((m) => m.parentId === null).map((m) => m.content);
+    expect(firstMessages.sort()).toEqual([EDITED_PROMPT, FIRST_PROMPT].sort());
     await page.click('[data-testid=export-menu]');
     const [markdown] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=export-md]')]);
     expect(await readDownload(markdown)).toContain(FIRST_PROMPT);

@@ -157,6 +157,13 @@ export async function screenshot(page: Page, name: string) {
   await page.screenshot({ path: path.join(screenshotDir, `${name}.png`) });
 }
 
+/** Waits until the model picker has chosen the test model, i.e. its engine reports ready. */
+export async function waitForModel(page: Page, model = 'stories260K') {
+  await page.waitForFunction((name) => (document.querySelector('[data-testid=model-picker]') as HTMLSelectElement | null)?.value === name, model, {
+    timeout: 120_000,
+  });
+}
+
 /** Ids of the assistant replies on screen now, to tell a new reply from an old one. */
 export async function assistantIds(page: Page): Promise<string[]> {
   return page.$$eval('[data-testid=message-assistant]', (els) => els.map((e) => e.getAttribute('data-message-id') ?? ''));

@@ -51,7 +51,7 @@ function ManageFrame({ children }: { children: ReactNode }) {
           </nav>
         </div>
         <span className="spacer" />
-        <UserMenu />
+        <UserMenu links={false} />
       </aside>
       <main className="manage-main">{children}</main>
     </div>

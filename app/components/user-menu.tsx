@@ -5,8 +5,11 @@ import { useI18n } from '../i18n/provider';
 import { LanguageSwitch } from './language-switch';
 import { useSession } from './session';
 
-/** Account links, admin links (only for admins: the server enforces roles anyway), language, sign out. */
-export function UserMenu() {
+/**
+ * Account links, admin links (only for admins: the server enforces roles anyway), language, sign out.
+ * `links={false}` where the page already has its own navigation (settings and admin pages).
+ */
+export function UserMenu({ links = true }: { links?: boolean }) {
   const { t } = useI18n();
   const { me, changeLocale, signOut } = useSession();
   return (
@@ -20,10 +23,12 @@ export function UserMenu() {
           <small className="muted">{t(`role.${me.role}`)}</small>
         </span>
       </div>
-      <Link href="/settings/keys" className="nav-link" data-testid="nav-keys">
-        {t('nav.apiKeys')}
-      </Link>
-      {me.role === 'admin' && (
+      {links && (
+        <Link href="/settings/keys" className="nav-link" data-testid="nav-keys">
+          {t('nav.apiKeys')}
+        </Link>
+      )}
+      {links && me.role === 'admin' && (
         <>
           <Link href="/admin/users" className="nav-link" data-testid="nav-users">
             {t('nav.users')}
