@@ -121,7 +121,7 @@ test('start, chat, admin commands while running, restart with history, rotate th
     headers: { cookie, 'content-type': 'application/json' },
     body: JSON.stringify({ conversationId: id, model: 'stories260K', parentId: null, content: 'Tell me about the secret word zebra-42', maxTokens: 24 }),
   });
-  expect(chat.status).toBe(200);
+  expect(chat.status, await chat.clone().text()).toBe(200);
   const events = await chat.text();
   expect(events).toMatch(/event: delta/);
   expect(events).toMatch(/event: done/);
@@ -148,8 +148,9 @@ test('start, chat, admin commands while running, restart with history, rotate th
   expect(pids.length).toBeGreaterThanOrEqual(3); // enclave, postgres, the engine
   const result = await stop();
   expect(result.exitCode).toBe(0);
-  await new Promise((r) => setTimeout(r, 500));
-  expect(survivors(pids)).toEqual([]);
+  for (let i = 0; i < 20 && survivors(pids).length; i++) await new Promise((r) => setTimeout(r, 100));
+  const left = survivors(pids).map((pid) => `${pid}: ${fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ')}`);
+  expect(left).toEqual([]);
 
   // The message is encrypted on disk: no plaintext in PostgreSQL's files.
   const grep = execa('grep', ['-r', '-l', 'zebra-42', path.join(dataDir, 'postgres')], { reject: false });
