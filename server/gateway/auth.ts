@@ -22,6 +22,7 @@ type Verdict = { caller: Caller } | { reason: string };
 interface Entry {
   verdict: Verdict | Promise<Verdict>;
   until: number;
+  refreshing?: boolean;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -41,6 +42,18 @@ export function createAuthenticator(db: Db, masterKey: Buffer, ttlMs = 5_000) {
     const now = Date.now();
     const hit = map.get(id);
     if (hit && hit.until > now) return hit.verdict;
+    // Stale but settled: answer from it and reload in the background, so no request waits on the
+    // database for a key it has used before (a revocation still lands within ttl + one query).
+    if (hit && !(hit.verdict instanceof Promise) && !hit.refreshing) {
+      hit.refreshing = true;
+      load().then(
+        (v) => map.set(id, { verdict: v, until: Date.now() + ttlMs }),
+        // The database is away: keep answering from what is known, and try again on the next request.
+        () => (hit.refreshing = false),
+      );
+      return hit.verdict;
+    }
+    if (hit?.refreshing) return hit.verdict;
     if (map.size >= MAX_ENTRIES) map.clear();
     const pending = load().then(
       (v) => {

@@ -11,7 +11,7 @@ import { createGatewayMetrics } from './metrics';
 import { createRateLimiter } from './rate-limit';
 import { createRequestLogWriter } from './request-log';
 import { createRoutingTable, mayUse, type Route } from './routing-table';
-import { chatCompletionSchema, completionSchema, parseBody, type ForwardedBody } from './validation';
+import { parseBody, type BodyKind, type ForwardedBody } from './validation';
 
 type GatewayEnv = Pick<
   Env,
@@ -44,9 +44,9 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-const PATHS: Record<string, typeof chatCompletionSchema | typeof completionSchema> = {
-  '/v1/chat/completions': chatCompletionSchema,
-  '/v1/completions': completionSchema,
+const PATHS: Record<string, BodyKind> = {
+  '/v1/chat/completions': 'chat',
+  '/v1/completions': 'completion',
 };
 
 const USAGE_OPTION = Buffer.from('{"stream_options":{"include_usage":true},');
