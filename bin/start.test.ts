@@ -112,6 +112,14 @@ afterAll(async () => {
 
 test('start, chat, admin commands while running, restart with history, rotate the master key, stop cleanly', async () => {
   await start();
+  const health = (await (await fetch(`http://127.0.0.1:${port}/api/health`)).json()) as Record<string, any>;
+  expect(health).toMatchObject({ status: 'ok', postgres: { ok: true }, redis: { ok: true } });
+  expect(health.engines[0]).toMatchObject({ deployment: 'stories260K', engine: 'llamacpp', status: 'ready', health: { ok: true } });
+  const login = await fetch(`http://127.0.0.1:${port}/login`);
+  expect(login.status).toBe(200);
+  expect(login.headers.get('content-security-policy')).toMatch(/default-src 'self'/);
+  const page = await fetch(`http://127.0.0.1:${port}/`, { redirect: 'manual' });
+  expect([page.status, page.headers.get('location')]).toEqual([302, '/login?next=%2F']);
   const cookie = await signIn();
 
   // A conversation through the browser's API, streamed from the real engine.

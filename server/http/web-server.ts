@@ -24,6 +24,12 @@ const SECURITY_HEADERS: Record<string, string> = {
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
   'referrer-policy': 'same-origin',
+  // Nothing the browser loads may come from elsewhere: a private install never calls out, and model
+  // output (say, a Markdown image) cannot make the browser reach another server. Next.js hydrates with
+  // inline scripts, hence 'unsafe-inline' for scripts; nothing else is loosened.
+  'content-security-policy':
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; " +
+    "font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
 };
 
 function isAsset(pathname: string) {
