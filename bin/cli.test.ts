@@ -32,6 +32,16 @@ test('help and unknown commands', async () => {
   expect(bad.stderr).toMatch(/unknown command: frobnicate/);
 });
 
+test('`npx enclave` runs the package bin, as `npm start` does', async () => {
+  const root = path.resolve(__dirname, '..');
+  const viaNpx = await execa('npx', ['enclave', 'help'], { cwd: root, reject: false });
+  expect(viaNpx.exitCode).toBe(0);
+  expect(viaNpx.stdout).toMatch(/^Usage: enclave <command>/);
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+  expect(pkg.bin.enclave).toBe('bin/enclave.mjs');
+  expect(pkg.scripts.start).toBe('node bin/enclave.mjs start');
+});
+
 test('a bad configuration value stops the command and names the variable', async () => {
   const r = await run(['users', 'create', '--email', 'x@example.test'], { PORT: 'eighty' });
   expect(r.exitCode).toBe(1);

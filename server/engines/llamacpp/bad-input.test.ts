@@ -70,7 +70,7 @@ describe('bad input gets an OpenAI error object, never a crash', () => {
   });
 
   it('a body over 1 MiB is a 413, announced or streamed', async () => {
-    const big = JSON.stringify({ ...ok, padding: 'x'.repeat(1024 * 1024 + 10) });
+    const big = JSON.stringify({ ...ok, padding: 'x'.repeat(8 * 1024 * 1024 + 10) });
     await expectError(await fetch(chatUrl(), { method: 'POST', body: big }), 413);
     // Without content-length (chunked), the limit is enforced while reading.
     const status = await new Promise<number>((resolve, reject) => {
@@ -79,7 +79,7 @@ describe('bad input gets an OpenAI error object, never a crash', () => {
         resolve(res.statusCode!);
       });
       req.on('error', reject);
-      for (let i = 0; i < 24; i++) req.write('x'.repeat(64 * 1024));
+      for (let i = 0; i < 136; i++) req.write('x'.repeat(64 * 1024)); // 8.5 MiB, past the 8 MiB limit
       req.end();
     });
     expect(status).toBe(413);

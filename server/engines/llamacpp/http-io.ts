@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { EngineError } from './errors';
 
-export const MAX_BODY_BYTES = 1024 * 1024;
+// Above the gateway's default GATEWAY_MAX_BODY_BYTES (4 MiB): whatever the gateway accepts, the engine does too.
+export const MAX_BODY_BYTES = 8 * 1024 * 1024;
 
 /** Reads and parses a JSON body, refusing more than `limit` bytes without buffering them. */
 export function readJsonBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<unknown> {
