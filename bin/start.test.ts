@@ -5,7 +5,7 @@ import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { freePort } from '../server/services/embedded-postgres';
+import { freePort } from '../server/services/free-port';
 
 /**
  * The product as a user starts it: `enclave start` with no DATABASE_URL (a real embedded PostgreSQL

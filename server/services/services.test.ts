@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, expect, test } from 'vitest';
-import { ensureEmbeddedPostgres, freePort } from './embedded-postgres';
+import { ensureEmbeddedPostgres } from './embedded-postgres';
+import { freePort } from './free-port';
 import { ensureRedis, redisReachable } from './redis-server';
 
 const dirs: string[] = [];
