@@ -1,4 +1,4 @@
-import { index, integer, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, index, integer, jsonb, pgTable, real, text, timestamp, unique, uuid } from 'drizzle-orm/pg-core';
 import { modelVersions } from './lifecycle';
 
 export const ENGINES = ['llamacpp', 'vllm', 'upstream'] as const;
@@ -36,8 +36,103 @@ export const deploymentReplicas = pgTable(
     status: text('status', { enum: REPLICA_STATUSES }).notNull().default('starting'),
     lastError: text('last_error'),
     restarts: integer('restarts').notNull().default(0),
+    /** Where the engine's output goes, so a restarted agent can adopt the process and keep its log. */
+    logPath: text('log_path'),
     startedAt: timestamp('started_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [index('deployment_replicas_deployment_idx').on(t.deploymentId)],
 );
+
+export const NODE_STATUSES = ['healthy', 'unhealthy', 'draining'] as const;
+
+/** A GPU host running the agent role. */
+export const gpuNodes = pgTable('gpu_nodes', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  name: text('name').notNull().unique(),
+  /** Where the agent answers (its control URL), null for the local agent of `enclave start`. */
+  address: text('address'),
+  labels: jsonb('labels').$type<Record<string, string>>().notNull().default({}),
+  driverVersion: text('driver_version'),
+  cudaVersion: text('cuda_version'),
+  /** Parsed `nvidia-smi topo -m`: { devices, links, numaNode }. */
+  topology: jsonb('topology').$type<Record<string, unknown> | null>(),
+  status: text('status', { enum: NODE_STATUSES }).notNull().default('healthy'),
+  lastHeartbeatAt: timestamp('last_heartbeat_at', { withTimezone: true }),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+export const gpus = pgTable(
+  'gpus',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    nodeId: uuid('node_id').notNull().references(() => gpuNodes.id, { onDelete: 'cascade' }),
+    index: integer('index').notNull(),
+    uuid: text('uuid'),
+    name: text('name').notNull(),
+    memoryTotalMiB: integer('memory_total_mib'),
+    /** A MIG device: its parent GPU's uuid. */
+    migParentUuid: text('mig_parent_uuid'),
+    numaNode: integer('numa_node'),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [unique('gpus_node_index_uq').on(t.nodeId, t.index)],
+);
+
+/** GPU telemetry, downsampled by the writer (one row per GPU per bucket). */
+export const gpuSamples = pgTable(
+  'gpu_samples',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    nodeId: uuid('node_id').notNull().references(() => gpuNodes.id, { onDelete: 'cascade' }),
+    gpuIndex: integer('gpu_index').notNull(),
+    at: timestamp('at', { withTimezone: true }).notNull(),
+    utilizationPct: real('utilization_pct'),
+    memoryUsedMiB: integer('memory_used_mib'),
+    memoryTotalMiB: integer('memory_total_mib'),
+    temperatureC: real('temperature_c'),
+    powerW: real('power_w'),
+  },
+  (t) => [unique('gpu_samples_bucket_uq').on(t.nodeId, t.gpuIndex, t.at), index('gpu_samples_node_at_idx').on(t.nodeId, t.at)],
+);
+
+/** Which replica or job holds which GPU, and how much of its memory it claimed. Released, never deleted. */
+export const allocations = pgTable(
+  'allocations',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    nodeId: uuid('node_id').notNull().references(() => gpuNodes.id, { onDelete: 'cascade' }),
+    gpuIndex: integer('gpu_index').notNull(),
+    holderKind: text('holder_kind', { enum: ['replica', 'job'] }).notNull(),
+    holderId: uuid('holder_id').notNull(),
+    memoryBytes: bigint('memory_bytes', { mode: 'number' }).notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    releasedAt: timestamp('released_at', { withTimezone: true }),
+  },
+  (t) => [index('allocations_active_idx').on(t.nodeId, t.gpuIndex, t.releasedAt), index('allocations_holder_idx').on(t.holderKind, t.holderId)],
+);
+
+/** A deployment's history: status changes, restarts and failure explanations, shown on its page. */
+export const deploymentEvents = pgTable(
+  'deployment_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    deploymentId: uuid('deployment_id').notNull().references(() => deployments.id, { onDelete: 'cascade' }),
+    replicaId: uuid('replica_id'),
+    at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
+    kind: text('kind', { enum: ['status', 'restart', 'error', 'scale', 'info'] }).notNull(),
+    message: text('message').notNull(),
+  },
+  (t) => [index('deployment_events_deployment_idx').on(t.deploymentId, t.at)],
+);
+
+/** One-time tokens with which a remote agent joins the fleet (stored hashed). */
+export const joinTokens = pgTable('join_tokens', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  tokenHash: text('token_hash').notNull().unique(),
+  createdBy: uuid('created_by'),
+  expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+  usedAt: timestamp('used_at', { withTimezone: true }),
+  usedByNodeId: uuid('used_by_node_id'),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});
