@@ -8,6 +8,7 @@ import { createUser } from '../server/security/users';
 import { rotateMasterKeyCommand } from './rotate-master';
 import { prepareInfrastructure } from '../server/services/infrastructure';
 import { options, required, UsageError } from './args';
+import { gpusCommand, gpusParseCommand } from './gpus';
 
 type Command = (args: string[]) => Promise<number | 'running' | void>;
 
@@ -69,6 +70,9 @@ export const commands: Record<string, Command> = {
     });
     process.stdout.write(`Created key "${name}" (${created.prefix}…) for ${created.owner}. It is shown once; store it now:\n${created.key}\n`);
   },
+
+  gpus: gpusCommand,
+  'gpus parse': gpusParseCommand,
 
   'keys rotate-master': async (args) => {
     options(args, {});

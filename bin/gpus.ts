@@ -1,0 +1,56 @@
+import fs from 'node:fs';
+import { readInventory } from '../server/gpu/inventory';
+import { parseComputeApps, parseQueryGpu, parseTopology } from '../server/gpu/nvidia-smi';
+import type { GpuInfo, GpuProcess, Inventory, Topology } from '../server/gpu/types';
+import { options, required, UsageError } from './args';
+
+/** The documented JSON of `enclave gpus`: fixed keys in a fixed order, null where the input has no value. */
+function printable(gpus: GpuInfo[], topology: Topology | null, processes: GpuProcess[] | null) {
+  return {
+    gpus: gpus.map((g) => ({
+      index: g.index,
+      name: g.name,
+      uuid: g.uuid,
+      memoryTotalMiB: g.memoryTotalMiB,
+      memoryUsedMiB: g.memoryUsedMiB,
+      utilizationPct: g.utilizationPct,
+      temperatureC: g.temperatureC,
+      powerW: g.powerW,
+    })),
+    topology: topology && { devices: topology.devices, links: topology.links, numaNode: topology.numaNode },
+    processes: processes && processes.map((p) => ({ gpuUuid: p.gpuUuid, pid: p.pid, name: p.name, usedMiB: p.usedMiB })),
+  };
+}
+
+function readCapture(file: string, flag: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`${flag} ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+}
+
+/** `enclave gpus parse --query FILE [--topo FILE] [--apps FILE]`: parses captured nvidia-smi output. */
+export async function gpusParseCommand(args: string[]): Promise<number> {
+  const { values } = options(args, { query: { type: 'string' }, topo: { type: 'string' }, apps: { type: 'string' } });
+  const query = readCapture(required(values.query, '--query'), '--query');
+  const topo = values.topo === undefined ? null : readCapture(values.topo, '--topo');
+  const apps = values.apps === undefined ? null : readCapture(values.apps, '--apps');
+  const out = printable(parseQueryGpu(query), topo === null ? null : parseTopology(topo), apps === null ? null : parseComputeApps(apps));
+  process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+  return 0;
+}
+
+/** `enclave gpus`: the same JSON for this machine, read live from nvidia-smi, with why there are none when there are none. */
+export async function gpusCommand(args: string[]): Promise<number> {
+  options(args, {});
+  const inventory: Inventory = await readInventory();
+  const out = {
+    ...printable(inventory.gpus, inventory.topology, inventory.processes),
+    driverVersion: inventory.driverVersion ?? null,
+    cudaVersion: inventory.cudaVersion ?? null,
+    ...(inventory.note ? { note: inventory.note } : {}),
+  };
+  process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+  return 0;
+}
