@@ -14,6 +14,13 @@ export const queueDefinitions = {
     options: { removeOnComplete: 100, removeOnFail: 500, attempts: 3, backoff: { type: 'exponential', delay: 5_000 } } satisfies JobsOptions,
     concurrency: 1,
   },
+  /** Reconcile one deployment (job id = deployment id) or, without one, enqueue every deployment (the sweep). */
+  deploy: {
+    payload: z.object({ deploymentId: z.string().uuid().optional() }),
+    // Removed at once: a kept job would block the next enqueue under the same id. The sweep is the retry.
+    options: { removeOnComplete: true, removeOnFail: true, attempts: 1 } satisfies JobsOptions,
+    concurrency: 4,
+  },
 } as const;
 
 export type QueueName = keyof typeof queueDefinitions;
