@@ -1,0 +1,91 @@
+'use client';
+
+import { useI18n } from '../../i18n/provider';
+import { readableError } from '../../lib/errors';
+import { ClaimBar } from './claim-bar';
+import { PlacementTiles } from './gpu-tiles';
+import type { DryRunView, NodeView } from './types';
+
+const MiB = 1024 * 1024;
+
+/** The GPU the claim is compared against: the smallest chosen one, else the largest in the fleet. */
+export function budgetGpuBytes(result: DryRunView, nodes: NodeView[]): number | null {
+  const byNode = new Map(nodes.map((n) => [n.name, n]));
+  const chosen = result.placements.flatMap((p) => p.gpus.map((g) => byNode.get(p.node)?.gpus.find((x) => x.index === g)?.memoryTotalMiB ?? null));
+  const known = chosen.filter((m): m is number => typeof m === 'number');
+  if (known.length) return Math.min(...known) * MiB;
+  const all = nodes.flatMap((n) => n.gpus.map((g) => g.memoryTotalMiB)).filter((m): m is number => typeof m === 'number');
+  return all.length ? Math.max(...all) * MiB : null;
+}
+
+interface Props {
+  result: DryRunView | null;
+  checking: boolean;
+  error: unknown;
+  /** No model version chosen yet (and not an upstream endpoint): nothing to ask. */
+  waiting: boolean;
+  utilization: number;
+  nodes: NodeView[];
+}
+
+/** The live answer beside the deployment form: will it fit, where, and what each GPU would hold. */
+export function DryRunPanel({ result, checking, error, waiting, utilization, nodes }: Props) {
+  const { t } = useI18n();
+  const gpuCounts = Object.fromEntries(nodes.map((n) => [n.name, n.gpus.length]));
+  return (
+    <aside className="card dry-run" data-testid="dry-run" aria-live="polite" aria-busy={checking}>
+      <h2>
+        {t('dryRun.title')}
+        {result && !waiting && (
+          <span className={`verdict ${result.feasible ? 'verdict-yes' : 'verdict-no'}`} data-testid="dry-run-verdict" data-feasible={String(result.feasible)}>
+            {result.feasible ? t('dryRun.fits') : t('dryRun.doesNotFit')}
+          </span>
+        )}
+        <span className="spacer" />
+        {checking && <small className="muted">{t('dryRun.checking')}</small>}
+      </h2>
+      {waiting && <p className="muted">{t('dryRun.waiting')}</p>}
+      {!waiting && error !== null && error !== undefined && (
+        <p className="form-error" data-testid="dry-run-error">
+          {t('dryRun.error', { message: readableError(error, t) })}
+        </p>
+      )}
+      {!waiting && result && (
+        <>
+          {result.perGpu && (
+            <section>
+              <h3>{t('dryRun.claimPerGpu')}</h3>
+              <ClaimBar claim={result.perGpu} gpuTotalBytes={budgetGpuBytes(result, nodes)} utilization={utilization} />
+            </section>
+          )}
+          {result.placements.length > 0 && (
+            <section>
+              <h3>
+                {t('dryRun.placement')} · {t('dryRun.parallel', { tp: result.tp ?? 1, pp: result.pp ?? 1 })}
+              </h3>
+              <PlacementTiles placements={result.placements} gpuCounts={gpuCounts} />
+            </section>
+          )}
+          {result.maxConcurrentSequences !== null && result.maxConcurrentSequences !== undefined && (
+            <section>
+              <h3>{t('dryRun.maxSequences')}</h3>
+              <span className="big-number" data-testid="max-sequences">
+                {result.maxConcurrentSequences}
+              </span>
+            </section>
+          )}
+          {!result.feasible && result.reasons.length > 0 && (
+            <section>
+              <h3>{t('dryRun.reasons')}</h3>
+              <ul className="reasons" data-testid="dry-run-reasons">
+                {result.reasons.map((r, i) => (
+                  <li key={i}>{r}</li>
+                ))}
+              </ul>
+            </section>
+          )}
+        </>
+      )}
+    </aside>
+  );
+}

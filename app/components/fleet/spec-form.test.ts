@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { deploymentSpecSchema } from '../../../server/lifecycle/deployment-spec';
+import { buildSpec, initialSpecForm, suggestName } from './spec-form';
+
+describe('deployment form → spec', () => {
+  it('defaults by format: GGUF on llama.cpp, others on vLLM, and the server schema accepts both', () => {
+    for (const format of ['gguf', 'hf', null]) {
+      const form = initialSpecForm(format);
+      expect(form.engine).toBe(format === 'gguf' ? 'llamacpp' : 'vllm');
+      const built = buildSpec(form);
+      if (!('spec' in built)) throw new Error('expected a spec');
+      const parsed = deploymentSpecSchema.safeParse(built.spec);
+      expect(parsed.success, JSON.stringify(parsed.error?.issues)).toBe(true);
+      expect(built.spec.tp).toBeUndefined(); // auto: the planner picks
+    }
+  });
+
+  it('carries every field a person set, in the server schema shape', () => {
+    const form = { ...initialSpecForm('hf'), tp: '4' as const, pp: '2', dtype: 'bfloat16' as const, quantization: 'awq' as const, maxModelLen: '8192', gpuMemoryUtilization: 0.85, replicas: '3', labels: 'zone=a, gpu=h100', adapters: 'sql=/lora/sql' };
+    const built = buildSpec(form);
+    if (!('spec' in built)) throw new Error('expected a spec');
+    const spec = deploymentSpecSchema.parse(built.spec);
+    expect(spec).toMatchObject({ engine: 'vllm', tp: 4, pp: 2, dtype: 'bfloat16', quantization: 'awq', maxModelLen: 8192, gpuMemoryUtilization: 0.85, replicas: 3, labels: { zone: 'a', gpu: 'h100' }, loraAdapters: [{ name: 'sql', path: '/lora/sql' }] });
+  });
+
+  it('sends llama.cpp settings only for llama.cpp and the upstream URL only for upstream', () => {
+    const cpu = buildSpec({ ...initialSpecForm('gguf'), context: '1024', sequences: '2', threads: '' });
+    expect('spec' in cpu && cpu.spec.llamacpp).toEqual({ context: 1024, sequences: 2 });
+    const up = buildSpec({ ...initialSpecForm('hf'), engine: 'upstream', upstreamUrl: ' https://api.example.test/v1 ', upstreamModel: '' });
+    if (!('spec' in up)) throw new Error('expected a spec');
+    expect(up.spec.upstream).toEqual({ url: 'https://api.example.test/v1' });
+    expect(up.spec.llamacpp).toBeUndefined();
+    expect(deploymentSpecSchema.safeParse(up.spec).success).toBe(true);
+    // Empty URL: the server schema refuses it, naming the field.
+    const empty = buildSpec({ ...initialSpecForm('hf'), engine: 'upstream' });
+    expect('spec' in empty && deploymentSpecSchema.safeParse(empty.spec).success).toBe(false);
+  });
+
+  it('names the malformed label or adapter instead of sending it', () => {
+    expect(buildSpec({ ...initialSpecForm('hf'), labels: 'zone=a, oops' })).toEqual({ problem: { field: 'labels', part: 'oops' } });
+    expect(buildSpec({ ...initialSpecForm('hf'), adapters: 'justapath' })).toEqual({ problem: { field: 'adapters', part: 'justapath' } });
+  });
+
+  it('suggests a unique, URL-safe name', () => {
+    expect(suggestName('Qwen2.5 7B', '1', [])).toBe('Qwen2.5-7B-1');
+    expect(suggestName('m', '2', ['m-2', 'm-2-2'])).toBe('m-2-3');
+  });
+});
