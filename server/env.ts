@@ -36,6 +36,8 @@ export const envSchema = z.object({
   ENCLAVE_LLAMACPP_THREADS: positiveInt.default(1),
   ENCLAVE_LLAMACPP_CONTEXT: positiveInt.default(2048),
   ENCLAVE_LLAMACPP_SEQUENCES: positiveInt.default(4),
+  /** The `vllm` executable the agent runs (tests point it at server/engines/testing/bin/vllm, a double). */
+  ENCLAVE_VLLM_BIN: z.string().min(1).default('vllm'),
   GATEWAY_MAX_BODY_BYTES: positiveInt.default(4 * 1024 * 1024),
   GATEWAY_FIRST_TOKEN_TIMEOUT_MS: positiveInt.default(60_000),
   GATEWAY_REQUEST_TIMEOUT_MS: positiveInt.default(10 * 60_000),
