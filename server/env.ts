@@ -42,6 +42,13 @@ export const envSchema = z.object({
   GATEWAY_FIRST_TOKEN_TIMEOUT_MS: positiveInt.default(60_000),
   GATEWAY_REQUEST_TIMEOUT_MS: positiveInt.default(10 * 60_000),
   GATEWAY_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(0),
+  /** This host's node name in the fleet (default: the hostname) and its labels, "zone=a,gpu=a100". */
+  ENCLAVE_NODE_NAME: z.string().regex(/^[A-Za-z0-9._-]{1,63}$/, 'letters, digits, dot, dash, underscore; up to 63').optional(),
+  ENCLAVE_NODE_LABELS: z.string().regex(/^([A-Za-z0-9._\/-]{1,63}=[A-Za-z0-9._-]{0,63})(,[A-Za-z0-9._\/-]{1,63}=[A-Za-z0-9._-]{0,63})*$/, 'comma-separated key=value pairs').optional(),
+  /** A remote agent joins the control plane at this URL (https; plain http only to loopback or when allowed). */
+  ENCLAVE_JOIN_URL: z.string().url().optional(),
+  ENCLAVE_JOIN_TOKEN: z.string().min(1).optional(),
+  ENCLAVE_ALLOW_INSECURE_JOIN: flag.default(false),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
 
