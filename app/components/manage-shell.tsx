@@ -41,6 +41,14 @@ function ManageFrame({ children }: { children: ReactNode }) {
           <nav className="manage-nav">
             <div className="nav-heading">{t('nav.settings')}</div>
             {link('/settings/keys', t('nav.apiKeys'), 'manage-keys')}
+            {me.role !== 'user' && (
+              <>
+                <div className="nav-heading">{t('nav.fleet')}</div>
+                {link('/models', t('nav.models'), 'manage-models')}
+                {link('/deployments', t('nav.deployments'), 'manage-deployments')}
+                {link('/gpus', t('nav.gpus'), 'manage-gpus')}
+              </>
+            )}
             {me.role === 'admin' && (
               <>
                 <div className="nav-heading">{t('nav.admin')}</div>

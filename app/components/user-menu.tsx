@@ -28,6 +28,11 @@ export function UserMenu({ links = true }: { links?: boolean }) {
           {t('nav.apiKeys')}
         </Link>
       )}
+      {links && me.role !== 'user' && (
+        <Link href="/deployments" className="nav-link" data-testid="nav-fleet">
+          {t('nav.fleet')}
+        </Link>
+      )}
       {links && me.role === 'admin' && (
         <>
           <Link href="/admin/users" className="nav-link" data-testid="nav-users">

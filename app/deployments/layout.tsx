@@ -1,0 +1,12 @@
+import type { ReactNode } from 'react';
+import '../components/fleet/fleet.css';
+import { FleetGate } from '../components/fleet/fleet-gate';
+import { ManageShell } from '../components/manage-shell';
+
+export default function FleetLayout({ children }: { children: ReactNode }) {
+  return (
+    <ManageShell>
+      <FleetGate>{children}</FleetGate>
+    </ManageShell>
+  );
+}
