@@ -1,0 +1,120 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deploymentReplicas, deployments, gpuNodes, models, modelVersions } from '../db/schema';
+import { TEST_MODEL_PATH } from '../engines/llamacpp/test-support';
+import { parseEnv } from '../env';
+import { isAlive } from '../runtime/detached-process';
+import { createTestDatabase, type TestDatabase } from '../testing/database';
+import { startAgent, type AgentRole } from './agent';
+
+let t: TestDatabase;
+let dataDir: string;
+let deploymentId: string;
+const agents: AgentRole[] = [];
+const pids = new Set<number>();
+const NODE = 'agent-test-node';
+
+const env = () => parseEnv({ ENCLAVE_DATA_DIR: dataDir, ENCLAVE_LLAMACPP_CONTEXT: '1024', ENCLAVE_LLAMACPP_SEQUENCES: '1', ENCLAVE_NODE_LABELS: 'zone=test' });
+const launch = async () => {
+  const agent = await startAgent(t.db, env(), { nodeName: NODE, selfPlace: false, pollMs: 200, heartbeatMs: 60_000 });
+  agents.push(agent);
+  return agent;
+};
+const row = async (id: string) => (await t.db.select().from(deploymentReplicas).where(eq(deploymentReplicas.id, id)))[0]!;
+const assign = async (over: Partial<typeof deploymentReplicas.$inferInsert> = {}) =>
+  (await t.db.insert(deploymentReplicas).values({ deploymentId, nodeName: NODE, url: '', status: 'starting', ...over }).returning())[0]!.id;
+
+async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+const rowWith = (id: string, status: string) =>
+  until(`replica ${status}`, async () => {
+    const r = await row(id);
+    return r.status === status && r;
+  });
+
+beforeAll(async () => {
+  t = await createTestDatabase('agent');
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'enclave-agent-'));
+  const [model] = await t.db.insert(models).values({ name: 'stories260K' }).returning();
+  const [version] = await t.db.insert(modelVersions).values({ modelId: model!.id, version: 'v1', format: 'gguf', location: TEST_MODEL_PATH }).returning();
+  const [dep] = await t.db
+    .insert(deployments)
+    .values({ name: 'agent-test-stories', modelVersionId: version!.id, engine: 'llamacpp', spec: { engine: 'llamacpp', llamacpp: { threads: 1, context: 1024, sequences: 1 } } })
+    .returning();
+  deploymentId = dep!.id;
+});
+
+afterAll(async () => {
+  for (const agent of agents) await agent.stop().catch(() => {});
+  for (const pid of pids) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+  await t.drop();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('agent', () => {
+  it('registers its node, starts an assigned llamacpp replica detached with a log file, and reports a SIGKILLed engine as failed', async () => {
+    const agent = await launch();
+    const [node] = await t.db.select().from(gpuNodes).where(eq(gpuNodes.name, NODE));
+    expect(node).toMatchObject({ status: 'healthy', labels: { zone: 'test' } });
+
+    const id = await assign();
+    const ready = await rowWith(id, 'ready');
+    pids.add(ready.pid!);
+    expect(ready.url).toBe(`http://127.0.0.1:${ready.port}`);
+    expect(ready.logPath).toBe(path.join(dataDir, 'logs', `${id}.log`));
+    expect(fs.existsSync(ready.logPath!)).toBe(true);
+    expect((await fetch(`${ready.url}/health`)).status).toBe(200);
+    expect((await t.db.select().from(deployments).where(eq(deployments.id, deploymentId)))[0]!.status).toBe('ready');
+    // Its own process group: a Ctrl-C to the agent's terminal does not reach the engine.
+    expect(fs.readFileSync(`/proc/${ready.pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[2]).toBe(String(ready.pid));
+
+    process.kill(ready.pid!, 'SIGKILL');
+    const failed = await rowWith(id, 'failed');
+    expect(failed.lastError).toMatch(/exited with code null, signal SIGKILL/);
+    // The reconciler decides restarts: the agent never starts that replica again on its own.
+    await new Promise((r) => setTimeout(r, 600));
+    expect((await row(id)).status).toBe('failed');
+    expect(agent.supervisor.running()).toEqual([]);
+  });
+
+  it('stops a replica whose row is set to stopped', async () => {
+    const agent = agents[0]!;
+    const id = await assign();
+    const ready = await rowWith(id, 'ready');
+    pids.add(ready.pid!);
+    await t.db.update(deploymentReplicas).set({ status: 'stopped' }).where(eq(deploymentReplicas.id, id));
+    await until('engine gone', async () => !isAlive(ready.pid!));
+    expect(agent.supervisor.running()).toEqual([]);
+  });
+
+  it('a new agent adopts the engine a crashed agent left running, and its graceful stop leaves no process', async () => {
+    const id = await assign();
+    const ready = await rowWith(id, 'ready');
+    pids.add(ready.pid!);
+    agents[0]!.abandon();
+    expect(isAlive(ready.pid!)).toBe(true);
+
+    const gone = await assign({ status: 'ready', pid: 2 ** 22 - 1, port: 9, url: 'http://127.0.0.1:9' });
+    const second = await launch();
+    await until('adoption', async () => second.supervisor.running().find((r) => r.replicaId === id));
+    expect(second.supervisor.running()).toEqual([{ replicaId: id, pid: ready.pid, url: ready.url, adopted: true }]);
+    expect(await row(id)).toMatchObject({ status: 'ready', pid: ready.pid });
+    expect((await fetch(`${ready.url}/health`)).status).toBe(200);
+    expect((await rowWith(gone, 'failed')).lastError).toMatch(/gone when the agent restarted/);
+
+    await second.stop();
+    expect(isAlive(ready.pid!)).toBe(false);
+    expect(await row(id)).toMatchObject({ status: 'stopped', pid: null });
+    for (const pid of pids) expect(isAlive(pid)).toBe(false);
+  });
+});
