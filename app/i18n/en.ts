@@ -166,7 +166,7 @@ export const en = {
   'models.register': 'Register a version',
   'models.modelName': 'Model name',
   'models.versionHint': 'Empty: the next number',
-  'models.locationHint': 'A path on the hosts or a Hugging Face id',
+  'models.locationHint': 'An absolute path on this host (a .gguf file or a model directory)',
   'models.parentNone': 'No parent',
   'models.registered': 'Version registered for {name}.',
   'models.noVersions': 'No versions.',

@@ -168,7 +168,7 @@ export const zhCN: Dictionary = {
   'models.register': '登记新版本',
   'models.modelName': '模型名称',
   'models.versionHint': '留空则自动编号',
-  'models.locationHint': '主机上的路径或 Hugging Face 模型 ID',
+  'models.locationHint': '本机上的绝对路径（.gguf 文件或模型目录）',
   'models.parentNone': '无父版本',
   'models.registered': '已为 {name} 登记新版本。',
   'models.noVersions': '没有版本。',

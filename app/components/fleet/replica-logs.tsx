@@ -12,7 +12,8 @@ const LOG_POLL_MS = 1500;
 /** The last lines of a chosen replica's engine log, polled, following the end unless the reader scrolled up. */
 export function ReplicaLogs({ replicas }: { replicas: ReplicaView[] }) {
   const { t } = useI18n();
-  const [chosen, setChosen] = useState<string>(replicas[0]?.id ?? '');
+  // A running replica's log is what a person opens this for; stopped ones (kept a day as history) come after.
+  const [chosen, setChosen] = useState<string>((replicas.find((r) => r.status !== 'stopped') ?? replicas[0])?.id ?? '');
   const [follow, setFollow] = useState(true);
   const box = useRef<HTMLPreElement>(null);
   const replicaId = replicas.some((r) => r.id === chosen) ? chosen : (replicas[0]?.id ?? '');
