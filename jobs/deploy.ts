@@ -1,6 +1,7 @@
 import { Worker } from 'bullmq';
 import type { Db } from '../server/db/client';
 import type { Readiness } from '../server/engines/types';
+import { claimForDeployment } from '../server/lifecycle/model-config';
 import { DEFAULT_RECONCILE, deploymentIds, reconcileDeployment, type ReconcileOptions } from '../server/lifecycle/reconcile';
 import { errorMessage, log } from '../server/log';
 import { enqueue, queue, queueDefinitions, queuePrefix } from '../server/queues';
@@ -17,8 +18,8 @@ async function probeModels(_engine: string, url: string): Promise<Readiness> {
   return res?.ok ? 'ready' : 'loading';
 }
 
-export function reconcileOptions(over: Partial<ReconcileOptions> = {}): ReconcileOptions {
-  return { ...DEFAULT_RECONCILE, claimFor: async () => undefined, probe: probeModels, ...over };
+export function reconcileOptions(db: Db, over: Partial<ReconcileOptions> = {}): ReconcileOptions {
+  return { ...DEFAULT_RECONCILE, claimFor: claimForDeployment(db), probe: probeModels, ...over };
 }
 
 /**
@@ -27,7 +28,7 @@ export function reconcileOptions(over: Partial<ReconcileOptions> = {}): Reconcil
  * is not queued twice.
  */
 export async function startDeployWorker(db: Db, over: Partial<ReconcileOptions> & { sweepEveryMs?: number } = {}): Promise<Worker> {
-  const options = reconcileOptions(over);
+  const options = reconcileOptions(db, over);
   const worker = new Worker(
     'deploy',
     async (job) => {

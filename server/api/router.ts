@@ -1,6 +1,9 @@
 import { auditRouter } from './routers/audit';
 import { authRouter } from './routers/auth';
+import { catalogRouter } from './routers/catalog';
 import { conversationsRouter } from './routers/conversations';
+import { deploymentsRouter } from './routers/deployments';
+import { fleetRouter } from './routers/fleet';
 import { keysRouter } from './routers/keys';
 import { modelsRouter } from './routers/models';
 import { usersRouter } from './routers/users';
@@ -13,6 +16,9 @@ export const appRouter = router({
   keys: keysRouter,
   users: usersRouter,
   audit: auditRouter,
+  catalog: catalogRouter,
+  deployments: deploymentsRouter,
+  fleet: fleetRouter,
 });
 
 export type AppRouter = typeof appRouter;

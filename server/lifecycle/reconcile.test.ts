@@ -16,7 +16,8 @@ import { reconcileDeployment } from './reconcile';
 process.env.REDIS_PREFIX = testRedisPrefix('reconcile');
 const GiB = 1024 ** 3;
 // The estimator's per-GPU claim for a 40 GiB model: split evenly across tensor-parallel GPUs.
-const opts = reconcileOptions({ claimFor: async () => (tp: number) => (40 * GiB) / tp, backoff: { baseMs: 200, maxMs: 200 }, giveUpAfter: 2 });
+let opts: ReturnType<typeof reconcileOptions>;
+const testOptions = { claimFor: async () => (tp: number) => (40 * GiB) / tp, backoff: { baseMs: 200, maxMs: 200 }, giveUpAfter: 2 };
 
 let t: TestDatabase;
 let hfVersion: string;
@@ -24,6 +25,7 @@ let ggufVersion: string;
 let dir: string;
 beforeAll(async () => {
   t = await createTestDatabase('reconcile');
+  opts = reconcileOptions(t.db, testOptions);
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'enclave-reconcile-'));
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ num_hidden_layers: 32, num_attention_heads: 32, hidden_size: 4096, torch_dtype: 'bfloat16' }));
   hfVersion = (await registerVersion(t.db, { modelName: 'llama-like', format: 'hf', location: dir })).id;
