@@ -3,6 +3,7 @@ import type { Db } from '../server/db/client';
 import { log, errorMessage } from '../server/log';
 import { queue, queueDefinitions, queuePrefix } from '../server/queues';
 import { bullConnectionOptions } from '../server/redis';
+import { startDeployWorker } from './deploy';
 import { runMaintenance } from './maintenance';
 
 export interface WorkerRole {
@@ -20,8 +21,11 @@ export async function startWorkers(db: Db): Promise<WorkerRole> {
   // Schedulers are idempotent by id: every worker may upsert them.
   await queue('maintenance').upsertJobScheduler('partitions-daily', { pattern: '0 5 0 * * *' }, { name: 'maintenance', data: { task: 'partitions' } });
   await queue('maintenance').upsertJobScheduler('sessions-hourly', { every: 3_600_000 }, { name: 'maintenance', data: { task: 'sessions' } });
+  const deploy = await startDeployWorker(db);
   return {
-    // close() waits for running jobs to reach their end: the safe point for maintenance work.
-    stop: () => maintenance.close(),
+    // close() waits for running jobs to reach their end: the safe point for maintenance and reconcile work.
+    stop: async () => {
+      await Promise.all([maintenance.close(), deploy.close()]);
+    },
   };
 }
