@@ -1,4 +1,5 @@
 import http from 'node:http';
+import https from 'node:https';
 import { performance } from 'node:perf_hooks';
 import type { Caller } from './auth';
 import { errorBody } from './errors';
@@ -36,6 +37,8 @@ export interface Outcome {
 
 export interface ForwardOptions {
   agent: http.Agent;
+  /** For upstream APIs reached over https. */
+  httpsAgent?: https.Agent;
   firstTokenTimeoutMs: number;
   requestTimeoutMs: number;
   onDone(x: Exchange, outcome: Outcome): void;
@@ -60,7 +63,16 @@ type Owned<T> = T & { [OWNER]?: Forwarding };
  * an upstream failure before it can still be answered with a proper status.
  */
 export function forward(x: Exchange, opts: ForwardOptions): void {
+  const upstreamModel = x.route.upstream?.model;
+  if (upstreamModel) x.body = withModel(x.body, upstreamModel);
   new Forwarding(x, opts).start();
+}
+
+/** The body with `model` renamed to what an upstream API expects (upstream routes only: it re-serialises). */
+function withModel(body: Buffer, model: string): Buffer {
+  const parsed = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+  parsed.model = model;
+  return Buffer.from(JSON.stringify(parsed));
 }
 
 // The hot path runs once per request and once per chunk: state lives on one object and the listeners
@@ -117,17 +129,20 @@ class Forwarding {
     r.outstanding++;
     this.holding = true;
     this.upstreamRes = undefined;
-    const request: Owned<http.ClientRequest> = http.request({
-      agent: this.opts.agent,
+    const headers: http.OutgoingHttpHeaders = {
+      'content-type': 'application/json',
+      'content-length': x.body.length,
+      accept: x.stream ? 'text/event-stream' : 'application/json',
+    };
+    const authorization = x.route.upstream?.authorization;
+    if (authorization) headers.authorization = authorization;
+    const request: Owned<http.ClientRequest> = (r.tls ? https : http).request({
+      agent: r.tls ? this.opts.httpsAgent : this.opts.agent,
       hostname: r.hostname,
       port: r.port,
       path: r.basePath + x.path,
       method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'content-length': x.body.length,
-        accept: x.stream ? 'text/event-stream' : 'application/json',
-      },
+      headers,
     });
     request[OWNER] = this;
     this.upstream = request;
@@ -189,6 +204,12 @@ class Forwarding {
     const status = res.statusCode ?? 502;
     const contentType = res.headers['content-type'];
     if (status >= 500) return this.retryOrGiveUp({ status, code: `upstream_${status}`, body, contentType });
+    // An upstream refusing Enclave's own key is the operator's problem, not the caller's: never a 401 to
+    // the client, and never the upstream's body (it may quote part of the key).
+    if (x.route.upstream && (status === 401 || status === 403)) {
+      const message = `The upstream API of '${x.route.name}' refused this deployment's API key (${status}); an admin must update it`;
+      return this.respondError(502, errorBody('api_error', 'upstream_auth_failed', message), 'upstream_auth_failed');
+    }
     const t = performance.now();
     if (status === 200) {
       const usage = usageOfBody(body);

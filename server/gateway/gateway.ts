@@ -1,4 +1,5 @@
 import http from 'node:http';
+import https from 'node:https';
 import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
 import type { Db } from '../db/client';
@@ -66,7 +67,7 @@ function withUsageRequested(raw: Buffer, body: ForwardedBody): Buffer {
 export function createGateway(opts: GatewayOptions): Gateway {
   const { db, env } = opts;
   const auth = createAuthenticator(db, opts.masterKey, opts.authCacheMs);
-  const table = createRoutingTable(db, opts.routingRefreshMs);
+  const table = createRoutingTable(db, opts.routingRefreshMs, opts.masterKey);
   table.ready.catch(() => {}); // a database still starting: the next background reload retries
   const logs = createRequestLogWriter(db, {
     intervalMs: opts.logFlushMs,
@@ -79,8 +80,10 @@ export function createGateway(opts: GatewayOptions): Gateway {
       : null;
   // Keep-alive to engines: a new TCP connection per request would cost more than everything else here.
   const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, scheduling: 'lifo' });
+  const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: Infinity, scheduling: 'lifo' });
   const forwardOptions = {
     agent,
+    httpsAgent,
     firstTokenTimeoutMs: env.GATEWAY_FIRST_TOKEN_TIMEOUT_MS,
     requestTimeoutMs: env.GATEWAY_REQUEST_TIMEOUT_MS,
     onDone: record,
@@ -215,6 +218,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
       table.close();
       await logs.close();
       agent.destroy();
+      httpsAgent.destroy();
     },
   };
 }

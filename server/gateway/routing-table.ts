@@ -1,6 +1,7 @@
 import { eq } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { deploymentReplicas, deployments } from '../db/schema';
+import { openUpstreamKey, sealedKeyOf } from '../engines/upstream/keys';
 
 export interface Replica {
   id: string;
@@ -8,6 +9,8 @@ export interface Replica {
   port: number;
   /** Path prefix of the engine's base URL ('' for http://host:port). */
   basePath: string;
+  /** https: an upstream API reached over TLS. */
+  tls?: boolean;
   /** Requests this gateway process has in flight to it; survives table refreshes. */
   outstanding: number;
 }
@@ -20,6 +23,8 @@ export interface Route {
   allowedRoles: string[] | null;
   createdAt: number;
   replicas: Replica[];
+  /** Set for engine 'upstream': the header value that authenticates Enclave, and the model name it expects. */
+  upstream?: { authorization: string | null; model: string | null };
 }
 
 /**
@@ -27,11 +32,13 @@ export interface Route {
  * request never waits on the database. Outstanding-request counts live on the Replica objects and are
  * carried across reloads by replica id.
  */
-export function createRoutingTable(db: Db, refreshMs = 2_000) {
+export function createRoutingTable(db: Db, refreshMs = 2_000, masterKey?: Buffer) {
   let routes = new Map<string, Route>();
   let replicasById = new Map<string, Replica>();
   let loading: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
+  // Sealed upstream key → opened header value, so a reload decrypts only keys that changed.
+  let openedKeys = new Map<string, string>();
 
   async function load(): Promise<void> {
     const deps = await db
@@ -41,8 +48,11 @@ export function createRoutingTable(db: Db, refreshMs = 2_000) {
         status: deployments.status,
         allowedRoles: deployments.allowedRoles,
         createdAt: deployments.createdAt,
+        engine: deployments.engine,
+        spec: deployments.spec,
       })
       .from(deployments);
+    const nextKeys = new Map<string, string>();
     const reps = deps.length
       ? await db
           .select({ id: deploymentReplicas.id, deploymentId: deploymentReplicas.deploymentId, url: deploymentReplicas.url })
@@ -60,6 +70,7 @@ export function createRoutingTable(db: Db, refreshMs = 2_000) {
         createdAt: d.createdAt.getTime(),
         replicas: [],
       };
+      if (d.engine === 'upstream') route.upstream = await upstreamRoute(d.name, d.spec, nextKeys);
       next.set(d.name, route);
       byDeployment.set(d.id, route);
     }
@@ -77,11 +88,12 @@ export function createRoutingTable(db: Db, refreshMs = 2_000) {
       const replica: Replica = {
         id: r.id,
         hostname: url.hostname,
-        port: Number(url.port) || 80,
+        port: Number(url.port) || (url.protocol === 'https:' ? 443 : 80),
         basePath: url.pathname.replace(/\/+$/, ''),
+        tls: url.protocol === 'https:',
         outstanding: previous?.outstanding ?? 0,
       };
-      if (previous && previous.hostname === replica.hostname && previous.port === replica.port) {
+      if (previous && previous.hostname === replica.hostname && previous.port === replica.port && previous.tls === replica.tls) {
         nextReplicas.set(r.id, previous);
         route.replicas.push(previous);
       } else {
@@ -91,6 +103,26 @@ export function createRoutingTable(db: Db, refreshMs = 2_000) {
     }
     routes = next;
     replicasById = nextReplicas;
+    openedKeys = nextKeys;
+  }
+
+  async function upstreamRoute(name: string, spec: Record<string, unknown>, nextKeys: Map<string, string>): Promise<Route['upstream']> {
+    const model = (spec.upstream as { model?: unknown } | undefined)?.model;
+    const sealed = sealedKeyOf(spec);
+    let authorization: string | null = null;
+    if (sealed && masterKey) {
+      authorization = openedKeys.get(sealed.upstreamKeyEnc) ?? null;
+      if (!authorization) {
+        try {
+          authorization = `Bearer ${await openUpstreamKey(db, masterKey, spec)}`;
+        } catch (err) {
+          // Never the key: the message names the data key and the master key's fingerprint only.
+          console.error(`gateway: cannot open the upstream key of '${name}': ${(err as Error).message}`);
+        }
+      }
+      if (authorization) nextKeys.set(sealed.upstreamKeyEnc, authorization);
+    }
+    return { authorization, model: typeof model === 'string' ? model : null };
   }
 
   function refresh(): Promise<void> {
