@@ -9,6 +9,7 @@ import { rotateMasterKeyCommand } from './rotate-master';
 import { prepareInfrastructure } from '../server/services/infrastructure';
 import { options, required, UsageError } from './args';
 import { gpusCommand, gpusParseCommand } from './gpus';
+import { planCommand } from './plan';
 
 type Command = (args: string[]) => Promise<number | 'running' | void>;
 
@@ -73,6 +74,7 @@ export const commands: Record<string, Command> = {
 
   gpus: gpusCommand,
   'gpus parse': gpusParseCommand,
+  plan: planCommand,
 
   'keys rotate-master': async (args) => {
     options(args, {});
