@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { nodeHTTPRequestHandler } from '@trpc/server/adapters/node-http';
+import { handleAgentApi } from './agent-http';
 import { handleChat } from './chat-route';
 import { createApiContext, type ApiDeps } from './context';
 import { handleExport } from './export-route';
@@ -44,6 +45,7 @@ export function createApiHandler(deps: ApiDeps): (req: IncomingMessage, res: Ser
       await handleExport(deps, req, res, decodeSegment(exportMatch[1]!), url.searchParams.get('format'));
       return true;
     }
+    if (await handleAgentApi(deps, req, res)) return true;
     return false;
   };
 }
