@@ -7,7 +7,7 @@ import type { MessageKey } from '../../i18n/en';
 import { useToast } from '../toast';
 import { DryRunPanel } from './dry-run-panel';
 import { fleetApi } from './fleet-api';
-import { buildSpec, DTYPES, initialSpecForm, QUANTIZATIONS, suggestName, TP_CHOICES, type SpecFormState } from './spec-form';
+import { buildSpec, type DeploymentSpecInput, DTYPES, initialSpecForm, QUANTIZATIONS, suggestName, TP_CHOICES, type SpecFormState } from './spec-form';
 import type { DryRunView, ModelView, NodeView } from './types';
 
 const DRY_RUN_DELAY_MS = 350;
@@ -46,7 +46,7 @@ export function DeploymentForm({ models, nodes, existingNames, initialVersionId 
     setDryRun((d) => ({ ...d, checking: true }));
     const timer = setTimeout(() => {
       fleetApi
-        .dryRun(versionId, JSON.parse(specKey) as Record<string, unknown>)
+        .dryRun(versionId, JSON.parse(specKey) as DeploymentSpecInput)
         .then((result) => current && setDryRun({ result, error: null, checking: false }))
         .catch((error: unknown) => current && setDryRun({ result: null, error, checking: false }));
     }, DRY_RUN_DELAY_MS);

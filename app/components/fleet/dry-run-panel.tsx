@@ -52,7 +52,8 @@ export function DryRunPanel({ result, checking, error, waiting, utilization, nod
       )}
       {!waiting && result && (
         <>
-          {result.perGpu && (
+          {/* A CPU engine claims no GPU memory: no bar to draw. */}
+          {result.perGpu && (result.perGpuBytes ?? 0) > 0 && (
             <section>
               <h3>{t('dryRun.claimPerGpu')}</h3>
               <ClaimBar claim={result.perGpu} gpuTotalBytes={budgetGpuBytes(result, nodes)} utilization={utilization} />

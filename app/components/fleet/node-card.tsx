@@ -97,8 +97,8 @@ function GpuCard({ gpu, samples, now }: { gpu: GpuView; samples: SamplePoint[]; 
         {gpu.allocations.length === 0 && <span className="chip">{t('gpus.free')}</span>}
         {gpu.allocations.map((a) => {
           const text = `${a.holderName ?? a.holderId.slice(0, 8)}${a.memoryBytes ? ` · ${formatBytes(a.memoryBytes)}` : ''}`;
-          return a.holderKind === 'replica' || a.holderKind === 'deployment' ? (
-            <Link key={`${a.holderKind}-${a.holderId}`} href={`/deployments/${a.holderId}`} className="chip chip-accent" data-testid="allocation-chip">
+          return a.deploymentId ? (
+            <Link key={`${a.holderKind}-${a.holderId}`} href={`/deployments/${a.deploymentId}`} className="chip chip-accent" data-testid="allocation-chip">
               {text}
             </Link>
           ) : (

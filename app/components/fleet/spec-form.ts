@@ -1,4 +1,9 @@
+// Type-only: the spec's schema stays on the server; the form builds its input shape.
+import type { z } from 'zod';
+import type { deploymentSpecSchema } from '../../../server/lifecycle/deployment-spec';
 import { parseAdapters, parseLabels } from './format';
+
+export type DeploymentSpecInput = z.input<typeof deploymentSpecSchema>;
 
 /** The deployment form's fields as typed (strings where a person types); turned into a spec by buildSpec. */
 export interface SpecFormState {
@@ -57,12 +62,12 @@ function intOrUndefined(text: string): number | undefined {
  * The spec the server validates (server/lifecycle/deployment-spec.ts). Only what a person can get
  * wrong in free text is checked here; ranges are the server's job and come back as field errors.
  */
-export function buildSpec(form: SpecFormState): { spec: Record<string, unknown> } | { problem: SpecProblem } {
+export function buildSpec(form: SpecFormState): { spec: DeploymentSpecInput } | { problem: SpecProblem } {
   const labels = parseLabels(form.labels);
   if ('error' in labels) return { problem: { field: 'labels', part: labels.error } };
   const adapters = parseAdapters(form.adapters);
   if ('error' in adapters) return { problem: { field: 'adapters', part: adapters.error } };
-  const spec: Record<string, unknown> = {
+  const spec: DeploymentSpecInput = {
     engine: form.engine,
     pp: intOrUndefined(form.pp) ?? 1,
     dtype: form.dtype,

@@ -90,6 +90,8 @@ export interface AllocationView {
   holderKind: string;
   holderId: string;
   holderName: string | null;
+  /** The deployment a replica's allocation belongs to (the link target); absent for jobs. */
+  deploymentId?: string | null;
   memoryBytes: number | null;
 }
 
