@@ -10,6 +10,7 @@ import { prepareInfrastructure } from '../server/services/infrastructure';
 import { options, required, UsageError } from './args';
 import { gpusCommand, gpusParseCommand } from './gpus';
 import { planCommand } from './plan';
+import { agentCommand, nodesJoinTokenCommand, nodesListCommand } from './agent-commands';
 
 type Command = (args: string[]) => Promise<number | 'running' | void>;
 
@@ -38,7 +39,7 @@ export const commands: Record<string, Command> = {
   web: role({ web: true }),
   gateway: role({ gateway: true }),
   worker: role({ worker: true }),
-  agent: role({ agent: true }),
+  agent: agentCommand,
 
   'users create': async (args) => {
     const { values } = options(args, { email: { type: 'string' }, role: { type: 'string' }, password: { type: 'string' }, name: { type: 'string' } });
@@ -75,6 +76,8 @@ export const commands: Record<string, Command> = {
   gpus: gpusCommand,
   'gpus parse': gpusParseCommand,
   plan: planCommand,
+  'nodes join-token': nodesJoinTokenCommand,
+  'nodes list': nodesListCommand,
 
   'keys rotate-master': async (args) => {
     options(args, {});
