@@ -56,10 +56,13 @@ describe('KV cache and concurrency', () => {
   });
 
   test('KV heads are replicated, not split further, when TP exceeds them (Qwen2.5-7B has 4)', () => {
-    const perToken = (tp: number) => estimateMemory(qwen25, { tp }).kvCacheBytesPerToken;
-    expect(perToken(2)).toBe(perToken(1) / 2);
-    expect(perToken(4)).toBe(perToken(1) / 4);
-    expect(perToken(7)).toBe(perToken(4)); // 7 divides the 28 query heads; each rank keeps one KV head
+    const perToken = (c: unknown, tp: number) => estimateMemory(c, { tp }).kvCacheBytesPerToken;
+    expect(perToken(qwen25, 2)).toBe(perToken(qwen25, 1) / 2);
+    expect(perToken(qwen25, 4)).toBe(perToken(qwen25, 1) / 4);
+    // With 2 KV heads and TP 4, each rank keeps one whole KV head rather than half of one.
+    const twoKvHeads = { ...qwen25, num_key_value_heads: 2 };
+    expect(perToken(twoKvHeads, 4)).toBe(perToken(twoKvHeads, 2));
+    expect(estimateMemory(twoKvHeads, { tp: 4 }).explanation[1]).toMatch(/replicated: fewer KV heads than TP ranks/);
   });
 
   test('budget, fit and concurrency on an 80 GiB GPU', () => {
@@ -120,6 +123,10 @@ describe('parallelism checks in vLLM words, and bad input', () => {
     expect(e.fits).toBe(false);
     expect(estimateMemory(qwen25, { tp: 4 }).tpValid).toBe(true);
     expect(estimateMemory(llama3, { tp: 8 }).error).toBeUndefined();
+    // 7 divides Qwen2.5-7B's 28 heads but not its MLP (18944): vLLM refuses that split too.
+    const seven = estimateMemory(qwen25, { tp: 7 });
+    expect(seven.tpValid).toBe(false);
+    expect(seven.error).toBe('Intermediate size (18944) must be divisible by tensor parallel size (7): each rank takes an equal slice of the MLP.');
   });
 
   test('PP above the layer count', () => {

@@ -85,9 +85,17 @@ export function estimateMemory(model: unknown | GgufModel, specInput: EstimateSp
   const explanation: string[] = [];
 
   const errors: string[] = [];
-  // vLLM's own check and wording (vllm/config.py, verify_with_parallel_config).
-  const tpValid = shape.attentionHeads % tp === 0;
-  if (!tpValid) errors.push(`Total number of attention heads (${shape.attentionHeads}) must be divisible by tensor parallel size (${tp}).`);
+  const headsSplit = shape.attentionHeads % tp === 0;
+  // vLLM's column-parallel MLP asserts an even split too ("18944 is not divisible by 7" for Qwen2.5-7B at
+  // TP 7), but only while loading: the heads check comes first and is the one reported when both fail.
+  const mlpSplits = shape.intermediateSize % tp === 0;
+  const tpValid = headsSplit && mlpSplits;
+  if (!headsSplit) {
+    // vLLM's own check and wording (vllm/config.py, verify_with_parallel_config).
+    errors.push(`Total number of attention heads (${shape.attentionHeads}) must be divisible by tensor parallel size (${tp}).`);
+  } else if (!mlpSplits) {
+    errors.push(`Intermediate size (${shape.intermediateSize}) must be divisible by tensor parallel size (${tp}): each rank takes an equal slice of the MLP.`);
+  }
   if (pp > shape.layers) errors.push(`Pipeline parallel size (${pp}) exceeds the number of hidden layers (${shape.layers}): each stage needs at least one layer.`);
 
   const maxModelLen = spec.maxModelLen ?? shape.maxPositionEmbeddings ?? 2048;
