@@ -21,6 +21,7 @@ export async function startWorkers(db: Db): Promise<WorkerRole> {
   // Schedulers are idempotent by id: every worker may upsert them.
   await queue('maintenance').upsertJobScheduler('partitions-daily', { pattern: '0 5 0 * * *' }, { name: 'maintenance', data: { task: 'partitions' } });
   await queue('maintenance').upsertJobScheduler('sessions-hourly', { every: 3_600_000 }, { name: 'maintenance', data: { task: 'sessions' } });
+  await queue('maintenance').upsertJobScheduler('nodes-sweep', { every: 15_000 }, { name: 'maintenance', data: { task: 'nodes' } });
   const deploy = await startDeployWorker(db);
   return {
     // close() waits for running jobs to reach their end: the safe point for maintenance and reconcile work.

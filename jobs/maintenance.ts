@@ -2,9 +2,11 @@ import type { Db } from '../server/db/client';
 import { ensureRequestLogPartitions } from '../server/db/partitions';
 import type { QueuePayload } from '../server/queues';
 import { deleteExpiredSessions } from '../server/security/sessions';
+import { sweepNodes } from '../server/gpu/nodes/sweep';
 
-/** Housekeeping that keeps tables healthy: request_logs partitions ahead of time, expired sessions gone. */
-export async function runMaintenance(db: Db, payload: QueuePayload<'maintenance'>): Promise<{ removed?: number }> {
+/** Housekeeping: request_logs partitions ahead of time, expired sessions gone, silent GPU nodes marked unhealthy. */
+export async function runMaintenance(db: Db, payload: QueuePayload<'maintenance'>): Promise<{ removed?: number; unhealthy?: string[] }> {
+  if (payload.task === 'nodes') return { unhealthy: await sweepNodes(db) };
   if (payload.task === 'partitions') {
     await ensureRequestLogPartitions(db);
     return {};

@@ -10,7 +10,7 @@ import { bullConnectionOptions } from './redis';
  */
 export const queueDefinitions = {
   maintenance: {
-    payload: z.object({ task: z.enum(['partitions', 'sessions']) }),
+    payload: z.object({ task: z.enum(['partitions', 'sessions', 'nodes']) }),
     options: { removeOnComplete: 100, removeOnFail: 500, attempts: 3, backoff: { type: 'exponential', delay: 5_000 } } satisfies JobsOptions,
     concurrency: 1,
   },

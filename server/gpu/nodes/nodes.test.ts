@@ -7,6 +7,7 @@ import { recordHeartbeat, UnknownNodeError } from './heartbeat';
 import { authenticateNode, createJoinToken, JoinError, redeemJoinToken } from './join-tokens';
 import { registerNode } from './register';
 import { sweepNodes } from './sweep';
+import { runMaintenance } from '../../../jobs/maintenance';
 
 let t: TestDatabase;
 beforeAll(async () => {
@@ -90,6 +91,13 @@ describe('sweepNodes', () => {
     expect(await sweepNodes(t.db, { silentAfterMs: 30_000, now })).not.toContain('silent');
     await recordHeartbeat(t.db, 'silent', []);
     expect(await status('silent')).toBe('healthy');
+  });
+
+  it('runs as the maintenance queue task "nodes"', async () => {
+    await registerNode(t.db, { name: 'swept-by-job', labels: {}, gpus: [], topology: null });
+    await t.db.update(gpuNodes).set({ lastHeartbeatAt: new Date(Date.now() - 120_000) }).where(eq(gpuNodes.name, 'swept-by-job'));
+    const result = await runMaintenance(t.db, { task: 'nodes' });
+    expect(result.unhealthy).toContain('swept-by-job');
   });
 });
 
