@@ -62,7 +62,9 @@ export function DryRunPanel({ result, checking, error, waiting, utilization, nod
           {result.placements.length > 0 && (
             <section>
               <h3>
-                {t('dryRun.placement')} · {t('dryRun.parallel', { tp: result.tp ?? 1, pp: result.pp ?? 1 })}
+                {t('dryRun.placement')}
+                {/* TP and PP mean nothing to a CPU engine; the server leaves them null there. */}
+                {result.tp !== null && ` · ${t('dryRun.parallel', { tp: result.tp, pp: result.pp ?? 1 })}`}
               </h3>
               <PlacementTiles placements={result.placements} gpuCounts={gpuCounts} />
             </section>

@@ -25,7 +25,7 @@ export function NodeCard({ node, samples, now }: { node: NodeView; samples: Samp
         ))}
       </div>
       <div className="node-meta">
-        <span>{t('gpus.driver', { driver: node.driverVersion ?? '—', cuda: node.cudaVersion ?? '—' })}</span>
+        {(node.driverVersion || node.cudaVersion) && <span>{t('gpus.driver', { driver: node.driverVersion ?? '—', cuda: node.cudaVersion ?? '—' })}</span>}
         <span>{node.lastHeartbeatAt ? t('gpus.lastHeartbeat', { age: formatAge(node.lastHeartbeatAt, locale, now) }) : t('gpus.noHeartbeat')}</span>
       </div>
       {node.gpus.length === 0 ? (
