@@ -61,3 +61,19 @@ export function* combinations(n: number, k: number): Generator<number[]> {
     for (let j = i + 1; j < k; j++) pick[j] = pick[j - 1] + 1;
   }
 }
+
+/** The score of any plan (the planner's own, say), computed from the node objects as the exhaustive search does. */
+export function scorePlan(nodes: PlannerNode[], request: PlacementRequest, plan: PlacementPlan): Score {
+  let total: Score = { topo: 0, first: 0, second: 0 };
+  for (const p of plan.placements) {
+    const node = nodes.find((n) => n.name === p.node)!;
+    const u = request.gpuMemoryUtilization;
+    const free = node.gpus.map((g) => (g.exclusive ? -Infinity : u * g.memoryTotalBytes - g.allocatedBytes));
+    const positions = p.gpus.map((index) => node.gpus.findIndex((g) => g.index === index));
+    const topo = positions.length === 1 ? 0 : subsetCost(linkMatrix(node.topology, node.gpus.map((g) => g.index)), positions);
+    const leftover = positions.reduce((sum, q) => sum + free[q] - plan.claimBytesPerGpu!, 0);
+    const nodeFree = free.reduce((sum, f) => sum + Math.max(0, f), 0);
+    total = addScores(total, policyScore(request.policy, topo, leftover, nodeFree - positions.length * plan.claimBytesPerGpu!));
+  }
+  return total;
+}

@@ -15,6 +15,16 @@ export class FleetIndex {
   readonly matrices: LinkMatrix[];
   readonly tables: (SubsetTable | null)[];
   private readonly byName = new Map<string, number>();
+  /** Per request signature (engine, labels): which nodes pass the health, label and engine filter. */
+  private readonly eligibleBySignature = new Map<string, Uint8Array>();
+  /**
+   * kth[k][n]: the k-th largest headroom on node n at utilisation `kthUtilization`: node n can hold k GPUs
+   * of claim c only if kth[k][n] >= c. One comparison rules a node out, so a decision (and above all a
+   * rejection, which tries every split) does not walk every GPU of every node.
+   */
+  private kth: Float64Array[] = [];
+  private kthUtilization = NaN;
+  private readonly maxGpus: number;
 
   constructor(nodes: PlannerNode[]) {
     this.nodes = nodes;
@@ -42,6 +52,36 @@ export class FleetIndex {
       this.matrices.push(matrix);
       this.tables.push(subsetTable(matrix));
     });
+    this.maxGpus = nodes.reduce((max, node) => Math.max(max, node.gpus.length), 0);
+  }
+
+  /** Flags of the nodes a request may use at all, computed once per distinct (engine, labels). */
+  eligibility(signature: string, passes: (node: PlannerNode) => boolean): Uint8Array {
+    let flags = this.eligibleBySignature.get(signature);
+    if (!flags) {
+      flags = Uint8Array.from(this.nodes, (node) => (passes(node) ? 1 : 0));
+      this.eligibleBySignature.set(signature, flags);
+    }
+    return flags;
+  }
+
+  /** kth[k] for this utilisation (rebuilt when a request brings another one). */
+  kthHeadroom(k: number, utilization: number): Float64Array {
+    if (utilization !== this.kthUtilization) {
+      this.kthUtilization = utilization;
+      this.kth = Array.from({ length: this.maxGpus + 1 }, () => new Float64Array(this.nodes.length).fill(-Infinity));
+      for (let n = 0; n < this.nodes.length; n++) this.refreshKth(n);
+    }
+    return this.kth[k] ?? EMPTY;
+  }
+
+  private refreshKth(n: number) {
+    if (Number.isNaN(this.kthUtilization)) return;
+    const start = this.offset[n], count = this.gpuCount(n);
+    const headroom: number[] = [];
+    for (let p = 0; p < count; p++) headroom.push(this.free(start + p, this.kthUtilization));
+    headroom.sort((a, b) => b - a);
+    for (let k = 1; k <= count; k++) this.kth[k][n] = headroom[k - 1];
   }
 
   gpuCount(n: number): number {
@@ -74,9 +114,12 @@ export class FleetIndex {
         const slot = this.offset[n] + p;
         this.allocatedBytes[slot] = Math.max(0, this.allocatedBytes[slot] + sign * plan.claimBytesPerGpu);
       }
+      this.refreshKth(n);
     }
   }
 }
+
+const EMPTY = new Float64Array(0);
 
 /** Input the planner cannot work with (a bad utilisation, a TP of zero...): the message says which. */
 export class PlannerInputError extends Error {

@@ -106,6 +106,17 @@ describe('several nodes: pipeline parallel', () => {
   });
 });
 
+test('an index answers requests at different utilisations, each against its own headroom', () => {
+  const index = new FleetIndex([simulatedNode('a', 'a100')]);
+  expect(placeAndCommit(index, request({ tp: 8, pp: 1, claimPerGpu: fixed(8 * 15 * GiB) })).feasible).toBe(true);
+  // 15 GiB taken of 40: at 0.5 (20 GiB) 5 GiB are left, at 0.9 21 GiB.
+  expect(placeAndCommit(index, request({ tp: 1, pp: 1, gpuMemoryUtilization: 0.5, claimPerGpu: fixed(6 * GiB) })).feasible).toBe(false);
+  expect(placeAndCommit(index, request({ tp: 1, pp: 1, gpuMemoryUtilization: 0.9, claimPerGpu: fixed(20 * GiB) })).placements).toEqual([{ node: 'a', gpus: [0] }]);
+  // Back at 0.5, GPU 0 (35 GiB taken) is out; NUMA node 1 holds a 4-GPU set of 5 GiB each.
+  expect(placeAndCommit(index, request({ tp: 4, pp: 1, gpuMemoryUtilization: 0.5, claimPerGpu: fixed(4 * 5 * GiB) })).placements[0].gpus).toEqual([4, 5, 6, 7]);
+  expect(placeAndCommit(index, request({ tp: 4, pp: 1, gpuMemoryUtilization: 0.5, claimPerGpu: fixed(4 * 5 * GiB) })).feasible).toBe(false);
+});
+
 describe('reasons in plain words when nothing fits', () => {
   test('one line per node: health, labels, engine, TP, memory', () => {
     const nodes: PlannerNode[] = [

@@ -1,11 +1,10 @@
 import { describe, expect, test } from 'vitest';
 import type { PlannerNode } from '../types';
-import { exhaustivePlan } from './exhaustive';
+import { exhaustivePlan, scorePlan as scoreOf } from './exhaustive';
 import { FleetIndex, placeAndCommit, type PlacementPlan, type PlacementRequest } from './index';
-import { compareScores, policyScore, type Score } from './score';
+import { compareScores } from './score';
 import { GiB, MODEL_SHAPES, modelClaim, randomCluster } from './testing/fleet';
 import { seededRandom, type SeededRandom } from './testing/prng';
-import { linkMatrix, subsetCost } from './topology-table';
 
 const SEEDS = 250;
 const REQUESTS_PER_SEED = 12;
@@ -34,24 +33,6 @@ function applyToNodes(nodes: PlannerNode[], plan: PlacementPlan) {
     const node = nodes.find((n) => n.name === p.node)!;
     for (const index of p.gpus) node.gpus.find((g) => g.index === index)!.allocatedBytes += plan.claimBytesPerGpu!;
   }
-}
-
-/** The score of the planner's own answer, computed from the node objects as the brute force does. */
-function scoreOf(nodes: PlannerNode[], request: PlacementRequest, plan: PlacementPlan): Score {
-  const total: Score = { topo: 0, first: 0, second: 0 };
-  for (const p of plan.placements) {
-    const node = nodes.find((n) => n.name === p.node)!;
-    const free = node.gpus.map((g) => (g.exclusive ? -Infinity : request.gpuMemoryUtilization * g.memoryTotalBytes - g.allocatedBytes));
-    const positions = p.gpus.map((index) => node.gpus.findIndex((g) => g.index === index));
-    const topo = positions.length === 1 ? 0 : subsetCost(linkMatrix(node.topology, node.gpus.map((g) => g.index)), positions);
-    const leftover = positions.reduce((sum, q) => sum + free[q] - plan.claimBytesPerGpu!, 0);
-    const nodeFree = free.reduce((sum, f) => sum + Math.max(0, f), 0);
-    const s = policyScore(request.policy, topo, leftover, nodeFree - positions.length * plan.claimBytesPerGpu!);
-    total.topo += s.topo;
-    total.first += s.first;
-    total.second += s.second;
-  }
-  return total;
 }
 
 const close = (a: number, b: number) => Math.abs(a - b) <= 1e-6 * Math.max(1, Math.abs(a), Math.abs(b));

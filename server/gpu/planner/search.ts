@@ -104,10 +104,12 @@ function byScoreThenNode(a: NodeChoice, b: NodeChoice): number {
 
 export function plan(ix: FleetIndex, request: PlacementRequest): PlacementPlan {
   validateRequest(request);
+  const signature = `${request.engine}\u0000${JSON.stringify(Object.entries(request.labels ?? {}).sort())}`;
+  const eligible = ix.eligibility(signature, (node) => nodeFilterReason(node, request) === null);
   const candidates: number[] = [];
   let maxGpus = 0;
   for (let n = 0; n < ix.nodes.length; n++) {
-    if (nodeFilterReason(ix.nodes[n], request) !== null) continue;
+    if (!eligible[n]) continue;
     candidates.push(n);
     maxGpus = Math.max(maxGpus, ix.gpuCount(n));
   }
@@ -116,16 +118,22 @@ export function plan(ix: FleetIndex, request: PlacementRequest): PlacementPlan {
     if (pp > candidates.length) continue;
     const claim = request.claimPerGpu(tp, pp);
     if (typeof claim !== 'number') continue;
+    const kth = ix.kthHeadroom(tp, u);
     if (pp === 1) {
       let best: NodeChoice | null = null;
       for (const n of candidates) {
+        if (kth[n] < claim) continue;
         const choice = bestOnNode(ix, n, tp, claim, u, request.policy);
         if (choice && (!best || compareScores(choice.score, best.score) < 0)) best = choice;
       }
       if (best) return feasible(ix, tp, pp, claim, [best]);
     } else {
+      let able = 0;
+      for (const n of candidates) if (kth[n] >= claim) able++;
+      if (able < pp) continue;
       const choices: NodeChoice[] = [];
       for (const n of candidates) {
+        if (kth[n] < claim) continue;
         const choice = bestOnNode(ix, n, tp, claim, u, request.policy);
         if (choice) choices.push(choice);
       }
