@@ -163,4 +163,5 @@ test('bad input is a PlannerInputError that names the problem', () => {
   expect(() => planPlacement(nodes, request({ tp: 0 }))).toThrow(/tensor parallel size must be a positive integer, got 0/);
   expect(() => planPlacement(nodes, request({ policy: 'random' as 'spread' }))).toThrow(/policy must be binpack or spread/);
   expect(() => planPlacement([nodes[0], nodes[0]], request())).toThrow(/node name a appears twice/);
+  expect(() => planPlacement(nodes, request({ claimPerGpu: () => Number.NaN }))).toThrow(/must be a positive number of bytes, got NaN/);
 });

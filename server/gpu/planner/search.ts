@@ -118,6 +118,7 @@ export function plan(ix: FleetIndex, request: PlacementRequest): PlacementPlan {
     if (pp > candidates.length) continue;
     const claim = request.claimPerGpu(tp, pp);
     if (typeof claim !== 'number') continue;
+    if (!(claim > 0 && Number.isFinite(claim))) throw new PlannerInputError(`claim for tensor parallel ${tp} × pipeline parallel ${pp} must be a positive number of bytes, got ${claim}`);
     const kth = ix.kthHeadroom(tp, u);
     if (pp === 1) {
       let best: NodeChoice | null = null;
