@@ -2,6 +2,7 @@ import os from 'node:os';
 import type { Db } from '../db/client';
 import type { Env } from '../env';
 import { readInventory } from '../gpu/inventory';
+import { refreshDeploymentStatus } from '../gpu/nodes/assignments';
 import { dbReplicaStore } from '../gpu/nodes/db-store';
 import { recordHeartbeat } from '../gpu/nodes/heartbeat';
 import { placeLocalReplicas } from '../gpu/nodes/local-placement';
@@ -51,9 +52,11 @@ export async function startAgent(db: Db, env: Env, options: AgentOptions | strin
     cudaVersion: first.cudaVersion,
   });
 
+  const selfPlace = opts.selfPlace ?? true;
   const defaults = { threads: env.ENCLAVE_LLAMACPP_THREADS, context: env.ENCLAVE_LLAMACPP_CONTEXT, sequences: env.ENCLAVE_LLAMACPP_SEQUENCES };
   const supervisor = createReplicaSupervisor({
-    store: dbReplicaStore(db, nodeName),
+    // Without the reconciler, nothing else keeps the deployment's status in step with its replicas.
+    store: dbReplicaStore(db, nodeName, selfPlace ? { afterReport: (deploymentId) => refreshDeploymentStatus(db, deploymentId) } : {}),
     dataDir: env.dataDir,
     launcherFor: (engine) => launcherFor(engine, defaults),
     startTimeoutMs: opts.startTimeoutMs,
@@ -62,7 +65,7 @@ export async function startAgent(db: Db, env: Env, options: AgentOptions | strin
   let stopped = false;
   const loops = [
     every(opts.pollMs ?? 1_500, async () => {
-      if (opts.selfPlace ?? true) await placeLocalReplicas(db, nodeName);
+      if (selfPlace) await placeLocalReplicas(db, nodeName);
       await supervisor.sync();
     }),
     every(opts.heartbeatMs ?? 5_000, async () => recordHeartbeat(db, nodeName, (await inventory()).gpus)),

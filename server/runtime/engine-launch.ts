@@ -1,64 +1,45 @@
 import type { Assignment } from '../gpu/nodes/assignments';
-import type { Readiness } from '../engines/types';
+import { createLlamaCppDriver, type LlamaCppDefaults } from '../engines/llamacpp/driver';
+import { engineDriver } from '../engines/registry';
+import type { EngineDriver, Readiness } from '../engines/types';
+import { storedSpec } from '../lifecycle/stored-spec';
 import type { DetachedCommand } from './detached-process';
-import { llamaCppCommand } from './llamacpp';
 
-/** Defaults for the built-in CPU engine when a deployment's spec leaves them out (from the agent's env). */
-export interface LlamaCppDefaults {
-  threads: number;
-  context: number;
-  sequences: number;
-}
+export type { LlamaCppDefaults };
 
-/**
- * What the supervisor needs from an engine. Mirrors EngineDriver (server/engines/types.ts): when the
- * engine registry lands, `launcherFor` becomes a thin adapter over `engineDriver(engine)`.
- */
+/** What the supervisor needs from an engine: its driver, fed from an assignment. */
 export interface EngineLauncher {
   command(assignment: Assignment, port: number, host: string): DetachedCommand | null;
   probeReady(baseUrl: string, servedName: string, signal?: AbortSignal): Promise<Readiness>;
   diagnose(logTail: string): string | null;
 }
 
-async function healthAnswers(baseUrl: string, signal?: AbortSignal): Promise<Readiness> {
-  try {
-    const res = await fetch(`${baseUrl}/health`, { signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(3_000)]) : AbortSignal.timeout(3_000) });
-    await res.body?.cancel();
-    return res.status === 200 ? 'ready' : 'loading';
-  } catch {
-    // Connection refused: still loading.
-    return 'loading';
-  }
-}
-
-const pick = (spec: Record<string, unknown>, key: keyof LlamaCppDefaults): number | undefined => {
-  const nested = (spec.llamacpp as Record<string, unknown> | undefined)?.[key];
-  const value = nested ?? spec[key];
-  return typeof value === 'number' ? value : undefined;
-};
-
-export function llamaCppLauncher(defaults: LlamaCppDefaults): EngineLauncher {
+function fromDriver(driver: EngineDriver): EngineLauncher {
   return {
     command(a, port, host) {
-      if (!a.modelLocation) throw new Error(`deployment ${a.servedName} has no model file`);
-      const cmd = llamaCppCommand({
-        name: a.servedName,
-        modelPath: a.modelLocation,
-        threads: pick(a.spec, 'threads') ?? defaults.threads,
-        context: pick(a.spec, 'context') ?? defaults.context,
-        sequences: pick(a.spec, 'sequences') ?? defaults.sequences,
-        port,
+      if (!a.modelLocation) throw new Error(`deployment ${a.servedName} has no model version to run`);
+      const spec = storedSpec({ engine: a.engine, spec: a.spec, desiredReplicas: 1 });
+      return driver.command({
+        deploymentId: a.deploymentId,
+        replicaId: a.replicaId,
+        servedName: a.servedName,
+        modelLocation: a.modelLocation,
+        spec,
+        gpuIndices: a.gpuIndices,
         host,
+        port,
       });
-      return { file: cmd.file, args: cmd.args, cwd: cmd.cwd };
     },
-    probeReady: (baseUrl, _servedName, signal) => healthAnswers(baseUrl, signal),
-    diagnose: (tail) => /Error: (.*)/.exec(tail)?.[1]?.slice(0, 500) ?? null,
+    probeReady: (baseUrl, servedName, signal) => driver.probeReady(baseUrl, servedName, signal),
+    diagnose: (tail) => driver.diagnose(tail),
   };
 }
 
-/** The launcher for an engine, or null for engines an agent does not run (upstream has no process). */
+/**
+ * The launcher for an engine, or null for engines an agent runs no process for (upstream). llamacpp
+ * takes its defaults from the agent's own settings, which on a remote host may differ from the control plane's.
+ */
 export function launcherFor(engine: Assignment['engine'], defaults: LlamaCppDefaults): EngineLauncher | null {
-  if (engine === 'llamacpp') return llamaCppLauncher(defaults);
-  return null;
+  if (engine === 'upstream') return null;
+  return fromDriver(engine === 'llamacpp' ? createLlamaCppDriver(() => defaults) : engineDriver(engine));
 }

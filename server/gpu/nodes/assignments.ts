@@ -1,4 +1,4 @@
-import { and, eq, ne } from 'drizzle-orm';
+import { and, desc, eq, ne } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Db } from '../../db/client';
 import { deploymentReplicas, deployments, modelVersions, REPLICA_STATUSES } from '../../db/schema';
@@ -59,11 +59,10 @@ export async function listAssignments(db: Db, nodeName: string): Promise<Assignm
 }
 
 /**
- * Writes an agent's report on one replica, scoped to the agent's node: a row of another node is not
- * found (false). Also keeps the deployment's own status in step with its replicas, as the gateway and
- * health page read it.
+ * Writes an agent's report on one replica, scoped to the agent's node: returns the replica's deployment,
+ * or null for a row of another node (or none). The deployment's own status is the reconciler's to derive.
  */
-export async function reportReplica(db: Db, nodeName: string, replicaId: string, report: ReplicaReport): Promise<boolean> {
+export async function reportReplica(db: Db, nodeName: string, replicaId: string, report: ReplicaReport): Promise<string | null> {
   const patch: Partial<typeof deploymentReplicas.$inferInsert> = { ...report, updatedAt: new Date() };
   if (report.lastError) patch.lastError = report.lastError.slice(0, 2000);
   const [row] = await db
@@ -71,18 +70,20 @@ export async function reportReplica(db: Db, nodeName: string, replicaId: string,
     .set(patch)
     .where(and(eq(deploymentReplicas.id, replicaId), eq(deploymentReplicas.nodeName, nodeName)))
     .returning({ deploymentId: deploymentReplicas.deploymentId });
-  if (!row) return false;
-  await refreshDeploymentStatus(db, row.deploymentId);
-  return true;
+  return row?.deploymentId ?? null;
 }
 
+/** The deployment's status from its replicas, for one machine without the reconciler (see local-placement). */
 export async function refreshDeploymentStatus(db: Db, deploymentId: string): Promise<void> {
   const rows = await db
     .select({ status: deploymentReplicas.status })
     .from(deploymentReplicas)
-    .where(and(eq(deploymentReplicas.deploymentId, deploymentId), ne(deploymentReplicas.status, 'stopped')));
-  const ready = rows.filter((r) => r.status === 'ready').length;
-  const status = !rows.length ? 'pending' : ready > 0 ? (ready === rows.length ? 'ready' : 'degraded') : rows.some((r) => r.status === 'starting') ? 'starting' : 'failed';
+    .where(eq(deploymentReplicas.deploymentId, deploymentId))
+    .orderBy(desc(deploymentReplicas.updatedAt));
+  // Failed and stopped rows are history: with nothing running, the latest of them says failed or pending.
+  const active = rows.filter((r) => isActive(r.status));
+  const ready = active.filter((r) => r.status === 'ready').length;
+  const status = ready > 0 ? (ready === active.length ? 'ready' : 'degraded') : active.length ? 'starting' : rows[0]?.status === 'failed' ? 'failed' : 'pending';
   await db
     .update(deployments)
     .set({ status, updatedAt: new Date() })

@@ -3,11 +3,12 @@ import type { ReplicaStore } from '../../runtime/replica-supervisor';
 import { listAssignments, reportReplica } from './assignments';
 
 /** The local agent's store: straight to PostgreSQL, scoped to its node. */
-export function dbReplicaStore(db: Db, nodeName: string): ReplicaStore {
+export function dbReplicaStore(db: Db, nodeName: string, opts: { afterReport?: (deploymentId: string) => Promise<void> } = {}): ReplicaStore {
   return {
     assignments: () => listAssignments(db, nodeName),
     report: async (replicaId, report) => {
-      await reportReplica(db, nodeName, replicaId, report);
+      const deploymentId = await reportReplica(db, nodeName, replicaId, report);
+      if (deploymentId && opts.afterReport) await opts.afterReport(deploymentId);
     },
   };
 }
