@@ -31,7 +31,6 @@ interface Props {
 /** The live answer beside the deployment form: will it fit, where, and what each GPU would hold. */
 export function DryRunPanel({ result, checking, error, waiting, utilization, nodes }: Props) {
   const { t } = useI18n();
-  const gpuCounts = Object.fromEntries(nodes.map((n) => [n.name, n.gpus.length]));
   return (
     <aside className="card dry-run" data-testid="dry-run" aria-live="polite" aria-busy={checking}>
       <h2>
@@ -66,7 +65,7 @@ export function DryRunPanel({ result, checking, error, waiting, utilization, nod
                 {/* TP and PP mean nothing to a CPU engine; the server leaves them null there. */}
                 {result.tp !== null && ` · ${t('dryRun.parallel', { tp: result.tp, pp: result.pp ?? 1 })}`}
               </h3>
-              <PlacementTiles placements={result.placements} gpuCounts={gpuCounts} />
+              <PlacementTiles placements={result.placements} nodes={nodes} />
             </section>
           )}
           {result.maxConcurrentSequences !== null && result.maxConcurrentSequences !== undefined && (

@@ -52,7 +52,7 @@ function GpuCard({ gpu, samples, now }: { gpu: GpuView; samples: SamplePoint[]; 
     <article className="gpu-card" data-testid="gpu-card" data-index={gpu.index}>
       <header>
         <strong>GPU {gpu.index}</strong>
-        <span className="muted">{gpu.name ?? ''}</span>
+        <span className="muted" title={gpu.name ?? undefined}>{gpu.name ?? ''}</span>
       </header>
       <div>
         <div style={{ display: 'flex', justifyContent: 'space-between', fontSize: 12 }}>
