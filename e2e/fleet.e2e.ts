@@ -1,11 +1,13 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, newContext, screenshot, signIn, startEnclave, type RunningEnclave } from './harness';
+import path from 'node:path';
+import { launchBrowser, newContext, repoRoot, screenshot, signIn, startEnclave, type RunningEnclave } from './harness';
 
 // This machine has no NVIDIA GPU: the llamacpp deployment of stories260K runs on the local node's CPU,
 // and a vLLM deployment cannot be placed anywhere. The UI must say both plainly.
 const VIEWER_EMAIL = 'vera@example.test';
 const VIEWER_PASSWORD = 'vera-password-123';
+const MODEL_FILE = path.resolve(repoRoot, '../shared/models/stories260K.gguf');
 
 let enclave: RunningEnclave;
 let browser: Browser;
@@ -36,6 +38,25 @@ describe('fleet pages', () => {
     await screenshot(page, 'fleet-models');
   });
 
+  it('registers a second version with its parent, and refuses a location that does not exist with a clear message', async () => {
+    await page.click('[data-testid=register-version] summary');
+    await page.fill('[data-testid=register-model-name]', 'stories260K');
+    await page.fill('[data-testid=register-location]', '/nonexistent/model.gguf');
+    await page.selectOption('[data-testid=register-version] select >> nth=0', 'gguf');
+    await page.click('[data-testid=register-submit]');
+    await expect.poll(() => page.locator('.toast-error').textContent()).toContain('does not exist');
+
+    await page.fill('[data-testid=register-location]', MODEL_FILE);
+    const card = page.locator('[data-testid=model-card][data-model=stories260K]');
+    const v1 = await card.locator('[data-testid=version-row]').first().getAttribute('id');
+    await page.selectOption('[data-testid=register-version] select >> nth=1', v1!.replace('version-', ''));
+    await page.click('[data-testid=register-submit]');
+    await expect.poll(() => card.locator('[data-testid=version-row]').count()).toBe(2);
+    // Lineage: the new version names its parent.
+    expect(await card.locator('[data-testid=version-row]').nth(1).textContent()).toContain('stories260K · v1');
+    await screenshot(page, 'fleet-models-registered');
+  });
+
   it('opens the deployment form pre-filled from the version, and the dry run places llama.cpp on the CPU node', async () => {
     const card = page.locator('[data-testid=model-card][data-model=stories260K]');
     await card.locator('[data-testid=version-deploy]').first().click();
@@ -63,8 +84,25 @@ describe('fleet pages', () => {
     await screenshot(page, 'fleet-dry-run-vllm');
   });
 
+  it('creates a llama.cpp deployment from the form, follows it to ready, and deletes it after confirming', async () => {
+    await page.selectOption('[data-testid=deploy-engine]', 'llamacpp');
+    await page.waitForSelector('[data-testid=dry-run-verdict][data-feasible=true]');
+    const name = await page.inputValue('[data-testid=deploy-name]');
+    await page.click('[data-testid=deploy-submit]');
+    await page.waitForURL(/\/deployments\/[0-9a-f-]{36}$/);
+    expect(await page.locator('h1').textContent()).toContain(name);
+    await page.locator('[data-testid=event]', { hasText: 'created by admin@example.test' }).waitFor();
+    await page.waitForSelector('[data-testid=replica-row][data-status=ready]', { timeout: 120_000 });
+    await page.locator('[data-testid=event]', { hasText: 'placed on' }).waitFor();
+
+    await page.click('[data-testid=delete]');
+    await page.click('[data-testid=confirm]');
+    await page.waitForURL(/\/deployments$/);
+    await page.locator('[data-testid=deployment-row][data-name=stories260K]').waitFor();
+    expect(await page.locator(`[data-testid=deployment-row][data-name="${name}"]`).count()).toBe(0);
+  });
+
   it('shows the stories260K deployment with its ready replica and its log lines', async () => {
-    await page.click('[data-testid=manage-deployments]');
     const row = page.locator('[data-testid=deployment-row][data-name=stories260K]');
     await row.waitFor();
     await row.locator('[data-testid=deployment-link]').click();

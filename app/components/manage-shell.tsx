@@ -21,7 +21,7 @@ function ManageFrame({ children }: { children: ReactNode }) {
   const { me } = useSession();
   const pathname = usePathname();
   const link = (href: string, label: string, testId: string) => (
-    <Link href={href} className={`nav-link${pathname === href ? ' active' : ''}`} data-testid={testId}>
+    <Link href={href} className={`nav-link${pathname === href || pathname.startsWith(`${href}/`) ? ' active' : ''}`} data-testid={testId}>
       {label}
     </Link>
   );
