@@ -19,7 +19,7 @@ const NODE = 'agent-test-node';
 
 const env = () => parseEnv({ ENCLAVE_DATA_DIR: dataDir, ENCLAVE_LLAMACPP_CONTEXT: '1024', ENCLAVE_LLAMACPP_SEQUENCES: '1', ENCLAVE_NODE_LABELS: 'zone=test' });
 const launch = async (selfPlace = false) => {
-  const agent = await startAgent(t.db, env(), { nodeName: NODE, selfPlace, pollMs: 200, heartbeatMs: 60_000 });
+  const agent = await startAgent(t.db, env(), { nodeName: NODE, selfPlace, pollMs: 200, heartbeatMs: 60_000, healthEveryMs: 200 });
   agents.push(agent);
   return agent;
 };
@@ -110,6 +110,12 @@ describe('agent', () => {
     expect(await row(id)).toMatchObject({ status: 'ready', pid: ready.pid });
     expect((await fetch(`${ready.url}/health`)).status).toBe(200);
     expect((await rowWith(gone, 'failed')).lastError).toMatch(/gone when the agent restarted/);
+
+    // The adopted engine is watched: frozen, it turns unhealthy (the gateway stops routing to it); thawed, ready again.
+    process.kill(ready.pid!, 'SIGSTOP');
+    expect((await rowWith(id, 'unhealthy')).lastError).toMatch(/did not answer \/health/);
+    process.kill(ready.pid!, 'SIGCONT');
+    await rowWith(id, 'ready');
 
     await second.stop();
     expect(isAlive(ready.pid!)).toBe(false);

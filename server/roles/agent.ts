@@ -24,11 +24,15 @@ export interface AgentRole {
 
 export interface AgentOptions {
   nodeName?: string;
-  /** Place llamacpp replicas on this node itself (one machine, until the deploy reconciler does it). */
+  /**
+   * Place llamacpp replicas on this node itself, for an agent that runs without any worker. Off by
+   * default: the worker's deploy reconciler places replicas, and both at once would race.
+   */
   selfPlace?: boolean;
   pollMs?: number;
   heartbeatMs?: number;
   startTimeoutMs?: number;
+  healthEveryMs?: number;
   inventory?: () => Promise<Inventory>;
 }
 
@@ -52,7 +56,7 @@ export async function startAgent(db: Db, env: Env, options: AgentOptions | strin
     cudaVersion: first.cudaVersion,
   });
 
-  const selfPlace = opts.selfPlace ?? true;
+  const selfPlace = opts.selfPlace ?? false;
   const defaults = { threads: env.ENCLAVE_LLAMACPP_THREADS, context: env.ENCLAVE_LLAMACPP_CONTEXT, sequences: env.ENCLAVE_LLAMACPP_SEQUENCES };
   const supervisor = createReplicaSupervisor({
     // Without the reconciler, nothing else keeps the deployment's status in step with its replicas.
@@ -60,6 +64,7 @@ export async function startAgent(db: Db, env: Env, options: AgentOptions | strin
     dataDir: env.dataDir,
     launcherFor: (engine) => launcherFor(engine, defaults),
     startTimeoutMs: opts.startTimeoutMs,
+    healthEveryMs: opts.healthEveryMs,
   });
 
   let stopped = false;

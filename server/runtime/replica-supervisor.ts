@@ -20,6 +20,8 @@ export interface SupervisorOptions {
   host?: string;
   startTimeoutMs?: number;
   stopGraceMs?: number;
+  /** How often a ready engine's /health is checked (3 failures in a row: unhealthy). */
+  healthEveryMs?: number;
 }
 
 type Handle = {
@@ -30,7 +32,14 @@ type Handle = {
   stopping: boolean;
   /** Reports for one replica are written in order. */
   reports: Promise<void>;
+  /** Health of a ready replica: when it was last checked, failed checks in a row, and what was reported. */
+  checkedAt?: number;
+  checking?: boolean;
+  failedChecks?: number;
+  reported?: 'ready' | 'unhealthy';
 };
+
+const UNHEALTHY_AFTER_FAILED_CHECKS = 3;
 
 /**
  * The agent's hands. The reconciler decides which replicas should run where (rows with status
@@ -45,6 +54,7 @@ export function createReplicaSupervisor(opts: SupervisorOptions) {
   const host = opts.host ?? '127.0.0.1';
   const startTimeoutMs = opts.startTimeoutMs ?? 120_000;
   const graceMs = opts.stopGraceMs ?? 5_000;
+  const healthEveryMs = opts.healthEveryMs ?? 5_000;
   let abandoned = false;
   let syncing: Promise<void> | undefined;
   const pending = new Set<string>();
@@ -77,7 +87,10 @@ export function createReplicaSupervisor(opts: SupervisorOptions) {
     while (!abandoned && !handle.stopping && handles.get(replicaId) === handle) {
       const state = await handle.launcher.probeReady(handle.url, servedName, AbortSignal.timeout(5_000));
       if (abandoned || handle.stopping || handles.get(replicaId) !== handle) return;
-      if (state === 'ready') return report(handle, replicaId, { status: 'ready', lastError: null });
+      if (state === 'ready') {
+        handle.reported = 'ready';
+        return report(handle, replicaId, { status: 'ready', lastError: null });
+      }
       if (state === 'failed' || Date.now() > deadline) {
         handle.stopping = true;
         handles.delete(replicaId);
@@ -122,16 +135,34 @@ export function createReplicaSupervisor(opts: SupervisorOptions) {
     const logPath = a.logPath ?? path.join(opts.dataDir, 'logs', `${a.replicaId}.log`);
     if (launcher && sameProcess) {
       const handle: Handle = { assignment: a, proc: adoptProcess(pid, logPath), url: a.url, launcher, stopping: false, reports: Promise.resolve() };
-      if (await healthAnswers(a.url)) {
+      // A replica that was still starting (vLLM can load for minutes) is adopted mid-start and watched to ready.
+      if (a.status === 'starting' || (await healthAnswers(a.url))) {
         handles.set(a.replicaId, handle);
         watchExit(handle);
         log.info('agent adopted a running engine', { replica: a.replicaId, pid });
-        return a.status === 'ready' ? undefined : awaitReady(handle, Date.now() + startTimeoutMs);
+        if (a.status !== 'ready') return awaitReady(handle, Date.now() + startTimeoutMs);
+        handle.reported = 'ready';
+        return;
       }
       await handle.proc.stop(graceMs);
       return report(undefined, a.replicaId, { status: 'failed', lastError: 'engine was running but not healthy when the agent restarted; stopped it' });
     }
     return report(undefined, a.replicaId, { status: 'failed', lastError: 'engine process was gone when the agent restarted' });
+  }
+
+  /** A ready engine that stops answering /health is reported unhealthy (the gateway stops routing to it), and ready again when it recovers. */
+  async function checkHealth(handle: Handle): Promise<void> {
+    handle.checking = true;
+    const ok = await healthAnswers(handle.url).finally(() => {
+      handle.checking = false;
+      handle.checkedAt = Date.now();
+    });
+    if (abandoned || handle.stopping || handles.get(handle.assignment.replicaId) !== handle) return;
+    handle.failedChecks = ok ? 0 : (handle.failedChecks ?? 0) + 1;
+    const next = ok ? 'ready' : handle.failedChecks >= UNHEALTHY_AFTER_FAILED_CHECKS ? 'unhealthy' : handle.reported;
+    if (next === handle.reported) return;
+    handle.reported = next;
+    await report(handle, handle.assignment.replicaId, next === 'ready' ? { status: 'ready', lastError: null } : { status: 'unhealthy', lastError: `engine did not answer /health ${UNHEALTHY_AFTER_FAILED_CHECKS} times in a row` });
   }
 
   async function stopHandle(handle: Handle): Promise<void> {
@@ -157,6 +188,7 @@ export function createReplicaSupervisor(opts: SupervisorOptions) {
       }
     }
     for (const handle of handles.values()) if (!seen.has(handle.assignment.replicaId)) work.push(stopHandle(handle));
+    for (const handle of handles.values()) if (handle.reported && !handle.checking && Date.now() - (handle.checkedAt ?? 0) >= healthEveryMs) void checkHealth(handle);
     await Promise.all(work);
   }
 
