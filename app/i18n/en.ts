@@ -233,8 +233,6 @@ export const en = {
   'form.adaptersHint': 'One per line: name=path',
   'form.upstreamUrl': 'Upstream URL',
   'form.upstreamModel': 'Upstream model name',
-  'form.upstreamKey': 'Upstream API key',
-  'form.upstreamKeyHint': 'Not sent yet: the server takes the key when this is supported.',
   'form.context': 'Context (tokens)',
   'form.sequences': 'Parallel sequences',
   'form.threads': 'Threads',
@@ -245,6 +243,7 @@ export const en = {
 
   'dryRun.title': 'Dry run',
   'dryRun.waiting': 'Choose a model version to see where it would run.',
+  'dryRun.external': 'An external endpoint runs nowhere here: nothing to place.',
   'dryRun.checking': 'Checking…',
   'dryRun.fits': 'Fits',
   'dryRun.doesNotFit': 'Does not fit',

@@ -235,8 +235,6 @@ export const zhCN: Dictionary = {
   'form.adaptersHint': '每行一个：name=path',
   'form.upstreamUrl': '上游 URL',
   'form.upstreamModel': '上游模型名称',
-  'form.upstreamKey': '上游 API 密钥',
-  'form.upstreamKeyHint': '暂不发送：服务端支持后才会接收密钥。',
   'form.context': '上下文（token）',
   'form.sequences': '并行序列数',
   'form.threads': '线程数',
@@ -247,6 +245,7 @@ export const zhCN: Dictionary = {
 
   'dryRun.title': '试运行',
   'dryRun.waiting': '选择一个模型版本，查看它会运行在哪里。',
+  'dryRun.external': '外部端点不在本集群运行：无需放置。',
   'dryRun.checking': '正在计算…',
   'dryRun.fits': '可以放下',
   'dryRun.doesNotFit': '放不下',

@@ -29,7 +29,6 @@ export function DeploymentForm({ models, nodes, existingNames, initialVersionId 
   const [versionId, setVersionId] = useState(initial?.id ?? '');
   const [name, setName] = useState(initial ? suggestName(initial.modelName, initial.version, existingNames) : '');
   const [form, setForm] = useState<SpecFormState>(() => initialSpecForm(initial?.format));
-  const [upstreamKey, setUpstreamKey] = useState('');
   const [busy, setBusy] = useState(false);
   const [dryRun, setDryRun] = useState<{ result: DryRunView | null; error: unknown; checking: boolean }>({ result: null, error: null, checking: false });
 
@@ -113,9 +112,6 @@ export function DeploymentForm({ models, nodes, existingNames, initialVersionId 
             </Field>
             <Field label={t('form.upstreamModel')}>
               <input type="text" value={form.upstreamModel} onChange={(e) => set('upstreamModel', e.target.value)} />
-            </Field>
-            <Field label={t('form.upstreamKey')} hint={t('form.upstreamKeyHint')}>
-              <input type="password" autoComplete="off" value={upstreamKey} onChange={(e) => setUpstreamKey(e.target.value)} />
             </Field>
           </>
         )}
@@ -208,7 +204,15 @@ export function DeploymentForm({ models, nodes, existingNames, initialVersionId 
           </button>
         </div>
       </form>
-      <DryRunPanel result={dryRun.result} error={dryRun.error} checking={dryRun.checking} waiting={waiting} utilization={form.gpuMemoryUtilization} nodes={nodes} />
+      <DryRunPanel
+        result={dryRun.result}
+        error={dryRun.error}
+        checking={dryRun.checking}
+        waiting={waiting}
+        external={form.engine === 'upstream'}
+        utilization={form.gpuMemoryUtilization}
+        nodes={nodes}
+      />
     </div>
   );
 }

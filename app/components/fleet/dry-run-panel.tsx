@@ -24,12 +24,14 @@ interface Props {
   error: unknown;
   /** No model version chosen yet (and not an upstream endpoint): nothing to ask. */
   waiting: boolean;
+  /** An external endpoint: there is nothing to place. */
+  external: boolean;
   utilization: number;
   nodes: NodeView[];
 }
 
 /** The live answer beside the deployment form: will it fit, where, and what each GPU would hold. */
-export function DryRunPanel({ result, checking, error, waiting, utilization, nodes }: Props) {
+export function DryRunPanel({ result, checking, error, waiting, external, utilization, nodes }: Props) {
   const { t } = useI18n();
   return (
     <aside className="card dry-run" data-testid="dry-run" aria-live="polite" aria-busy={checking}>
@@ -43,7 +45,7 @@ export function DryRunPanel({ result, checking, error, waiting, utilization, nod
         <span className="spacer" />
         {checking && <small className="muted">{t('dryRun.checking')}</small>}
       </h2>
-      {waiting && <p className="muted">{t('dryRun.waiting')}</p>}
+      {waiting && <p className="muted">{external ? t('dryRun.external') : t('dryRun.waiting')}</p>}
       {!waiting && error !== null && error !== undefined && (
         <p className="form-error" data-testid="dry-run-error">
           {t('dryRun.error', { message: readableError(error, t) })}
