@@ -55,6 +55,8 @@ describe('fleet pages', () => {
     // Lineage: the new version names its parent.
     expect(await card.locator('[data-testid=version-row]').nth(1).textContent()).toContain('stories260K · v1');
     await screenshot(page, 'fleet-models-registered');
+    // Close the toasts so they do not cover the next screenshots.
+    while ((await page.locator('.toast button').count()) > 0) await page.locator('.toast button').first().click();
   });
 
   it('opens the deployment form pre-filled from the version, and the dry run places llama.cpp on the CPU node', async () => {
