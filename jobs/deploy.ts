@@ -1,6 +1,9 @@
 import { Worker } from 'bullmq';
 import type { Db } from '../server/db/client';
-import type { Readiness } from '../server/engines/types';
+import { eq } from 'drizzle-orm';
+import { deployments } from '../server/db/schema';
+import { checkUpstream } from '../server/engines/upstream/driver';
+import { openUpstreamKey } from '../server/engines/upstream/keys';
 import { claimForDeployment } from '../server/lifecycle/model-config';
 import { DEFAULT_RECONCILE, deploymentIds, reconcileDeployment, type ReconcileOptions } from '../server/lifecycle/reconcile';
 import { errorMessage, log } from '../server/log';
@@ -10,16 +13,22 @@ import { bullConnectionOptions } from '../server/redis';
 export const SWEEP_EVERY_MS = 3_000;
 
 /**
- * Readiness of an external OpenAI-compatible endpoint: its model list answers. Kept here until the
- * upstream engine driver (server/engines/upstream) is registered, which also sends the endpoint's key.
+ * Readiness of an external OpenAI-compatible endpoint: its model list answers with the deployment's
+ * sealed key (opened with the master key) and lists the model it expects.
  */
-async function probeModels(_engine: string, url: string): Promise<Readiness> {
-  const res = await fetch(`${url.replace(/\/+$/, '')}/v1/models`, { signal: AbortSignal.timeout(5_000) }).catch(() => null);
-  return res?.ok ? 'ready' : 'loading';
+export function upstreamProbe(db: Db, masterKey: Buffer | undefined): ReconcileOptions['probe'] {
+  return async (_engine, url, servedName) => {
+    const [row] = await db.select({ spec: deployments.spec }).from(deployments).where(eq(deployments.name, servedName)).limit(1);
+    const spec = (row?.spec ?? {}) as Record<string, unknown>;
+    const key = masterKey ? await openUpstreamKey(db, masterKey, spec) : null;
+    const model = (spec.upstream as { model?: string } | undefined)?.model;
+    return (await checkUpstream(url, servedName, { key, model })).readiness;
+  };
 }
 
-export function reconcileOptions(db: Db, over: Partial<ReconcileOptions> = {}): ReconcileOptions {
-  return { ...DEFAULT_RECONCILE, claimFor: claimForDeployment(db), probe: probeModels, ...over };
+export function reconcileOptions(db: Db, over: Partial<ReconcileOptions> & { masterKey?: Buffer } = {}): ReconcileOptions {
+  const { masterKey, ...rest } = over;
+  return { ...DEFAULT_RECONCILE, claimFor: claimForDeployment(db), probe: upstreamProbe(db, masterKey), ...rest };
 }
 
 /**
@@ -27,7 +36,7 @@ export function reconcileOptions(db: Db, over: Partial<ReconcileOptions> = {}): 
  * sweep (no id) enqueues one job per deployment, each under its id, so a deployment already queued
  * is not queued twice.
  */
-export async function startDeployWorker(db: Db, over: Partial<ReconcileOptions> & { sweepEveryMs?: number } = {}): Promise<Worker> {
+export async function startDeployWorker(db: Db, over: Partial<ReconcileOptions> & { sweepEveryMs?: number; masterKey?: Buffer } = {}): Promise<Worker> {
   const options = reconcileOptions(db, over);
   const worker = new Worker(
     'deploy',

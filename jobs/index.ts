@@ -11,7 +11,7 @@ export interface WorkerRole {
 }
 
 /** The worker role: one BullMQ consumer per queue, each with its own connection and concurrency. */
-export async function startWorkers(db: Db): Promise<WorkerRole> {
+export async function startWorkers(db: Db, masterKey?: Buffer): Promise<WorkerRole> {
   const maintenance = new Worker(
     'maintenance',
     async (job) => runMaintenance(db, queueDefinitions.maintenance.payload.parse(job.data)),
@@ -22,7 +22,7 @@ export async function startWorkers(db: Db): Promise<WorkerRole> {
   await queue('maintenance').upsertJobScheduler('partitions-daily', { pattern: '0 5 0 * * *' }, { name: 'maintenance', data: { task: 'partitions' } });
   await queue('maintenance').upsertJobScheduler('sessions-hourly', { every: 3_600_000 }, { name: 'maintenance', data: { task: 'sessions' } });
   await queue('maintenance').upsertJobScheduler('nodes-sweep', { every: 15_000 }, { name: 'maintenance', data: { task: 'nodes' } });
-  const deploy = await startDeployWorker(db);
+  const deploy = await startDeployWorker(db, { masterKey });
   return {
     // close() waits for running jobs to reach their end: the safe point for maintenance and reconcile work.
     stop: async () => {

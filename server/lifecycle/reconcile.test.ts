@@ -8,10 +8,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allocations, deploymentEvents, deploymentReplicas, deployments, gpuNodes, gpus } from '../db/schema';
 import { closeQueues, queue } from '../queues';
 import { createTestDatabase, testRedisPrefix, type TestDatabase } from '../testing/database';
+import { randomBytes } from 'node:crypto';
 import { reconcileOptions, startDeployWorker } from '../../jobs/deploy';
+import { storeUpstreamKey } from '../engines/upstream/keys';
 import { registerVersion } from './catalog';
 import { createDeployment, scaleDeployment, startDeployment, stopDeployment } from './deployments';
 import { reconcileDeployment } from './reconcile';
+
+const masterKey = randomBytes(32);
 
 process.env.REDIS_PREFIX = testRedisPrefix('reconcile');
 const GiB = 1024 ** 3;
@@ -157,16 +161,21 @@ describe('failures', () => {
 });
 
 describe('upstream', () => {
-  it('creates one replica at the upstream URL and marks it ready once the endpoint answers', async () => {
+  it('creates one replica at the upstream URL and marks it ready once the endpoint answers to its sealed key', async () => {
     let up = false;
+    // A double of an external OpenAI-compatible API that wants its key.
     const server = http.createServer((req, res) => {
-      if (up && req.url === '/v1/models') res.writeHead(200, { 'content-type': 'application/json' }).end('{"object":"list","data":[]}');
-      else res.writeHead(503).end();
+      if (!up) return void res.writeHead(503).end();
+      if (req.headers.authorization !== 'Bearer upstream-secret') return void res.writeHead(401).end();
+      if (req.url === '/v1/models') res.writeHead(200, { 'content-type': 'application/json' }).end('{"object":"list","data":[{"id":"gpt-remote"}]}');
+      else res.writeHead(404).end();
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     try {
-      const { id } = await createDeployment(t.db, null, { name: 'ext', spec: { engine: 'upstream', upstream: { url } } });
+      const { id } = await createDeployment(t.db, null, { name: 'ext', spec: { engine: 'upstream', upstream: { url, model: 'gpt-remote' } } });
+      await storeUpstreamKey(t.db, masterKey, id, 'upstream-secret');
+      const opts = reconcileOptions(t.db, { ...testOptions, masterKey });
       await reconcileDeployment(t.db, id, opts);
       expect((await activeReplicas(id)).map((r) => [r.url, r.status])).toEqual([[url, 'starting']]);
       up = true;

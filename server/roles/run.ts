@@ -66,7 +66,7 @@ export async function runRoles(env: Env, roles: RoleSet): Promise<void> {
       stops.push(['agent', () => agent.stop()]);
     }
     if (roles.worker) {
-      const workers = await startWorkers(db);
+      const workers = await startWorkers(db, masterKey);
       stops.push(['worker', () => workers.stop()]);
     }
     let web: WebServer | undefined;

@@ -18,7 +18,10 @@ function fromDriver(driver: EngineDriver): EngineLauncher {
   return {
     command(a, port, host) {
       if (!a.modelLocation) throw new Error(`deployment ${a.servedName} has no model version to run`);
-      const spec = storedSpec({ engine: a.engine, spec: a.spec, desiredReplicas: 1 });
+      const stored = storedSpec({ engine: a.engine, spec: a.spec, desiredReplicas: 1 });
+      // "Auto" TP means the planner chose it: the replica's GPUs on this node are TP x PP of them.
+      const spec =
+        stored.tp === undefined && a.gpuIndices.length > 0 ? { ...stored, tp: Math.max(1, Math.floor(a.gpuIndices.length / stored.pp)) } : stored;
       return driver.command({
         deploymentId: a.deploymentId,
         replicaId: a.replicaId,
