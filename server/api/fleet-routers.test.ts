@@ -1,18 +1,21 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { gpuNodes } from '../db/schema';
+import { eq } from 'drizzle-orm';
+import { auditLog, deployments, gpuNodes } from '../db/schema';
+import { loadUpstreamKey } from '../engines/upstream/keys';
 import { closeQueues, queue } from '../queues';
 import { createTestDatabase, testRedisPrefix, type TestDatabase } from '../testing/database';
 import { startApiTestServer } from './testing/api-test-server';
 
 process.env.REDIS_PREFIX = testRedisPrefix('fleetapi');
 let t: TestDatabase;
+const masterKey = randomBytes(32);
 let api: Awaited<ReturnType<typeof startApiTestServer>>;
 const gguf = path.resolve(__dirname, '../../../shared/models/stories260K.gguf');
 beforeAll(async () => {
   t = await createTestDatabase('fleetapi');
-  api = await startApiTestServer({ db: t.db, masterKey: randomBytes(32) });
+  api = await startApiTestServer({ db: t.db, masterKey });
   await t.db.insert(gpuNodes).values({ name: 'local', status: 'healthy' });
 });
 afterAll(async () => {
@@ -56,4 +59,23 @@ it('lets engineers register, dry-run and deploy; viewers only read', async () =>
   expect(nodes.map((n: { name: string; gpus: unknown[] }) => [n.name, n.gpus])).toEqual([['local', []]]);
   expect((await api.trpc('mutation', 'deployments.delete', { id: created.data.id }, engineer)).status).toBe(200);
   expect((await api.trpc('query', 'deployments.list', undefined, viewer)).data).toEqual([]);
+});
+
+it('seals an upstream deployment key: never in the spec, the audit log or a dump in clear', async () => {
+  const engineer = (await api.userSession('engineer')).cookie;
+  const secret = `sk-upstream-${randomBytes(8).toString('hex')}`;
+  const spec = { engine: 'upstream', upstream: { url: 'http://127.0.0.1:9/v1', model: 'remote' } };
+  const bad = await api.trpc('mutation', 'deployments.create', { name: 'ext-bad', spec, upstreamKey: 'has a space' }, engineer);
+  expect(bad.status).toBe(400);
+  const created = await api.trpc('mutation', 'deployments.create', { name: 'ext', spec, upstreamKey: secret }, engineer);
+  expect(created.status).toBe(200);
+  const [row] = await t.db.select().from(deployments).where(eq(deployments.id, created.data.id));
+  expect(JSON.stringify(row)).not.toContain(secret);
+  expect(row!.spec).toHaveProperty('upstreamKeyEnc');
+  expect(await loadUpstreamKey(t.db, masterKey, created.data.id)).toBe(secret);
+  const audits = await t.db.select().from(auditLog);
+  expect(audits.some((a) => a.action === 'deployments.create')).toBe(true);
+  expect(JSON.stringify(audits)).not.toContain(secret);
+  const notUpstream = await api.trpc('mutation', 'deployments.create', { name: 'cpu-with-key', spec: { engine: 'llamacpp' }, upstreamKey: 'abc' }, engineer);
+  expect(notUpstream.status).toBe(400);
 });

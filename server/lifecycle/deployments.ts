@@ -1,3 +1,4 @@
+import { storeUpstreamKey } from '../engines/upstream/keys';
 import { and, asc, desc, eq, inArray, isNull, ne, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Db } from '../db/client';
@@ -18,7 +19,13 @@ export interface Actor {
 /** A deployment's name is what clients pass as `model`: OpenAI-style ids such as "org/model-7b:chat". */
 export const deploymentNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:\/-]{0,127}$/, 'letters, digits and . _ : / -, starting with a letter or digit; up to 128');
 
-export const createDeploymentSchema = z.object({ name: deploymentNameSchema, modelVersionId: z.string().uuid().optional(), spec: deploymentSpecSchema });
+export const createDeploymentSchema = z.object({
+  name: deploymentNameSchema,
+  modelVersionId: z.string().uuid().optional(),
+  spec: deploymentSpecSchema,
+  /** The external endpoint's API key (engine upstream): sealed into the spec, never stored or logged in clear. */
+  upstreamKey: z.string().regex(/^[\x21-\x7e]{1,4096}$/, "printable characters without spaces").optional(),
+});
 export type CreateDeploymentInput = z.input<typeof createDeploymentSchema>;
 
 /** Asks the worker to reconcile now. The sweep would get there within seconds anyway, so Redis being away is no error. */
@@ -38,9 +45,11 @@ async function checkModelVersion(db: DbOrTx, spec: DeploymentSpec, modelVersionI
     throw new DomainError('BAD_REQUEST', `modelVersionId: the ${spec.engine} engine cannot serve a ${version.format} version (it serves ${ENGINE_FORMATS[spec.engine].join(', ')})`);
 }
 
-export async function createDeployment(db: Db, actor: Actor | null, raw: CreateDeploymentInput): Promise<{ id: string }> {
+export async function createDeployment(db: Db, actor: Actor | null, raw: CreateDeploymentInput, opts: { masterKey?: Buffer } = {}): Promise<{ id: string }> {
   const input = createDeploymentSchema.parse(raw);
   const spec = input.spec;
+  if (input.upstreamKey && spec.engine !== 'upstream') throw new DomainError('BAD_REQUEST', 'upstreamKey is only for engine upstream');
+  if (input.upstreamKey && !opts.masterKey) throw new Error('createDeployment needs the master key to seal an upstream key');
   await checkModelVersion(db, spec, input.modelVersionId);
   const row = await db.transaction(async (tx) => {
     const [created] = await tx
@@ -52,6 +61,8 @@ export async function createDeployment(db: Db, actor: Actor | null, raw: CreateD
     await recordEvent(tx, created.id, 'info', `created${actor ? ` by ${actor.email}` : ''}: ${spec.engine}, ${spec.replicas} replica(s)`);
     return created;
   });
+  // Sealed before the first reconcile, which probes the upstream with it.
+  if (input.upstreamKey) await storeUpstreamKey(db, opts.masterKey!, row.id, input.upstreamKey);
   await requestReconcile(row.id);
   return row;
 }

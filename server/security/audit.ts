@@ -116,7 +116,7 @@ export async function listAudit(db: Db, { limit, beforeId }: { limit: number; be
 }
 
 // Input fields that hold secrets or user content: never copied into an audit row.
-const SENSITIVE_KEY = /pass|secret|token|^key$|content|title|text|search|prompt|message/i;
+const SENSITIVE_KEY = /pass|secret|token|key$|content|title|text|search|prompt|message/i;
 
 /** What of a mutation's input an audit row may keep: ids, names, flags; strings cut short. */
 export function auditDetailFromInput(input: unknown): Record<string, unknown> {

@@ -25,7 +25,7 @@ export const deploymentsRouter = router({
   logs: read
     .input(z.object({ replicaId: z.string().uuid(), tail: z.number().int().min(1).max(5_000).optional() }))
     .query(({ ctx, input }) => replicaLogTail(ctx.db, input.replicaId, input.tail)),
-  create: write.input(createDeploymentSchema).mutation(({ ctx, input }) => createDeployment(ctx.db, ctx.user, input)),
+  create: write.input(createDeploymentSchema).mutation(({ ctx, input }) => createDeployment(ctx.db, ctx.user, input, { masterKey: ctx.masterKey })),
   scale: write
     .input(byId.extend({ replicas: z.number().int().min(0).max(64) }))
     .mutation(async ({ ctx, input }) => {
