@@ -233,6 +233,7 @@ export const en = {
   'form.adaptersHint': 'One per line: name=path',
   'form.upstreamUrl': 'Upstream URL',
   'form.upstreamModel': 'Upstream model name',
+  'form.upstreamKey': 'API key (sealed on save, never shown again)',
   'form.context': 'Context (tokens)',
   'form.sequences': 'Parallel sequences',
   'form.threads': 'Threads',

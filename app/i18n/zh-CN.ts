@@ -235,6 +235,7 @@ export const zhCN: Dictionary = {
   'form.adaptersHint': '每行一个：name=path',
   'form.upstreamUrl': '上游 URL',
   'form.upstreamModel': '上游模型名称',
+  'form.upstreamKey': 'API 密钥（保存时加密，不再显示）',
   'form.context': '上下文（token）',
   'form.sequences': '并行序列数',
   'form.threads': '线程数',

@@ -30,6 +30,8 @@ export function DeploymentForm({ models, nodes, existingNames, initialVersionId 
   const [name, setName] = useState(initial ? suggestName(initial.modelName, initial.version, existingNames) : '');
   const [form, setForm] = useState<SpecFormState>(() => initialSpecForm(initial?.format));
   const [busy, setBusy] = useState(false);
+  // Kept out of the spec form state: it is sent once, sealed by the server, and never shown again.
+  const [upstreamKey, setUpstreamKey] = useState('');
   const [dryRun, setDryRun] = useState<{ result: DryRunView | null; error: unknown; checking: boolean }>({ result: null, error: null, checking: false });
 
   const set = <K extends keyof SpecFormState>(key: K, value: SpecFormState[K]) => setForm((f) => ({ ...f, [key]: value }));
@@ -68,7 +70,8 @@ export function DeploymentForm({ models, nodes, existingNames, initialVersionId 
     if (!('spec' in built)) return;
     setBusy(true);
     try {
-      const created = await fleetApi.create({ name: name.trim(), modelVersionId: versionId || undefined, spec: built.spec });
+      const key = form.engine === 'upstream' && upstreamKey.trim() ? upstreamKey.trim() : undefined;
+      const created = await fleetApi.create({ name: name.trim(), modelVersionId: versionId || undefined, spec: built.spec, upstreamKey: key });
       toast.show(t('form.created', { name: name.trim() }));
       router.push(`/deployments/${created.id}`);
     } catch (err) {
@@ -112,6 +115,9 @@ export function DeploymentForm({ models, nodes, existingNames, initialVersionId 
             </Field>
             <Field label={t('form.upstreamModel')}>
               <input type="text" value={form.upstreamModel} onChange={(e) => set('upstreamModel', e.target.value)} />
+            </Field>
+            <Field label={t('form.upstreamKey')}>
+              <input type="password" autoComplete="off" value={upstreamKey} onChange={(e) => setUpstreamKey(e.target.value)} data-testid="deploy-upstream-key" />
             </Field>
           </>
         )}
