@@ -158,6 +158,16 @@ describe('page guard', () => {
     expect(await guardPage(t.db, { headers: { cookie: user.cookie }, url: '/login' }, '/login')).toEqual({ kind: 'redirect', location: '/' });
     const admin = await api.userSession('admin');
     expect(await guardPage(t.db, { headers: { cookie: admin.cookie }, url: '/admin/users' }, '/admin/users')).toEqual({ kind: 'next' });
+    // Fleet pages: engineers and viewers may open them, plain users only chat.
+    const at = (cookie: string, path: string) => guardPage(t.db, { headers: { cookie }, url: path }, path);
+    const plain = await api.userSession('user');
+    const viewer = await api.userSession('viewer');
+    for (const page of ['/models', '/deployments/new', '/gpus']) {
+      expect(await at(plain.cookie, page)).toEqual({ kind: 'forbidden' });
+      expect(await at(viewer.cookie, page)).toEqual({ kind: 'next' });
+      expect(await at(user.cookie, page)).toEqual({ kind: 'next' });
+    }
+    expect(await at(plain.cookie, '/modelsx')).toEqual({ kind: 'next' });
   });
 });
 

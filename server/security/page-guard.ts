@@ -29,7 +29,9 @@ export async function guardPage(db: Db, req: Pick<IncomingMessage, 'headers' | '
   const conversation = /^\/c\/([^/]*)\/?$/.exec(pathname);
   if (conversation) return (await conversationBelongsTo(db, user.id, decodeSafely(conversation[1]!))) ? { kind: 'next' } : { kind: 'not-found' };
   if (pathname.startsWith('/c/')) return { kind: 'not-found' };
-  if ((pathname === '/admin' || pathname.startsWith('/admin/')) && user.role !== 'admin') return { kind: 'forbidden' };
+  if (under(pathname, '/admin') && user.role !== 'admin') return { kind: 'forbidden' };
+  // Fleet pages: engineers and admins act, viewers read; plain users only chat.
+  if (FLEET_PAGES.some((p) => under(pathname, p)) && user.role === 'user') return { kind: 'forbidden' };
   return { kind: 'next' };
 }
 
@@ -39,4 +41,10 @@ function decodeSafely(segment: string): string {
   } catch {
     return '';
   }
+}
+
+const FLEET_PAGES = ['/models', '/deployments', '/gpus'];
+
+function under(pathname: string, prefix: string): boolean {
+  return pathname === prefix || pathname.startsWith(prefix + '/');
 }
