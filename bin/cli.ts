@@ -8,6 +8,19 @@ Roles:
   start                 every role on one machine: UI, API, gateway (/v1) on PORT (default 3000), worker, agent
   web | gateway | worker | agent
                         one role per process
+  agent --join URL --token T [--name N]
+                        a remote GPU host joining the fleet over HTTPS
+
+GPU fleet:
+  gpus                  this host's GPUs, topology and processes as JSON (zero GPUs without nvidia-smi)
+  gpus parse --query FILE [--topo FILE] [--apps FILE]
+                        the same JSON from saved nvidia-smi output
+  plan --nodes DIR --model CONFIG_JSON [--tp N] [--dtype D] [--quantization Q] [--max-model-len N]
+       [--gpu-memory-utilization X] [--policy binpack|spread]
+                        where a model would be placed, what it needs per GPU, and why not when it does not fit
+  nodes join-token [--ttl-hours N]
+                        a one-time token for a remote agent
+  nodes list            the fleet's nodes
 
 Admin (same configuration as start; works while it runs):
   users create --email E --role admin|engineer|user|viewer [--password P] [--name N]
