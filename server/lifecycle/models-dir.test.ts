@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { deployments, modelVersions } from '../db/schema';
+import { deploymentEvents, deployments, modelVersions } from '../db/schema';
 import { createTestDatabase, type TestDatabase } from '../testing/database';
 import { registerModelsDir } from './models-dir';
 
@@ -21,7 +21,7 @@ afterAll(async () => {
 });
 
 test('each .gguf file becomes a model version and a llamacpp deployment named after the file', async () => {
-  const first = await registerModelsDir(t.db, dir, { threads: 1 });
+  const first = await registerModelsDir(t.db, dir, { llamacpp: { threads: 1 } });
   expect(first.map((m) => m.name)).toEqual(['stories260K']);
   expect(first[0]!.created).toBe(true);
   const [version] = await t.db.select().from(modelVersions).where(eq(modelVersions.id, first[0]!.modelVersionId));
@@ -30,9 +30,11 @@ test('each .gguf file becomes a model version and a llamacpp deployment named af
   expect(version!.sizeBytes).toBe(1185376);
   const [dep] = await t.db.select().from(deployments).where(eq(deployments.name, 'stories260K'));
   expect(dep!.engine).toBe('llamacpp');
-  expect(dep!.spec).toEqual({ threads: 1 });
+  expect(dep!.spec).toEqual({ engine: 'llamacpp', replicas: 1, llamacpp: { threads: 1 } });
+  const events = await t.db.select().from(deploymentEvents).where(eq(deploymentEvents.deploymentId, dep!.id));
+  expect(events.map((e) => e.message)).toEqual(['registered from the models directory: stories260K.gguf on llamacpp, 1 replica']);
 
-  const again = await registerModelsDir(t.db, dir, { threads: 1 });
+  const again = await registerModelsDir(t.db, dir, { llamacpp: { threads: 1 } });
   expect(again[0]!.created).toBe(false);
   expect(again[0]!.modelVersionId).toBe(first[0]!.modelVersionId);
   expect(again[0]!.deploymentId).toBe(first[0]!.deploymentId);

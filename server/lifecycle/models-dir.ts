@@ -4,6 +4,7 @@ import path from 'node:path';
 import { and, eq } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { deployments, models, modelVersions } from '../db/schema';
+import { recordEvent } from './deployment-events';
 
 export interface RegisteredModel {
   name: string;
@@ -28,7 +29,8 @@ export function servedNameFor(file: string): string {
  * size) and a deployment on the built-in llamacpp engine served under the file's name. Known files
  * (same location and size) are left alone, so a restart costs no re-hashing.
  */
-export async function registerModelsDir(db: Db, dir: string, spec: Record<string, unknown>): Promise<RegisteredModel[]> {
+export async function registerModelsDir(db: Db, dir: string, extraSpec: Record<string, unknown> = {}): Promise<RegisteredModel[]> {
+  const spec = { engine: 'llamacpp', replicas: 1, ...extraSpec };
   if (!fs.existsSync(dir)) throw new Error(`ENCLAVE_MODELS_DIR ${dir} does not exist`);
   const files = fs
     .readdirSync(dir)
@@ -54,11 +56,13 @@ export async function registerModelsDir(db: Db, dir: string, spec: Record<string
         .returning();
       created = true;
     }
+    const [existing] = await db.select({ id: deployments.id }).from(deployments).where(eq(deployments.name, name)).limit(1);
     const [deployment] = await db
       .insert(deployments)
       .values({ name, modelVersionId: version!.id, engine: 'llamacpp', spec, desiredReplicas: 1, status: 'pending' })
-      .onConflictDoUpdate({ target: deployments.name, set: { modelVersionId: version!.id, spec, updatedAt: new Date() } })
+      .onConflictDoUpdate({ target: deployments.name, set: { modelVersionId: version!.id, updatedAt: new Date() } }) // an engineer's later changes to the spec stay
       .returning();
+    if (!existing) await recordEvent(db, deployment!.id, 'info', `registered from the models directory: ${path.basename(file)} on llamacpp, 1 replica`);
     out.push({ name, modelVersionId: version!.id, deploymentId: deployment!.id, created });
   }
   return out;

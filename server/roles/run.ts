@@ -59,7 +59,7 @@ export async function runRoles(env: Env, roles: RoleSet): Promise<void> {
     }
     if (roles.agent) {
       if (env.ENCLAVE_MODELS_DIR) {
-        const registered = await registerModelsDir(db, env.ENCLAVE_MODELS_DIR, {});
+        const registered = await registerModelsDir(db, env.ENCLAVE_MODELS_DIR);
         log.info('models directory registered', { models: registered.map((m) => m.name) });
       }
       const agent = await startAgent(db, env);
