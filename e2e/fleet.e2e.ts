@@ -112,6 +112,8 @@ describe('fleet pages', () => {
     await page.waitForSelector('[data-testid=replica-row][data-status=ready]', { timeout: 120_000 });
     await page.waitForFunction(() => Number(document.querySelector('[data-testid=log-lines]')?.getAttribute('data-count') ?? 0) > 0, null, { timeout: 30_000 });
     expect(await page.locator('[data-testid=deployment-actions]').count()).toBe(1);
+    // The ready engine's live load, scraped from its own /metrics.
+    await expect.poll(() => page.locator('[data-testid=replica-load]').first().textContent(), { timeout: 15_000 }).toMatch(/\d+ running, \d+ waiting/);
     expect(await page.locator('[data-testid=lineage-link]').getAttribute('href')).toMatch(/^\/models#version-[0-9a-f-]{36}$/);
   });
 

@@ -195,6 +195,8 @@ export const en = {
   'deployments.node': 'Node',
   'deployments.gpus': 'GPUs',
   'deployments.restarts': 'Restarts',
+  'deployments.load': 'Running / waiting',
+  'deployments.loadValue': '{running} running, {waiting} waiting',
   'deployments.lastError': 'Last error',
   'deployments.pid': 'PID',
   'deployments.started': 'Started',

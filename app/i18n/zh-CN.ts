@@ -197,6 +197,8 @@ export const zhCN: Dictionary = {
   'deployments.node': '节点',
   'deployments.gpus': 'GPU',
   'deployments.restarts': '重启次数',
+  'deployments.load': '运行 / 排队',
+  'deployments.loadValue': '运行 {running}，排队 {waiting}',
   'deployments.lastError': '最近错误',
   'deployments.pid': 'PID',
   'deployments.started': '启动时间',

@@ -1,4 +1,5 @@
 import { storeUpstreamKey } from '../engines/upstream/keys';
+import { scrapeMetrics } from '../engines/vllm/metrics';
 import { and, asc, desc, eq, inArray, isNull, ne, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Db } from '../db/client';
@@ -215,5 +216,16 @@ export async function getDeployment(db: Db, id: string) {
     .where(eq(deploymentEvents.deploymentId, id))
     .orderBy(desc(deploymentEvents.id))
     .limit(RECENT_EVENTS);
-  return { ...listView(row), replicas, events };
+  // Live load of each ready engine from its own /metrics (vLLM's names; the llamacpp engine speaks them
+  // too). Upstreams are not scraped: their metrics are not ours to read.
+  const withLoad = await Promise.all(
+    replicas.map(async (r) => ({
+      ...r,
+      load:
+        r.status === 'ready' && r.url && row.engine !== 'upstream'
+          ? await scrapeMetrics(r.url, AbortSignal.timeout(1_500)).catch(() => null)
+          : null,
+    })),
+  );
+  return { ...listView(row), replicas: withLoad, events };
 }

@@ -47,6 +47,8 @@ export interface ReplicaView {
   lastError: string | null;
   pid: number | null;
   startedAt: When | null;
+  /** Live from the engine's /metrics while it is ready. */
+  load?: { running: number; waiting: number; kvCacheUsage?: number; generationTokensTotal?: number } | null;
 }
 
 export interface DeploymentEventView {

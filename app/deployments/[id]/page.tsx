@@ -68,6 +68,7 @@ export default function DeploymentPage() {
                   <th>{t('deployments.node')}</th>
                   <th>{t('deployments.gpus')}</th>
                   <th>{t('deployments.status')}</th>
+                  <th>{t('deployments.load')}</th>
                   <th>{t('deployments.restarts')}</th>
                   <th>{t('deployments.pid')}</th>
                   <th>{t('deployments.started')}</th>
@@ -77,7 +78,7 @@ export default function DeploymentPage() {
               <tbody>
                 {d.replicas.length === 0 && (
                   <tr>
-                    <td colSpan={7} className="muted">{t('deployments.noReplicas')}</td>
+                    <td colSpan={8} className="muted">{t('deployments.noReplicas')}</td>
                   </tr>
                 )}
                 {d.replicas.map((r) => (
@@ -86,6 +87,12 @@ export default function DeploymentPage() {
                     <td>{r.gpuIndices?.length ? r.gpuIndices.map((g) => <span key={g} className="tile tile-chosen" style={{ display: 'inline-flex', width: 22, height: 22, marginRight: 3 }}>{g}</span>) : <span className="chip">{t('deployments.cpu')}</span>}</td>
                     <td>
                       <StatusBadge status={r.status} />
+                    </td>
+                    <td className="nowrap" style={{ fontVariantNumeric: 'tabular-nums' }} data-testid="replica-load">
+                      {r.load
+                        ? t('deployments.loadValue', { running: r.load.running, waiting: r.load.waiting }) +
+                          (r.load.kvCacheUsage !== undefined ? ` · KV ${Math.round(r.load.kvCacheUsage * 100)}%` : '')
+                        : '—'}
                     </td>
                     <td style={{ fontVariantNumeric: 'tabular-nums' }}>{r.restarts}</td>
                     <td className="mono">{r.pid ?? '—'}</td>
