@@ -1,0 +1,84 @@
+/** The conversion kernels: plain loops over typed arrays, nothing allocated per value. */
+import { Q8_0_BLOCK_BYTES, QK8_0 } from './format';
+
+/** IEEE binary32 bits to binary16 bits, rounding to nearest even (as ggml's GGML_FP32_TO_FP16 does). */
+export function f32BitsToF16(x: number): number {
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  let mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 | (mant >>> 13) : 0); // NaN stays a (quiet) NaN
+  const e = exp - 112; // rebias 127 → 15
+  if (e >= 0x1f) return sign | 0x7c00; // too large: infinity
+  if (e <= 0) {
+    if (e < -10) return sign; // below half the smallest subnormal: zero
+    mant |= 0x800000;
+    const shift = 14 - e;
+    let half = mant >>> shift;
+    const rest = mant & ((1 << shift) - 1);
+    const mid = 1 << (shift - 1);
+    if (rest > mid || (rest === mid && half & 1)) half++;
+    return sign | half;
+  }
+  let half = (e << 10) | (mant >>> 13);
+  const rest = mant & 0x1fff;
+  // A carry out of the mantissa moves into the exponent, which is the right answer (up to infinity).
+  if (rest > 0x1000 || (rest === 0x1000 && half & 1)) half++;
+  return sign | half;
+}
+
+/** binary16 bits to a number, exactly. */
+export function f16BitsToF32(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >>> 10) & 0x1f;
+  const mant = h & 0x3ff;
+  if (exp === 0) return sign * mant * 2 ** -24;
+  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
+  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
+}
+
+/** All 65536 halves as floats: F16 input is widened by lookup, far cheaper than decoding bits per value. */
+export const F16_TABLE = (() => {
+  const table = new Float32Array(65536);
+  for (let h = 0; h < 65536; h++) table[h] = f16BitsToF32(h);
+  return table;
+})();
+
+/** `n` floats (given as their bits) to halves. */
+export function f32ToF16(src: Uint32Array, dst: Uint16Array, n: number): void {
+  for (let i = 0; i < n; i++) dst[i] = f32BitsToF16(src[i]!);
+}
+
+export function f16ToF32(src: Uint16Array, dst: Float32Array, n: number): void {
+  for (let i = 0; i < n; i++) dst[i] = F16_TABLE[src[i]!]!;
+}
+
+const scratch = new Uint32Array(1);
+const scratchF = new Float32Array(scratch.buffer);
+
+/**
+ * ggml's quantize_row_q8_0_ref: per block of 32, d = max|x| / 127 in float32, q = x * (1/d) rounded half
+ * away from zero, d stored as fp16. `n` must be a multiple of 32; `dst` holds n/32 × 34 bytes.
+ */
+export function quantizeQ8_0(src: Float32Array, dst: Uint8Array, n: number): void {
+  const q = new Int8Array(dst.buffer, dst.byteOffset, dst.length);
+  // Blocks are 34 bytes, so every scale sits at an even offset: one Uint16 view writes them all.
+  const scales = new Uint16Array(dst.buffer, dst.byteOffset, dst.length >>> 1);
+  for (let b = 0, i = 0; i < n; b++, i += QK8_0) {
+    let amax = 0;
+    for (let j = 0; j < QK8_0; j++) {
+      const a = Math.abs(src[i + j]!);
+      if (a > amax) amax = a;
+    }
+    const d = Math.fround(amax / 127);
+    const id = d ? Math.fround(1 / d) : 0;
+    scratchF[0] = d;
+    scales[b * (Q8_0_BLOCK_BYTES >>> 1)] = f32BitsToF16(scratch[0]!);
+    const at = b * Q8_0_BLOCK_BYTES + 2;
+    for (let j = 0; j < QK8_0; j++) {
+      const v = Math.fround(src[i + j]! * id);
+      // Storing into an Int8Array truncates toward zero, so adding ±0.5 first rounds half away from zero
+      // (exact: v is a float32, so v ± 0.5 loses nothing in a double). Math.round would send -2.5 to -2.
+      q[at + j] = v + (v < 0 ? -0.5 : 0.5);
+    }
+  }
+}
