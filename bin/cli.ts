@@ -22,6 +22,10 @@ GPU fleet:
                         a one-time token for a remote agent
   nodes list            the fleet's nodes
 
+Evaluation:
+  eval perplexity --model FILE.gguf --text FILE [--context N] [--threads N]
+                        perplexity of a text under a GGUF model on the CPU, as JSON {"perplexity","tokens"}
+
 Admin (same configuration as start; works while it runs):
   users create --email E --role admin|engineer|user|viewer [--password P] [--name N]
   keys create --name N [--user EMAIL] [--models a,b] [--expires-days D]

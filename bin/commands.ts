@@ -11,6 +11,7 @@ import { options, required, UsageError } from './args';
 import { gpusCommand, gpusParseCommand } from './gpus';
 import { planCommand } from './plan';
 import { agentCommand, nodesJoinTokenCommand, nodesListCommand } from './agent-commands';
+import { evalPerplexityCommand } from './eval';
 
 type Command = (args: string[]) => Promise<number | 'running' | void>;
 
@@ -78,6 +79,7 @@ export const commands: Record<string, Command> = {
   plan: planCommand,
   'nodes join-token': nodesJoinTokenCommand,
   'nodes list': nodesListCommand,
+  'eval perplexity': evalPerplexityCommand,
 
   'keys rotate-master': async (args) => {
     options(args, {});
