@@ -22,6 +22,10 @@ GPU fleet:
                         a one-time token for a remote agent
   nodes list            the fleet's nodes
 
+Models:
+  quantize --in IN.gguf --out OUT.gguf --type f16|q8_0
+                        convert a GGUF file's F32/F16 matrices (streaming); prints sizes and seconds as JSON
+
 Evaluation:
   eval perplexity --model FILE.gguf --text FILE [--context N] [--threads N]
                         perplexity of a text under a GGUF model on the CPU, as JSON {"perplexity","tokens"}

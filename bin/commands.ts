@@ -11,6 +11,7 @@ import { options, required, UsageError } from './args';
 import { gpusCommand, gpusParseCommand } from './gpus';
 import { planCommand } from './plan';
 import { agentCommand, nodesJoinTokenCommand, nodesListCommand } from './agent-commands';
+import { quantizeCommand } from './quantize';
 import { evalPerplexityCommand } from './eval';
 
 type Command = (args: string[]) => Promise<number | 'running' | void>;
@@ -79,6 +80,7 @@ export const commands: Record<string, Command> = {
   plan: planCommand,
   'nodes join-token': nodesJoinTokenCommand,
   'nodes list': nodesListCommand,
+  quantize: quantizeCommand,
   'eval perplexity': evalPerplexityCommand,
 
   'keys rotate-master': async (args) => {
