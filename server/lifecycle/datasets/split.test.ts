@@ -1,0 +1,30 @@
+import { expect, test } from 'vitest';
+import { isHeldOut, splitDataset } from './split';
+
+test('the same seed gives the same split; another seed another one; the fraction is respected', () => {
+  const a = splitDataset(10_000, { heldOutFraction: 0.1, seed: 42 });
+  expect(splitDataset(10_000, { heldOutFraction: 0.1, seed: 42 })).toEqual(a);
+  expect(a.trainRows + a.heldOutRows).toBe(10_000);
+  expect(a.heldOutRows).toBeGreaterThan(900);
+  expect(a.heldOutRows).toBeLessThan(1100);
+  const rowsA = Array.from({ length: 200 }, (_, i) => isHeldOut(i, a));
+  const rowsB = Array.from({ length: 200 }, (_, i) => isHeldOut(i, { seed: 43, heldOutFraction: 0.1 }));
+  expect(rowsB).not.toEqual(rowsA);
+});
+
+test('a row keeps its side when rows are appended', () => {
+  const small = Array.from({ length: 100 }, (_, i) => isHeldOut(i, { seed: 7, heldOutFraction: 0.2 }));
+  const counted = small.filter(Boolean).length;
+  expect(splitDataset(100, { heldOutFraction: 0.2, seed: 7 }).heldOutRows).toBe(counted);
+  expect(splitDataset(1000, { heldOutFraction: 0.2, seed: 7 }).heldOutRows).toBeGreaterThanOrEqual(counted);
+});
+
+test('bad parameters and empty sides are refused with a reason', () => {
+  expect(() => splitDataset(100, { heldOutFraction: 0, seed: 1 })).toThrow(/between 0 and 1/);
+  expect(() => splitDataset(100, { heldOutFraction: 1.5, seed: 1 })).toThrow(/between 0 and 1/);
+  expect(() => splitDataset(100, { heldOutFraction: 0.1, seed: -1 })).toThrow(/seed/);
+  expect(() => splitDataset(1, { heldOutFraction: 0.5, seed: 1 })).toThrow(/at least 2 rows/);
+  // Some seed holds out nothing of 3 rows at 1%: the error says so instead of recording an empty held-out set.
+  const seed = Array.from({ length: 100 }, (_, s) => s).find((s) => ![0, 1, 2].some((i) => isHeldOut(i, { seed: s, heldOutFraction: 0.01 })))!;
+  expect(() => splitDataset(3, { heldOutFraction: 0.01, seed })).toThrow(/holds out none of 3 rows/);
+});
