@@ -33,7 +33,7 @@ beforeAll(async () => {
       rows++;
     }
     written += Buffer.byteLength(text);
-    if (!out.write(text)) await new Promise((resolve) => out.once('drain', resolve));
+    if (!out.write(text)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
   }
   await new Promise<void>((resolve, reject) => out.end((e?: Error) => (e ? reject(e) : resolve())));
 }, 120_000);
