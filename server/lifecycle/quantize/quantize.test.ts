@@ -79,6 +79,16 @@ describe('stories260K to Q8_0', () => {
   });
 });
 
+describe('converter threads', () => {
+  it('two worker threads write byte for byte what the main thread alone writes', () => {
+    for (const type of ['q8_0', 'f16'] as const) {
+      quantizeGguf(TEST_MODEL_PATH, out(`threads-${type}.gguf`), type, { threads: 2 });
+      expect(fs.readFileSync(out(`threads-${type}.gguf`)).equals(fs.readFileSync(out(`${type}.gguf`)))).toBe(true);
+      fs.rmSync(out(`threads-${type}.gguf`));
+    }
+  });
+});
+
 describe('stories260K to F16', () => {
   it('converts every F32 matrix to F16 with at most half an ulp of error, and keeps 1-D tensors in F32', () => {
     const src = source();

@@ -1,7 +1,9 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { FILE_TYPE, GGML_F16, GGML_F32, GGML_Q8_0, GgufError, Q8_0_BLOCK_BYTES, QK8_0, QUANTIZATION_VERSION, tensorBytes, ValueType } from './format';
-import { f16ToF32, f32ToF16, quantizeQ8_0 } from './kernels';
+import { inputSize, opFor } from './convert-chunk';
+import { FILE_TYPE, GGML_F16, GGML_F32, GGML_Q8_0, GgufError, QK8_0, QUANTIZATION_VERSION, tensorBytes, ValueType } from './format';
+import { ConvertPool } from './pool';
 import { readGguf, type GgufEntry, type GgufTensor } from './reader';
 import { encodeHeader } from './writer';
 
@@ -10,6 +12,10 @@ export type QuantizeResult = { inputBytes: number; outputBytes: number; tensors:
 
 /** Values per chunk: 4 MiB of F32 in, whatever the tensor size, so memory stays flat for any file. */
 const CHUNK = 1 << 20;
+/** Below this much to convert, starting worker threads costs more than it saves. */
+const PARALLEL_FROM_BYTES = 64 << 20;
+
+export type QuantizeOptions = { /** converter threads; default: up to 4 cores for large files, else 1 */ threads?: number };
 
 /**
  * The type a tensor gets. Like llama.cpp: only matrices (2+ dimensions) are converted, since norms and
@@ -48,11 +54,12 @@ function writeFully(fd: number, buffer: Uint8Array, length: number, position: nu
 }
 
 /**
- * Quantizes IN to OUT, streaming: each tensor goes through the same two buffers (fs.readSync into the
- * input one, convert, write the output one), so peak memory is the header plus a few MiB. The result is
+ * Quantizes IN to OUT, streaming: each tensor goes through the same few buffers (fs.readSync into an input
+ * one, convert, write the output one), so peak memory is the header plus a few MiB per converter thread.
+ * With several threads, alternate chunks are converted in worker threads (pool.ts). The result is
  * written under a temporary name and renamed at the end: a failure leaves no partial OUT behind.
  */
-export function quantizeGguf(input: string, output: string, target: QuantizeType): QuantizeResult {
+export function quantizeGguf(input: string, output: string, target: QuantizeType, options: QuantizeOptions = {}): QuantizeResult {
   const started = performance.now();
   if (!(target in FILE_TYPE)) throw new GgufError(`unknown type ${target} (f16 or q8_0)`);
   if (path.resolve(input) === path.resolve(output)) throw new GgufError(`output ${output} is the input file: choose another path`);
@@ -65,17 +72,18 @@ export function quantizeGguf(input: string, output: string, target: QuantizeType
   });
   const { header, offsets } = encodeHeader(outputMetadata(layout.metadata, target), plan.map((p) => ({ name: p.t.name, ne: p.t.ne, type: p.type, bytes: p.bytes })), layout.alignment);
 
-  const inBuffer = new ArrayBuffer(CHUNK * 4);
-  const inBytes = new Uint8Array(inBuffer);
-  const outBuffer = new ArrayBuffer(CHUNK * 4);
-  const outBytes = new Uint8Array(outBuffer);
-  const widened = new Float32Array(CHUNK); // F16 input widened before Q8_0
+  const copyBuffer = new Uint8Array(CHUNK * 4);
+  const convertBytes = plan.filter((p) => p.type !== p.t.type).reduce((a, p) => a + p.t.bytes, 0);
+  const threads = options.threads ?? (convertBytes >= PARALLEL_FROM_BYTES ? Math.min(os.availableParallelism(), 4) : 1);
 
   const tmp = path.join(path.dirname(path.resolve(output)), `.${path.basename(output)}.${process.pid}.partial`);
   const inFd = fs.openSync(input, 'r');
   let outFd: number | undefined;
+  let pool: ConvertPool | undefined;
   try {
     outFd = fs.openSync(tmp, 'w');
+    const fd = outFd;
+    pool = new ConvertPool(threads, CHUNK, (buffer, length, position) => writeFully(fd, new Uint8Array(buffer, 0, length), length, position));
     writeFully(outFd, header, header.length, 0);
     let end = header.length;
     for (const [i, { t, type, bytes }] of plan.entries()) {
@@ -83,34 +91,24 @@ export function quantizeGguf(input: string, output: string, target: QuantizeType
       if (at > end) writeFully(outFd, new Uint8Array(at - end), at - end, end); // alignment padding
       const from = layout.dataOffset + t.offset;
       if (type === t.type) {
-        for (let done = 0; done < bytes; done += inBytes.length) {
-          const n = Math.min(inBytes.length, bytes - done);
-          readFully(inFd, inBytes, n, from + done, input);
-          writeFully(outFd, inBytes, n, at + done);
+        for (let done = 0; done < bytes; done += copyBuffer.length) {
+          const n = Math.min(copyBuffer.length, bytes - done);
+          readFully(inFd, copyBuffer, n, from + done, input);
+          writeFully(outFd, copyBuffer, n, at + done);
         }
       } else {
+        const op = opFor(t.type, type);
+        const size = inputSize(op);
         const elements = t.ne.reduce((a, b) => a * b, 1);
-        const inSize = t.type === GGML_F32 ? 4 : 2;
-        let written = 0;
+        const outPerValue = bytes / elements;
         for (let done = 0; done < elements; done += CHUNK) {
           const n = Math.min(CHUNK, elements - done); // a multiple of 32 whenever Q8_0 is the target
-          readFully(inFd, inBytes, n * inSize, from + done * inSize, input);
-          let outLength: number;
-          if (type === GGML_F16) {
-            f32ToF16(new Uint32Array(inBuffer, 0, n), new Uint16Array(outBuffer, 0, n), n);
-            outLength = n * 2;
-          } else {
-            const floats = t.type === GGML_F32 ? new Float32Array(inBuffer, 0, n) : widened;
-            if (t.type === GGML_F16) f16ToF32(new Uint16Array(inBuffer, 0, n), widened, n);
-            outLength = (n / QK8_0) * Q8_0_BLOCK_BYTES;
-            quantizeQ8_0(floats, outBytes.subarray(0, outLength), n);
-          }
-          writeFully(outFd, outBytes, outLength, at + written);
-          written += outLength;
+          pool.convert(op, n, at + done * outPerValue, (buffer) => readFully(inFd, new Uint8Array(buffer), n * size, from + done * size, input));
         }
       }
       end = at + bytes;
     }
+    pool.drain();
     fs.closeSync(outFd);
     outFd = undefined;
     fs.renameSync(tmp, output);
@@ -119,9 +117,11 @@ export function quantizeGguf(input: string, output: string, target: QuantizeType
     return { inputBytes: layout.fileBytes, outputBytes: end, tensors, converted, kept: tensors - converted, seconds: (performance.now() - started) / 1000, type: target };
   } catch (e) {
     if (outFd !== undefined) fs.closeSync(outFd);
+    outFd = undefined;
     fs.rmSync(tmp, { force: true });
     throw e;
   } finally {
+    pool?.close();
     fs.closeSync(inFd);
   }
 }

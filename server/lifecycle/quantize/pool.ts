@@ -1,0 +1,73 @@
+import { Worker } from 'node:worker_threads';
+import { chunkBuffers, convertChunk, type ChunkBuffers, type OpCode } from './convert-chunk';
+import { CONTROL } from './pool-protocol';
+
+type Slot = { worker: Worker; control: Int32Array; buffers: ChunkBuffers; pending: { position: number } | null };
+type Write = (buffer: ArrayBufferLike, length: number, position: number) => void;
+
+/**
+ * Converters for alternate chunks. With one thread the main thread converts (no worker cost for small
+ * files); with more, each worker converts its own chunk while the main thread reads the next one into the
+ * other worker's buffer, and writes each result when its worker is done. Output goes to positions, so
+ * the order in which chunks finish does not matter.
+ */
+export class ConvertPool {
+  private slots: Slot[] = [];
+  private local: ChunkBuffers;
+  private next = 0;
+
+  constructor(threads: number, chunk: number, private write: Write) {
+    this.local = chunkBuffers(chunk, false);
+    if (threads < 2) return;
+    for (let i = 0; i < threads; i++) {
+      const control = new Int32Array(new SharedArrayBuffer(CONTROL.LENGTH * 4));
+      const buffers = chunkBuffers(chunk, true);
+      const worker = new Worker(new URL('./convert-worker.mjs', import.meta.url), { workerData: { control: control.buffer, buffers } });
+      worker.unref();
+      this.slots.push({ worker, control, buffers, pending: null });
+    }
+  }
+
+  /** Fills the next free input buffer with `fill`, converts it (here or in a worker), writes the result at `position`. */
+  convert(op: OpCode, n: number, position: number, fill: (input: ArrayBufferLike) => void): void {
+    if (this.slots.length === 0) {
+      fill(this.local.input);
+      this.write(this.local.output, convertChunk(op, n, this.local), position);
+      return;
+    }
+    const slot = this.slots[this.next++ % this.slots.length]!;
+    this.finish(slot);
+    fill(slot.buffers.input);
+    slot.control[CONTROL.OP] = op;
+    slot.control[CONTROL.N] = n;
+    slot.pending = { position };
+    Atomics.store(slot.control, CONTROL.STATE, CONTROL.WORK);
+    Atomics.notify(slot.control, CONTROL.STATE);
+  }
+
+  /** Waits for the slot's chunk, if any, and writes it out. */
+  private finish(slot: Slot) {
+    if (!slot.pending) return;
+    // A worker that died (it failed to start, or threw) never reports: wait in bounded steps and check.
+    while (Atomics.wait(slot.control, CONTROL.STATE, CONTROL.WORK, 30_000) === 'timed-out') {
+      throw new Error('quantize: a converter thread stopped answering');
+    }
+    this.write(slot.buffers.output, slot.control[CONTROL.OUT_BYTES]!, slot.pending.position);
+    slot.pending = null;
+    Atomics.store(slot.control, CONTROL.STATE, CONTROL.IDLE);
+  }
+
+  /** Writes every chunk still in flight. */
+  drain() {
+    for (const slot of this.slots) this.finish(slot);
+  }
+
+  close() {
+    for (const slot of this.slots) {
+      Atomics.store(slot.control, CONTROL.STATE, CONTROL.EXIT);
+      Atomics.notify(slot.control, CONTROL.STATE);
+      void slot.worker.terminate();
+    }
+    this.slots = [];
+  }
+}
