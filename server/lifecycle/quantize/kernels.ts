@@ -43,9 +43,19 @@ export const F16_TABLE = (() => {
   return table;
 })();
 
-/** `n` floats (given as their bits) to halves. */
+/**
+ * `n` floats (given as their bits) to halves. Weights are almost all in the range of normal halves, where
+ * rounding to nearest even is one add on the bits (a carry into the exponent is still right); the rest
+ * (subnormals, overflow, NaN) takes the general path.
+ */
 export function f32ToF16(src: Uint32Array, dst: Uint16Array, n: number): void {
-  for (let i = 0; i < n; i++) dst[i] = f32BitsToF16(src[i]!);
+  for (let i = 0; i < n; i++) {
+    const x = src[i]!;
+    const m = x & 0x7fffffff;
+    // [2^-14, 65520): results from the smallest normal half to 65504, the largest finite one.
+    if (m >= 0x38800000 && m < 0x477ff000) dst[i] = ((x >>> 16) & 0x8000) | (((m + 0x0fff + ((m >>> 13) & 1)) >>> 13) - 0x1c000);
+    else dst[i] = f32BitsToF16(x);
+  }
 }
 
 export function f16ToF32(src: Uint16Array, dst: Float32Array, n: number): void {
