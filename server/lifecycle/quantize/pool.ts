@@ -6,20 +6,20 @@ type Slot = { worker: Worker; control: Int32Array; buffers: ChunkBuffers; pendin
 type Write = (buffer: ArrayBufferLike, length: number, position: number) => void;
 
 /**
- * Converters for alternate chunks. With one thread the main thread converts (no worker cost for small
- * files); with more, each worker converts its own chunk while the main thread reads the next one into the
- * other worker's buffer, and writes each result when its worker is done. Output goes to positions, so
- * the order in which chunks finish does not matter.
+ * Converters for alternate chunks: the main thread and `threads - 1` workers take turns. The main thread
+ * reads every chunk into the buffer of the converter whose turn it is; while a worker converts its chunk the
+ * main thread converts its own, then writes each result when it is ready. Output goes to positions, so
+ * the order in which chunks finish does not matter. One worker fewer than threads keeps memory down (each
+ * worker is a V8 isolate with its own module loader).
  */
 export class ConvertPool {
   private slots: Slot[] = [];
   private local: ChunkBuffers;
-  private next = 0;
+  private turn = 0;
 
   constructor(threads: number, chunk: number, private write: Write) {
     this.local = chunkBuffers(chunk, false);
-    if (threads < 2) return;
-    for (let i = 0; i < threads; i++) {
+    for (let i = 1; i < threads; i++) {
       const control = new Int32Array(new SharedArrayBuffer(CONTROL.LENGTH * 4));
       const buffers = chunkBuffers(chunk, true);
       const worker = new Worker(new URL('./convert-worker.mjs', import.meta.url), { workerData: { control: control.buffer, buffers } });
@@ -28,14 +28,15 @@ export class ConvertPool {
     }
   }
 
-  /** Fills the next free input buffer with `fill`, converts it (here or in a worker), writes the result at `position`. */
+  /** Fills the next converter's input buffer with `fill`, converts it (here or in a worker), writes the result at `position`. */
   convert(op: OpCode, n: number, position: number, fill: (input: ArrayBufferLike) => void): void {
-    if (this.slots.length === 0) {
+    const turn = this.turn++ % (this.slots.length + 1);
+    if (turn === 0) {
       fill(this.local.input);
       this.write(this.local.output, convertChunk(op, n, this.local), position);
       return;
     }
-    const slot = this.slots[this.next++ % this.slots.length]!;
+    const slot = this.slots[turn - 1]!;
     this.finish(slot);
     fill(slot.buffers.input);
     slot.control[CONTROL.OP] = op;

@@ -12,8 +12,8 @@ export type QuantizeResult = { inputBytes: number; outputBytes: number; tensors:
 
 /** Values per chunk: 4 MiB of F32 in, whatever the tensor size, so memory stays flat for any file. */
 const CHUNK = 1 << 20;
-/** Below this much to convert, starting worker threads costs more than it saves. */
-const PARALLEL_FROM_BYTES = 64 << 20;
+/** Below this much to convert, starting a worker thread (about half a second with its loader) costs more than it saves. */
+const PARALLEL_FROM_BYTES = 256 << 20;
 
 export type QuantizeOptions = { /** converter threads; default: up to 4 cores for large files, else 1 */ threads?: number };
 
