@@ -172,6 +172,19 @@ describe('bad input', () => {
     corrupt.writeBigUInt64LE(10n ** 12n, count);
     fails('array', corrupt, /array tokenizer\.ggml\.tokens of 1000000000000 items runs past the end/);
   });
+  it('GGUF v2 input is read like v3 and written as v3', () => {
+    const v2 = Buffer.from(bytes);
+    v2.writeUInt32LE(2, 4);
+    fs.writeFileSync(out('v2.gguf'), v2);
+    quantizeGguf(out('v2.gguf'), out('v2-q8.gguf'), 'q8_0');
+    expect(readGguf(out('v2.gguf')).version).toBe(2);
+    expect(fs.readFileSync(out('v2-q8.gguf')).equals(fs.readFileSync(out('q8_0.gguf')))).toBe(true);
+    fs.rmSync(out('v2.gguf'));
+    fs.rmSync(out('v2-q8.gguf'));
+  });
+  it('an output directory that does not exist', () => {
+    expect(() => quantizeGguf(TEST_MODEL_PATH, out('no/such/dir/x.gguf'), 'q8_0')).toThrow(/cannot write .*x\.gguf: its directory does not exist/);
+  });
   it('a missing file, the input as output, an unknown type', () => {
     expect(() => quantizeGguf(out('absent.gguf'), out('x.gguf'), 'q8_0')).toThrow(/absent\.gguf: no such file/);
     expect(() => quantizeGguf(out('f16.gguf'), out('./f16.gguf'), 'q8_0')).toThrow(/is the input file/);

@@ -81,7 +81,12 @@ export function quantizeGguf(input: string, output: string, target: QuantizeType
   let outFd: number | undefined;
   let pool: ConvertPool | undefined;
   try {
-    outFd = fs.openSync(tmp, 'w');
+    try {
+      outFd = fs.openSync(tmp, 'w');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new GgufError(`cannot write ${output}: ${code === 'ENOENT' ? 'its directory does not exist' : code === 'EACCES' ? 'permission denied' : (e as Error).message}`);
+    }
     const fd = outFd;
     pool = new ConvertPool(threads, CHUNK, (buffer, length, position) => writeFully(fd, new Uint8Array(buffer, 0, length), length, position));
     writeFully(outFd, header, header.length, 0);

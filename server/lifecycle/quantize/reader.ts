@@ -106,7 +106,8 @@ export function readGguf(file: string): GgufLayout {
     }
     const alignEntry = metadata.find((m) => m.key === 'general.alignment');
     const alignment = alignEntry ? Number(alignEntry.value) : DEFAULT_ALIGNMENT;
-    if (!Number.isInteger(alignment) || alignment <= 0 || alignment % 8 !== 0) throw new GgufError(`${file}: general.alignment ${String(alignEntry?.value)} is not a positive multiple of 8`);
+    // ggml insists on a power of two; anything else would misplace every tensor.
+    if (!Number.isInteger(alignment) || alignment <= 0 || (alignment & (alignment - 1)) !== 0) throw new GgufError(`${file}: general.alignment ${String(alignEntry?.value)} is not a power of two`);
 
     const tensors: GgufTensor[] = [];
     for (let i = 0; i < tensorCount; i++) {
