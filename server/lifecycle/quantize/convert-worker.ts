@@ -11,12 +11,17 @@ const { control: controlBuffer, buffers } = workerData as { control: SharedArray
 const control = new Int32Array(controlBuffer);
 for (;;) {
   const state = Atomics.load(control, CONTROL.STATE);
-  if (state === CONTROL.EXIT) break;
+  if (state === CONTROL.EXIT || state === CONTROL.FAILED) break;
   if (state !== CONTROL.WORK) {
     Atomics.wait(control, CONTROL.STATE, state); // parked until the main thread changes the state and notifies
     continue;
   }
-  control[CONTROL.OUT_BYTES] = convertChunk(control[CONTROL.OP] as OpCode, control[CONTROL.N]!, buffers);
-  Atomics.store(control, CONTROL.STATE, CONTROL.DONE);
+  try {
+    control[CONTROL.OUT_BYTES] = convertChunk(control[CONTROL.OP] as OpCode, control[CONTROL.N]!, buffers);
+    Atomics.store(control, CONTROL.STATE, CONTROL.DONE);
+  } catch (e) {
+    Atomics.store(control, CONTROL.STATE, CONTROL.FAILED);
+    console.error(`quantize converter thread: ${e instanceof Error ? e.stack : String(e)}`);
+  }
   Atomics.notify(control, CONTROL.STATE);
 }

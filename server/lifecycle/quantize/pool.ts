@@ -41,18 +41,18 @@ export class ConvertPool {
     fill(slot.buffers.input);
     slot.control[CONTROL.OP] = op;
     slot.control[CONTROL.N] = n;
+    // From IDLE only: a worker that failed to start has already written FAILED, which must not be lost.
+    if (Atomics.compareExchange(slot.control, CONTROL.STATE, CONTROL.IDLE, CONTROL.WORK) !== CONTROL.IDLE) throw new Error('quantize: a converter thread failed to start (its error is on stderr)');
     slot.pending = { position };
-    Atomics.store(slot.control, CONTROL.STATE, CONTROL.WORK);
     Atomics.notify(slot.control, CONTROL.STATE);
   }
 
   /** Waits for the slot's chunk, if any, and writes it out. */
   private finish(slot: Slot) {
     if (!slot.pending) return;
-    // A worker that died (it failed to start, or threw) never reports: wait in bounded steps and check.
-    while (Atomics.wait(slot.control, CONTROL.STATE, CONTROL.WORK, 30_000) === 'timed-out') {
-      throw new Error('quantize: a converter thread stopped answering');
-    }
+    // A worker that fails says so (FAILED); one killed outright never answers, so the wait is bounded.
+    if (Atomics.wait(slot.control, CONTROL.STATE, CONTROL.WORK, 60_000) === 'timed-out') throw new Error('quantize: a converter thread stopped answering');
+    if (Atomics.load(slot.control, CONTROL.STATE) === CONTROL.FAILED) throw new Error('quantize: a converter thread failed (its error is on stderr)');
     this.write(slot.buffers.output, slot.control[CONTROL.OUT_BYTES]!, slot.pending.position);
     slot.pending = null;
     Atomics.store(slot.control, CONTROL.STATE, CONTROL.IDLE);
