@@ -47,13 +47,18 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(payload);
 }
 
-/** Answers with OpenAI's error object. A body we refused to read closes the connection rather than draining it. */
+/**
+ * Answers with OpenAI's error object. A refused oversized body is drained (Node discards what is left
+ * of it) rather than cut: closing at once makes the client's next write fail with EPIPE/RST, and the
+ * client may then lose the 413 that explains why. The server's request timeout bounds the drain.
+ */
 export function sendError(res: ServerResponse, error: EngineError): void {
   if (res.headersSent) {
     res.end();
     return;
   }
-  sendJson(res, error.status, error.toBody(), error.status === 413 ? { connection: 'close' } : {});
+  if (error.status === 413) res.req.resume();
+  sendJson(res, error.status, error.toBody());
 }
 
 export function startEventStream(res: ServerResponse): (data: unknown) => void {
