@@ -11,6 +11,7 @@ import { parseEnv } from '../env';
 import { closeQueues, queue } from '../queues';
 import { startAgent, type AgentRole } from '../roles/agent';
 import { isAlive } from '../runtime/detached-process';
+import { until } from '../testing/until';
 import { createTestDatabase, testRedisPrefix, type TestDatabase } from '../testing/database';
 import { registerVersion } from './catalog';
 import { createDeployment } from './deployments';
@@ -38,22 +39,13 @@ const newAgent = async () => {
 const active = (deploymentId: string) =>
   t.db.select().from(deploymentReplicas).where(and(eq(deploymentReplicas.deploymentId, deploymentId), ne(deploymentReplicas.status, 'stopped')));
 
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 45_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 const readyReplica = (deploymentId: string, notPid?: number) =>
   until('a ready replica', async () => {
     const rows = await active(deploymentId);
     const r = rows.length === 1 && rows[0]!.status === 'ready' && rows[0]!.pid !== notPid ? rows[0]! : undefined;
     if (r?.pid) pids.add(r.pid);
     return r;
-  });
+  }, 45_000);
 
 beforeAll(async () => {
   t = await createTestDatabase('supervision');

@@ -7,6 +7,7 @@ import { deploymentReplicas, deployments, gpuNodes, models, modelVersions } from
 import { TEST_MODEL_PATH } from '../engines/llamacpp/test-support';
 import { parseEnv } from '../env';
 import { isAlive } from '../runtime/detached-process';
+import { until } from '../testing/until';
 import { createTestDatabase, type TestDatabase } from '../testing/database';
 import { startAgent, type AgentRole } from './agent';
 
@@ -27,15 +28,6 @@ const row = async (id: string) => (await t.db.select().from(deploymentReplicas).
 const assign = async (over: Partial<typeof deploymentReplicas.$inferInsert> = {}) =>
   (await t.db.insert(deploymentReplicas).values({ deploymentId, nodeName: NODE, url: '', status: 'starting', ...over }).returning())[0]!.id;
 
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 const rowWith = (id: string, status: string) =>
   until(`replica ${status}`, async () => {
     const r = await row(id);
