@@ -169,10 +169,9 @@ def make_callback():
     return JsonLinesCallback()
 
 
-def self_test_setup(args):
-    """A tiny random Llama, a character tokenizer and a synthetic dataset, all in memory."""
-    import tempfile
-    from datasets import Dataset
+def tiny_llama():
+    """A tiny randomly initialised Llama and a character tokenizer, built in memory
+    (also used by quantize.py's self-test)."""
     from tokenizers import Tokenizer, models, pre_tokenizers, decoders
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
@@ -190,7 +189,15 @@ def self_test_setup(args):
     config = LlamaConfig(vocab_size=256, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
                          num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=256,
                          pad_token_id=0, bos_token_id=1, eos_token_id=2)
-    model = LlamaForCausalLM(config)
+    return LlamaForCausalLM(config), tokenizer
+
+
+def self_test_setup(args):
+    """The tiny Llama plus a synthetic dataset, all in memory."""
+    import tempfile
+    from datasets import Dataset
+
+    model, tokenizer = tiny_llama()
     rows = [{"messages": [{"role": "user", "content": f"count to {n}"},
                           {"role": "assistant", "content": " ".join(str(i) for i in range(1, n + 1))}]}
             for n in range(1, 33)]

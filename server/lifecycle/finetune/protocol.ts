@@ -19,6 +19,8 @@ export const stepEvent = z.object({
   grad_norm: optNum,
   epoch: optNum,
   tokens_per_second: optNum,
+  // quantize.py reports stages (load, quantize, save...) as steps and names them.
+  stage: z.string().optional(),
 });
 
 // Eval carries eval_loss for fine-tunes and perplexity_before/after for quantization;
