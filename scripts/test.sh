@@ -15,7 +15,18 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
 fi
 echo "== typecheck"
 npx tsc --noEmit -p .
+mkdir -p test-results
 echo "== unit and integration tests"
-npx vitest run
+npx vitest run --reporter=default --reporter=json --outputFile=test-results/unit.json
 echo "== browser tests"
-npx vitest run --config e2e/vitest.config.ts
+npx vitest run --config e2e/vitest.config.ts --reporter=default --reporter=json --outputFile=test-results/e2e.json
+# One closing line over both runs, in the plain form CI reads.
+node -e '
+const fs = require("fs");
+let passed = 0, failed = 0, skipped = 0;
+for (const f of ["test-results/unit.json", "test-results/e2e.json"]) {
+  const r = JSON.parse(fs.readFileSync(f, "utf8"));
+  passed += r.numPassedTests; failed += r.numFailedTests; skipped += r.numPendingTests + r.numTodoTests;
+}
+console.log(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
+'
