@@ -38,6 +38,7 @@ describe('RBAC', () => {
     }
     const denied = await t.db.select().from(auditLog).where(eq(auditLog.outcome, 'denied'));
     expect(denied.filter((r) => r.action === 'users.create' && r.detail.role === 'user').length).toBeGreaterThan(0);
+    expect(denied.filter((r) => r.action === 'audit.list').length).toBeGreaterThan(0);
     expect(JSON.stringify(denied)).not.toContain('password-x');
   });
 
@@ -62,6 +63,7 @@ describe('RBAC', () => {
       ['users.setRole', 'success'],
       ['users.create', 'failure'],
       ['users.create', 'failure'],
+      ['users.list', 'success'], // reading other people's data is audited too
     ]);
     expect(rows[2]!.target).toBe(created.data.id);
     expect(JSON.stringify(rows)).not.toContain('new-password');

@@ -82,7 +82,27 @@ const guardMutations = t.middleware(async ({ ctx, type, path, next, getRawInput 
   return result;
 });
 
-export const publicProcedure = t.procedure.use(mapErrors).use(guardMutations);
+/**
+ * Queries that read other people's data (the user list, the audit trail): each call leaves an audit
+ * row, so an auditor can see who looked, not only who changed something.
+ */
+const AUDITED_READS = new Set(['users.list', 'audit.list', 'audit.verify']);
+
+const auditReads = t.middleware(async ({ ctx, type, path, next }) => {
+  if (type !== 'query' || !AUDITED_READS.has(path)) return next();
+  const result = await next();
+  await writeAudit(ctx.db, {
+    actorUserId: ctx.user?.id,
+    actorLabel: ctx.user?.email,
+    action: path,
+    clientAddress: ctx.clientAddress,
+    outcome: result.ok ? 'success' : outcomeOf(result.error),
+    detail: { read: true },
+  });
+  return result;
+});
+
+export const publicProcedure = t.procedure.use(mapErrors).use(guardMutations).use(auditReads);
 
 export const authedProcedure = publicProcedure.use(({ ctx, next }) => {
   if (!ctx.user) throw new DomainError('UNAUTHORIZED', 'Sign in first');
