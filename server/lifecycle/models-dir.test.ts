@@ -14,6 +14,7 @@ beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'enclave-models-'));
   fs.copyFileSync(path.resolve(__dirname, '../../../shared/models/stories260K.gguf'), path.join(dir, 'stories260K.gguf'));
   fs.writeFileSync(path.join(dir, 'notes.txt'), 'not a model');
+  fs.writeFileSync(path.join(dir, 'broken.gguf'), 'not a model either');
 });
 afterAll(async () => {
   await t?.drop();
@@ -21,8 +22,10 @@ afterAll(async () => {
 });
 
 test('each .gguf file becomes a model version and a llamacpp deployment named after the file', async () => {
-  const first = await registerModelsDir(t.db, dir, { llamacpp: { threads: 1 } });
+  const { registered: first, skipped } = await registerModelsDir(t.db, dir, { llamacpp: { threads: 1 } });
   expect(first.map((m) => m.name)).toEqual(['stories260K']);
+  // A file named .gguf that is not one is skipped with the catalog's reason, not registered.
+  expect(skipped).toEqual([{ file: path.join(dir, 'broken.gguf'), reason: 'location: not a GGUF file (no GGUF header)' }]);
   expect(first[0]!.created).toBe(true);
   const [version] = await t.db.select().from(modelVersions).where(eq(modelVersions.id, first[0]!.modelVersionId));
   expect(version!.format).toBe('gguf');
@@ -34,7 +37,7 @@ test('each .gguf file becomes a model version and a llamacpp deployment named af
   const events = await t.db.select().from(deploymentEvents).where(eq(deploymentEvents.deploymentId, dep!.id));
   expect(events.map((e) => e.message)).toEqual(['registered from the models directory: stories260K.gguf on llamacpp, 1 replica']);
 
-  const again = await registerModelsDir(t.db, dir, { llamacpp: { threads: 1 } });
+  const { registered: again } = await registerModelsDir(t.db, dir, { llamacpp: { threads: 1 } });
   expect(again[0]!.created).toBe(false);
   expect(again[0]!.modelVersionId).toBe(first[0]!.modelVersionId);
   expect(again[0]!.deploymentId).toBe(first[0]!.deploymentId);

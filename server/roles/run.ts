@@ -59,8 +59,9 @@ export async function runRoles(env: Env, roles: RoleSet): Promise<void> {
     }
     if (roles.agent) {
       if (env.ENCLAVE_MODELS_DIR) {
-        const registered = await registerModelsDir(db, env.ENCLAVE_MODELS_DIR);
+        const { registered, skipped } = await registerModelsDir(db, env.ENCLAVE_MODELS_DIR);
         log.info('models directory registered', { models: registered.map((m) => m.name) });
+        for (const s of skipped) log.warn('models directory: file skipped', { file: s.file, reason: s.reason });
       }
       const agent = await startAgent(db, env);
       stops.push(['agent', () => agent.stop()]);
