@@ -1,8 +1,9 @@
 import fs from 'node:fs';
-import { alignUp, DEFAULT_ALIGNMENT, GGUF_MAGIC, GgufError, tensorBytes, typeName, ValueType } from './format';
+import { alignUp, DEFAULT_ALIGNMENT, GGUF_MAGIC, GgufError, tensorBytes, typeName, VALUE_SIZE, ValueType } from './format';
 
 export type GgufScalar = number | bigint | boolean | string;
-export type GgufArray = { itemType: number; items: GgufValue[] };
+/** `skippedLength` is set (and `items` empty) when a reader asked to skip arrays that long. */
+export type GgufArray = { itemType: number; items: GgufValue[]; skippedLength?: number };
 export type GgufValue = GgufScalar | GgufArray;
 /** One metadata entry, with its GGUF value type so that a rewrite stores exactly what was read. */
 export type GgufEntry = { key: string; type: number; value: GgufValue };
@@ -20,14 +21,19 @@ export type GgufLayout = {
 };
 
 /**
- * Reads a file front to back through a 1 MiB window. The estimator's reader (server/gpu/estimator/gguf.ts)
- * skips long arrays and loses value types; a rewrite needs every value with its type, so this one keeps them.
+ * Reads a file front to back through a 1 MiB window. A rewrite needs every value with its type; readers
+ * that need only a few keys (the memory estimator) may skip long arrays such as the tokenizer's vocabulary.
  */
 class Cursor {
   private window = Buffer.alloc(0);
   private start = 0;
   position = 0;
-  constructor(private fd: number, private size: number, private file: string) {}
+  constructor(
+    private fd: number,
+    private size: number,
+    private file: string,
+    private maxArrayItems = Infinity,
+  ) {}
 
   private need(n: number): Buffer {
     if (this.position + n > this.size) throw new GgufError(`${this.file}: truncated GGUF header (needs byte ${this.position + n}, file has ${this.size})`);
@@ -50,7 +56,7 @@ class Cursor {
   }
   string(what: string) {
     const n = this.length(`${what} length`);
-    if (this.position + n > this.size) throw new GgufError(`${this.file}: ${what} of ${n} bytes runs past the end of the file`);
+    if (this.position + n > this.size) throw new GgufError(`${this.file}: ${what} of ${n} bytes runs past the end of the file: truncated?`);
     return this.need(n).toString('utf8');
   }
   value(type: number, key: string): GgufValue {
@@ -71,7 +77,11 @@ class Cursor {
         const itemType = this.u32();
         const n = this.length(`length of array ${key}`);
         // Every item takes at least one byte: a larger count is corrupt, and must not allocate first.
-        if (this.position + n > this.size) throw new GgufError(`${this.file}: array ${key} of ${n} items runs past the end of the file`);
+        if (this.position + n > this.size) throw new GgufError(`${this.file}: array ${key} of ${n} items runs past the end of the file: truncated?`);
+        if (n > this.maxArrayItems) {
+          this.skipItems(itemType, n, key);
+          return { itemType, items: [], skippedLength: n };
+        }
         const items: GgufValue[] = new Array(n);
         for (let i = 0; i < n; i++) items[i] = this.value(itemType, key);
         return { itemType, items };
@@ -79,31 +89,59 @@ class Cursor {
       default: throw new GgufError(`${this.file}: metadata ${key} has unknown GGUF value type ${type}`);
     }
   }
+  /** Moves past n items without decoding them (fixed-size items in one step). */
+  private skipItems(itemType: number, n: number, key: string) {
+    const fixed = VALUE_SIZE[itemType];
+    if (fixed) {
+      this.position += n * fixed;
+      if (this.position > this.size) throw new GgufError(`${this.file}: array ${key} runs past the end of the file: truncated?`);
+    } else for (let i = 0; i < n; i++) this.value(itemType, key);
+  }
 }
 
-/** Reads a GGUF v2/v3 header: every metadata entry, every tensor's name, shape, type and place. */
-export function readGguf(file: string): GgufLayout {
-  let fd: number;
+function openGguf(file: string): number {
   try {
-    fd = fs.openSync(file, 'r');
+    return fs.openSync(file, 'r');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new GgufError(`${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (e as Error).message}`);
   }
+}
+
+function readHead(c: Cursor, file: string, size: number) {
+  if (size < 4 || c.u32() !== GGUF_MAGIC) throw new GgufError(`${file} is not a GGUF file (bad magic)`);
+  const version = c.u32();
+  if (version !== 2 && version !== 3) throw new GgufError(`${file}: GGUF version ${version} is not supported (2 or 3)`);
+  const tensorCount = c.length('tensor count');
+  const metadataCount = c.length('metadata count');
+  const metadata: GgufEntry[] = [];
+  for (let i = 0; i < metadataCount; i++) {
+    const key = c.string('metadata key');
+    const type = c.u32();
+    metadata.push({ key, type, value: c.value(type, key) });
+  }
+  return { version, tensorCount, metadata };
+}
+
+/** The metadata alone (no tensor table), skipping arrays longer than `maxArrayItems` (their length is kept). */
+export function readGgufMetadata(file: string, maxArrayItems = Infinity): { fileBytes: number; version: number; metadata: GgufEntry[] } {
+  const fd = openGguf(file);
+  try {
+    const size = fs.fstatSync(fd).size;
+    const { version, metadata } = readHead(new Cursor(fd, size, file, maxArrayItems), file, size);
+    return { fileBytes: size, version, metadata };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Reads a GGUF v2/v3 header: every metadata entry, every tensor's name, shape, type and place. */
+export function readGguf(file: string): GgufLayout {
+  const fd = openGguf(file);
   try {
     const size = fs.fstatSync(fd).size;
     const c = new Cursor(fd, size, file);
-    if (size < 4 || c.u32() !== GGUF_MAGIC) throw new GgufError(`${file} is not a GGUF file (bad magic)`);
-    const version = c.u32();
-    if (version !== 2 && version !== 3) throw new GgufError(`${file}: GGUF version ${version} is not supported (2 or 3)`);
-    const tensorCount = c.length('tensor count');
-    const metadataCount = c.length('metadata count');
-    const metadata: GgufEntry[] = [];
-    for (let i = 0; i < metadataCount; i++) {
-      const key = c.string('metadata key');
-      const type = c.u32();
-      metadata.push({ key, type, value: c.value(type, key) });
-    }
+    const { version, tensorCount, metadata } = readHead(c, file, size);
     const alignEntry = metadata.find((m) => m.key === 'general.alignment');
     const alignment = alignEntry ? Number(alignEntry.value) : DEFAULT_ALIGNMENT;
     // ggml insists on a power of two; anything else would misplace every tensor.
