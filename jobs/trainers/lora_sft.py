@@ -266,16 +266,20 @@ def train(args):
     emit("done", adapter_path=adapter_path)
 
 
-def main(argv=None):
-    args = parse_args(argv)
+def run_protocol(work, args):
+    """Runs one trainer's work; any failure leaves as an error event (and exit 1) for the job row."""
     # Libraries print warnings to stdout; the protocol parser keeps them as log lines.
     try:
-        train(args)
+        work(args)
         return 0
     except Exception as e:  # noqa: BLE001 - any failure must reach the job row as an error event
         traceback.print_exc(file=sys.stderr)
         emit("error", message=f"{type(e).__name__}: {e}")
         return 1
+
+
+def main(argv=None):
+    return run_protocol(train, parse_args(argv))
 
 
 if __name__ == "__main__":

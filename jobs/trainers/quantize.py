@@ -17,9 +17,8 @@ import math
 import os
 import shutil
 import sys
-import traceback
 
-from lora_sft import emit, finite, ProtocolArgumentParser
+from lora_sft import emit, finite, ProtocolArgumentParser, run_protocol
 
 SCHEMES = ("fp16", "w8a8-int8", "fp8-dynamic")
 STAGES = ("load", "perplexity_before", "quantize", "perplexity_after", "save")
@@ -178,14 +177,7 @@ def run(args):
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    try:
-        run(args)
-        return 0
-    except Exception as e:  # noqa: BLE001 - any failure must reach the job row as an error event
-        traceback.print_exc(file=sys.stderr)
-        emit("error", message=f"{type(e).__name__}: {e}")
-        return 1
+    return run_protocol(run, parse_args(argv))
 
 
 if __name__ == "__main__":
