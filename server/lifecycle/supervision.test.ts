@@ -32,7 +32,7 @@ const pids = new Set<number>();
 const env = () => parseEnv({ ENCLAVE_DATA_DIR: dataDir, ENCLAVE_LLAMACPP_CONTEXT: '1024', ENCLAVE_LLAMACPP_SEQUENCES: '1' });
 const newWorker = () => startDeployWorker(t.db, { sweepEveryMs: 250, backoff: { baseMs: 200, maxMs: 400 } });
 const newAgent = async () => {
-  const agent = await startAgent(t.db, env(), { nodeName: NODE, selfPlace: false, pollMs: 200, heartbeatMs: 60_000, healthEveryMs: 300 });
+  const agent = await startAgent(t.db, env(), { nodeName: NODE, pollMs: 200, heartbeatMs: 60_000, healthEveryMs: 300 });
   agents.push(agent);
   return agent;
 };

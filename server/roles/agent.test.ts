@@ -19,8 +19,8 @@ const pids = new Set<number>();
 const NODE = 'agent-test-node';
 
 const env = () => parseEnv({ ENCLAVE_DATA_DIR: dataDir, ENCLAVE_LLAMACPP_CONTEXT: '1024', ENCLAVE_LLAMACPP_SEQUENCES: '1', ENCLAVE_NODE_LABELS: 'zone=test' });
-const launch = async (selfPlace = false) => {
-  const agent = await startAgent(t.db, env(), { nodeName: NODE, selfPlace, pollMs: 200, heartbeatMs: 60_000, healthEveryMs: 200 });
+const launch = async () => {
+  const agent = await startAgent(t.db, env(), { nodeName: NODE, pollMs: 200, heartbeatMs: 60_000, healthEveryMs: 200 });
   agents.push(agent);
   return agent;
 };
@@ -113,23 +113,5 @@ describe('agent', () => {
     expect(isAlive(ready.pid!)).toBe(false);
     expect(await row(id)).toMatchObject({ status: 'stopped', pid: null });
     for (const pid of pids) expect(isAlive(pid)).toBe(false);
-  });
-
-  it('on one machine (no reconciler) places the missing replica itself and keeps the deployment status', async () => {
-    const before = new Set((await t.db.select({ id: deploymentReplicas.id }).from(deploymentReplicas)).map((r) => r.id));
-    const agent = await launch(true);
-    const placed = await until('a placed replica', async () => {
-      const rows = await t.db.select().from(deploymentReplicas).where(eq(deploymentReplicas.deploymentId, deploymentId));
-      return rows.find((r) => !before.has(r.id) && r.status === 'ready');
-    });
-    pids.add(placed.pid!);
-    expect(placed.nodeName).toBe(NODE);
-    const status = async () => (await t.db.select().from(deployments).where(eq(deployments.id, deploymentId)))[0]!.status;
-    expect(await status()).toBe('ready');
-    await new Promise((r) => setTimeout(r, 500));
-    expect((await t.db.select().from(deploymentReplicas).where(eq(deploymentReplicas.deploymentId, deploymentId))).filter((r) => r.status === 'ready')).toHaveLength(1);
-    await agent.stop();
-    expect(isAlive(placed.pid!)).toBe(false);
-    expect(await status()).toBe('pending');
   });
 });

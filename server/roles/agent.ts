@@ -2,10 +2,8 @@ import os from 'node:os';
 import type { Db } from '../db/client';
 import type { Env } from '../env';
 import { readInventory } from '../gpu/inventory';
-import { refreshDeploymentStatus } from '../gpu/nodes/assignments';
 import { dbReplicaStore } from '../gpu/nodes/db-store';
 import { recordHeartbeat } from '../gpu/nodes/heartbeat';
-import { placeLocalReplicas } from '../gpu/nodes/local-placement';
 import { registerNode } from '../gpu/nodes/register';
 import { nodeLabels } from '../gpu/nodes/labels';
 import type { Inventory } from '../gpu/types';
@@ -24,11 +22,6 @@ export interface AgentRole {
 
 export interface AgentOptions {
   nodeName?: string;
-  /**
-   * Place llamacpp replicas on this node itself, for an agent that runs without any worker. Off by
-   * default: the worker's deploy reconciler places replicas, and both at once would race.
-   */
-  selfPlace?: boolean;
   pollMs?: number;
   heartbeatMs?: number;
   startTimeoutMs?: number;
@@ -56,11 +49,10 @@ export async function startAgent(db: Db, env: Env, options: AgentOptions | strin
     cudaVersion: first.cudaVersion,
   });
 
-  const selfPlace = opts.selfPlace ?? false;
   const defaults = { threads: env.ENCLAVE_LLAMACPP_THREADS, context: env.ENCLAVE_LLAMACPP_CONTEXT, sequences: env.ENCLAVE_LLAMACPP_SEQUENCES };
   const supervisor = createReplicaSupervisor({
-    // Without the reconciler, nothing else keeps the deployment's status in step with its replicas.
-    store: dbReplicaStore(db, nodeName, selfPlace ? { afterReport: (deploymentId) => refreshDeploymentStatus(db, deploymentId) } : {}),
+    // The worker's deploy reconciler places replicas and derives deployment status; the agent runs what it is given.
+    store: dbReplicaStore(db, nodeName),
     dataDir: env.dataDir,
     launcherFor: (engine) => launcherFor(engine, defaults),
     startTimeoutMs: opts.startTimeoutMs,
@@ -69,10 +61,7 @@ export async function startAgent(db: Db, env: Env, options: AgentOptions | strin
 
   let stopped = false;
   const loops = [
-    every(opts.pollMs ?? 1_500, async () => {
-      if (selfPlace) await placeLocalReplicas(db, nodeName);
-      await supervisor.sync();
-    }),
+    every(opts.pollMs ?? 1_500, () => supervisor.sync()),
     every(opts.heartbeatMs ?? 5_000, async () => recordHeartbeat(db, nodeName, (await inventory()).gpus)),
   ];
   await loops[0]!.runNow();

@@ -73,22 +73,5 @@ export async function reportReplica(db: Db, nodeName: string, replicaId: string,
   return row?.deploymentId ?? null;
 }
 
-/** The deployment's status from its replicas, for one machine without the reconciler (see local-placement). */
-export async function refreshDeploymentStatus(db: Db, deploymentId: string): Promise<void> {
-  const rows = await db
-    .select({ status: deploymentReplicas.status })
-    .from(deploymentReplicas)
-    .where(eq(deploymentReplicas.deploymentId, deploymentId))
-    .orderBy(desc(deploymentReplicas.updatedAt));
-  // Failed and stopped rows are history: with nothing running, the latest of them says failed or pending.
-  const active = rows.filter((r) => isActive(r.status));
-  const ready = active.filter((r) => r.status === 'ready').length;
-  const status = ready > 0 ? (ready === active.length ? 'ready' : 'degraded') : active.length ? 'starting' : rows[0]?.status === 'failed' ? 'failed' : 'pending';
-  await db
-    .update(deployments)
-    .set({ status, updatedAt: new Date() })
-    .where(and(eq(deployments.id, deploymentId), ne(deployments.status, 'stopped')));
-}
-
 export const ACTIVE_REPLICA_STATUSES = ['starting', 'ready', 'unhealthy'] as const;
 export const isActive = (status: string) => (ACTIVE_REPLICA_STATUSES as readonly string[]).includes(status);
