@@ -1,35 +1,19 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { execa } from 'execa';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { joinTokens } from '../server/db/schema';
 import { redeemJoinToken } from '../server/gpu/nodes/join-tokens';
-import { createTestDatabase, type TestDatabase } from '../server/testing/database';
+import { useCliDatabase } from './testing/cli';
 
-const bin = path.resolve(__dirname, 'enclave.mjs');
-let t: TestDatabase;
-let dataDir: string;
-const run = (args: string[], extra: Record<string, string> = {}) =>
-  execa(process.execPath, [bin, ...args], { reject: false, env: { DATABASE_URL: t.url, ENCLAVE_DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...extra } });
-
-beforeAll(async () => {
-  t = await createTestDatabase('agentcli');
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'enclave-agent-cli-'));
-});
-afterAll(async () => {
-  await t?.drop();
-  fs.rmSync(dataDir, { recursive: true, force: true });
-});
+const cli = useCliDatabase('agentcli');
+const run = cli.run;
 
 test('nodes join-token prints a one-time token on its last line, stored hashed, that a node can redeem once', async () => {
   const out = await run(['nodes', 'join-token', '--ttl-hours', '2']);
   expect(out.exitCode).toBe(0);
   const token = out.stdout.trim().split('\n').at(-1)!;
-  const [row] = await t.db.select().from(joinTokens);
+  const [row] = await cli.t.db.select().from(joinTokens);
   expect(row!.tokenHash).not.toContain(token);
   expect(row!.expiresAt.getTime() - Date.now()).toBeGreaterThan(7_000_000);
-  const joined = await redeemJoinToken(t.db, token, { name: 'cli-node', labels: {}, gpus: [], topology: null });
+  const joined = await redeemJoinToken(cli.t.db, token, { name: 'cli-node', labels: {}, gpus: [], topology: null });
   expect(joined.node.name).toBe('cli-node');
 
   const list = await run(['nodes', 'list']);

@@ -1,27 +1,14 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { eq } from 'drizzle-orm';
 import { execa } from 'execa';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { apiKeys, users } from '../server/db/schema';
 import { hashApiKey } from '../server/security/api-keys';
-import { createTestDatabase, type TestDatabase } from '../server/testing/database';
+import { useCliDatabase } from './testing/cli';
 
-const bin = path.resolve(__dirname, 'enclave.mjs');
-let t: TestDatabase;
-let dataDir: string;
-const run = (args: string[], extra: Record<string, string> = {}) =>
-  execa(process.execPath, [bin, ...args], { reject: false, env: { DATABASE_URL: t.url, ENCLAVE_DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...extra } });
-
-beforeAll(async () => {
-  t = await createTestDatabase('cli');
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'enclave-cli-'));
-});
-afterAll(async () => {
-  await t?.drop();
-  fs.rmSync(dataDir, { recursive: true, force: true });
-});
+const cli = useCliDatabase('cli');
+const run = cli.run;
 
 test('help and unknown commands', async () => {
   const help = await run(['help']);
@@ -52,7 +39,7 @@ test('users create, then keys create prints the key alone on its last line, stor
   const created = await run(['users', 'create', '--email', 'Eng@Example.test', '--role', 'engineer', '--password', 'correct horse battery']);
   expect(created.stderr).toBe('');
   expect(created.exitCode).toBe(0);
-  const [user] = await t.db.select().from(users).where(eq(users.email, 'eng@example.test'));
+  const [user] = await cli.t.db.select().from(users).where(eq(users.email, 'eng@example.test'));
   expect(user!.role).toBe('engineer');
   expect(user!.passwordHash).toMatch(/^\$argon2id\$/);
 
@@ -64,7 +51,7 @@ test('users create, then keys create prints the key alone on its last line, stor
   expect(key.exitCode).toBe(0);
   const lastLine = key.stdout.trim().split('\n').at(-1)!;
   expect(lastLine).toMatch(/^sk-enc-[A-Za-z0-9_-]{43}$/);
-  const [row] = await t.db.select().from(apiKeys).where(eq(apiKeys.keyHash, hashApiKey(lastLine)));
+  const [row] = await cli.t.db.select().from(apiKeys).where(eq(apiKeys.keyHash, hashApiKey(lastLine)));
   expect(row!.userId).toBe(user!.id);
   expect(row!.models).toEqual(['stories260K', 'other']);
   expect(JSON.stringify(row)).not.toContain(lastLine);
