@@ -24,6 +24,13 @@ export const requestLogs = pgTable(
     e2eMs: real('e2e_ms').notNull(),
     overheadMs: real('overhead_ms').notNull(),
     retries: integer('retries').notNull().default(0),
+    /** Set when the model name resolved to an A/B experiment. */
+    experimentId: uuid('experiment_id'),
+    variantId: uuid('variant_id'),
+    /** Mean gap between streamed chunks after the first: (e2e - ttft) / (chunks - 1). */
+    tpotMs: real('tpot_ms'),
+    /** Every gap between streamed chunks (ms), for ITL histograms. */
+    itlMs: real('itl_ms').array(),
     clientAddress: text('client_address'),
   },
   (t) => [primaryKey({ columns: [t.id, t.createdAt] }), index('request_logs_model_created_idx').on(t.model, t.createdAt)],

@@ -4,3 +4,8 @@ export * from './fleet';
 export * from './chat';
 export * from './evaluation';
 export * from './compliance';
+export * from './training';
+export * from './loadtests';
+export * from './experiments';
+export * from './arena';
+export * from './alerts';

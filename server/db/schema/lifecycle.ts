@@ -1,6 +1,8 @@
 import { type AnyPgColumn, bigint, index, pgTable, text, timestamp, unique, uuid } from 'drizzle-orm/pg-core';
 
 export const MODEL_FORMATS = ['hf', 'gguf', 'lora-adapter'] as const;
+/** candidate: produced by a job and not yet promoted (a quantized version waits on its quality gate). */
+export const VERSION_STAGES = ['candidate', 'promoted'] as const;
 
 export const models = pgTable('models', {
   id: uuid('id').primaryKey().defaultRandom(),
@@ -23,6 +25,7 @@ export const modelVersions = pgTable(
     sizeBytes: bigint('size_bytes', { mode: 'number' }),
     parentVersionId: uuid('parent_version_id').references((): AnyPgColumn => modelVersions.id),
     producedByJobId: uuid('produced_by_job_id'),
+    stage: text('stage', { enum: VERSION_STAGES }).notNull().default('promoted'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [unique('model_versions_model_version_uq').on(t.modelId, t.version), index('model_versions_parent_idx').on(t.parentVersionId)],
