@@ -3,9 +3,11 @@ import { ensureRequestLogPartitions } from '../server/db/partitions';
 import type { QueuePayload } from '../server/queues';
 import { deleteExpiredSessions } from '../server/security/sessions';
 import { sweepNodes } from '../server/gpu/nodes/sweep';
+import { evaluateAlerts } from '../server/operations/alerts/evaluate';
 
-/** Housekeeping: request_logs partitions ahead of time, expired sessions gone, silent GPU nodes marked unhealthy. */
-export async function runMaintenance(db: Db, payload: QueuePayload<'maintenance'>): Promise<{ removed?: number; unhealthy?: string[] }> {
+/** Housekeeping: request_logs partitions ahead of time, expired sessions gone, silent GPU nodes marked unhealthy, alert rules evaluated. */
+export async function runMaintenance(db: Db, payload: QueuePayload<'maintenance'>): Promise<{ removed?: number; unhealthy?: string[]; firing?: number }> {
+  if (payload.task === 'alerts') return evaluateAlerts(db);
   if (payload.task === 'nodes') return { unhealthy: await sweepNodes(db) };
   if (payload.task === 'partitions') {
     await ensureRequestLogPartitions(db);

@@ -10,7 +10,7 @@ import { bullConnectionOptions } from './redis';
  */
 export const queueDefinitions = {
   maintenance: {
-    payload: z.object({ task: z.enum(['partitions', 'sessions', 'nodes']) }),
+    payload: z.object({ task: z.enum(['partitions', 'sessions', 'nodes', 'alerts']) }),
     options: { removeOnComplete: 100, removeOnFail: 500, attempts: 3, backoff: { type: 'exponential', delay: 5_000 } } satisfies JobsOptions,
     concurrency: 1,
   },
@@ -20,6 +20,18 @@ export const queueDefinitions = {
     // Removed at once: a kept job would block the next enqueue under the same id. The sweep is the retry.
     options: { removeOnComplete: true, removeOnFail: true, attempts: 1 } satisfies JobsOptions,
     concurrency: 4,
+  },
+  /** Run one fine-tune or quantization job (job id = jobs row id). The row holds status; the queue only carries work. */
+  training: {
+    payload: z.object({ jobId: z.string().uuid() }),
+    options: { removeOnComplete: true, removeOnFail: true, attempts: 1 } satisfies JobsOptions,
+    concurrency: 2,
+  },
+  /** Run one load test (job id = load_tests row id). */
+  loadtest: {
+    payload: z.object({ loadTestId: z.string().uuid() }),
+    options: { removeOnComplete: true, removeOnFail: true, attempts: 1 } satisfies JobsOptions,
+    concurrency: 1,
   },
 } as const;
 

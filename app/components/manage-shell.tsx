@@ -47,8 +47,17 @@ function ManageFrame({ children }: { children: ReactNode }) {
                 {link('/models', t('nav.models'), 'manage-models')}
                 {link('/deployments', t('nav.deployments'), 'manage-deployments')}
                 {link('/gpus', t('nav.gpus'), 'manage-gpus')}
+                {link('/alerts', t('nav.alerts'), 'manage-alerts')}
+                <div className="nav-heading">{t('nav.training')}</div>
+                {link('/datasets', t('nav.datasets'), 'manage-datasets')}
+                {link('/jobs', t('nav.jobs'), 'manage-jobs')}
+                <div className="nav-heading">{t('nav.evaluation')}</div>
+                {link('/loadtests', t('nav.loadtests'), 'manage-loadtests')}
+                {link('/latency', t('nav.latency'), 'manage-latency')}
+                {link('/experiments', t('nav.experiments'), 'manage-experiments')}
               </>
             )}
+            {link('/leaderboard', t('nav.leaderboard'), 'manage-leaderboard')}
             {me.role === 'admin' && (
               <>
                 <div className="nav-heading">{t('nav.admin')}</div>

@@ -1,3 +1,9 @@
+import { datasetsEn } from './areas/datasets';
+import { jobsEn } from './areas/jobs';
+import { loadtestsEn } from './areas/loadtests';
+import { experimentsEn } from './areas/experiments';
+import { arenaEn } from './areas/arena';
+import { monitoringEn } from './areas/monitoring';
 /** English UI strings. Keys are grouped by screen; zh-CN.ts must provide every key (the type enforces it). */
 export const en = {
   'app.name': 'Enclave',
@@ -138,6 +144,16 @@ export const en = {
   'nav.models': 'Models',
   'nav.deployments': 'Deployments',
   'nav.gpus': 'GPUs',
+  'nav.alerts': 'Alerts',
+  'nav.training': 'Training',
+  'nav.datasets': 'Datasets',
+  'nav.jobs': 'Jobs',
+  'nav.evaluation': 'Evaluation',
+  'nav.loadtests': 'Load tests',
+  'nav.latency': 'Latency',
+  'nav.experiments': 'Experiments',
+  'nav.leaderboard': 'Arena leaderboard',
+  'nav.arena': 'Arena',
 
   'fleet.readOnly': 'You can look, but only engineers and admins can change the fleet.',
   'fleet.status.pending': 'Pending',
@@ -281,6 +297,12 @@ export const en = {
   'gpus.lastHour': 'Utilisation, last hour',
   'gpus.noSample': 'No sample yet',
   'gpus.job': 'Job',
+  ...datasetsEn,
+  ...jobsEn,
+  ...loadtestsEn,
+  ...experimentsEn,
+  ...arenaEn,
+  ...monitoringEn,
 } as const;
 
 export type MessageKey = keyof typeof en;

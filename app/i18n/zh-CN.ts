@@ -1,3 +1,9 @@
+import { datasetsZh } from './areas/datasets';
+import { jobsZh } from './areas/jobs';
+import { loadtestsZh } from './areas/loadtests';
+import { experimentsZh } from './areas/experiments';
+import { arenaZh } from './areas/arena';
+import { monitoringZh } from './areas/monitoring';
 import type { Dictionary } from './en';
 
 /** Simplified Chinese UI strings; the Dictionary type makes a missing key a type error. */
@@ -140,6 +146,16 @@ export const zhCN: Dictionary = {
   'nav.models': '模型',
   'nav.deployments': '部署',
   'nav.gpus': 'GPU',
+  'nav.alerts': '告警',
+  'nav.training': '训练',
+  'nav.datasets': '数据集',
+  'nav.jobs': '任务',
+  'nav.evaluation': '评估',
+  'nav.loadtests': '压测',
+  'nav.latency': '延迟',
+  'nav.experiments': 'A/B 实验',
+  'nav.leaderboard': '竞技场排行榜',
+  'nav.arena': '竞技场',
 
   'fleet.readOnly': '你可以查看，但只有工程师和管理员可以变更集群。',
   'fleet.status.pending': '等待中',
@@ -283,4 +299,10 @@ export const zhCN: Dictionary = {
   'gpus.lastHour': '利用率（最近一小时）',
   'gpus.noSample': '暂无采样',
   'gpus.job': '任务',
+  ...datasetsZh,
+  ...jobsZh,
+  ...loadtestsZh,
+  ...experimentsZh,
+  ...arenaZh,
+  ...monitoringZh,
 };

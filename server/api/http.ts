@@ -4,6 +4,8 @@ import { handleAgentApi } from './agent-http';
 import { handleChat } from './chat-route';
 import { createApiContext, type ApiDeps } from './context';
 import { handleExport } from './export-route';
+import { handleDatasetUpload } from './dataset-upload-route';
+import { handleLoadTestExport } from './loadtest-export-route';
 import { appRouter } from './router';
 import { writeAudit } from '../security/audit';
 import { clientAddress } from '../security/client-address';
@@ -45,6 +47,8 @@ export function createApiHandler(deps: ApiDeps): (req: IncomingMessage, res: Ser
       await handleExport(deps, req, res, decodeSegment(exportMatch[1]!), url.searchParams.get('format'));
       return true;
     }
+    if (await handleDatasetUpload(deps, req, res, url)) return true;
+    if (await handleLoadTestExport(deps, req, res, url)) return true;
     if (await handleAgentApi(deps, req, res)) return true;
     return false;
   };

@@ -7,6 +7,12 @@ import { fleetRouter } from './routers/fleet';
 import { keysRouter } from './routers/keys';
 import { modelsRouter } from './routers/models';
 import { usersRouter } from './routers/users';
+import { datasetsRouter } from './routers/datasets';
+import { jobsRouter } from './routers/jobs';
+import { loadtestsRouter } from './routers/loadtests';
+import { experimentsRouter } from './routers/experiments';
+import { arenaRouter } from './routers/arena';
+import { monitoringRouter } from './routers/monitoring';
 import { router } from './trpc';
 
 export const appRouter = router({
@@ -19,6 +25,12 @@ export const appRouter = router({
   catalog: catalogRouter,
   deployments: deploymentsRouter,
   fleet: fleetRouter,
+  datasets: datasetsRouter,
+  jobs: jobsRouter,
+  loadtests: loadtestsRouter,
+  experiments: experimentsRouter,
+  arena: arenaRouter,
+  monitoring: monitoringRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -43,7 +43,8 @@ function decodeSafely(segment: string): string {
   }
 }
 
-const FLEET_PAGES = ['/models', '/deployments', '/gpus'];
+// Engineering pages (fleet, training, evaluation, alerts). The arena and its leaderboard are for everyone.
+const FLEET_PAGES = ['/models', '/deployments', '/gpus', '/alerts', '/datasets', '/jobs', '/loadtests', '/latency', '/experiments'];
 
 function under(pathname: string, prefix: string): boolean {
   return pathname === prefix || pathname.startsWith(prefix + '/');
