@@ -3,7 +3,7 @@ import { dataKeys } from './chat';
 import { users } from './identity';
 import { modelVersions } from './lifecycle';
 
-export const DATASET_FORMATS = ['messages', 'alpaca', 'sharegpt'] as const;
+export const DATASET_FORMATS = ['openai', 'alpaca', 'sharegpt'] as const;
 
 /** An uploaded training set: the file lives under the data directory, sealed like messages. */
 export const datasets = pgTable(
