@@ -1,0 +1,55 @@
+'use client';
+
+import { linear, niceTicks, paddedRange, shortNumber } from './scale';
+import './charts.css';
+
+export interface IntervalRow {
+  label: string;
+  value: number;
+  low: number;
+  high: number;
+  note?: string;
+}
+
+/** A forest plot: one row per item, a point at its value and a bar over its interval. */
+export function IntervalChart({ rows, label, formatValue = shortNumber, testId }: { rows: IntervalRow[]; label: string; formatValue?: (v: number) => string; testId?: string }) {
+  const W = 640;
+  const rowH = 26;
+  const left = 150;
+  const right = 110;
+  const height = rows.length * rowH + 26;
+  const [lo, hi] = paddedRange(rows.flatMap((r) => [r.low, r.high, r.value]));
+  const ticks = niceTicks(lo, hi, 5);
+  const x = linear([lo, hi], [left, W - right]);
+  return (
+    <figure className="chart" data-testid={testId} data-rows={rows.length}>
+      <svg viewBox={`0 0 ${W} ${height}`} role="img" aria-label={label}>
+        {ticks.map((t) => (
+          <g key={t}>
+            <line x1={x(t)} x2={x(t)} y1={4} y2={height - 20} className="chart-grid" />
+            <text x={x(t)} y={height - 6} textAnchor="middle" className="chart-tick">
+              {formatValue(t)}
+            </text>
+          </g>
+        ))}
+        {rows.map((r, i) => {
+          const cy = 14 + i * rowH;
+          return (
+            <g key={r.label} data-testid="interval-row">
+              <text x={left - 8} y={cy + 4} textAnchor="end" className="chart-row-label">
+                {r.label.length > 22 ? `${r.label.slice(0, 21)}…` : r.label}
+              </text>
+              <line x1={x(r.low)} x2={x(r.high)} y1={cy} y2={cy} className="chart-interval" />
+              <line x1={x(r.low)} x2={x(r.low)} y1={cy - 5} y2={cy + 5} className="chart-interval" />
+              <line x1={x(r.high)} x2={x(r.high)} y1={cy - 5} y2={cy + 5} className="chart-interval" />
+              <circle cx={x(r.value)} cy={cy} r={4.5} className="chart-point" />
+              <text x={W - right + 8} y={cy + 4} className="chart-tick">
+                {`${formatValue(r.value)} [${formatValue(r.low)}, ${formatValue(r.high)}]${r.note ? ` ${r.note}` : ''}`}
+              </text>
+            </g>
+          );
+        })}
+      </svg>
+    </figure>
+  );
+}
