@@ -38,6 +38,14 @@ export const envSchema = z.object({
   ENCLAVE_LLAMACPP_SEQUENCES: positiveInt.default(4),
   /** The `vllm` executable the agent runs (tests point it at server/engines/testing/bin/vllm, a double). */
   ENCLAVE_VLLM_BIN: z.string().min(1).default('vllm'),
+  /** Python that runs jobs/trainers/*.py; ENCLAVE_TRAINER_COMMAND replaces the whole command (tests run the trainer double). */
+  ENCLAVE_TRAINER_PYTHON: z.string().min(1).default('python3'),
+  /** A command prefix (words, or a JSON array) run instead of `python3 jobs/trainers/X.py`; the trainer's flags follow it. */
+  ENCLAVE_TRAINER_COMMAND: z.string().min(1).optional(),
+  /** Quality gate: a quantized version whose perplexity rises by more than this (percent) is not promoted without an override. */
+  ENCLAVE_QUALITY_GATE_MAX_DELTA_PCT: z.coerce.number().min(0).max(1000).default(5),
+  /** The largest dataset upload (bytes of JSONL); a larger one is refused with 413 and nothing is kept. */
+  ENCLAVE_DATASET_MAX_BYTES: positiveInt.default(2 * 1024 * 1024 * 1024),
   GATEWAY_MAX_BODY_BYTES: positiveInt.default(4 * 1024 * 1024),
   GATEWAY_FIRST_TOKEN_TIMEOUT_MS: positiveInt.default(60_000),
   GATEWAY_REQUEST_TIMEOUT_MS: positiveInt.default(10 * 60_000),
