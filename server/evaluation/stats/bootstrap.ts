@@ -1,0 +1,61 @@
+/** mulberry32: a tiny seeded generator, so an interval is the same every time it is drawn. */
+export function seededRandom(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function median(sorted: readonly number[]): number {
+  const n = sorted.length;
+  if (n === 0) return Number.NaN;
+  const m = n >> 1;
+  return n % 2 ? sorted[m]! : (sorted[m - 1]! + sorted[m]!) / 2;
+}
+
+/** Linear-interpolated quantile of a sorted array (the same rule as PostgreSQL's percentile_cont). */
+export function quantile(sorted: readonly number[], q: number): number {
+  const n = sorted.length;
+  if (n === 0) return Number.NaN;
+  const pos = (n - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.min(n - 1, lo + 1);
+  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
+}
+
+function resampledMedian(values: readonly number[], random: () => number, scratch: number[]): number {
+  const n = values.length;
+  for (let i = 0; i < n; i++) scratch[i] = values[Math.floor(random() * n)]!;
+  scratch.sort((x, y) => x - y);
+  return median(scratch);
+}
+
+export interface BootstrapInterval {
+  /** median(a) − median(b) on the data. */
+  estimate: number;
+  low: number;
+  high: number;
+  level: number;
+}
+
+/**
+ * Percentile bootstrap interval for median(a) − median(b): resample each group with replacement
+ * `rounds` times. Seeded, so the same data always gives the same interval.
+ */
+export function bootstrapMedianDiff(a: readonly number[], b: readonly number[], opts: { rounds?: number; level?: number; seed?: number } = {}): BootstrapInterval {
+  if (a.length === 0 || b.length === 0) throw new RangeError('both samples need at least one value');
+  const rounds = opts.rounds ?? 2000;
+  const level = opts.level ?? 0.95;
+  const random = seededRandom(opts.seed ?? 1);
+  const sa = new Array<number>(a.length);
+  const sb = new Array<number>(b.length);
+  const diffs = new Array<number>(rounds);
+  for (let r = 0; r < rounds; r++) diffs[r] = resampledMedian(a, random, sa) - resampledMedian(b, random, sb);
+  diffs.sort((x, y) => x - y);
+  const estimate = median([...a].sort((x, y) => x - y)) - median([...b].sort((x, y) => x - y));
+  return { estimate, low: quantile(diffs, (1 - level) / 2), high: quantile(diffs, 1 - (1 - level) / 2), level };
+}
