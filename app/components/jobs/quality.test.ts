@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import { readQuality, withinLimit } from './quality';
+
+describe('quantization figures', () => {
+  it('computes the delta in percent from before and after, and takes the limit from the spec', () => {
+    const q = readQuality({ perplexityBefore: 10, perplexityAfter: 10.3, sizeBeforeBytes: 1000, sizeAfterBytes: 540, seconds: 1.5 }, { maxPerplexityDeltaPct: 5 });
+    expect(q.deltaPct).toBeCloseTo(3);
+    expect(q).toMatchObject({ sizeBeforeBytes: 1000, sizeAfterBytes: 540, seconds: 1.5, limitPct: 5 });
+    expect(withinLimit(q)).toBe(true);
+  });
+
+  it('reads the trainer protocol spelling, with its delta as a fraction', () => {
+    const q = readQuality({ perplexity_delta: 0.12, input_bytes: 2048 }, { maxPerplexityDeltaPct: 5 });
+    expect(q.deltaPct).toBeCloseTo(12);
+    expect(q.sizeBeforeBytes).toBe(2048);
+    expect(withinLimit(q)).toBe(false);
+  });
+
+  it('leaves unknown or non-numeric figures empty rather than guessing', () => {
+    const q = readQuality({ perplexityBefore: 'high', perplexityAfter: Number.NaN }, null);
+    expect(q).toEqual({ sizeBeforeBytes: null, sizeAfterBytes: null, seconds: null, perplexityBefore: null, perplexityAfter: null, deltaPct: null, limitPct: null });
+    expect(withinLimit(q)).toBeNull();
+  });
+});
