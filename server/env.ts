@@ -57,6 +57,8 @@ export const envSchema = z.object({
   ENCLAVE_JOIN_URL: z.string().url().optional(),
   ENCLAVE_JOIN_TOKEN: z.string().min(1).optional(),
   ENCLAVE_ALLOW_INSECURE_JOIN: flag.default(false),
+  /** Blind side-by-side votes one user may cast per UTC day (rounds are refused once it is reached). */
+  ENCLAVE_ARENA_DAILY_VOTES: positiveInt.default(200),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
 

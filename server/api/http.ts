@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { nodeHTTPRequestHandler } from '@trpc/server/adapters/node-http';
 import { handleAgentApi } from './agent-http';
+import { handleArena } from './arena-route';
 import { handleChat } from './chat-route';
 import { createApiContext, type ApiDeps } from './context';
 import { handleExport } from './export-route';
@@ -38,6 +39,7 @@ export function createApiHandler(deps: ApiDeps): (req: IncomingMessage, res: Ser
       });
       return true;
     }
+    if (pathname === '/api/arena') return handleArena(deps, req, res).then(() => true);
     if (pathname === '/api/chat') {
       await handleChat(deps, req, res);
       return true;
