@@ -1,7 +1,105 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { z } from 'zod';
+import { DATASET_FORMATS } from '../db/schema';
+import { ingestDataset, newSplitSeed } from '../lifecycle/datasets/ingest';
+import { errorMessage, log } from '../log';
+import { writeAudit, type AuditOutcome } from '../security/audit';
+import { clientAddress } from '../security/client-address';
+import { crossSiteRefusal } from '../security/csrf';
+import { DomainError } from '../security/errors';
+import { getSessionUser, type SessionUser } from '../security/sessions';
 import type { ApiDeps } from './context';
+import { sendError, sendJson } from './http-util';
 
-/** Answers its own paths and resolves false for any other. */
-export async function handleDatasetUpload(_deps: ApiDeps, _req: IncomingMessage, _res: ServerResponse, _url: URL): Promise<boolean> {
-  return false;
+const UPLOAD_PATH = /^\/api\/datasets\/?$/;
+/** JSON Lines media types. None is one a cross-site form may send without a CORS preflight (Enclave grants none). */
+const JSONL_TYPES = new Set(['application/x-ndjson', 'application/jsonl', 'application/json-lines']);
+
+const paramsSchema = z.object({
+  name: z.string().trim().min(1, 'give the dataset a name').max(200),
+  format: z.enum(['auto', ...DATASET_FORMATS]).default('auto'),
+  heldOut: z.coerce.number().gt(0).lt(1).default(0.1),
+  seed: z.coerce.number().int().min(0).max(0xffffffff).optional(),
+  tokenizerVersionId: z.string().min(1).optional(),
+});
+
+function parseParams(url: URL) {
+  const raw = Object.fromEntries([...url.searchParams.entries()].filter(([, v]) => v !== ''));
+  const parsed = paramsSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new DomainError('BAD_REQUEST', `${issue.path.join('.') || 'query'}: ${issue.message}`);
+  }
+  return parsed.data;
+}
+
+/**
+ * POST /api/datasets?name=&format=auto|openai|alpaca|sharegpt&heldOut=0.1&seed=N&tokenizerVersionId=
+ * with the JSONL file as the body, streamed (see server/lifecycle/datasets/ingest.ts). Engineers and admins
+ * only; audited as datasets.upload. An invalid file answers 400 with its bad lines and leaves nothing behind.
+ */
+export async function handleDatasetUpload(deps: ApiDeps, req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
+  if (!UPLOAD_PATH.test(url.pathname)) return false;
+  let user: SessionUser | null = null;
+  let target: string | undefined;
+  const detail: Record<string, unknown> = {};
+  const audit = (outcome: AuditOutcome, extra: Record<string, unknown> = {}) =>
+    writeAudit(deps.db, {
+      actorUserId: user?.id,
+      actorLabel: user?.email,
+      action: 'datasets.upload',
+      target,
+      clientAddress: clientAddress(req),
+      outcome,
+      detail: { ...detail, ...extra },
+    }).catch((e) => log.error('audit write failed', { error: errorMessage(e) }));
+  try {
+    if (req.method !== 'POST') {
+      res.setHeader('allow', 'POST');
+      throw new DomainError('BAD_REQUEST', 'Use POST to upload a dataset', 405);
+    }
+    user = await getSessionUser(deps.db, req);
+    if (!user) throw new DomainError('UNAUTHORIZED', 'Sign in first');
+    if (user.role !== 'admin' && user.role !== 'engineer') throw new DomainError('FORBIDDEN', 'Uploading datasets needs the role admin or engineer');
+    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (!JSONL_TYPES.has(type)) throw new DomainError('FORBIDDEN', 'Send the file as application/x-ndjson (JSON Lines)');
+    // The Origin and Sec-Fetch-Site checks are the same as for every other change; only the body type differs.
+    const refusal = crossSiteRefusal({ headers: { ...req.headers, 'content-type': 'application/json' } });
+    if (refusal) throw refusal;
+    const params = parseParams(url);
+    Object.assign(detail, { name: params.name, format: params.format, heldOut: params.heldOut });
+    const maxBytes = deps.env.ENCLAVE_DATASET_MAX_BYTES;
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > maxBytes) throw new DomainError('PAYLOAD_TOO_LARGE', `The file is larger than the limit of ${maxBytes} bytes`);
+
+    const result = await ingestDataset(deps.db, deps.masterKey, deps.env.dataDir, req, {
+      ownerId: user.id,
+      name: params.name,
+      format: params.format === 'auto' ? undefined : params.format,
+      heldOutFraction: params.heldOut,
+      seed: params.seed ?? newSplitSeed(),
+      tokenizerVersionId: params.tokenizerVersionId,
+      maxBytes,
+    });
+    if (!result.ok) {
+      await audit('failure', { error: 'INVALID_DATASET', badLines: result.errorCount });
+      sendJson(res, 400, {
+        error: { message: result.message, code: 'BAD_REQUEST', status: 400 },
+        lines: result.lines,
+        errorCount: result.errorCount,
+        truncated: result.truncated,
+      });
+      return true;
+    }
+    target = result.dataset.id;
+    await audit('success', { rows: result.dataset.rows, bytes: result.dataset.sizeBytes, sha256: result.dataset.sha256 });
+    sendJson(res, 201, { dataset: result.dataset });
+  } catch (e) {
+    const domain = e instanceof DomainError ? e : undefined;
+    await audit(domain && (domain.status === 401 || domain.status === 403) ? 'denied' : 'failure', { error: domain?.code ?? 'INTERNAL' });
+    // The rest of a refused body is not read: closing the connection stops the client sending it.
+    if (!res.headersSent) res.setHeader('connection', 'close');
+    sendError(res, e, 'dataset upload');
+  }
+  return true;
 }

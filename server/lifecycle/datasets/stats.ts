@@ -1,4 +1,6 @@
 export type TokenStats = { total: number; mean: number; p50: number; p95: number; max: number };
+/** Rows per token-length bucket: `le` is the bucket's inclusive upper bound, doubling from 8 up to the longest row. */
+export type TokenHistogram = { le: number; count: number }[];
 
 /** Per-row token counts, kept as a packed array so that a million rows cost 4 MB, not 30. */
 export class TokenCounts {
@@ -22,5 +24,24 @@ export class TokenCounts {
     const sorted = this.counts.slice(0, this.length).sort();
     const rank = (p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
     return { total: this.total, mean: this.total / this.length, p50: rank(0.5), p95: rank(0.95), max: sorted[sorted.length - 1] };
+  }
+
+  /**
+   * Doubling buckets (8, 16, 32, ...) up to the first bound that holds the longest row: token lengths span
+   * orders of magnitude, and bounds that are all finite survive JSON (Infinity would not).
+   */
+  histogram(): TokenHistogram {
+    if (this.length === 0) return [];
+    let max = 0;
+    for (let i = 0; i < this.length; i++) if (this.counts[i]! > max) max = this.counts[i]!;
+    const bounds: number[] = [8];
+    while (bounds[bounds.length - 1]! < max) bounds.push(bounds[bounds.length - 1]! * 2);
+    const counts = new Array<number>(bounds.length).fill(0);
+    for (let i = 0; i < this.length; i++) {
+      const n = this.counts[i]!;
+      // log2 picks the bucket directly: n <= 8 is bucket 0, 9..16 bucket 1, and so on.
+      counts[n <= 8 ? 0 : Math.ceil(Math.log2(n)) - 3]!++;
+    }
+    return bounds.map((le, i) => ({ le, count: counts[i]! }));
   }
 }

@@ -1,13 +1,15 @@
 import { createHash } from 'node:crypto';
 import { checkRow, shapeOf, type DatasetFormat, type Message } from './formats';
 import { readLines } from './lines';
-import { TokenCounts, type TokenStats } from './stats';
+import { TokenCounts, type TokenHistogram, type TokenStats } from './stats';
 
 /** Counts the tokens of one text; the base model's tokenizer where one is loaded. */
 export type Tokenizer = (text: string) => number | ArrayLike<unknown>;
 
 export type ValidateOptions = {
   tokenize?: Tokenizer;
+  /** The format the uploader declared; unset: detected from the first valid row. */
+  format?: DatasetFormat;
   /** Bad lines reported one by one; later ones are only counted. */
   maxErrors?: number;
   /** A longer line is an error, so that one line cannot take the process's memory. */
@@ -27,7 +29,7 @@ export type DatasetValidation = {
   errorCount: number;
   /** Why the file as a whole is refused when no single line is to blame (an empty file). */
   reason?: string;
-  stats: { rows: number; messages: number; chars: number; tokens?: TokenStats };
+  stats: { rows: number; messages: number; chars: number; tokens?: TokenStats; tokenHistogram?: TokenHistogram };
   preview: Message[][];
   sha256: string;
   bytes: number;
@@ -43,7 +45,7 @@ export async function validateDataset(source: AsyncIterable<Uint8Array | string>
   const { maxErrors, maxLineBytes, previewRows } = { ...DEFAULTS, ...options };
   const hash = createHash('sha256');
   let bytes = 0;
-  let format: DatasetFormat | null = null;
+  let format: DatasetFormat | null = options.format ?? null;
   let formatLine = 0;
   let rows = 0;
   let messages = 0;
@@ -86,7 +88,7 @@ export async function validateDataset(source: AsyncIterable<Uint8Array | string>
       continue;
     }
     if (format && shape !== format) {
-      fail(line.number, `mixed formats: this line is ${shape} but the file is ${format} (from line ${formatLine})`);
+      fail(line.number, options.format ? `this line is ${shape}, not the declared ${format}` : `mixed formats: this line is ${shape} but the file is ${format} (from line ${formatLine})`);
       continue;
     }
     const checked = checkRow(shape, row as Record<string, unknown>);
@@ -94,7 +96,7 @@ export async function validateDataset(source: AsyncIterable<Uint8Array | string>
       fail(line.number, checked.reason);
       continue;
     }
-    if (!format) {
+    if (!formatLine) {
       format = shape;
       formatLine = line.number;
     }
@@ -113,6 +115,7 @@ export async function validateDataset(source: AsyncIterable<Uint8Array | string>
   }
 
   const tokens = tokenCounts?.summary() ?? undefined;
+  const tokenHistogram = tokens ? tokenCounts!.histogram() : undefined;
   return {
     ok: errorCount === 0 && rows > 0,
     format,
@@ -120,7 +123,7 @@ export async function validateDataset(source: AsyncIterable<Uint8Array | string>
     errors,
     errorCount,
     ...(rows === 0 && errorCount === 0 ? { reason: 'the file has no rows' } : {}),
-    stats: { rows, messages, chars, ...(tokens ? { tokens } : {}) },
+    stats: { rows, messages, chars, ...(tokens ? { tokens, tokenHistogram } : {}) },
     preview,
     sha256: hash.digest('hex'),
     bytes,

@@ -1,0 +1,107 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { and, desc, eq, type SQL } from 'drizzle-orm';
+import type { Db } from '../../db/client';
+import { datasets, jobs, users, type Role } from '../../db/schema';
+import { isUuid } from '../../chat/ids';
+import { writeAudit } from '../../security/audit';
+import { DomainError } from '../../security/errors';
+import type { Message } from './formats';
+import { openDatasetRows } from './store';
+
+export type DatasetActor = { id: string; email: string; role: Role; clientAddress?: string };
+
+const columns = {
+  id: datasets.id,
+  name: datasets.name,
+  format: datasets.format,
+  rows: datasets.rows,
+  sizeBytes: datasets.sizeBytes,
+  sha256: datasets.sha256,
+  stats: datasets.stats,
+  split: datasets.split,
+  tokenizerVersionId: datasets.tokenizerVersionId,
+  createdAt: datasets.createdAt,
+  ownerId: datasets.ownerId,
+  ownerEmail: users.email,
+};
+
+/**
+ * Datasets as one user may see them: their own, or every one for an admin. Each query carries the owner
+ * condition, so an id from someone else is simply not found; reading another user's content is audited.
+ */
+export class Datasets {
+  constructor(
+    private readonly db: Db,
+    private readonly masterKey: Buffer,
+    private readonly actor: DatasetActor,
+    private readonly dataDir: string,
+  ) {}
+
+  private scope(): SQL | undefined {
+    return this.actor.role === 'admin' ? undefined : eq(datasets.ownerId, this.actor.id);
+  }
+
+  async list() {
+    return this.db.select(columns).from(datasets).innerJoin(users, eq(users.id, datasets.ownerId)).where(this.scope()).orderBy(desc(datasets.createdAt)).limit(500);
+  }
+
+  async get(id: string) {
+    const [row] = isUuid(id)
+      ? await this.db
+          .select(columns)
+          .from(datasets)
+          .innerJoin(users, eq(users.id, datasets.ownerId))
+          .where(and(eq(datasets.id, id), this.scope()))
+      : [];
+    if (!row) throw new DomainError('NOT_FOUND', 'Dataset not found');
+    return row;
+  }
+
+  /** The first rows, decrypted and normalised to messages. */
+  async preview(id: string, limit: number): Promise<{ rows: { index: number; messages: Message[] }[] }> {
+    const dataset = await this.get(id);
+    if (dataset.ownerId !== this.actor.id)
+      await writeAudit(this.db, {
+        actorUserId: this.actor.id,
+        actorLabel: this.actor.email,
+        action: 'datasets.preview',
+        target: dataset.id,
+        clientAddress: this.actor.clientAddress,
+        outcome: 'success',
+        detail: { read: true, ownerId: dataset.ownerId, limit },
+      });
+    const rows: { index: number; messages: Message[] }[] = [];
+    for await (const row of openDatasetRows(this.db, this.masterKey, dataset.id, { part: 'all', dataDir: this.dataDir })) {
+      rows.push(row);
+      if (rows.length >= limit) break;
+    }
+    return { rows };
+  }
+
+  /** Deletes the row, then its sealed file; refused while any job refers to the dataset. */
+  async delete(id: string): Promise<{ id: string }> {
+    const dataset = await this.get(id);
+    const [job] = await this.db.select({ id: jobs.id, name: jobs.name }).from(jobs).where(eq(jobs.datasetId, dataset.id)).limit(1);
+    if (job) throw new DomainError('CONFLICT', `The job "${job.name}" uses this dataset: delete the job first`);
+    let row: { storagePath: string } | undefined;
+    try {
+      [row] = await this.db.delete(datasets).where(eq(datasets.id, dataset.id)).returning({ storagePath: datasets.storagePath });
+    } catch (e) {
+      // A job created since the check holds a foreign key to the row: the delete fails, and says why.
+      if (pgCode(e) === '23503') throw new DomainError('CONFLICT', 'A job uses this dataset: delete the job first');
+      throw e;
+    }
+    if (row) await fs.rm(path.join(this.dataDir, row.storagePath), { force: true });
+    return { id: dataset.id };
+  }
+}
+
+/** The PostgreSQL error code of a failed query (drizzle wraps the driver's error as its cause). */
+function pgCode(e: unknown): string | undefined {
+  for (let c: unknown = e; c && typeof c === 'object'; c = (c as { cause?: unknown }).cause) {
+    const code = (c as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
+  }
+  return undefined;
+}

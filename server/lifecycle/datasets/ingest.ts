@@ -1,0 +1,99 @@
+import { randomInt, randomUUID } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Db } from '../../db/client';
+import { datasets } from '../../db/schema';
+import { dataKeyForSealing } from '../../security/encryption';
+import { DomainError } from '../../security/errors';
+import type { DatasetFormat } from './formats';
+import { SealedFileWriter } from './sealed-file';
+import { splitDataset, type DatasetSplit } from './split';
+import { loadTokenizer } from './tokenizer';
+import { validateDataset, type LineError } from './validate';
+
+export type IngestInput = {
+  ownerId: string;
+  name: string;
+  /** Unset: detected from the first valid row. */
+  format?: DatasetFormat;
+  heldOutFraction: number;
+  seed: number;
+  tokenizerVersionId?: string;
+  maxBytes: number;
+};
+
+export type IngestResult =
+  | { ok: true; dataset: { id: string; name: string; format: DatasetFormat; rows: number; sizeBytes: number; sha256: string; split: DatasetSplit } }
+  | { ok: false; message: string; lines: LineError[]; errorCount: number; truncated: boolean };
+
+/** Where a dataset's sealed file lives, relative to the data directory (the row stores this). */
+export const datasetStoragePath = (id: string) => path.join('datasets', `${id}.jsonl.enc`);
+
+/** A random seed when the uploader gave none: recorded with the split, so it can be rebuilt all the same. */
+export const newSplitSeed = () => randomInt(0, 2 ** 32 - 1);
+
+/**
+ * Streams an upload once: every chunk is counted against the size limit, hashed and validated, and sealed
+ * into a file beside its final name. Only when the whole file is valid and the split can be made is the file
+ * renamed into place and the row inserted; on any failure the partial file is deleted and no row exists.
+ */
+export async function ingestDataset(db: Db, masterKey: Buffer, dataDir: string, source: AsyncIterable<Uint8Array>, input: IngestInput): Promise<IngestResult> {
+  const id = randomUUID();
+  const storagePath = datasetStoragePath(id);
+  const finalPath = path.join(dataDir, storagePath);
+  await fs.mkdir(path.dirname(finalPath), { recursive: true, mode: 0o700 });
+  const tokenizer = await loadTokenizer(db, input.tokenizerVersionId);
+  const dataKey = await dataKeyForSealing(db, masterKey);
+  const writer = await SealedFileWriter.create(`${finalPath}.partial`, dataKey);
+  let renamed = false;
+  try {
+    let received = 0;
+    async function* sealing(): AsyncGenerator<Buffer> {
+      for await (const raw of source) {
+        const chunk = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+        received += chunk.length;
+        if (received > input.maxBytes) throw new DomainError('PAYLOAD_TOO_LARGE', `The file is larger than the limit of ${input.maxBytes} bytes`);
+        await writer.write(chunk);
+        yield chunk;
+      }
+    }
+    const result = await validateDataset(sealing(), { tokenize: tokenizer.tokenize, format: input.format, previewRows: 0 });
+    if (!result.ok) {
+      await writer.abort();
+      const message = result.reason ? `The file is not a dataset: ${result.reason}` : `${result.errorCount} line(s) are not valid ${input.format ?? 'dataset'} rows; nothing was stored`;
+      return { ok: false, message, lines: result.errors, errorCount: result.errorCount, truncated: result.errorCount > result.errors.length };
+    }
+    let split: DatasetSplit;
+    try {
+      split = splitDataset(result.rows, { heldOutFraction: input.heldOutFraction, seed: input.seed });
+    } catch (e) {
+      throw new DomainError('BAD_REQUEST', `The split cannot be made: ${(e as Error).message}`);
+    }
+    await writer.finish();
+    await fs.rename(writer.path, finalPath);
+    renamed = true;
+    const format = result.format!;
+    const stats = { ...result.stats, tokenizer: tokenizer.info };
+    await db.insert(datasets).values({
+      id,
+      ownerId: input.ownerId,
+      name: input.name,
+      format,
+      storagePath,
+      sha256: result.sha256,
+      sizeBytes: result.bytes,
+      dataKeyId: dataKey.id,
+      rows: result.rows,
+      stats,
+      split,
+      tokenizerVersionId: tokenizer.info.kind === 'model' ? tokenizer.info.versionId : null,
+    });
+    return { ok: true, dataset: { id, name: input.name, format, rows: result.rows, sizeBytes: result.bytes, sha256: result.sha256, split } };
+  } catch (e) {
+    await writer.abort();
+    if (renamed) await fs.rm(finalPath, { force: true });
+    throw e;
+  } finally {
+    await tokenizer.dispose();
+  }
+}
