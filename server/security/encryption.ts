@@ -139,3 +139,10 @@ export async function dataKeysNotWrappedBy(db: Db, masterKey: Buffer): Promise<n
   const rows = await db.select({ id: dataKeys.id }).from(dataKeys).where(ne(dataKeys.masterFingerprint, keyFingerprint(masterKey)));
   return rows.length;
 }
+
+/**
+ * The data-key machinery for content sealed outside the database (dataset files): the current key with
+ * its id, to seal a file's own key under it, and a key by id, to open one.
+ */
+export const dataKeyForSealing = (db: Db, masterKey: Buffer) => currentDataKey(db, masterKey);
+export const dataKeyForOpening = (db: Db, masterKey: Buffer, id: number) => dataKeyById(db, masterKey, id);
