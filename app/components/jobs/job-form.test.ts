@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { finetuneSpecSchema } from '../../../server/lifecycle/finetune/spec';
+import { quantizeSpecSchema } from '../../../server/lifecycle/jobs/quantize-spec';
 import { buildFinetuneSpec, buildQuantizeSpec, initialFinetuneForm, initialQuantizeForm, parseModules, serverFieldErrors, targetsFor } from './job-form';
 
 const BASE = '11111111-1111-4111-8111-111111111111';
@@ -26,6 +28,9 @@ describe('fine-tune form → spec', () => {
       gpus: 1,
       merge: true,
     });
+    // The server's own schema (strict: no unknown keys) accepts what the form sends.
+    const parsed = finetuneSpecSchema.safeParse(built.spec);
+    expect(parsed.success, JSON.stringify(parsed.error?.issues)).toBe(true);
   });
 
   it('names each wrong field with the reason, and sends nothing', () => {
@@ -35,7 +40,7 @@ describe('fine-tune form → spec', () => {
       baseVersionId: 'required',
       datasetId: 'required',
       lora_r: 'a whole number',
-      learning_rate: 'above 0, at most 1',
+      learning_rate: 'above 0, at most 0.01',
       epochs: 'not a number',
       gpus: 'required',
       target_modules: 'not a module name: 1bad',
@@ -58,6 +63,13 @@ describe('quantization form → spec', () => {
   it('builds a GGUF q8_0 spec with its perplexity limit', () => {
     const built = buildQuantizeSpec({ sourceVersionId: BASE, target: 'q8_0', evalDatasetId: DATA, maxPerplexityDeltaPct: '2.5' }, 'gguf');
     expect(built).toEqual({ spec: { sourceVersionId: BASE, target: 'q8_0', evalDatasetId: DATA, maxPerplexityDeltaPct: 2.5 }, errors: null });
+    expect(quantizeSpecSchema.safeParse(built.spec).success).toBe(true);
+  });
+
+  it('leaves the held-out dataset out when none is chosen (the server has a bundled text)', () => {
+    const built = buildQuantizeSpec({ ...initialQuantizeForm(), sourceVersionId: BASE, target: 'f16' }, 'gguf');
+    expect(built).toEqual({ spec: { sourceVersionId: BASE, target: 'f16', maxPerplexityDeltaPct: 5 }, errors: null });
+    expect(quantizeSpecSchema.safeParse(built.spec).success).toBe(true);
   });
 
   it('refuses an HF target for a GGUF source and a negative limit', () => {

@@ -4,6 +4,8 @@
  * wrong while typing; the server's schema stays the authority and its errors land on the same fields.
  */
 
+export const SCHEDULERS = ['cosine', 'linear', 'cosine_with_restarts', 'polynomial', 'constant', 'constant_with_warmup'] as const;
+
 export interface FinetuneForm {
   baseVersionId: string;
   datasetId: string;
@@ -17,13 +19,13 @@ export interface FinetuneForm {
   gradient_accumulation: string;
   max_seq_length: string;
   warmup_ratio: string;
-  scheduler: 'cosine' | 'linear' | 'constant';
+  scheduler: (typeof SCHEDULERS)[number];
   seed: string;
   gpus: string;
   merge: boolean;
 }
 
-export const SCHEDULERS = ['cosine', 'linear', 'constant'] as const;
+// The same lists as server/lifecycle/jobs/quantize-spec.ts, most useful first.
 export const GGUF_TARGETS = ['q8_0', 'f16'] as const;
 export const HF_TARGETS = ['w8a8-int8', 'fp8-dynamic', 'fp16'] as const;
 
@@ -87,24 +89,24 @@ function readNumber(text: string, check: Check): { value: number } | { error: st
 }
 
 const FINETUNE_NUMBERS: Record<string, Check> = {
-  lora_r: { kind: 'int', min: 1, max: 1024 },
-  lora_alpha: { kind: 'int', min: 1, max: 4096 },
-  lora_dropout: { kind: 'number', min: 0, max: 0.9 },
-  learning_rate: { kind: 'number', min: 0, max: 1, exclusiveMin: true },
+  lora_r: { kind: 'int', min: 1, max: 256 },
+  lora_alpha: { kind: 'int', min: 1, max: 1024 },
+  lora_dropout: { kind: 'number', min: 0, max: 0.5 },
+  learning_rate: { kind: 'number', min: 0, max: 0.01, exclusiveMin: true },
   epochs: { kind: 'number', min: 0, max: 100, exclusiveMin: true },
-  per_device_batch_size: { kind: 'int', min: 1, max: 1024 },
+  per_device_batch_size: { kind: 'int', min: 1, max: 512 },
   gradient_accumulation: { kind: 'int', min: 1, max: 1024 },
-  max_seq_length: { kind: 'int', min: 16, max: 262144 },
+  max_seq_length: { kind: 'int', min: 16, max: 131072 },
   warmup_ratio: { kind: 'number', min: 0, max: 0.5 },
   seed: { kind: 'int', min: 0, max: 2 ** 31 - 1 },
-  gpus: { kind: 'int', min: 1, max: 64 },
+  gpus: { kind: 'int', min: 1, max: 8 },
 };
 
 /** "q_proj, v_proj" → ['q_proj', 'v_proj']; module names are identifiers, maybe dotted. */
 export function parseModules(text: string): { modules: string[] } | { error: string } {
   const modules = text.split(/[\s,]+/).filter(Boolean);
   if (modules.length === 0) return { error: 'required' };
-  const bad = modules.find((m) => !/^[A-Za-z_][A-Za-z0-9_.]*$/.test(m));
+  const bad = modules.find((m) => !/^[A-Za-z_][A-Za-z0-9_.-]{0,99}$/.test(m));
   return bad ? { error: `not a module name: ${bad}` } : { modules: [...new Set(modules)] };
 }
 
@@ -137,8 +139,8 @@ export function buildQuantizeSpec(form: QuantizeForm, sourceFormat: string | und
   if (!form.target) errors.target = 'required';
   else if (form.sourceVersionId && !targets.includes(form.target)) errors.target = `not available for a ${sourceFormat ?? 'this'} source`;
   else spec.target = form.target;
-  if (!form.evalDatasetId) errors.evalDatasetId = 'required';
-  else spec.evalDatasetId = form.evalDatasetId;
+  // Optional: without one the server measures on its small bundled held-out text.
+  if (form.evalDatasetId) spec.evalDatasetId = form.evalDatasetId;
   const limit = readNumber(form.maxPerplexityDeltaPct, { kind: 'number', min: 0, max: 1000 });
   if ('error' in limit) errors.maxPerplexityDeltaPct = limit.error;
   else spec.maxPerplexityDeltaPct = limit.value;

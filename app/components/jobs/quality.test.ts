@@ -9,6 +9,12 @@ describe('quantization figures', () => {
     expect(withinLimit(q)).toBe(true);
   });
 
+  it('reads what the worker writes: deltaPct and maxDeltaPct when before/after are missing', () => {
+    const q = readQuality({ outputPath: '/x.gguf', perplexityBefore: null, perplexityAfter: null, deltaPct: 7.5, maxDeltaPct: 5 }, { maxPerplexityDeltaPct: 9 });
+    expect(q).toMatchObject({ deltaPct: 7.5, limitPct: 5 });
+    expect(withinLimit(q)).toBe(false);
+  });
+
   it('reads the trainer protocol spelling, with its delta as a fraction', () => {
     const q = readQuality({ perplexity_delta: 0.12, input_bytes: 2048 }, { maxPerplexityDeltaPct: 5 });
     expect(q.deltaPct).toBeCloseTo(12);

@@ -28,7 +28,7 @@ export function readQuality(result: Record<string, unknown> | null | undefined, 
   const perplexityAfter = pick(result, 'perplexityAfter', 'perplexity_after');
   let deltaPct = perplexityBefore !== null && perplexityAfter !== null && perplexityBefore > 0 ? ((perplexityAfter - perplexityBefore) / perplexityBefore) * 100 : null;
   if (deltaPct === null) {
-    const pct = pick(result, 'perplexityDeltaPct', 'perplexity_delta_pct');
+    const pct = pick(result, 'deltaPct', 'perplexityDeltaPct', 'perplexity_delta_pct');
     const fraction = pick(result, 'perplexityDelta', 'perplexity_delta');
     deltaPct = pct ?? (fraction !== null ? fraction * 100 : null);
   }
@@ -39,7 +39,7 @@ export function readQuality(result: Record<string, unknown> | null | undefined, 
     perplexityBefore,
     perplexityAfter,
     deltaPct,
-    limitPct: pick(result, 'maxPerplexityDeltaPct') ?? pick(spec, 'maxPerplexityDeltaPct'),
+    limitPct: pick(result, 'maxDeltaPct', 'maxPerplexityDeltaPct') ?? pick(spec, 'maxPerplexityDeltaPct'),
   };
 }
 
