@@ -29,6 +29,9 @@ Models:
 Evaluation:
   eval perplexity --model FILE.gguf --text FILE [--context N] [--threads N]
                         perplexity of a text under a GGUF model on the CPU, as JSON {"perplexity","tokens"}
+  loadtest --target URL --model NAME [--api-key K] (--concurrency N | --rate R [--burstiness B])
+           --requests N [--input-tokens N --output-tokens N] [--warmup N] [--seed S] [--json]
+                        streaming load on an OpenAI-compatible API; TTFT/TPOT/ITL/E2E percentiles and throughput
 
 Admin (same configuration as start; works while it runs):
   users create --email E --role admin|engineer|user|viewer [--password P] [--name N]

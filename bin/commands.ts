@@ -13,6 +13,7 @@ import { planCommand } from './plan';
 import { agentCommand, nodesJoinTokenCommand, nodesListCommand } from './agent-commands';
 import { quantizeCommand } from './quantize';
 import { evalPerplexityCommand } from './eval';
+import { loadtestCommand } from './loadtest';
 
 type Command = (args: string[]) => Promise<number | 'running' | void>;
 
@@ -82,6 +83,7 @@ export const commands: Record<string, Command> = {
   'nodes list': nodesListCommand,
   quantize: quantizeCommand,
   'eval perplexity': evalPerplexityCommand,
+  loadtest: loadtestCommand,
 
   'keys rotate-master': async (args) => {
     options(args, {});

@@ -16,7 +16,7 @@ export interface WorkerRole {
 export async function startWorkers(db: Db, masterKey?: Buffer): Promise<WorkerRole> {
   const maintenance = new Worker(
     'maintenance',
-    async (job) => runMaintenance(db, queueDefinitions.maintenance.payload.parse(job.data)),
+    async (job) => runMaintenance(db, queueDefinitions.maintenance.payload.parse(job.data), { masterKey }),
     { connection: bullConnectionOptions(), prefix: queuePrefix(), concurrency: queueDefinitions.maintenance.concurrency },
   );
   maintenance.on('failed', (job, err) => log.warn('maintenance job failed', { job: job?.id, error: errorMessage(err) }));
@@ -27,7 +27,7 @@ export async function startWorkers(db: Db, masterKey?: Buffer): Promise<WorkerRo
   await queue('maintenance').upsertJobScheduler('alerts-evaluate', { every: 15_000 }, { name: 'maintenance', data: { task: 'alerts' } });
   const deploy = await startDeployWorker(db, { masterKey });
   const training = await startTrainingWorker(db, { masterKey });
-  const loadtest = await startLoadTestWorker(db);
+  const loadtest = await startLoadTestWorker(db, { masterKey });
   return {
     // close() waits for running jobs to reach their end: the safe point for maintenance and reconcile work.
     stop: async () => {
