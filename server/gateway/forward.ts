@@ -3,6 +3,7 @@ import https from 'node:https';
 import { performance } from 'node:perf_hooks';
 import type { Caller } from './auth';
 import { errorBody } from './errors';
+import type { VariantRoute } from './experiments';
 import { pickReplica, type Replica, type Route } from './routing-table';
 import { completeEventsEnd, containsToken, findUsageEvent, usageOfBody } from './sse';
 
@@ -13,6 +14,10 @@ export interface Exchange {
   /** performance.now() when the request arrived. */
   t0: number;
   route: Route;
+  /** Set when the model name is a running experiment: the arm this request was assigned to. */
+  variant: VariantRoute | null;
+  /** The model name the client asked for (an experiment's name, or the deployment's). */
+  model: string;
   caller: Caller;
   /** '/v1/chat/completions' or '/v1/completions'. */
   path: string;
@@ -33,7 +38,14 @@ export interface Outcome {
   overheadMs: number;
   promptTokens: number | null;
   completionTokens: number | null;
+  /** Gaps between token-carrying chunks after the first (ms), at most MAX_ITL_GAPS; null when not streamed. */
+  itlMs: number[] | null;
+  /** Mean gap from the first token-carrying chunk to the last; null with fewer than two. */
+  tpotMs: number | null;
 }
+
+/** Enough gaps for a histogram of one long answer; beyond it the row would grow without adding much. */
+export const MAX_ITL_GAPS = 512;
 
 export interface ForwardOptions {
   agent: http.Agent;
@@ -89,6 +101,10 @@ class Forwarding {
   preForwardMs = -1;
   overheadMs = 0;
   ttftMs: number | null = null;
+  firstTokenAt = 0;
+  lastTokenAt = 0;
+  tokenChunks = 0;
+  itl: number[] | null = null;
   promptTokens: number | null = null;
   completionTokens: number | null = null;
   usageSeen = false;
@@ -241,9 +257,17 @@ class Forwarding {
       if (end === 0) return;
       buf = buf.subarray(0, end);
     }
-    if (this.ttftMs === null && containsToken(buf)) {
-      this.ttftMs = t - this.x.t0;
-      clearTimeout(this.firstTokenTimer);
+    if (containsToken(buf)) {
+      if (this.ttftMs === null) {
+        this.ttftMs = t - this.x.t0;
+        this.firstTokenAt = t;
+        clearTimeout(this.firstTokenTimer);
+      } else {
+        const itl = (this.itl ??= []);
+        if (itl.length < MAX_ITL_GAPS) itl.push(t - this.lastTokenAt);
+      }
+      this.lastTokenAt = t;
+      this.tokenChunks++;
     }
     let skip = false;
     if (!this.usageSeen) {
@@ -358,6 +382,8 @@ class Forwarding {
       overheadMs: this.overheadMs,
       promptTokens: this.promptTokens,
       completionTokens: this.completionTokens,
+      itlMs: this.itl,
+      tpotMs: this.tokenChunks > 1 ? (this.lastTokenAt - this.firstTokenAt) / (this.tokenChunks - 1) : null,
     });
   }
 }

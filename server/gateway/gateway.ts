@@ -8,6 +8,7 @@ import { createAuthenticator, type Caller } from './auth';
 import { readBody } from './body';
 import { GatewayError, sendError } from './errors';
 import { forward, type Exchange, type Outcome } from './forward';
+import { assignVariant, isLive, type ExperimentRoute, type VariantRoute } from './experiments';
 import { createGatewayMetrics } from './metrics';
 import { createRateLimiter } from './rate-limit';
 import { createRequestLogWriter } from './request-log';
@@ -90,12 +91,12 @@ export function createGateway(opts: GatewayOptions): Gateway {
   };
 
   function record(x: Exchange, o: Outcome) {
-    metrics.observe(x.route.name, x.route.deploymentId, o.status, o.ttftMs, o.e2eMs, o.overheadMs);
+    metrics.observe(x.model, x.route.deploymentId, o.status, o.ttftMs, o.e2eMs, o.overheadMs, o.itlMs, o.tpotMs);
     logs.push({
       createdAt: new Date(),
       apiKeyId: x.caller.keyId,
       userId: x.caller.userId,
-      model: x.route.name,
+      model: x.model,
       deploymentId: x.route.deploymentId,
       replicaId: o.replicaId,
       status: o.status,
@@ -108,6 +109,10 @@ export function createGateway(opts: GatewayOptions): Gateway {
       overheadMs: o.overheadMs,
       retries: o.retries,
       clientAddress: x.req.socket.remoteAddress ?? null,
+      experimentId: x.variant?.experimentId ?? null,
+      variantId: x.variant?.id ?? null,
+      tpotMs: o.tpotMs,
+      itlMs: o.itlMs,
     });
   }
 
@@ -122,7 +127,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
       createdAt: new Date(),
       apiKeyId: caller.keyId,
       userId: caller.userId,
-      model: route?.name ?? model.slice(0, 256),
+      model: (model || route?.name || '').slice(0, 256),
       deploymentId: route?.deploymentId ?? null,
       replicaId: null,
       status: err.status,
@@ -135,7 +140,26 @@ export function createGateway(opts: GatewayOptions): Gateway {
       overheadMs,
       retries: 0,
       clientAddress: req.socket.remoteAddress ?? null,
+      experimentId: null,
+      variantId: null,
+      tpotMs: null,
+      itlMs: null,
     });
+  }
+
+  /**
+   * The arm of a live experiment for this caller, or a 404 like an unknown model when it is outside its
+   * window. Sticky per user, or per key when the experiment says so (the web role's chat calls have no
+   * key and fall back to the user). A promoted experiment sends everyone to the winner.
+   */
+  function variantFor(e: ExperimentRoute, caller: Caller, res: http.ServerResponse): VariantRoute {
+    if (!isLive(e, Date.now()))
+      throw new GatewayError(404, 'invalid_request_error', 'model_not_found', `The experiment '${e.name}' is not running`, 'model');
+    const v = e.winner ?? assignVariant(e, e.stickiness === 'key' ? (caller.keyId ?? caller.userId) : caller.userId);
+    // setHeader: writeHead merges these into whatever the forwarder answers with, errors included.
+    res.setHeader('x-enclave-variant', v.label);
+    res.setHeader('x-enclave-variant-id', v.id);
+    return v;
   }
 
   async function modelRequest(req: http.IncomingMessage, res: http.ServerResponse, t0: number, path: string) {
@@ -153,10 +177,23 @@ export function createGateway(opts: GatewayOptions): Gateway {
       const body: ForwardedBody = parseBody(PATHS[path]!, raw);
       model = body.model;
       const cached = table.get(model);
-      // The synchronous hit is the hot path; a miss or an empty route reloads the table first.
-      route = cached && cached.replicas.length > 0 ? cached : await table.resolve(model);
+      // The synchronous hits (a deployment, or an experiment: both map lookups) are the hot path; a miss
+      // or an empty route reloads the table first.
+      let experiment = cached ? undefined : table.experiment(model);
+      if (cached) route = cached.replicas.length > 0 ? cached : await table.resolve(model);
+      else if (!experiment) {
+        route = await table.resolve(model);
+        if (!route) experiment = table.experiment(model);
+      }
+      let variant: VariantRoute | null = null;
+      if (experiment) {
+        const v = variantFor(experiment, caller, res);
+        route = v.route.replicas.length > 0 ? v.route : ((await table.resolve(v.route.name)) ?? v.route);
+        // Promoted traffic is ordinary traffic to the winner: only the running experiment's requests count.
+        if (experiment.status === 'running') variant = v;
+      }
       if (!route) throw new GatewayError(404, 'invalid_request_error', 'model_not_found', `The model '${model}' does not exist`, 'model');
-      const access = mayUse(route, caller);
+      const access = mayUse(route, caller, experiment ? model : route.name);
       if (access !== 'ok') {
         const why = access === 'key_scope' ? 'this API key is not allowed to use it' : `the role '${caller.role}' may not use it`;
         throw new GatewayError(403, 'permission_error', 'model_not_allowed', `The model '${model}' is not available: ${why}`, 'model');
@@ -165,7 +202,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
       const stripUsage = stream && body.stream_options?.include_usage !== true;
       // Usage feeds the request log, so the engine is always asked for it; the client never sees it unasked.
       const upstreamBody = stripUsage ? withUsageRequested(raw, body) : raw;
-      forward({ req, res, t0, route, caller, path, body: upstreamBody, stream, stripUsage }, forwardOptions);
+      forward({ req, res, t0, route, variant, model: experiment ? model : route.name, caller, path, body: upstreamBody, stream, stripUsage }, forwardOptions);
     } catch (err) {
       if (!(err instanceof GatewayError)) console.error(`gateway: ${(err as Error).message}`);
       const e = err instanceof GatewayError ? err : new GatewayError(500, 'api_error', 'internal_error', 'The gateway failed; try again');
@@ -182,6 +219,12 @@ export function createGateway(opts: GatewayOptions): Gateway {
       for (const route of table.all()) {
         if (route.status === 'stopped' || mayUse(route, caller) !== 'ok') continue;
         data.push({ id: route.name, object: 'model', created: Math.floor(route.createdAt / 1000), owned_by: 'enclave' });
+      }
+      const now = Date.now();
+      for (const e of table.experiments()) {
+        const arm = e.winner ?? e.variants[0]!;
+        if (!isLive(e, now) || mayUse(arm.route, caller, e.name) !== 'ok') continue;
+        data.push({ id: e.name, object: 'model', created: Math.floor(arm.route.createdAt / 1000), owned_by: 'enclave' });
       }
       data.sort((a, b) => a.id.localeCompare(b.id));
       const body = JSON.stringify({ object: 'list', data });

@@ -18,13 +18,32 @@ export interface RequestLogRow {
   overheadMs: number;
   retries: number;
   clientAddress: string | null;
+  experimentId: string | null;
+  variantId: string | null;
+  tpotMs: number | null;
+  /** Gaps between streamed token chunks (ms); null when not streamed. */
+  itlMs: readonly number[] | null;
 }
 
 // One statement text whatever the batch size: columns travel as arrays and unnest pairs them up again.
+// itl_ms is itself an array, and unnest would flatten a 2-D array, so each row's gaps travel as one
+// array literal ('{1.5,2}') and are cast per row.
 const INSERT = `INSERT INTO request_logs (created_at, api_key_id, user_id, model, deployment_id, replica_id, status, error_type,
-  stream, prompt_tokens, completion_tokens, ttft_ms, e2e_ms, overhead_ms, retries, client_address)
-  SELECT * FROM unnest($1::timestamptz[], $2::uuid[], $3::uuid[], $4::text[], $5::uuid[], $6::uuid[], $7::int[], $8::text[],
-  $9::int[], $10::int[], $11::int[], $12::real[], $13::real[], $14::real[], $15::int[], $16::text[])`;
+  stream, prompt_tokens, completion_tokens, ttft_ms, e2e_ms, overhead_ms, retries, client_address,
+  experiment_id, variant_id, tpot_ms, itl_ms)
+  SELECT c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16, c17, c18, c19, c20::real[]
+  FROM unnest($1::timestamptz[], $2::uuid[], $3::uuid[], $4::text[], $5::uuid[], $6::uuid[], $7::int[], $8::text[],
+  $9::int[], $10::int[], $11::int[], $12::real[], $13::real[], $14::real[], $15::int[], $16::text[],
+  $17::uuid[], $18::uuid[], $19::real[], $20::text[])
+  AS u(c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16, c17, c18, c19, c20)`;
+
+/** A PostgreSQL array literal of the gaps, rounded to µs (the column is real anyway). */
+function arrayLiteral(values: readonly number[] | null): string | null {
+  if (!values) return null;
+  let out = '{';
+  for (let i = 0; i < values.length; i++) out += (i ? ',' : '') + (Math.round(values[i]! * 1000) / 1000).toString();
+  return out + '}';
+}
 
 /**
  * Buffers rows in memory and writes them in one INSERT every `intervalMs` or every `maxRows`, so the hot
@@ -41,7 +60,7 @@ export function createRequestLogWriter(db: Db, opts: { intervalMs?: number; maxR
   let closed = false;
 
   async function write(rows: RequestLogRow[], keys: string[]): Promise<void> {
-    const cols: unknown[][] = Array.from({ length: 16 }, () => new Array(rows.length));
+    const cols: unknown[][] = Array.from({ length: 20 }, () => new Array(rows.length));
     rows.forEach((r, i) => {
       cols[0]![i] = r.createdAt.toISOString();
       cols[1]![i] = r.apiKeyId;
@@ -59,6 +78,10 @@ export function createRequestLogWriter(db: Db, opts: { intervalMs?: number; maxR
       cols[13]![i] = r.overheadMs;
       cols[14]![i] = r.retries;
       cols[15]![i] = r.clientAddress;
+      cols[16]![i] = r.experimentId;
+      cols[17]![i] = r.variantId;
+      cols[18]![i] = r.tpotMs;
+      cols[19]![i] = arrayLiteral(r.itlMs);
     });
     try {
       await db.$client.query(INSERT, cols);

@@ -2,6 +2,7 @@ import { eq } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { deploymentReplicas, deployments } from '../db/schema';
 import { openUpstreamKey, sealedKeyOf } from '../engines/upstream/keys';
+import { loadExperiments, type ExperimentRoute } from './experiments';
 
 export interface Replica {
   id: string;
@@ -34,6 +35,7 @@ export interface Route {
  */
 export function createRoutingTable(db: Db, refreshMs = 2_000, masterKey?: Buffer) {
   let routes = new Map<string, Route>();
+  let experimentsByName = new Map<string, ExperimentRoute>();
   let replicasById = new Map<string, Replica>();
   let loading: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -101,7 +103,10 @@ export function createRoutingTable(db: Db, refreshMs = 2_000, masterKey?: Buffer
         route.replicas.push(replica);
       }
     }
+    // Experiments point at the routes just built, so an arm sees its deployment's current replicas.
+    const nextExperiments = await loadExperiments(db, byDeployment);
     routes = next;
+    experimentsByName = nextExperiments;
     replicasById = nextReplicas;
     openedKeys = nextKeys;
   }
@@ -155,6 +160,20 @@ export function createRoutingTable(db: Db, refreshMs = 2_000, masterKey?: Buffer
     get(name: string): Route | undefined {
       return routes.get(name);
     },
+    /** The running or promoted experiment with this name (a map lookup; names never collide with deployments). */
+    experiment(name: string): ExperimentRoute | undefined {
+      return experimentsByName.get(name);
+    },
+    /** Like resolve, for an experiment name: a miss reloads first, so a just-started experiment is found at once. */
+    async resolveExperiment(name: string): Promise<ExperimentRoute | undefined> {
+      const hit = experimentsByName.get(name);
+      if (hit) return hit;
+      await refresh().catch(() => {});
+      return experimentsByName.get(name);
+    },
+    experiments(): Iterable<ExperimentRoute> {
+      return experimentsByName.values();
+    },
     all(): Iterable<Route> {
       return routes.values();
     },
@@ -183,8 +202,9 @@ export function pickReplica(replicas: readonly Replica[], tried: ReadonlySet<str
   return best;
 }
 
-export function mayUse(route: Route, caller: { role: string; models: string[] | null }): 'ok' | 'key_scope' | 'role' {
-  if (caller.models && !caller.models.includes(route.name)) return 'key_scope';
+/** `name` is what the client asked for: a key scoped to an experiment may use it whatever arm answers. */
+export function mayUse(route: Route, caller: { role: string; models: string[] | null }, name = route.name): 'ok' | 'key_scope' | 'role' {
+  if (caller.models && !caller.models.includes(name)) return 'key_scope';
   if (route.allowedRoles && !route.allowedRoles.includes(caller.role)) return 'role';
   return 'ok';
 }
