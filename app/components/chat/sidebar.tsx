@@ -56,6 +56,9 @@ export function Sidebar({ conversations, activeId, search, onSearch, onNew, onRe
         <button type="button" className="button button-primary button-block" onClick={onNew} data-testid="new-chat">
           + {t('sidebar.newChat')}
         </button>
+        <Link href="/arena" className="button button-block" data-testid="arena-link">
+          ⚔ {t('nav.arena')}
+        </Link>
         <input
           type="search"
           className="sidebar-search"
