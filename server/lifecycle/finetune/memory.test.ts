@@ -17,7 +17,7 @@ it('counts LoRA parameters as PEFT prints them (print_trainable_parameters)', ()
 });
 
 it('estimates a Llama-3-8B LoRA: bf16 weights, fp32 LoRA+Adam, activations and logits by batch x sequence', () => {
-  const e = estimateTrainingMemory(llama3, { loraR: 16, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj'], perDeviceBatchSize: 4, maxSeqLength: 1024 });
+  const e = estimateTrainingMemory(llama3, { lora_r: 16, target_modules: ['q_proj', 'k_proj', 'v_proj', 'o_proj'], per_device_batch_size: 4, max_seq_length: 1024 });
   expect(e.parameters).toBe(8_030_261_248); // the model card's 8.03B
   expect(e.perGpu.weightsBytes).toBe(8_030_261_248 * 2);
   expect(e.perGpu.loraBytes).toBe(13_631_488 * 16);
@@ -26,11 +26,11 @@ it('estimates a Llama-3-8B LoRA: bf16 weights, fp32 LoRA+Adam, activations and l
   expect(e.perGpuBytes / GiB).toBeCloseTo(14.96 + 0.2 + 17 + 3.91 + 1, 1);
   expect(e.explanation.at(-1)).toBe('total per GPU: 37.07 GiB');
   // Activations scale linearly with tokens; weights do not move.
-  const doubled = estimateTrainingMemory(llama3, { loraR: 16, targetModules: ['q_proj'], perDeviceBatchSize: 8, maxSeqLength: 1024 });
+  const doubled = estimateTrainingMemory(llama3, { lora_r: 16, target_modules: ['q_proj'], per_device_batch_size: 8, max_seq_length: 1024 });
   expect(doubled.perGpu.activationBytes).toBe(2 * e.perGpu.activationBytes);
   expect(doubled.perGpu.weightsBytes).toBe(e.perGpu.weightsBytes);
 });
 
 it('names the bad field of a config it cannot read', () => {
-  expect(() => estimateTrainingMemory({ hidden_size: 64 }, { loraR: 8, targetModules: ['q_proj'], perDeviceBatchSize: 1, maxSeqLength: 64 })).toThrow(/num_attention_heads/);
+  expect(() => estimateTrainingMemory({ hidden_size: 64 }, { lora_r: 8, target_modules: ['q_proj'], per_device_batch_size: 1, max_seq_length: 64 })).toThrow(/num_attention_heads/);
 });

@@ -1,5 +1,5 @@
 import { GiB, isGgufModel, parameterCount, shapeFromGguf, shapeFromHfConfig, type GgufModel, type ModelShape } from '../../gpu/estimator';
-import type { FinetuneSpec } from './spec';
+import { ALL_LINEAR, type FinetuneSpec } from './spec';
 
 /**
  * GPU memory of one LoRA fine-tune process (each data-parallel GPU holds all of it), as lora_sft.py
@@ -37,13 +37,15 @@ function projectionShapes(shape: ModelShape): Record<string, [number, number]> {
 
 /** Trainable parameters: A (r x d_in) plus B (d_out x r) per wrapped matrix per layer, every expert's MLP in a MoE. */
 export function loraParameterCount(shape: ModelShape, r: number, targetModules: readonly string[]): number {
-  const targets = targetModules.includes('all-linear') ? [...ATTENTION, ...MLP] : targetModules;
+  const targets = targetModules.includes(ALL_LINEAR) ? [...ATTENTION, ...MLP] : targetModules;
   const dims = projectionShapes(shape);
   let perLayer = 0;
   for (const name of targets) {
-    const d = dims[name];
+    // PEFT matches a name against the end of each module's path: "self_attn.q_proj" is q_proj.
+    const leaf = name.split('.').pop()!;
+    const d = dims[leaf];
     if (!d) continue;
-    const copies = (MLP as readonly string[]).includes(name) ? shape.experts : 1;
+    const copies = (MLP as readonly string[]).includes(leaf) ? shape.experts : 1;
     perLayer += copies * r * (d[0] + d[1]);
   }
   return perLayer * shape.layers;
@@ -61,15 +63,16 @@ export function modelShape(config: unknown | GgufModel): ModelShape {
   return isGgufModel(config) ? shapeFromGguf(config) : shapeFromHfConfig(config);
 }
 
-type MemorySpec = Pick<FinetuneSpec, 'loraR' | 'targetModules' | 'perDeviceBatchSize' | 'maxSeqLength'>;
+type MemorySpec = Pick<FinetuneSpec, 'lora_r' | 'target_modules' | 'per_device_batch_size' | 'max_seq_length'>;
 
 const gib = (b: number) => `${(b / GiB).toFixed(2)} GiB`;
 
 export function estimateTrainingMemory(config: unknown | GgufModel, spec: MemorySpec): TrainingMemoryEstimate {
   const shape = modelShape(config);
   const parameters = parameterCount(shape);
-  const loraParameters = loraParameterCount(shape, spec.loraR, spec.targetModules);
-  const tokens = spec.perDeviceBatchSize * spec.maxSeqLength;
+  const loraParameters = loraParameterCount(shape, spec.lora_r, spec.target_modules);
+  const uncounted = spec.target_modules.filter((m) => m !== ALL_LINEAR && !(m.split('.').pop()! in projectionShapes(shape)));
+  const tokens = spec.per_device_batch_size * spec.max_seq_length;
   const perGpu = {
     weightsBytes: parameters * BASE_BYTES_PER_PARAM,
     loraBytes: loraParameters * LORA_BYTES_PER_PARAM,
@@ -86,9 +89,10 @@ export function estimateTrainingMemory(config: unknown | GgufModel, spec: Memory
     explanation: [
       `base weights: ${(parameters / 1e9).toFixed(2)}B parameters x ${BASE_BYTES_PER_PARAM} bytes (bf16, frozen) = ${gib(perGpu.weightsBytes)}`,
       `LoRA: ${loraParameters.toLocaleString('en')} parameters x ${LORA_BYTES_PER_PARAM} bytes (fp32 weight, gradient, 2 AdamW states) = ${gib(perGpu.loraBytes)}`,
-      `activations: ${spec.perDeviceBatchSize} x ${spec.maxSeqLength} tokens x ${shape.hiddenSize} hidden x ${shape.layers} layers x ${ACTIVATION_BYTES_PER_TOKEN_HIDDEN_LAYER} bytes = ${gib(perGpu.activationBytes)}`,
+      `activations: ${spec.per_device_batch_size} x ${spec.max_seq_length} tokens x ${shape.hiddenSize} hidden x ${shape.layers} layers x ${ACTIVATION_BYTES_PER_TOKEN_HIDDEN_LAYER} bytes = ${gib(perGpu.activationBytes)}`,
       `logits: ${tokens} tokens x ${shape.vocabSize} vocab x ${LOGITS_BYTES_PER_ELEMENT} bytes (fp32 and gradient) = ${gib(perGpu.logitsBytes)}`,
       `CUDA context and allocator overhead: ${gib(perGpu.overheadBytes)}`,
+      ...(uncounted.length ? [`not counted (not a known projection of ${shape.architecture}): ${uncounted.join(', ')}`] : []),
       `total per GPU: ${gib(perGpuBytes)}`,
     ],
   };

@@ -1,0 +1,121 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import { jobMetrics, jobs, modelVersions } from '../../db/schema';
+import { perplexityOfFile } from '../../evaluation/perplexity';
+import { errorMessage } from '../../log';
+import { quantizeGguf } from '../quantize/quantize';
+import type { JobRow } from './access';
+import { markCancelled, markFailed, markSucceeded, registerJobOutput } from './finish';
+import { gateFor, perplexityDeltaPct } from './gate';
+import { publishJobUpdate } from './live';
+import type { QuantizeSpec } from './quantize-spec';
+import { BUNDLED_QUALITY_TEXT } from './quality-text';
+import type { TrainingDeps } from './supervisor';
+import { jobWorkspace, prepareWorkspace, removeDatasetCopies } from './workspace';
+
+class Cancelled extends Error {}
+
+const STAGES = ['perplexity before', 'quantize', 'perplexity after', 'register'] as const;
+
+/**
+ * A GGUF quantization, on this worker's CPU: perplexity of the source on the held-out text, Enclave's own
+ * streaming quantizer, perplexity of the output, then the quality gate decides whether the new version is
+ * promoted or stays a candidate until an engineer overrides the gate.
+ */
+export async function runGgufQuantize(deps: Pick<TrainingDeps, 'db' | 'masterKey' | 'dataDir' | 'runnerNode' | 'writeDataset'>, job: JobRow): Promise<void> {
+  const { db } = deps;
+  const spec = job.spec as QuantizeSpec & { target: 'f16' | 'q8_0' };
+  const ws = jobWorkspace(deps.dataDir, job.id);
+  const output = path.join(ws.output, `${job.id.slice(0, 8)}-${spec.target}.gguf`);
+  const log: string[] = [...job.logTail];
+
+  /** Records the stage (progress bar and log) and stops here if a cancel was asked for. */
+  const stage = async (index: number, line: string) => {
+    log.push(line);
+    const progress = { step: index, totalSteps: STAGES.length, stage: STAGES[index] ?? 'done' };
+    const [row] = await db
+      .update(jobs)
+      .set({ progress, logTail: log.slice(-50), updatedAt: new Date() })
+      .where(eq(jobs.id, job.id))
+      .returning({ cancel: jobs.cancelRequestedAt });
+    await publishJobUpdate(job.id, { progress });
+    if (row?.cancel) throw new Cancelled();
+  };
+
+  try {
+    const [started] = await db
+      .update(jobs)
+      .set({ status: 'running', waitingReason: null, nodeName: deps.runnerNode, attempts: sql`${jobs.attempts} + 1`, startedAt: new Date(), error: null, updatedAt: new Date() })
+      .where(and(eq(jobs.id, job.id), inArray(jobs.status, ['queued', 'waiting', 'running'])))
+      .returning();
+    if (!started) return;
+    await publishJobUpdate(job.id, { status: 'running' });
+    const [source] = await db.select().from(modelVersions).where(eq(modelVersions.id, job.baseVersionId!));
+    if (!source) throw new Error('the source model version no longer exists');
+    prepareWorkspace(ws);
+    fs.mkdirSync(ws.output, { recursive: true });
+
+    let textSource: 'dataset' | 'bundled' = 'bundled';
+    if (spec.evalDatasetId) {
+      if (!deps.masterKey) throw new Error('this worker has no master key to open datasets');
+      const written = await deps.writeDataset(db, deps.masterKey, spec.evalDatasetId, 'heldOut', ws.evalText, 'text', { dataDir: deps.dataDir });
+      if (written.rows === 0) throw new Error('the evaluation dataset has no held-out rows');
+      textSource = 'dataset';
+    } else {
+      fs.writeFileSync(ws.evalText, BUNDLED_QUALITY_TEXT, { mode: 0o600 });
+    }
+    const measure = async (modelPath: string) => {
+      const t0 = performance.now();
+      const r = await perplexityOfFile({ modelPath, textPath: ws.evalText, contextSize: 1024, threads: 1 });
+      return { ...r, tokensPerSecond: r.tokens / ((performance.now() - t0) / 1000) };
+    };
+
+    await stage(0, `measuring perplexity of the source on ${textSource === 'dataset' ? 'the held-out rows' : 'the bundled text'}`);
+    const before = await measure(source.location);
+    await stage(1, `perplexity before ${before.perplexity.toFixed(4)} over ${before.tokens} tokens; quantizing to ${spec.target}`);
+    const q = quantizeGguf(source.location, output, spec.target);
+    await stage(2, `quantized ${q.converted} of ${q.tensors} tensors in ${q.seconds.toFixed(2)} s: ${q.inputBytes} → ${q.outputBytes} bytes`);
+    const after = await measure(output);
+    const deltaPct = perplexityDeltaPct(before.perplexity, after.perplexity);
+    const gate = gateFor(deltaPct, spec.maxPerplexityDeltaPct);
+    await stage(3, `perplexity after ${after.perplexity.toFixed(4)} (${deltaPct >= 0 ? '+' : ''}${deltaPct.toFixed(3)}%, limit ${spec.maxPerplexityDeltaPct}%): gate ${gate}`);
+    await db.insert(jobMetrics).values({ jobId: job.id, kind: 'eval', step: 0, values: { perplexity_before: before.perplexity, perplexity_after: after.perplexity, perplexity_delta_pct: deltaPct } });
+
+    const versionId = await registerJobOutput(db, job, {
+      version: `${spec.target}-${job.id.slice(0, 8)}`,
+      format: 'gguf',
+      location: output,
+      quantization: spec.target,
+      parentVersionId: source.id,
+      stage: gate === 'passed' ? 'promoted' : 'candidate',
+    });
+    await markSucceeded(db, job.id, {
+      outputVersionId: versionId,
+      gateStatus: gate,
+      progress: { step: STAGES.length, totalSteps: STAGES.length, stage: 'done' },
+      logTail: log.slice(-50),
+      result: {
+        target: spec.target,
+        inputBytes: q.inputBytes,
+        outputBytes: q.outputBytes,
+        sizeRatio: q.outputBytes / q.inputBytes,
+        quantizeSeconds: q.seconds,
+        perplexityBefore: before.perplexity,
+        perplexityAfter: after.perplexity,
+        deltaPct,
+        maxDeltaPct: spec.maxPerplexityDeltaPct,
+        evalTokens: before.tokens,
+        evalText: textSource,
+        tokensPerSecondBefore: before.tokensPerSecond,
+        tokensPerSecondAfter: after.tokensPerSecond,
+      },
+    });
+  } catch (e) {
+    fs.rmSync(output, { force: true });
+    if (e instanceof Cancelled) await markCancelled(db, job.id);
+    else await markFailed(db, job.id, errorMessage(e));
+  } finally {
+    removeDatasetCopies(ws);
+  }
+}
