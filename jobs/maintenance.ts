@@ -6,8 +6,13 @@ import { sweepNodes } from '../server/gpu/nodes/sweep';
 import { evaluateAlerts } from '../server/operations/alerts/evaluate';
 
 /** Housekeeping: request_logs partitions ahead of time, expired sessions gone, silent GPU nodes marked unhealthy, alert rules evaluated. */
-export async function runMaintenance(db: Db, payload: QueuePayload<'maintenance'>): Promise<{ removed?: number; unhealthy?: string[]; firing?: number }> {
-  if (payload.task === 'alerts') return evaluateAlerts(db);
+export async function runMaintenance(
+  db: Db,
+  payload: QueuePayload<'maintenance'>,
+  opts: { masterKey?: Buffer } = {},
+): Promise<{ removed?: number; unhealthy?: string[]; firing?: number }> {
+  // The master key opens the sealed webhook URLs alerts are posted to.
+  if (payload.task === 'alerts') return evaluateAlerts(db, { masterKey: opts.masterKey });
   if (payload.task === 'nodes') return { unhealthy: await sweepNodes(db) };
   if (payload.task === 'partitions') {
     await ensureRequestLogPartitions(db);
