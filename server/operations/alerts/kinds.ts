@@ -16,34 +16,41 @@ export interface KindInfo {
   promql: string;
 }
 
+/*
+ * The PrometheusRule in charts/enclave carries these expressions, for clusters that watch with Prometheus
+ * (DCGM exporter for GPUs, kube-state-metrics for pods, Enclave's own gateway histograms). $T is the
+ * threshold, $W the window, $NS the release namespace, $R the release name. DCGM attributes a GPU to the
+ * pod holding it (pod label), which is what "allocated" means there; the agent's silence is its pod not
+ * being ready, with the threshold as the rule's `for`.
+ */
 export const KIND_INFO: Record<AlertKind, KindInfo> = {
-  gpu_temperature: { unit: '°C', duration: 'hold', subject: 'gpu', promql: 'DCGM_FI_DEV_GPU_TEMP > $T' },
+  gpu_temperature: { unit: '°C', duration: 'hold', subject: 'gpu', promql: 'max by (Hostname, gpu) (DCGM_FI_DEV_GPU_TEMP) > $T' },
   gpu_memory_pressure: {
     unit: '%',
     duration: 'hold',
     subject: 'gpu',
-    promql: '100 * DCGM_FI_DEV_FB_USED / (DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE) > $T',
+    promql: '100 * max by (Hostname, gpu) (DCGM_FI_DEV_FB_USED / (DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE)) > $T',
   },
-  gpu_allocated_idle: {
-    unit: '%',
-    duration: 'hold',
-    subject: 'gpu',
-    promql: '(DCGM_FI_DEV_GPU_UTIL < $T) and on(Hostname, gpu) (enclave_gpu_allocated_bytes > 0)',
+  gpu_allocated_idle: { unit: '%', duration: 'hold', subject: 'gpu', promql: 'avg by (Hostname, gpu, namespace, pod) (DCGM_FI_DEV_GPU_UTIL{pod!=""}) < $T' },
+  agent_silent: { unit: 's', duration: 'hold', subject: 'node', promql: 'max by (pod) (kube_pod_status_ready{namespace="$NS", condition="false", pod=~"$R-agent-.*"}) == 1' },
+  replica_restarts: {
+    unit: 'restarts',
+    duration: 'window',
+    subject: 'replica',
+    promql: 'sum by (namespace, pod) (increase(kube_pod_container_status_restarts_total{namespace="$NS"}[$W])) >= $T',
   },
-  agent_silent: { unit: 's', duration: 'hold', subject: 'node', promql: 'time() - enclave_node_last_heartbeat_seconds > $T' },
-  replica_restarts: { unit: 'restarts', duration: 'window', subject: 'replica', promql: 'increase(enclave_replica_restarts_total[$W]) >= $T' },
   deployment_error_rate: {
     unit: '%',
     duration: 'window',
     subject: 'deployment',
     promql:
-      '100 * sum by (model) (rate(enclave_gateway_requests_total{status=~"5.."}[$W])) / sum by (model) (rate(enclave_gateway_requests_total[$W])) > $T',
+      '100 * sum by (deployment) (rate(enclave_gateway_e2e_seconds_count{status=~"5.."}[$W])) / sum by (deployment) (rate(enclave_gateway_e2e_seconds_count[$W])) > $T',
   },
   deployment_ttft_p95: {
     unit: 'ms',
     duration: 'window',
     subject: 'deployment',
-    promql: '1000 * histogram_quantile(0.95, sum by (model, le) (rate(enclave_gateway_ttft_seconds_bucket[$W]))) > $T',
+    promql: '1000 * histogram_quantile(0.95, sum by (deployment, le) (rate(enclave_gateway_ttft_seconds_bucket[$W]))) > $T',
   },
 };
 
