@@ -1,6 +1,6 @@
+import os from 'node:os';
 import { z } from 'zod';
 import { JOB_KINDS, JOB_STATUSES } from '../../db/schema';
-import { env } from '../../env';
 import { finetuneSpecSchema } from '../../lifecycle/finetune/spec';
 import { createFinetuneJob, createQuantizeJob, estimateFinetune } from '../../lifecycle/jobs/create';
 import { overrideGate, promoteVersion } from '../../lifecycle/jobs/gate';
@@ -39,8 +39,8 @@ export const jobsRouter = router({
     .mutation(({ ctx, input }) => overrideGate(ctx.db, ctx.user, input.id, input.reason)),
   /** Promotes a candidate version; refused while its quantization's gate is blocked. */
   promoteVersion: write.input(z.object({ versionId: z.string().uuid() })).mutation(({ ctx, input }) => promoteVersion(ctx.db, ctx.user, input.versionId)),
-  /** Memory per GPU (with its breakdown) and where a fine-tune would be placed now, without creating it. */
-  estimate: read.input(finetuneSpecSchema).query(({ ctx, input }) => estimateFinetune(ctx.db, ctx.user, input, env().ENCLAVE_NODE_NAME)),
+  /** Memory per GPU (with its breakdown) and where a fine-tune would be placed now (on the worker's host, as the runner will), without creating it. */
+  estimate: read.input(finetuneSpecSchema).query(({ ctx, input }) => estimateFinetune(ctx.db, ctx.user, input, ctx.env.ENCLAVE_NODE_NAME ?? os.hostname())),
   /** A version's family: { rootId, nodes (with parent and producing job), edges, deployments using them }. */
   lineage: read.input(z.object({ versionId: z.string().uuid() })).query(({ ctx, input }) => lineage(ctx.db, input.versionId)),
 });
