@@ -16,6 +16,12 @@ export interface Usage {
 
 export type StreamEvent = { type: 'delta'; text: string } | { type: 'finish'; reason: string } | { type: 'usage'; usage: Usage };
 
+/** Which experiment variant answered, from the gateway's x-enclave-variant headers; absent for a plain deployment. */
+export interface ServedBy {
+  variant: string;
+  variantId: string;
+}
+
 /** The gateway answered with an error after the stream began (an OpenAI error chunk). */
 export class UpstreamStreamError extends Error {}
 
@@ -42,7 +48,7 @@ export async function openCompletionStream(opts: {
   userId: string;
   request: CompletionRequest;
   signal: AbortSignal;
-}): Promise<AsyncGenerator<StreamEvent>> {
+}): Promise<AsyncGenerator<StreamEvent> & { servedBy: ServedBy | null }> {
   const { request } = opts;
   let res: Response;
   try {
@@ -68,7 +74,9 @@ export async function openCompletionStream(opts: {
     throw new DomainError('BAD_GATEWAY', 'The gateway could not be reached');
   }
   if (!res.ok || !res.body) throw await errorFrom(res);
-  return readEvents(res.body);
+  const variant = res.headers.get('x-enclave-variant');
+  const variantId = res.headers.get('x-enclave-variant-id');
+  return Object.assign(readEvents(res.body), { servedBy: variant && variantId ? { variant, variantId } : null });
 }
 
 async function* readEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<StreamEvent> {

@@ -87,6 +87,8 @@ export async function runChatTurn(deps: ChatDeps, userId: string, req: ChatReque
       usage: turn.usage,
       ttftMs: turn.ttftMs,
       stopped: turn.stopped,
+      // The experiment arm that answered, so feedback on this reply counts for it.
+      ...(stream.servedBy ? { servedBy: stream.servedBy } : {}),
       ...(turn.error ? { failed: true, error: turn.error.message } : {}),
     },
   });

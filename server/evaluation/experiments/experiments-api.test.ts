@@ -1,0 +1,133 @@
+import { and, eq, sql } from 'drizzle-orm';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startApiTestServer } from '../../api/testing/api-test-server';
+import { auditLog, experimentVariants, experiments, messageFeedback, messages } from '../../db/schema';
+import { startEngineDouble, type EngineDouble } from '../../gateway/testing/engine-double';
+import { startGatewayHarness, type GatewayHarness } from '../../gateway/testing/harness';
+import { makeDeployment } from '../../testing/factories';
+
+let h: GatewayHarness;
+let api: Awaited<ReturnType<typeof startApiTestServer>>;
+const doubles: EngineDouble[] = [];
+let depA: { id: string; name: string };
+let depB: { id: string; name: string };
+
+beforeAll(async () => {
+  h = await startGatewayHarness('expapi');
+  api = await startApiTestServer({ db: h.t.db, masterKey: h.masterKey, gatewayUrl: h.gateway.url });
+  for (let i = 0; i < 2; i++) doubles.push(await startEngineDouble({ tokens: 3, interTokenMs: 5 }));
+  depA = (await makeDeployment(h.t.db, {}, [doubles[0]!.url])).deployment;
+  depB = (await makeDeployment(h.t.db, {}, [doubles[1]!.url])).deployment;
+});
+afterAll(async () => {
+  await api?.close();
+  await h?.close();
+  await Promise.all(doubles.map((d) => d.close()));
+});
+
+/** One chat turn through /api/chat (and so through the real gateway); returns the assistant message id. */
+async function chatTurn(cookie: string, model: string): Promise<string> {
+  const conversationId = (await api.trpc('mutation', 'conversations.create', {}, cookie)).data.id as string;
+  const res = await api.request('/api/chat', { method: 'POST', cookie, body: JSON.stringify({ conversationId, model, parentId: null, content: 'hello', maxTokens: 3 }) });
+  const text = await res.text();
+  const meta = /event: meta\ndata: (.*)/.exec(text);
+  expect(meta, text).not.toBeNull();
+  return JSON.parse(meta![1]!).assistantMessageId as string;
+}
+
+it('engineers create, start, read and promote experiments; viewers read; users may not; bad input is refused without rows', async () => {
+  const engineer = (await api.userSession('engineer')).cookie;
+  const viewer = (await api.userSession('viewer')).cookie;
+  const user = (await api.userSession('user')).cookie;
+  const input = {
+    name: 'chat-ab',
+    variants: [
+      { label: 'control', deploymentId: depA.id, weight: 1 },
+      { label: 'candidate', deploymentId: depB.id, weight: 1 },
+    ],
+  };
+  expect((await api.trpc('mutation', 'experiments.create', input, viewer)).status).toBe(403);
+  expect((await api.trpc('query', 'experiments.list', undefined, user)).status).toBe(403);
+  const bad = [
+    { ...input, name: depA.name },
+    { ...input, variants: input.variants.slice(0, 1) },
+    { ...input, variants: [input.variants[0], { ...input.variants[1], weight: 0 }] },
+    { ...input, variants: [input.variants[0], { ...input.variants[1], label: 'control' }] },
+    { ...input, variants: [input.variants[0], { ...input.variants[1], deploymentId: '00000000-0000-4000-8000-000000000000' }] },
+    { ...input, startsAt: '2030-01-02T00:00:00Z', endsAt: '2030-01-01T00:00:00Z' },
+    { ...input, name: "x'; DROP TABLE experiments; --" },
+    'not an object',
+  ];
+  for (const b of bad) {
+    const r = await api.trpc('mutation', 'experiments.create', b, engineer);
+    expect([400, 409], JSON.stringify(r.error)).toContain(r.status);
+  }
+  expect((await h.t.db.select().from(experiments)).length).toBe(0);
+  expect((await h.t.db.select().from(experimentVariants)).length).toBe(0);
+
+  const created = await api.trpc('mutation', 'experiments.create', input, engineer);
+  expect(created.status).toBe(200);
+  const id = created.data.id as string;
+  expect((await api.trpc('mutation', 'experiments.create', input, engineer)).status).toBe(409);
+  expect((await api.trpc('mutation', 'experiments.stop', { id }, engineer)).status).toBe(409); // a draft is not running
+  expect((await api.trpc('mutation', 'experiments.start', { id }, engineer)).status).toBe(200);
+  await h.gateway.refresh();
+
+  const listed = (await api.trpc('query', 'experiments.list', undefined, viewer)).data;
+  expect(listed[0]).toMatchObject({ name: 'chat-ab', status: 'running' });
+  expect(listed[0].variants.map((v: { label: string; deploymentName: string }) => [v.label, v.deploymentName])).toEqual([
+    ['candidate', depB.name],
+    ['control', depA.name],
+  ]);
+
+  // Chat through the experiment; the reply remembers its arm; feedback counts for that arm.
+  const alice = await api.userSession('user');
+  const mallory = await api.userSession('user');
+  const messageId = await chatTurn(alice.cookie, 'chat-ab');
+  const [stored] = await h.t.db.select().from(messages).where(eq(messages.id, messageId));
+  const servedBy = stored!.metadata.servedBy as { variant: string; variantId: string };
+  expect(['control', 'candidate']).toContain(servedBy.variant);
+
+  expect((await api.trpc('mutation', 'experiments.feedback', { messageId, rating: 1 }, mallory.cookie)).status).toBe(404);
+  expect((await api.trpc('mutation', 'experiments.feedback', { messageId, rating: 2 }, alice.cookie)).status).toBe(400);
+  expect((await api.trpc('mutation', 'experiments.feedback', { messageId: 'nope', rating: 1 }, alice.cookie)).status).toBe(400);
+  expect((await api.trpc('mutation', 'experiments.feedback', { messageId, rating: -1 }, alice.cookie)).status).toBe(200);
+  expect((await api.trpc('mutation', 'experiments.feedback', { messageId, rating: 1 }, alice.cookie)).status).toBe(200);
+  const fb = await h.t.db.select().from(messageFeedback);
+  expect(fb).toEqual([expect.objectContaining({ messageId, rating: 1, experimentId: id, variantId: servedBy.variantId, model: 'chat-ab' })]);
+  const [after] = await h.t.db.select().from(messages).where(eq(messages.id, messageId));
+  expect(after!.metadata.feedback).toBe(1);
+  const userMessage = await h.t.db.select().from(messages).where(and(eq(messages.role, 'user')));
+  expect((await api.trpc('mutation', 'experiments.feedback', { messageId: userMessage[0]!.id, rating: 1 }, alice.cookie)).status).toBe(400);
+
+  await new Promise((r) => setTimeout(r, 200)); // the gateway's log flush
+  const report = (await api.trpc('query', 'experiments.get', { id }, viewer)).data;
+  const arm = report.stats.find((s: { variantId: string }) => s.variantId === servedBy.variantId);
+  expect(arm).toMatchObject({ requests: 1, errors: 0, thumbsUp: 1, thumbsDown: 0 });
+  expect(arm.e2e.p50).toBeGreaterThan(0);
+  expect(report.comparisons).toHaveLength(1);
+  expect(report.comparisons[0].overall).toBe('too_early');
+
+  // Clearing the thumb removes the row.
+  expect((await api.trpc('mutation', 'experiments.feedback', { messageId, rating: 0 }, alice.cookie)).status).toBe(200);
+  expect(await h.t.db.select().from(messageFeedback)).toEqual([]);
+
+  const other = listed[0].variants[0].id as string;
+  expect((await api.trpc('mutation', 'experiments.promote', { id, variantId: '00000000-0000-4000-8000-000000000000' }, engineer)).status).toBe(400);
+  expect((await api.trpc('mutation', 'experiments.promote', { id, variantId: other }, viewer)).status).toBe(403);
+  expect((await api.trpc('mutation', 'experiments.promote', { id, variantId: other }, engineer)).status).toBe(200);
+  const [row] = await h.t.db.select().from(experiments).where(eq(experiments.id, id));
+  expect(row).toMatchObject({ status: 'promoted', winnerVariantId: other });
+  const audits = await h.t.db.select().from(auditLog).where(sql`${auditLog.action} LIKE 'experiments.%'`);
+  expect(audits.map((a) => `${a.action}:${a.outcome}`)).toEqual(
+    expect.arrayContaining(['experiments.create:success', 'experiments.start:success', 'experiments.promote:success', 'experiments.promote:denied']),
+  );
+});
+
+it('feedback on a plain deployment reply is tagged with the deployment', async () => {
+  const bob = await api.userSession('user');
+  const messageId = await chatTurn(bob.cookie, depA.name);
+  expect((await api.trpc('mutation', 'experiments.feedback', { messageId, rating: -1 }, bob.cookie)).status).toBe(200);
+  const [row] = await h.t.db.select().from(messageFeedback).where(eq(messageFeedback.messageId, messageId));
+  expect(row).toMatchObject({ rating: -1, deploymentId: depA.id, experimentId: null, variantId: null });
+});
