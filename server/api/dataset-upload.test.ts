@@ -36,7 +36,7 @@ afterAll(async () => {
 const storedFiles = () => (fs.existsSync(path.join(dir, 'datasets')) ? fs.readdirSync(path.join(dir, 'datasets')) : []);
 const lines = (rows: Array<string | object>) => rows.map((r) => (typeof r === 'string' ? r : JSON.stringify(r))).join('\n') + '\n';
 
-function upload(body: string | Buffer, query: Record<string, string> = {}, opts: { cookie?: string; headers?: Record<string, string>; server?: typeof api } = {}) {
+function upload(body: string, query: Record<string, string> = {}, opts: { cookie?: string; headers?: Record<string, string>; server?: typeof api } = {}) {
   const q = new URLSearchParams({ name: 'stories', ...query });
   return (opts.server ?? api).request(`/api/datasets?${q}`, {
     method: 'POST',
@@ -91,8 +91,8 @@ describe('good files', () => {
     expect(got.data.stats.tokenHistogram.length).toBeGreaterThan(0);
     const preview = await api.trpc('query', 'datasets.preview', { id: dataset.id, limit: 2 }, engineer.cookie);
     expect(preview.data.rows).toEqual([
-      { index: 0, messages: [{ role: 'user', content: `${SECRET} 0` }, { role: 'assistant', content: 'Reply 0.' }] },
-      { index: 1, messages: [{ role: 'user', content: `${SECRET} 1` }, { role: 'assistant', content: 'Reply 1.' }] },
+      { index: 0, part: expect.stringMatching(/^(train|heldOut)$/), messages: [{ role: 'user', content: `${SECRET} 0` }, { role: 'assistant', content: 'Reply 0.' }] },
+      { index: 1, part: expect.stringMatching(/^(train|heldOut)$/), messages: [{ role: 'user', content: `${SECRET} 1` }, { role: 'assistant', content: 'Reply 1.' }] },
     ]);
     const bad = await api.trpc('query', 'datasets.preview', { id: dataset.id, limit: 100000 }, engineer.cookie);
     expect(bad.status).toBe(400);

@@ -7,8 +7,10 @@ import { isUuid } from '../../chat/ids';
 import { writeAudit } from '../../security/audit';
 import { DomainError } from '../../security/errors';
 import type { Message } from './formats';
+import { isHeldOut, type DatasetSplit } from './split';
 import { openDatasetRows } from './store';
 
+export type PreviewRow = { index: number; part: 'train' | 'heldOut'; messages: Message[] };
 export type DatasetActor = { id: string; email: string; role: Role; clientAddress?: string };
 
 const columns = {
@@ -59,7 +61,7 @@ export class Datasets {
   }
 
   /** The first rows, decrypted and normalised to messages. */
-  async preview(id: string, limit: number): Promise<{ rows: { index: number; messages: Message[] }[] }> {
+  async preview(id: string, limit: number): Promise<{ rows: PreviewRow[] }> {
     const dataset = await this.get(id);
     if (dataset.ownerId !== this.actor.id)
       await writeAudit(this.db, {
@@ -71,9 +73,10 @@ export class Datasets {
         outcome: 'success',
         detail: { read: true, ownerId: dataset.ownerId, limit },
       });
-    const rows: { index: number; messages: Message[] }[] = [];
+    const rows: PreviewRow[] = [];
+    const split = dataset.split as DatasetSplit;
     for await (const row of openDatasetRows(this.db, this.masterKey, dataset.id, { part: 'all', dataDir: this.dataDir })) {
-      rows.push(row);
+      rows.push({ ...row, part: isHeldOut(row.index, split) ? 'heldOut' : 'train' });
       if (rows.length >= limit) break;
     }
     return { rows };

@@ -87,7 +87,7 @@ export async function writeDatasetPart(
     await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));
   } catch (e) {
     // Wait for the stream to close, or its pending open could recreate the file after the rm.
-    if (!out.closed) await new Promise((resolve) => out.destroy().once('close', resolve));
+    if (!out.closed) await new Promise<void>((resolve) => out.destroy().once('close', () => resolve()));
     await fs.promises.rm(outPath, { force: true });
     throw e;
   }
