@@ -80,6 +80,8 @@ export interface EstimateView {
   reasons?: string[];
   reason?: string | null;
   breakdown?: Record<string, number>;
+  /** One line per part of the estimate, with the figures it multiplied. */
+  explanation?: string[];
 }
 
 export interface DatasetOption {

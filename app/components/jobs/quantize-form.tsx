@@ -1,0 +1,137 @@
+'use client';
+
+import { useRouter } from 'next/navigation';
+import { useState, type FormEvent } from 'react';
+import { useI18n } from '../../i18n/provider';
+import { formatBytes } from '../fleet/format';
+import { useToast } from '../toast';
+import { FormField, submitErrors } from './form-field';
+import type { VersionOption } from './finetune-form';
+import { buildQuantizeSpec, initialQuantizeForm, targetsFor, type FieldErrors, type QuantizeForm } from './job-form';
+import { jobsApi } from './jobs-api';
+import type { DatasetOption } from './types';
+
+const FIELDS = Object.keys(initialQuantizeForm());
+
+/** Which bytes each target keeps per weight, for the expected size (GGUF q8_0: 34 bytes per 32 weights). */
+const BITS_PER_WEIGHT: Record<string, number> = { q8_0: 8.5, f16: 16, fp16: 16, 'w8a8-int8': 8, 'fp8-dynamic': 8 };
+
+/**
+ * The quantization form: a GGUF source offers Enclave's own CPU quantizer (q8_0, f16), a Hugging Face
+ * checkpoint llm-compressor's schemes on a GPU; the perplexity limit is the gate promotion must pass.
+ */
+export function QuantizeFormView({ versions, datasets, initialSource }: { versions: (VersionOption & { sizeBytes: number | null; dtype: string | null })[]; datasets: DatasetOption[]; initialSource: string | null }) {
+  const { t } = useI18n();
+  const toast = useToast();
+  const router = useRouter();
+  const start = versions.find((v) => v.id === initialSource);
+  const [form, setForm] = useState<QuantizeForm>(() => ({ ...initialQuantizeForm(), sourceVersionId: start?.id ?? '', target: start ? (targetsFor(start.format)[0] ?? '') : '' }));
+  const [submitted, setSubmitted] = useState(false);
+  const [serverErrors, setServerErrors] = useState<FieldErrors>({});
+  const [busy, setBusy] = useState(false);
+  const source = versions.find((v) => v.id === form.sourceVersionId);
+  const targets = targetsFor(source?.format);
+  const built = buildQuantizeSpec(form, source?.format);
+  const errorOf = (field: string) => serverErrors[field] ?? (submitted && built.errors ? built.errors[field] : field === 'maxPerplexityDeltaPct' ? built.errors?.[field] : undefined);
+
+  const set = <K extends keyof QuantizeForm>(field: K, value: QuantizeForm[K]) => {
+    setForm((f) => ({ ...f, [field]: value }));
+    setServerErrors(({ [field]: _gone, ...rest }) => rest);
+  };
+  const chooseSource = (id: string) => {
+    const v = versions.find((x) => x.id === id);
+    const allowed = targetsFor(v?.format);
+    setForm((f) => ({ ...f, sourceVersionId: id, target: allowed.includes(f.target) ? f.target : (allowed[0] ?? '') }));
+    setServerErrors({});
+  };
+
+  async function submit(event: FormEvent) {
+    event.preventDefault();
+    setSubmitted(true);
+    if (!built.spec) return;
+    setBusy(true);
+    try {
+      const created = await jobsApi.createQuantize(built.spec);
+      toast.show(t('jobs.form.created'));
+      router.push(`/jobs/${created.id}`);
+    } catch (err) {
+      setServerErrors(submitErrors(err, FIELDS, t));
+      setBusy(false);
+    }
+  }
+
+  // A rough expectation from bits per weight (a 16-bit source assumed when its dtype is not known).
+  const sourceBits = source?.dtype && /32/.test(source.dtype) ? 32 : 16;
+  const expected = source?.sizeBytes && BITS_PER_WEIGHT[form.target] ? (source.sizeBytes * BITS_PER_WEIGHT[form.target]!) / sourceBits : null;
+
+  return (
+    <div className="deploy-layout">
+      <form className="card job-form" onSubmit={submit} noValidate data-testid="quantize-form">
+        <FormField name="sourceVersionId" label={t('jobs.form.source')} error={errorOf('sourceVersionId')} wide>
+          <select value={form.sourceVersionId} onChange={(e) => chooseSource(e.target.value)} data-testid="q-source">
+            <option value="">{t('jobs.form.chooseVersion')}</option>
+            {versions.map((v) => (
+              <option key={v.id} value={v.id}>
+                {v.label}
+              </option>
+            ))}
+          </select>
+        </FormField>
+        <FormField name="target" label={t('jobs.form.target')} error={errorOf('target')}>
+          <select value={form.target} onChange={(e) => set('target', e.target.value)} disabled={!source} data-testid="q-target">
+            <option value="">{t('jobs.form.chooseTarget')}</option>
+            {targets.map((target) => (
+              <option key={target} value={target}>
+                {target}
+              </option>
+            ))}
+          </select>
+        </FormField>
+        <FormField name="maxPerplexityDeltaPct" label={t('jobs.form.maxDelta')} hint={t('jobs.form.maxDeltaHint')} error={errorOf('maxPerplexityDeltaPct')}>
+          <input type="text" inputMode="decimal" value={form.maxPerplexityDeltaPct} onChange={(e) => set('maxPerplexityDeltaPct', e.target.value)} data-testid="q-max-delta" />
+        </FormField>
+        <FormField name="evalDatasetId" label={t('jobs.form.evalDataset')} hint={t('jobs.form.evalDatasetHint')} error={errorOf('evalDatasetId')}>
+          <select value={form.evalDatasetId} onChange={(e) => set('evalDatasetId', e.target.value)} data-testid="q-dataset">
+            <option value="">{t('jobs.form.bundledText')}</option>
+            {datasets.map((d) => (
+              <option key={d.id} value={d.id}>
+                {d.name}
+              </option>
+            ))}
+          </select>
+        </FormField>
+        <div className="form-actions">
+          {serverErrors[''] && <span className="form-error" data-testid="form-error">{serverErrors['']}</span>}
+          <button type="submit" className="button button-primary" disabled={busy} data-testid="q-submit">
+            {t('jobs.form.submitQuantize')}
+          </button>
+        </div>
+      </form>
+      <aside className="card dry-run" data-testid="quantize-preview">
+        <h2>{t('jobs.form.estimate')}</h2>
+        {!source ? (
+          <p className="muted" style={{ margin: 0 }}>{t('jobs.form.estimateWaiting')}</p>
+        ) : (
+          <>
+            <div>
+              <h3>{t('jobs.form.where')}</h3>
+              <p style={{ margin: 0 }}>{source.format === 'gguf' ? t('jobs.form.whereGguf') : t('jobs.form.whereHf')}</p>
+            </div>
+            <div className="compare-rows">
+              <div className="compare-row">
+                <span className="muted">{t('jobs.sizeBefore')}</span>
+                <span className="bar">{source.sizeBytes ? <span className="bar-before" style={{ width: '100%' }} /> : null}</span>
+                <b>{formatBytes(source.sizeBytes)}</b>
+              </div>
+              <div className="compare-row" data-testid="expected-size">
+                <span className="muted">{t('jobs.form.expectedSize')}</span>
+                <span className="bar">{expected && source.sizeBytes ? <span className="bar-after" style={{ width: `${Math.min(100, (expected / source.sizeBytes) * 100)}%` }} /> : null}</span>
+                <b>{expected ? `≈ ${formatBytes(expected)}` : '—'}</b>
+              </div>
+            </div>
+          </>
+        )}
+      </aside>
+    </div>
+  );
+}
