@@ -4,13 +4,16 @@ import { E2E_BUCKETS, ITL_BUCKETS, OVERHEAD_BUCKETS, TPOT_BUCKETS, TTFT_BUCKETS 
 import { DomainError } from '../../security/errors';
 import { latencyQuerySchema, type LatencyMetric, type LatencyQuery, type LatencyScope } from './schemas';
 
+/** Seconds to ms without float noise (0.075 * 1000 is 75.00000000000001), so a value on a bound lands in it. */
+const ms = (s: number) => Math.round(s * 1e7) / 1e4;
+
 /** vLLM's bucket bounds for each metric, in ms (vLLM's are in seconds), so these line up with /metrics. */
 export const BUCKETS_MS: Record<LatencyMetric, number[]> = {
-  ttft: TTFT_BUCKETS.map((b) => b * 1000),
-  itl: ITL_BUCKETS.map((b) => b * 1000),
-  tpot: TPOT_BUCKETS.map((b) => b * 1000),
-  e2e: E2E_BUCKETS.map((b) => b * 1000),
-  overhead: OVERHEAD_BUCKETS.map((b) => b * 1000),
+  ttft: TTFT_BUCKETS.map(ms),
+  itl: ITL_BUCKETS.map(ms),
+  tpot: TPOT_BUCKETS.map(ms),
+  e2e: E2E_BUCKETS.map(ms),
+  overhead: OVERHEAD_BUCKETS.map(ms),
 };
 
 export interface LatencySeries {
@@ -60,7 +63,8 @@ export async function latencyHistogram(db: Db, raw: LatencyQuery): Promise<{ met
   const src = source(q.scope, q.metric, since);
   const counts = await db.execute(sql`
     WITH s AS (${src})
-    SELECT series, ${bounds.length}::int - width_bucket(-v, ${`{${negated.join(',')}}`}::float8[]) AS k, count(*)::int AS n
+    -- Bounds as real first: the columns are real, so a value stored on a bound (0.1 ms) compares equal.
+    SELECT series, ${bounds.length}::int - width_bucket(-v, ${`{${negated.join(',')}}`}::real[]::float8[]) AS k, count(*)::int AS n
     FROM s WHERE v IS NOT NULL GROUP BY 1, 2`);
   const summary = await db.execute(sql`
     WITH s AS (${src})
