@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { and, eq } from 'drizzle-orm';
 import { allocations, jobMetrics, jobs, modelVersions } from '../server/db/schema';
-import { createFinetuneJob } from '../server/lifecycle/jobs/create';
+import { createFinetuneJob, createQuantizeJob } from '../server/lifecycle/jobs/create';
 import { cancelJob } from '../server/lifecycle/jobs/queries';
 import { lineage } from '../server/lifecycle/jobs/lineage';
 import { makeDataset, makeGpuNode, makeHfBase, tempDir, TRAINER_DOUBLE_COMMAND } from '../server/lifecycle/jobs/testing/fixtures';
@@ -15,6 +15,9 @@ import { isAlive } from '../server/runtime/detached-process';
 import { createTestDatabase, testRedisPrefix, type TestDatabase } from '../server/testing/database';
 import { makeUser } from '../server/testing/factories';
 import { until } from '../server/testing/until';
+import { Redis } from 'ioredis';
+import { env } from '../server/env';
+import { jobChannel } from '../server/lifecycle/jobs/live';
 import { startTrainingWorker } from './training';
 
 // The whole fine-tune path on real PostgreSQL and Redis, with the trainer double (the only thing that
@@ -72,6 +75,11 @@ afterAll(async () => {
 
 it('runs a fine-tune: placed on a GPU, steps become metrics and progress, done registers a lora-adapter of the base', async () => {
   knobs(20, 10);
+  // The UI follows a job on its Redis channel; collect what is published.
+  const listener = new Redis(env().REDIS_URL);
+  const published: { channel: string; message: Record<string, unknown> }[] = [];
+  listener.on('pmessage', (_p, channel, message) => published.push({ channel, message: JSON.parse(message) }));
+  await listener.psubscribe(jobChannel('*'));
   const { id } = await createFinetuneJob(t.db, owner, { baseVersionId: baseId, datasetId, gpus: 1 });
   const running = await waitStatus(id, 'running');
   expect(running).toMatchObject({ nodeName: 'gpu-test', gpuIndices: [0] });
@@ -93,6 +101,10 @@ it('runs a fine-tune: placed on a GPU, steps become metrics and progress, done r
   expect(fs.existsSync(jobWorkspace(dataDir, id).trainData)).toBe(false);
   const family = await lineage(t.db, adapter!.id);
   expect(family.edges).toEqual([{ from: baseId, to: adapter!.id, jobId: id }]);
+  await until('the success message', async () => published.some((p) => p.message.status === 'succeeded'));
+  await listener.quit();
+  expect(published.every((p) => p.channel === jobChannel(id))).toBe(true);
+  expect(published.some((p) => (p.message.progress as { step?: number } | null)?.step === 20)).toBe(true);
 });
 
 it('resumes from the last checkpoint when the trainer is killed mid-run, charting each step once', async () => {
@@ -126,6 +138,22 @@ it('hands a running trainer over when the worker stops, and the next worker adop
   expect(done.attempts).toBe(1);
   expect(done.pid).toBeNull();
   expect(await stepsOf(id)).toEqual(range(1, 20)); // read on from where the first worker stopped
+});
+
+it('restarts from the checkpoint a trainer that died while no worker was watching', async () => {
+  knobs(20, 80);
+  const { id } = await createFinetuneJob(t.db, owner, { baseVersionId: baseId, datasetId });
+  const mid = await until('a checkpoint', async () => {
+    const r = await row(id);
+    return r.lastCheckpoint ? r : undefined;
+  });
+  await worker!.close();
+  process.kill(-mid.pid!, 'SIGKILL');
+  await until('the trainer gone', async () => !isAlive(mid.pid!));
+  worker = await start();
+  const done = await waitStatus(id, 'succeeded');
+  expect(done.attempts).toBe(2);
+  expect(await stepsOf(id)).toEqual(range(1, 20));
 });
 
 it('cancel stops the process group and frees the GPUs', async () => {
@@ -166,5 +194,25 @@ it('fails with the trainer error message, and gives up after three restarts of a
     expect(await activeAllocations(id)).toEqual([]);
   } finally {
     delete process.env.TRAINER_DOUBLE_CRASH_AFTER_STEP;
+  }
+});
+
+it('quantizes a Hugging Face checkpoint through quantize.py (double): gate from its eval event, output registered as hf', async () => {
+  knobs(1, 10);
+  const { id } = await createQuantizeJob(t.db, owner, { sourceVersionId: baseId, target: 'w8a8-int8', evalDatasetId: datasetId });
+  const done = await waitStatus(id, 'succeeded');
+  expect(done).toMatchObject({ gateStatus: 'passed', progress: { step: 5, totalSteps: 5, stage: 'save' }, result: { maxDeltaPct: 5 } });
+  expect(done.result.deltaPct).toBeCloseTo(0.5, 6);
+  const [out] = await t.db.select().from(modelVersions).where(eq(modelVersions.id, done.outputVersionId!));
+  expect(out).toMatchObject({ format: 'hf', quantization: 'w8a8-int8', parentVersionId: baseId, producedByJobId: id, stage: 'promoted' });
+
+  process.env.TRAINER_DOUBLE_PERPLEXITY_DELTA_PCT = '9';
+  try {
+    const worse = await createQuantizeJob(t.db, owner, { sourceVersionId: baseId, target: 'fp8-dynamic' });
+    const blocked = await waitStatus(worse.id, 'succeeded');
+    expect(blocked.gateStatus).toBe('blocked');
+    expect((await t.db.select().from(modelVersions).where(eq(modelVersions.id, blocked.outputVersionId!)))[0]!.stage).toBe('candidate');
+  } finally {
+    delete process.env.TRAINER_DOUBLE_PERPLEXITY_DELTA_PCT;
   }
 });

@@ -12,6 +12,10 @@ import { fileURLToPath } from 'node:url';
 //   TRAINER_DOUBLE_CRASH_AFTER_STEP  exit 137 right after printing this step, as an OOM kill would
 //   TRAINER_DOUBLE_STEP_MS           sleep per step, to give a runner time to cancel (default 0)
 //   TRAINER_DOUBLE_RESUME_FROM       same as --resume-from-checkpoint
+//   TRAINER_DOUBLE_PERPLEXITY_DELTA_PCT  quantize mode: how much perplexity rises (default 0.5)
+//
+// Given --scheme (quantize.py's flag) it plays jobs/trainers/quantize.py instead: stage steps, an eval
+// event with perplexity before/after, and an output checkpoint directory with the source's config.json.
 
 export const TRAINER_DOUBLE_ENTRY = fileURLToPath(new URL('./trainer-double.bin.ts', import.meta.url));
 
@@ -22,6 +26,8 @@ export function trainerDoubleCommand(args: string[]): { file: string; args: stri
 
 export interface DoubleOptions {
   outputDir: string;
+  /** Set when invoked with quantize.py's flags. */
+  quantize?: { scheme: string; model?: string; deltaPct: number };
   resumeFrom?: string;
   steps: number;
   checkpointEvery: number;
@@ -40,19 +46,27 @@ function intKnob(env: NodeJS.ProcessEnv, name: string, fallback?: number): numbe
 export function parseDoubleOptions(argv: string[], env: NodeJS.ProcessEnv): DoubleOptions {
   let outputDir: string | undefined;
   let resumeFrom = env.TRAINER_DOUBLE_RESUME_FROM || undefined;
+  let scheme: string | undefined;
+  let model: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     // lora_sft.py takes many more flags; the double accepts and ignores them.
     if (flag === '--output-dir') outputDir = argv[++i];
     else if (flag === '--resume-from-checkpoint') resumeFrom = argv[++i];
+    else if (flag === '--scheme') scheme = argv[++i];
+    else if (flag === '--model') model = argv[++i];
   }
   if (!outputDir) throw new Error('--output-dir is required');
   const steps = intKnob(env, 'TRAINER_DOUBLE_STEPS', 20)!;
   if (steps < 1) throw new Error('TRAINER_DOUBLE_STEPS must be at least 1');
   const checkpointEvery = intKnob(env, 'TRAINER_DOUBLE_CHECKPOINT_EVERY', 5)!;
   if (checkpointEvery < 1) throw new Error('TRAINER_DOUBLE_CHECKPOINT_EVERY must be at least 1');
+  const deltaRaw = env.TRAINER_DOUBLE_PERPLEXITY_DELTA_PCT;
+  const deltaPct = deltaRaw ? Number(deltaRaw) : 0.5;
+  if (!Number.isFinite(deltaPct)) throw new Error(`TRAINER_DOUBLE_PERPLEXITY_DELTA_PCT must be a number, got "${deltaRaw}"`);
   return {
     outputDir,
+    quantize: scheme ? { scheme, model, deltaPct } : undefined,
     resumeFrom,
     steps,
     checkpointEvery,
@@ -87,6 +101,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Runs the double; returns the exit code. `emit` gets one protocol object per call. */
 export async function runTrainerDouble(opts: DoubleOptions, emit: (event: object) => void): Promise<number> {
+  if (opts.quantize) return runQuantizeDouble(opts, opts.quantize, emit);
   const start = opts.resumeFrom ? checkpointStep(opts.resumeFrom) : 0;
   if (start > opts.steps) throw new Error(`checkpoint step ${start} is past total steps ${opts.steps}`);
   mkdirSync(opts.outputDir, { recursive: true });
@@ -117,5 +132,30 @@ export async function runTrainerDouble(opts: DoubleOptions, emit: (event: object
     'README.md': 'Written by the trainer double; not a real adapter.\n',
   });
   emit({ event: 'done', adapter_path: adapterPath });
+  return 0;
+}
+
+const QUANTIZE_STAGES = ['load', 'perplexity_before', 'quantize', 'perplexity_after', 'save'];
+
+/** quantize.py's run: one step per stage, the eval event, then the output directory (written whole, then renamed). */
+async function runQuantizeDouble(opts: DoubleOptions, q: NonNullable<DoubleOptions['quantize']>, emit: (event: object) => void): Promise<number> {
+  const before = 8.25;
+  const after = before * (1 + q.deltaPct / 100);
+  for (const [i, stage] of QUANTIZE_STAGES.entries()) {
+    if (opts.stepMs > 0) await sleep(opts.stepMs);
+    if (stage === 'save') {
+      let config = '{}';
+      try {
+        config = readFileSync(join(q.model ?? '', 'config.json'), 'utf8');
+      } catch {
+        // No source config (a bare test): write an empty one.
+      }
+      writeDir(opts.outputDir, { 'config.json': config, 'README.md': `Written by the trainer double (${q.scheme}); not a real checkpoint.\n` });
+    }
+    emit({ event: 'step', step: i + 1, total_steps: QUANTIZE_STAGES.length, stage, loss: null });
+    if (stage === 'perplexity_after') emit({ event: 'eval', perplexity_before: before, perplexity_after: after, perplexity_delta: (after - before) / before, scheme: q.scheme });
+    if (opts.crashAfterStep !== undefined && i + 1 === opts.crashAfterStep) return 137;
+  }
+  emit({ event: 'done', output_path: opts.outputDir });
   return 0;
 }
