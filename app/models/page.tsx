@@ -7,6 +7,7 @@ import { ReadOnlyNote } from '../components/fleet/fleet-gate';
 import { fleetApi } from '../components/fleet/fleet-api';
 import { formatBytes, shortSha } from '../components/fleet/format';
 import { RegisterVersionForm } from '../components/fleet/register-version-form';
+import { ModelLineage } from '../components/lineage/model-lineage';
 import { canManageFleet } from '../components/fleet/roles';
 import { usePoll } from '../components/fleet/use-poll';
 import { useSession } from '../components/session';
@@ -86,6 +87,7 @@ export default function ModelsPage() {
               </table>
             </div>
           )}
+          {models && <ModelLineage model={m} models={models} />}
         </section>
       ))}
     </div>

@@ -47,9 +47,15 @@ export default function DeploymentPage() {
               {d.readyReplicas} / {d.desiredReplicas} {t('deployments.replicas')}
             </span>
             {d.modelVersionId ? (
-              <Link href={`/models#version-${d.modelVersionId}`} className="chip chip-accent" data-testid="lineage-link">
-                {t('deployments.modelVersion', { version: d.modelName ?? d.modelVersionId.slice(0, 8) })}
-              </Link>
+              <>
+                <Link href={`/models#version-${d.modelVersionId}`} className="chip chip-accent" data-testid="lineage-link">
+                  {t('deployments.modelVersion', { version: d.modelName ?? d.modelVersionId.slice(0, 8) })}
+                </Link>
+                {/* The drawing of where this version came from (base → adapter → merged → quantized), on /models. */}
+                <Link href={`/models#lineage-${d.modelVersionId}`} data-testid="deployment-lineage">
+                  {t('jobs.lineage')} →
+                </Link>
+              </>
             ) : (
               <span>{t('deployments.noModelVersion')}</span>
             )}

@@ -43,7 +43,7 @@ function NewDeployment() {
       {!canManageFleet(me.role) ? (
         <ReadOnlyNote />
       ) : loaded ? (
-        <DeploymentForm models={loaded.models} nodes={loaded.nodes} existingNames={loaded.names} initialVersionId={params.get('version')} />
+        <DeploymentForm models={loaded.models} nodes={loaded.nodes} existingNames={loaded.names} initialVersionId={params.get('modelVersionId') ?? params.get('version')} />
       ) : (
         <p className="muted">{t('common.loading')}</p>
       )}
