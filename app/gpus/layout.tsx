@@ -1,5 +1,6 @@
 import type { ReactNode } from 'react';
 import '../components/fleet/fleet.css';
+import '../components/monitoring/monitoring.css';
 import { FleetGate } from '../components/fleet/fleet-gate';
 import { ManageShell } from '../components/manage-shell';
 
