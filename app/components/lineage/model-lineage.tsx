@@ -31,7 +31,13 @@ export function ModelLineage({ model, models }: { model: ModelView; models: Mode
           // A companion drawing: a failed family is left out, the versions table still lists it.
         }
       }
-      if (current) setFamilies(found);
+      if (!current) return;
+      setFamilies(found);
+      // /models#lineage-<id> (from a deployment page) arrives before the drawing exists: scroll once it does.
+      const target = window.location.hash.startsWith('#lineage-') ? window.location.hash.slice(1) : null;
+      if (target && found.some((f) => f.nodes.some((n) => `lineage-${n.id}` === target))) {
+        requestAnimationFrame(() => document.getElementById(target)?.scrollIntoView({ block: 'center' }));
+      }
     })();
     return () => {
       current = false;

@@ -1,0 +1,144 @@
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchBrowser, newContext, screenshot, signIn, startEnclave, type RunningEnclave } from './harness';
+
+// A real GGUF quantization of stories260K (q8_0, Enclave's own quantizer on the CPU), followed in the UI
+// from the form to its quality gate, promotion, lineage and a pre-filled deployment form.
+let enclave: RunningEnclave;
+let browser: Browser;
+let page: Page;
+let jobUrl = '';
+let outputVersionId = '';
+const pageErrors: string[] = [];
+
+beforeAll(async () => {
+  enclave = await startEnclave('jobs');
+  browser = await launchBrowser();
+  page = await (await newContext(browser)).newPage();
+  page.on('pageerror', (err) => pageErrors.push(err.message));
+  await signIn(page, enclave.url, enclave.adminEmail, enclave.adminPassword);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await enclave?.stop();
+});
+
+async function closeToasts() {
+  while ((await page.locator('.toast button').count()) > 0) await page.locator('.toast button').first().click();
+}
+
+describe('jobs pages', () => {
+  it('opens the empty jobs list from the navigation, with both new-job buttons', async () => {
+    await page.goto(`${enclave.url}/models`);
+    await page.click('[data-testid=manage-jobs]');
+    await page.waitForURL(/\/jobs$/);
+    await page.locator('[data-testid=jobs-table]').waitFor();
+    await expect.poll(() => page.locator('[data-testid=jobs-table] tbody').textContent()).toContain('No jobs yet');
+    expect(await page.locator('[data-testid=new-finetune]').count()).toBe(1);
+  });
+
+  it('checks fine-tune hyper-parameters as they are typed', async () => {
+    await page.goto(`${enclave.url}/jobs/new?kind=finetune`);
+    await page.locator('[data-testid=finetune-form]').waitFor();
+    await page.fill('[data-testid=ft-lora_r]', '0');
+    await page.fill('[data-testid=ft-learning_rate]', 'fast');
+    expect(await page.locator('[data-testid=error-lora_r]').textContent()).toBe('between 1 and 256');
+    expect(await page.locator('[data-testid=error-learning_rate]').textContent()).toBe('not a number');
+    await page.click('[data-testid=ft-submit]');
+    // Nothing is sent: the base and dataset are missing too, and the page stays.
+    expect(await page.locator('[data-testid=error-baseVersionId]').textContent()).toBe('required');
+    expect(page.url()).toMatch(/\/jobs\/new/);
+    await screenshot(page, 'jobs-finetune-form');
+  });
+
+  it('starts a q8_0 quantization of stories260K from the form', async () => {
+    await page.click('[data-testid=kind-quantize]');
+    await page.locator('[data-testid=quantize-form]').waitFor();
+    const source = await page.$$eval('[data-testid=q-source] option', (options) => options.find((o) => /^stories260K · .*\(gguf\)$/.test(o.textContent ?? ''))?.getAttribute('value'));
+    expect(source).toBeTruthy();
+    await page.selectOption('[data-testid=q-source]', source!);
+    expect(await page.inputValue('[data-testid=q-target]')).toBe('q8_0');
+    expect(await page.locator('[data-testid=expected-size]').textContent()).toMatch(/≈/);
+    await page.fill('[data-testid=q-max-delta]', '5');
+    await screenshot(page, 'jobs-quantize-form');
+    await page.click('[data-testid=q-submit]');
+    await page.waitForURL(/\/jobs\/[0-9a-f-]{36}$/);
+    jobUrl = page.url();
+    await page.locator('[data-testid=job-detail]').waitFor();
+  });
+
+  it('follows the job live to its end, with the perplexity change drawn against the limit', async () => {
+    await page.waitForSelector('[data-testid=job-detail][data-status=succeeded]', { timeout: 180_000 });
+    await closeToasts();
+    const delta = Number(await page.locator('[data-testid=perplexity-delta]').getAttribute('data-value'));
+    expect(Number.isFinite(delta)).toBe(true);
+    expect(Number(await page.locator('[data-testid=perplexity-before]').getAttribute('data-value'))).toBeGreaterThan(1);
+    expect(Number(await page.locator('[data-testid=perplexity-after]').getAttribute('data-value'))).toBeGreaterThan(1);
+    expect(await page.locator('[data-testid=job-progress]').getAttribute('data-value')).toBe('100');
+    const gate = await page.locator('[data-testid=quality-panel] [data-testid=gate-status]').getAttribute('data-gate');
+    expect(gate).toBe(delta <= 5 ? 'passed' : 'blocked');
+    await page.locator('[data-testid=output-version]').waitFor();
+    outputVersionId = (await page.locator('[data-testid=output-version]').getAttribute('href'))!.replace('/models#version-', '');
+    await screenshot(page, 'jobs-quantize-finished');
+  });
+
+  it('promotes the quantized version (overriding the gate with a reason when it blocked)', async () => {
+    if ((await page.locator('[data-testid=override-form]').count()) > 0) {
+      expect(await page.locator('[data-testid=job-promote]').isDisabled()).toBe(true);
+      await page.fill('[data-testid=override-reason]', 'short');
+      await page.click('[data-testid=override-submit]');
+      await expect.poll(() => page.locator('[data-testid=override-error]').textContent()).toMatch(/at least/);
+      await page.fill('[data-testid=override-reason]', 'A tiny test model: any change shows as a large percentage.');
+      await page.click('[data-testid=override-submit]');
+      await page.waitForSelector('[data-testid=gate-status][data-gate=overridden]');
+    }
+    await page.click('[data-testid=job-promote]');
+    await page.locator('[data-testid=job-promoted]').waitFor();
+    // The job page draws the chain it belongs to: the source and its quantized child.
+    await page.locator('[data-testid=job-lineage] [data-testid=lineage-node][data-role=quantized]').waitFor();
+    await closeToasts();
+    await screenshot(page, 'jobs-promoted');
+  });
+
+  it('lists the job as succeeded, and filters by kind', async () => {
+    await page.goto(`${enclave.url}/jobs`);
+    const row = page.locator('[data-testid=job-row][data-kind=quantize]');
+    await row.waitFor();
+    expect(await row.getAttribute('data-status')).toBe('succeeded');
+    expect(await row.textContent()).toContain(enclave.adminEmail);
+    await page.selectOption('[data-testid=filter-kind]', 'finetune');
+    await expect.poll(() => page.locator('[data-testid=job-row]').count()).toBe(0);
+    expect(await page.locator('[data-testid=jobs-table] tbody').textContent()).toContain('No job matches');
+    await page.selectOption('[data-testid=filter-kind]', 'quantize');
+    await expect.poll(() => page.locator('[data-testid=job-row]').count()).toBe(1);
+    await screenshot(page, 'jobs-list');
+  });
+
+  it('draws the lineage on /models: the base, its quantized child linking to its job, and the base deployment', async () => {
+    await page.goto(`${enclave.url}/models`);
+    const card = page.locator('[data-testid=model-card][data-model=stories260K]');
+    const lineage = card.locator('[data-testid=model-lineage]');
+    await lineage.locator('[data-testid=lineage-node][data-role=quantized]').waitFor({ timeout: 30_000 });
+    expect(await lineage.locator('[data-testid=lineage-node][data-role=base]').count()).toBeGreaterThan(0);
+    const quantized = lineage.locator(`#lineage-${outputVersionId}`);
+    expect(await quantized.getAttribute('data-stage')).toBe('promoted');
+    expect(new URL(jobUrl).pathname).toBe(await quantized.getAttribute('href'));
+    // ENCLAVE_MODELS_DIR deploys the bundled file: its deployment ends the base's chain.
+    expect(await lineage.locator('[data-testid=lineage-deployment]').count()).toBeGreaterThan(0);
+    await lineage.scrollIntoViewIfNeeded();
+    await screenshot(page, 'jobs-lineage-models');
+  });
+
+  it('"Deploy this" opens the deployment form pre-filled with the quantized version', async () => {
+    await page.goto(jobUrl);
+    await page.click('[data-testid=job-deploy]');
+    await page.waitForURL(/\/deployments\/new\?modelVersionId=/);
+    await page.locator('[data-testid=deployment-form]').waitFor();
+    expect(await page.inputValue('[data-testid=deploy-version]')).toBe(outputVersionId);
+    expect(await page.inputValue('[data-testid=deploy-engine]')).toBe('llamacpp');
+    expect(await page.inputValue('[data-testid=deploy-name]')).toMatch(/^stories260K-/);
+    await screenshot(page, 'jobs-deploy-prefilled');
+    expect(pageErrors).toEqual([]);
+  });
+});
