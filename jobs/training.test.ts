@@ -27,6 +27,7 @@ let t: TestDatabase;
 let dataDir: string;
 const masterKey = randomBytes(32);
 let owner: Awaited<ReturnType<typeof makeUser>>;
+const caller = () => ({ id: owner.id, role: 'engineer' as const });
 let baseId: string;
 let datasetId: string;
 let worker: Awaited<ReturnType<typeof startTrainingWorker>> | undefined;
@@ -80,7 +81,7 @@ it('runs a fine-tune: placed on a GPU, steps become metrics and progress, done r
   const published: { channel: string; message: Record<string, unknown> }[] = [];
   listener.on('pmessage', (_p, channel, message) => published.push({ channel, message: JSON.parse(message) }));
   await listener.psubscribe(jobChannel('*'));
-  const { id } = await createFinetuneJob(t.db, owner, { baseVersionId: baseId, datasetId, gpus: 1 });
+  const { id } = await createFinetuneJob(t.db, caller(), { baseVersionId: baseId, datasetId, gpus: 1 });
   const running = await waitStatus(id, 'running');
   expect(running).toMatchObject({ nodeName: 'gpu-test', gpuIndices: [0] });
   expect(await activeAllocations(id)).toHaveLength(1);
@@ -109,7 +110,7 @@ it('runs a fine-tune: placed on a GPU, steps become metrics and progress, done r
 
 it('resumes from the last checkpoint when the trainer is killed mid-run, charting each step once', async () => {
   knobs(20, 60);
-  const { id } = await createFinetuneJob(t.db, owner, { baseVersionId: baseId, datasetId });
+  const { id } = await createFinetuneJob(t.db, caller(), { baseVersionId: baseId, datasetId });
   const mid = await until('a checkpoint and a step past it', async () => {
     const r = await row(id);
     return r.lastCheckpoint && Number(r.progress.step) >= 7 ? r : undefined;
@@ -129,7 +130,7 @@ it('resumes from the last checkpoint when the trainer is killed mid-run, chartin
 
 it('hands a running trainer over when the worker stops, and the next worker adopts it', async () => {
   knobs(20, 80);
-  const { id } = await createFinetuneJob(t.db, owner, { baseVersionId: baseId, datasetId });
+  const { id } = await createFinetuneJob(t.db, caller(), { baseVersionId: baseId, datasetId });
   const before = await until('step 3', async () => ((await row(id)).progress.step as number) >= 3 && row(id));
   await worker!.close();
   expect(isAlive(before.pid!)).toBe(true); // a worker restart does not stop training
@@ -142,7 +143,7 @@ it('hands a running trainer over when the worker stops, and the next worker adop
 
 it('restarts from the checkpoint a trainer that died while no worker was watching', async () => {
   knobs(20, 80);
-  const { id } = await createFinetuneJob(t.db, owner, { baseVersionId: baseId, datasetId });
+  const { id } = await createFinetuneJob(t.db, caller(), { baseVersionId: baseId, datasetId });
   const mid = await until('a checkpoint', async () => {
     const r = await row(id);
     return r.lastCheckpoint ? r : undefined;
@@ -158,13 +159,13 @@ it('restarts from the checkpoint a trainer that died while no worker was watchin
 
 it('cancel stops the process group and frees the GPUs', async () => {
   knobs(200, 100);
-  const { id } = await createFinetuneJob(t.db, owner, { baseVersionId: baseId, datasetId, gpus: 2 });
+  const { id } = await createFinetuneJob(t.db, caller(), { baseVersionId: baseId, datasetId, gpus: 2 });
   const running = await until('running with a pid', async () => {
     const r = await row(id);
     return r.status === 'running' && r.pid ? r : undefined;
   });
   expect(running.gpuIndices).toEqual([0, 1]);
-  expect(await cancelJob(t.db, owner, id)).toEqual({ id, status: 'cancelling' });
+  expect(await cancelJob(t.db, caller(), id)).toEqual({ id, status: 'cancelling' });
   const cancelled = await waitStatus(id, 'cancelled', 10_000);
   expect(isAlive(running.pid!)).toBe(false);
   expect(cancelled.finishedAt).not.toBeNull();
@@ -172,22 +173,22 @@ it('cancel stops the process group and frees the GPUs', async () => {
 });
 
 it('a job that cannot fit waits with the planner reason, and cancelling it needs no process', async () => {
-  const { id } = await createFinetuneJob(t.db, owner, { baseVersionId: baseId, datasetId, per_device_batch_size: 64, max_seq_length: 8192 });
+  const { id } = await createFinetuneJob(t.db, caller(), { baseVersionId: baseId, datasetId, per_device_batch_size: 64, max_seq_length: 8192 });
   const waiting = await waitStatus(id, 'waiting');
   expect(waiting.waitingReason).toBe('gpu-test: needs 2693.2 GiB per GPU on 1 GPU; largest free: 79.6 GiB (GPU 0)');
   expect(await activeAllocations(id)).toEqual([]);
-  expect(await cancelJob(t.db, owner, id)).toEqual({ id, status: 'cancelled' });
+  expect(await cancelJob(t.db, caller(), id)).toEqual({ id, status: 'cancelled' });
 });
 
 it('fails with the trainer error message, and gives up after three restarts of a trainer that keeps dying', async () => {
   knobs(0, 0); // the double refuses 0 steps with an error event and exit 1
-  const bad = await createFinetuneJob(t.db, owner, { baseVersionId: baseId, datasetId });
+  const bad = await createFinetuneJob(t.db, caller(), { baseVersionId: baseId, datasetId });
   expect((await waitStatus(bad.id, 'failed')).error).toBe('TRAINER_DOUBLE_STEPS must be at least 1');
 
   knobs(10, 0);
   process.env.TRAINER_DOUBLE_CRASH_AFTER_STEP = '7';
   try {
-    const { id } = await createFinetuneJob(t.db, owner, { baseVersionId: baseId, datasetId });
+    const { id } = await createFinetuneJob(t.db, caller(), { baseVersionId: baseId, datasetId });
     const failed = await waitStatus(id, 'failed');
     expect(failed.attempts).toBe(4);
     expect(failed.error).toBe('the trainer stopped without finishing 4 times (last: exit code 137); giving up');
@@ -199,7 +200,7 @@ it('fails with the trainer error message, and gives up after three restarts of a
 
 it('quantizes a Hugging Face checkpoint through quantize.py (double): gate from its eval event, output registered as hf', async () => {
   knobs(1, 10);
-  const { id } = await createQuantizeJob(t.db, owner, { sourceVersionId: baseId, target: 'w8a8-int8', evalDatasetId: datasetId });
+  const { id } = await createQuantizeJob(t.db, caller(), { sourceVersionId: baseId, target: 'w8a8-int8', evalDatasetId: datasetId });
   const done = await waitStatus(id, 'succeeded');
   expect(done).toMatchObject({ gateStatus: 'passed', progress: { step: 5, totalSteps: 5, stage: 'save' }, result: { maxDeltaPct: 5 } });
   expect(done.result.deltaPct).toBeCloseTo(0.5, 6);
@@ -208,7 +209,7 @@ it('quantizes a Hugging Face checkpoint through quantize.py (double): gate from 
 
   process.env.TRAINER_DOUBLE_PERPLEXITY_DELTA_PCT = '9';
   try {
-    const worse = await createQuantizeJob(t.db, owner, { sourceVersionId: baseId, target: 'fp8-dynamic' });
+    const worse = await createQuantizeJob(t.db, caller(), { sourceVersionId: baseId, target: 'fp8-dynamic' });
     const blocked = await waitStatus(worse.id, 'succeeded');
     expect(blocked.gateStatus).toBe('blocked');
     expect((await t.db.select().from(modelVersions).where(eq(modelVersions.id, blocked.outputVersionId!)))[0]!.stage).toBe('candidate');
