@@ -4,6 +4,7 @@ import { useState, type KeyboardEvent } from 'react';
 import { useI18n } from '../../i18n/provider';
 import { normaliseUsage } from '../../lib/chat-stream';
 import type { SiblingInfo } from '../../lib/message-tree';
+import { FeedbackButtons } from '../experiments/feedback-buttons';
 import { UserIcon } from '../icons';
 import { Markdown } from './markdown';
 import type { ChatMessage } from './use-chat';
@@ -83,6 +84,7 @@ export function MessageItem({ message, siblings, isLastReply, busy, onSwitch, on
             {!isUser && !live && <ReplyDetails metadata={meta} />}
             <span className="message-actions">
               {!live && <CopyButton text={message.content} />}
+              {!isUser && !live && meta.failed !== true && <FeedbackButtons messageId={message.id} initial={meta.feedback} />}
               {isUser && (
                 <button type="button" className="text-button" disabled={busy} onClick={() => { setDraft(message.content); setEditing(true); }} data-testid="edit-message">
                   {t('chat.edit')}

@@ -1,0 +1,38 @@
+'use client';
+
+import { useState } from 'react';
+import { useI18n } from '../../i18n/provider';
+import { useToast } from '../toast';
+import { experimentsApi } from './api';
+
+/** Thumbs up / down on a reply; pressing the chosen one again clears it. Shown state is what the server kept. */
+export function FeedbackButtons({ messageId, initial }: { messageId: string; initial: unknown }) {
+  const { t } = useI18n();
+  const toast = useToast();
+  const [rating, setRating] = useState<number>(initial === 1 || initial === -1 ? initial : 0);
+  const [busy, setBusy] = useState(false);
+
+  async function rate(value: 1 | -1) {
+    const next = rating === value ? 0 : value;
+    setBusy(true);
+    try {
+      await experimentsApi.feedback(messageId, next);
+      setRating(next);
+    } catch (err) {
+      toast.error(err);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <span className="feedback-buttons" data-testid="feedback" data-rating={rating}>
+      <button type="button" className="text-button" aria-pressed={rating === 1} disabled={busy} onClick={() => void rate(1)} title={t('experiments.thumbsUp')} aria-label={t('experiments.thumbsUp')} data-testid="thumbs-up" style={{ opacity: rating === 1 ? 1 : 0.55 }}>
+        👍
+      </button>
+      <button type="button" className="text-button" aria-pressed={rating === -1} disabled={busy} onClick={() => void rate(-1)} title={t('experiments.thumbsDown')} aria-label={t('experiments.thumbsDown')} data-testid="thumbs-down" style={{ opacity: rating === -1 ? 1 : 0.55 }}>
+        👎
+      </button>
+    </span>
+  );
+}
