@@ -40,10 +40,13 @@ export default function LeaderboardPage() {
           </p>
           <div className="card leaderboard-chart">
             <h2 className="leaderboard-chart-title">{t('leaderboard.chart')}</h2>
-            <IntervalChart label={t('leaderboard.chart')} rows={board.rows.map((r) => ({ label: r.model, value: r.rating, low: r.low, high: r.high }))} formatValue={rating} testId="leaderboard-intervals" />
+            <IntervalChart label={t('leaderboard.chart')} rows={board.rows.map((r) => ({ label: r.model, value: r.rating, low: r.low, high: r.high, note: r.provisional ? '*' : undefined }))} formatValue={rating} testId="leaderboard-intervals" />
           </div>
           <LeaderboardTable rows={board.rows} />
-          <p className="muted leaderboard-note">{t('leaderboard.rankNote')}</p>
+          <p className="muted leaderboard-note">
+            {board.rows.some((r) => r.provisional) && <>* {t('leaderboard.provisionalNote', { votes: board.provisionalBelow })} </>}
+            {t('leaderboard.rankNote')}
+          </p>
         </>
       )}
     </div>

@@ -42,12 +42,15 @@ export function LeaderboardTable({ rows }: { rows: Row[] }) {
               <td>{r.rank}</td>
               <td>
                 <strong>{r.model}</strong>
+                {r.provisional && <span className="badge leaderboard-provisional">{t('leaderboard.provisional')}</span>}
               </td>
               <td className="num">{round(r.rating)}</td>
-              <td className="nowrap leaderboard-interval">
-                <IntervalBar row={r} min={min} max={max} />
-                <span className="muted">
-                  +{round(r.high - r.rating)} / −{round(r.rating - r.low)}
+              <td className="nowrap">
+                <span className="leaderboard-interval">
+                  <IntervalBar row={r} min={min} max={max} />
+                  <span className="muted">
+                    +{round(r.high - r.rating)} / −{round(r.rating - r.low)}
+                  </span>
                 </span>
               </td>
               <td className="num" data-testid="leaderboard-votes">

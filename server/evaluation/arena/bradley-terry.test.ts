@@ -112,11 +112,17 @@ describe('leaderboard', () => {
       ...Array.from({ length: 5 }, () => ({ modelA: 'strong', modelB: 'weak', winner: 'both_bad' as const })),
     ];
     const board = buildLeaderboard(votes, 3, 50);
-    expect(board.rows.map((r) => [r.model, r.rank, r.votes, r.wins, r.losses, r.ties])).toEqual([
-      ['strong', 1, 75, 60, 10, 5],
-      ['weak', 2, 75, 10, 60, 5],
+    expect(board.rows.map((r) => [r.model, r.rank, r.votes, r.wins, r.losses, r.ties, r.provisional])).toEqual([
+      ['strong', 1, 75, 60, 10, 5, false],
+      ['weak', 2, 75, 10, 60, 5, false],
     ]);
     expect(board.excludedVotes).toBe(3);
     expect(board.rows[0]!.elo).toBeGreaterThan(1000);
+  });
+
+  it('marks models with few votes provisional, and shares a rank when intervals overlap', () => {
+    const board = buildLeaderboard([{ modelA: 'x', modelB: 'y', winner: 'a' }, { modelA: 'y', modelB: 'x', winner: 'a' }, { modelA: 'x', modelB: 'y', winner: 'tie' }], 0, 50);
+    expect(board.rows.every((r) => r.provisional)).toBe(true);
+    expect(board.rows.map((r) => r.rank)).toEqual([1, 1]);
   });
 });

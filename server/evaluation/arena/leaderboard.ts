@@ -1,4 +1,4 @@
-import { and, asc, count, eq, isNotNull, max } from 'drizzle-orm';
+import { and, asc, count, isNotNull, max } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { battles } from '../../db/schema';
 import { bradleyTerryWithIntervals } from './bradley-terry';
@@ -6,6 +6,12 @@ import { onlineElo } from './elo';
 import { gameOf, type Game, type Winner } from './games';
 
 export const BOOTSTRAP_RESAMPLES = 200;
+/**
+ * Below this many counted votes a model's row is marked provisional (as LMSYS marks new models): a
+ * bootstrap over a handful of unanimous votes gives a narrow interval that says more about the
+ * resampling than about the model.
+ */
+export const PROVISIONAL_VOTES = 20;
 const BOOTSTRAP_SEED = 20240501;
 
 export interface LeaderboardRow {
@@ -19,6 +25,7 @@ export interface LeaderboardRow {
   wins: number;
   losses: number;
   ties: number;
+  provisional: boolean;
 }
 
 export interface Leaderboard {
@@ -26,6 +33,7 @@ export interface Leaderboard {
   countedVotes: number;
   excludedVotes: number;
   resamples: number;
+  provisionalBelow: number;
 }
 
 interface Vote {
@@ -53,10 +61,10 @@ export function buildLeaderboard(votes: Vote[], excludedVotes: number, resamples
     else if (v.winner === 'b') (b.wins++, a.losses++);
     else (a.ties++, b.ties++);
   }
-  const rows = names.map((model) => ({ model, ...ratings.get(model)!, elo: elo.get(model)!, ...tally.get(model)!, rank: 0 }));
+  const rows = names.map((model) => ({ model, ...ratings.get(model)!, elo: elo.get(model)!, ...tally.get(model)!, provisional: tally.get(model)!.votes < PROVISIONAL_VOTES, rank: 0 }));
   for (const row of rows) row.rank = 1 + rows.filter((other) => other.low > row.high).length;
   rows.sort((x, y) => y.rating - x.rating || x.model.localeCompare(y.model));
-  return { rows, countedVotes: votes.length, excludedVotes, resamples };
+  return { rows, countedVotes: votes.length, excludedVotes, resamples, provisionalBelow: PROVISIONAL_VOTES };
 }
 
 let cached: { key: string; board: Leaderboard } | undefined;
