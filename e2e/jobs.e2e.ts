@@ -93,7 +93,9 @@ describe('jobs pages', () => {
       await page.click('[data-testid=override-submit]');
       await page.waitForSelector('[data-testid=gate-status][data-gate=overridden]');
     }
-    await page.click('[data-testid=job-promote]');
+    // A version that passed its gate is promoted by the worker already; a candidate is promoted here.
+    await page.waitForSelector('[data-testid=job-promote], [data-testid=job-promoted]');
+    if ((await page.locator('[data-testid=job-promote]').count()) > 0) await page.click('[data-testid=job-promote]');
     await page.locator('[data-testid=job-promoted]').waitFor();
     // The job page draws the chain it belongs to: the source and its quantized child.
     await page.locator('[data-testid=job-lineage] [data-testid=lineage-node][data-role=quantized]').waitFor();

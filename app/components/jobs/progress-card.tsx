@@ -12,7 +12,9 @@ export function ProgressCard({ job, metrics }: { job: JobView; metrics: MetricVi
   const { t } = useI18n();
   const p = job.progress ?? {};
   const running = job.status === 'running';
-  const eta = running ? etaSeconds(p.step, p.totalSteps, stepRate(metrics)) : null;
+  // The recent step rate follows slowdowns; the server's own estimate covers the first steps before there is a rate.
+  const serverEta = typeof (p as { etaSeconds?: unknown }).etaSeconds === 'number' ? (p as { etaSeconds: number }).etaSeconds : null;
+  const eta = running ? (etaSeconds(p.step, p.totalSteps, stepRate(metrics)) ?? serverEta) : null;
   const detail = [
     typeof p.step === 'number' && typeof p.totalSteps === 'number' ? t('jobs.steps', { step: p.step, total: p.totalSteps }) : null,
     eta !== null ? t('jobs.eta', { eta: formatDuration(eta) }) : null,

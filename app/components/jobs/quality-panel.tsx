@@ -112,6 +112,15 @@ export function QualityPanel({ job, canManage, onChanged }: { job: JobView; canM
               { label: t('jobs.sizeAfter'), value: q.sizeAfterBytes, className: 'bar-after', testId: 'size-after' },
             ]}
           />
+          {(q.speedBefore !== null || q.speedAfter !== null) && (
+            <CompareRows
+              format={(v) => `${v.toFixed(0)} tok/s`}
+              rows={[
+                { label: t('jobs.speedBefore'), value: q.speedBefore, className: 'bar-before', testId: 'speed-before' },
+                { label: t('jobs.speedAfter'), value: q.speedAfter, className: 'bar-after', testId: 'speed-after' },
+              ]}
+            />
+          )}
           {q.seconds !== null && (
             <dl className="kv">
               <dt>{t('jobs.seconds')}</dt>

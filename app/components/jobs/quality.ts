@@ -12,6 +12,9 @@ export interface QualityFigures {
   /** (after − before) / before, in percent. */
   deltaPct: number | null;
   limitPct: number | null;
+  /** Evaluation speed of the source and of the output, tokens per second. */
+  speedBefore: number | null;
+  speedAfter: number | null;
 }
 
 function pick(source: Record<string, unknown> | null | undefined, ...keys: string[]): number | null {
@@ -40,6 +43,8 @@ export function readQuality(result: Record<string, unknown> | null | undefined, 
     perplexityAfter,
     deltaPct,
     limitPct: pick(result, 'maxDeltaPct', 'maxPerplexityDeltaPct') ?? pick(spec, 'maxPerplexityDeltaPct'),
+    speedBefore: pick(result, 'tokensPerSecondBefore', 'tokens_per_second_before'),
+    speedAfter: pick(result, 'tokensPerSecondAfter', 'tokens_per_second_after'),
   };
 }
 
