@@ -4,6 +4,7 @@ import type { QueuePayload } from '../server/queues';
 import { deleteExpiredSessions } from '../server/security/sessions';
 import { sweepNodes } from '../server/gpu/nodes/sweep';
 import { evaluateAlerts } from '../server/operations/alerts/evaluate';
+import { thinGpuSamples } from '../server/gpu/telemetry/retention';
 
 /** Housekeeping: request_logs partitions ahead of time, expired sessions gone, silent GPU nodes marked unhealthy, alert rules evaluated. */
 export async function runMaintenance(
@@ -16,6 +17,8 @@ export async function runMaintenance(
   if (payload.task === 'nodes') return { unhealthy: await sweepNodes(db) };
   if (payload.task === 'partitions') {
     await ensureRequestLogPartitions(db);
+    // Daily too: GPU samples past a week are thinned to 4-minute rows, past 30 days deleted.
+    await thinGpuSamples(db);
     return {};
   }
   return { removed: await deleteExpiredSessions(db) };
