@@ -1,6 +1,7 @@
 import { asc, eq } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { deploymentReplicas, deployments, type Role } from '../db/schema';
+import { experimentModels } from '../evaluation/experiments/chat-models';
 
 export interface UsableModel {
   name: string;
@@ -34,5 +35,6 @@ export async function listModelsForRole(db: Db, role: Role): Promise<UsableModel
     if (r.replicaStatus === 'ready') model.ready = true;
     byName.set(r.name, model);
   }
-  return [...byName.values()];
+  // Running A/B experiments are model names too: the gateway assigns each user an arm.
+  return [...byName.values(), ...(await experimentModels(db, role, byName))];
 }

@@ -82,6 +82,8 @@ it('engineers create, start, read and promote experiments; viewers read; users m
 
   // Chat through the experiment; the reply remembers its arm; feedback counts for that arm.
   const alice = await api.userSession('user');
+  const offered = (await api.trpc('query', 'models.list', undefined, alice.cookie)).data as { name: string; engine: string }[];
+  expect(offered).toContainEqual(expect.objectContaining({ name: 'chat-ab', engine: 'experiment' }));
   const mallory = await api.userSession('user');
   const messageId = await chatTurn(alice.cookie, 'chat-ab');
   const [stored] = await h.t.db.select().from(messages).where(eq(messages.id, messageId));
