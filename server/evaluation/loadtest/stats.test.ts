@@ -4,7 +4,8 @@ import { bucketize } from './histograms';
 import { distribution, percentileSorted } from './stats';
 import { meetsObjectives, peakConcurrency, summarize } from './summary';
 import type { Sample } from './types';
-import { buildJobs, parsePromptFile } from './workload';
+import { parsePromptFile } from './prompt-file';
+import { buildJobs } from './workload';
 import { loadTestSpecSchema } from './spec';
 
 const sample = (over: Partial<Sample>): Sample => ({

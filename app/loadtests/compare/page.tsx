@@ -1,0 +1,81 @@
+'use client';
+
+import Link from 'next/link';
+import { useSearchParams } from 'next/navigation';
+import { Suspense, useEffect, useState } from 'react';
+import { loadtestsApi, ms, num, type CompareRun } from '../../components/loadtests/api';
+import { distOf, METRICS, RunHistograms } from '../../components/loadtests/run-charts';
+import { useI18n } from '../../i18n/provider';
+import { readableError } from '../../lib/errors';
+
+export default function ComparePage() {
+  return (
+    <Suspense fallback={<div className="page-loading" aria-busy="true" />}>
+      <Compare />
+    </Suspense>
+  );
+}
+
+function Compare() {
+  const { t } = useI18n();
+  const ids = (useSearchParams().get('ids') ?? '').split(',').filter(Boolean);
+  const key = ids.join(',');
+  const [runs, setRuns] = useState<CompareRun[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    loadtestsApi.compare(key.split(',')).then(setRuns, (err) => setError(readableError(err, t)));
+  }, [key, t]);
+
+  return (
+    <div className="manage-page fleet-page">
+      <div className="page-head">
+        <h1>{t('loadtests.compareTitle')}</h1>
+        <span className="spacer" />
+        <Link href="/loadtests">← {t('loadtests.backToList')}</Link>
+      </div>
+      {error && <p className="form-error">{error}</p>}
+      {!runs && !error && <p className="muted">{t('common.loading')}</p>}
+      {runs && (
+        <>
+          <div className="table-wrap">
+            <table className="table lt-table" data-testid="loadtest-compare-table">
+              <thead>
+                <tr>
+                  <th>{t('loadtests.name')}</th>
+                  <th className="num">{t('loadtests.requestThroughput')}</th>
+                  <th className="num">{t('loadtests.outputThroughput')}</th>
+                  <th className="num">{t('loadtests.goodput')}</th>
+                  <th className="num">{t('loadtests.errorRate')}</th>
+                  {METRICS.map((m) => (
+                    <th className="num" key={m}>
+                      {t(`loadtests.metric.${m}`)} p50 / p99
+                    </th>
+                  ))}
+                </tr>
+              </thead>
+              <tbody>
+                {runs.map((r) => (
+                  <tr key={r.id}>
+                    <td>
+                      <Link href={`/loadtests/${r.id}`}>{r.name}</Link>
+                    </td>
+                    <td className="num">{num(r.summary?.requestThroughput)} /s</td>
+                    <td className="num">{num(r.summary?.outputTokenThroughput, 1)} tok/s</td>
+                    <td className="num">{r.summary?.goodput == null ? '—' : `${num(r.summary.goodput)} /s`}</td>
+                    <td className="num">{r.summary ? `${num(r.summary.errorRate * 100, 1)} %` : '—'}</td>
+                    {METRICS.map((m) => (
+                      <td className="num" key={m}>
+                        {ms(distOf(r.summary, m)?.median)} / {ms(distOf(r.summary, m)?.p99)}
+                      </td>
+                    ))}
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+          <RunHistograms runs={runs} />
+        </>
+      )}
+    </div>
+  );
+}
