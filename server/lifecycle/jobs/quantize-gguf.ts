@@ -4,11 +4,11 @@ import { and, eq, inArray, sql } from 'drizzle-orm';
 import { jobMetrics, jobs, modelVersions } from '../../db/schema';
 import { perplexityOfFile } from '../../evaluation/perplexity';
 import { errorMessage } from '../../log';
-import { quantizeGguf } from '../quantize/quantize';
 import type { JobRow } from './access';
 import { markCancelled, markFailed, markSucceeded, registerJobOutput } from './finish';
 import { gateFor, perplexityDeltaPct } from './gate';
 import { publishJobUpdate } from './live';
+import { quantizeOffThread } from './quantize-off-thread';
 import type { QuantizeSpec } from './quantize-spec';
 import { BUNDLED_QUALITY_TEXT } from './quality-text';
 import type { TrainingDeps } from './supervisor';
@@ -17,6 +17,20 @@ import { jobWorkspace, prepareWorkspace, removeDatasetCopies } from './workspace
 class Cancelled extends Error {}
 
 const STAGES = ['perplexity before', 'quantize', 'perplexity after', 'register'] as const;
+
+/**
+ * Perplexity on a CPU costs about one forward pass per token, twice: the held-out text is cut to its first
+ * 32 KiB (about 8k tokens, at a paragraph break), as quantize.py caps its own with --max-eval-tokens.
+ */
+export const MAX_EVAL_TEXT_BYTES = 32 * 1024;
+
+function capText(file: string): void {
+  const text = fs.readFileSync(file);
+  if (text.length <= MAX_EVAL_TEXT_BYTES) return;
+  const head = text.subarray(0, MAX_EVAL_TEXT_BYTES).toString('utf8');
+  const cut = head.lastIndexOf('\n\n');
+  fs.writeFileSync(file, cut > 0 ? head.slice(0, cut + 1) : head, { mode: 0o600 });
+}
 
 /**
  * A GGUF quantization, on this worker's CPU: perplexity of the source on the held-out text, Enclave's own
@@ -61,6 +75,7 @@ export async function runGgufQuantize(deps: Pick<TrainingDeps, 'db' | 'masterKey
       if (!deps.masterKey) throw new Error('this worker has no master key to open datasets');
       const written = await deps.writeDataset(db, deps.masterKey, spec.evalDatasetId, 'heldOut', ws.evalText, 'text', { dataDir: deps.dataDir });
       if (written.rows === 0) throw new Error('the evaluation dataset has no held-out rows');
+      capText(ws.evalText);
       textSource = 'dataset';
     } else {
       fs.writeFileSync(ws.evalText, BUNDLED_QUALITY_TEXT, { mode: 0o600 });
@@ -74,7 +89,7 @@ export async function runGgufQuantize(deps: Pick<TrainingDeps, 'db' | 'masterKey
     await stage(0, `measuring perplexity of the source on ${textSource === 'dataset' ? 'the held-out rows' : 'the bundled text'}`);
     const before = await measure(source.location);
     await stage(1, `perplexity before ${before.perplexity.toFixed(4)} over ${before.tokens} tokens; quantizing to ${spec.target}`);
-    const q = quantizeGguf(source.location, output, spec.target);
+    const q = await quantizeOffThread(source.location, output, spec.target);
     await stage(2, `quantized ${q.converted} of ${q.tensors} tensors in ${q.seconds.toFixed(2)} s: ${q.inputBytes} → ${q.outputBytes} bytes`);
     const after = await measure(output);
     const deltaPct = perplexityDeltaPct(before.perplexity, after.perplexity);
