@@ -96,7 +96,10 @@ export async function handleDatasetUpload(deps: ApiDeps, req: IncomingMessage, r
     sendJson(res, 201, { dataset: result.dataset });
   } catch (e) {
     const domain = e instanceof DomainError ? e : undefined;
-    await audit(domain && (domain.status === 401 || domain.status === 403) ? 'denied' : 'failure', { error: domain?.code ?? 'INTERNAL' });
+    // The uploader hung up (closed the tab, cancelled): not a server fault, and nobody is left to answer.
+    const clientClosed = !domain && (req.destroyed || res.destroyed) && !req.complete;
+    await audit(domain && (domain.status === 401 || domain.status === 403) ? 'denied' : 'failure', { error: domain?.code ?? (clientClosed ? 'CLIENT_CLOSED' : 'INTERNAL') });
+    if (clientClosed) return true;
     // The rest of a refused body is not read: closing the connection stops the client sending it.
     if (!res.headersSent) res.setHeader('connection', 'close');
     sendError(res, e, 'dataset upload');

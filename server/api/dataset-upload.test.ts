@@ -84,7 +84,9 @@ describe('good files', () => {
   test('the router lists, gets and previews the upload', async () => {
     const res = await upload(lines(samples.sharegpt), { name: 'listed' });
     const { dataset } = (await res.json()) as { dataset: { id: string } };
+    expect(res.status).toBe(201);
     const list = await api.trpc('query', 'datasets.list', undefined, engineer.cookie);
+    expect(list.error).toBeUndefined();
     expect(list.data.map((d: { id: string }) => d.id)).toContain(dataset.id);
     const got = await api.trpc('query', 'datasets.get', { id: dataset.id }, engineer.cookie);
     expect(got.data).toMatchObject({ id: dataset.id, name: 'listed', format: 'sharegpt', ownerEmail: expect.stringContaining('engineer-') });
@@ -174,6 +176,19 @@ describe('limits and access', () => {
     expect(status).toBe(413);
     await new Promise((r) => setTimeout(r, 100));
     expect(storedFiles().length).toBe(before);
+  });
+
+  test('a client that hangs up mid-upload leaves no row and no file', async () => {
+    const before = { rows: await t.db.$count(datasets), files: storedFiles().length };
+    await new Promise<void>((resolve) => {
+      const req = http.request(`${api.base}/api/datasets?name=dropped`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson', cookie: engineer.cookie, 'content-length': '10000000' } });
+      req.on('error', () => resolve());
+      req.write(lines(samples.openai), () => setTimeout(() => req.destroy(), 200));
+    });
+    // The server notices the closed socket, deletes its partial file and audits the failure.
+    await expect.poll(async () => (await t.db.select().from(auditLog).where(and(eq(auditLog.action, 'datasets.upload'), eq(auditLog.outcome, 'failure')))).some((a) => a.detail.name === 'dropped')).toBe(true);
+    expect(await t.db.$count(datasets)).toBe(before.rows);
+    expect(storedFiles().length).toBe(before.files);
   });
 
   test('role user or viewer: 403; signed out: 401; cross-site or form-typed: 403, audited as denied', async () => {

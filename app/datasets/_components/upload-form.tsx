@@ -141,7 +141,7 @@ function UploadErrors({ outcome }: { outcome: Extract<UploadOutcome, { ok: false
   return (
     <div className="upload-status upload-errors" data-testid="dataset-errors">
       <p className="form-error">
-        <strong>{t('datasets.rejected')}</strong> {outcome.message}
+        <strong>{t('datasets.rejected')}</strong> {outcome.lines.length > 0 ? t('datasets.badLines', { count: outcome.errorCount }) : outcome.message}
       </p>
       {outcome.lines.length > 0 && (
         <ul className="line-errors">

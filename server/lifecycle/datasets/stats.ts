@@ -27,20 +27,31 @@ export class TokenCounts {
   }
 
   /**
-   * Doubling buckets (8, 16, 32, ...) up to the first bound that holds the longest row: token lengths span
-   * orders of magnitude, and bounds that are all finite survive JSON (Infinity would not).
+   * Quarter-octave buckets (4, 5, 6, 7, 8, 10, 11, 13, 16, ...: each about 19% above the last) up to the first
+   * bound that holds the longest row. Token lengths span orders of magnitude, so a geometric scale keeps both a
+   * chat turn and a long document readable; finite bounds survive JSON (Infinity would not).
    */
   histogram(): TokenHistogram {
     if (this.length === 0) return [];
     let max = 0;
     for (let i = 0; i < this.length; i++) if (this.counts[i]! > max) max = this.counts[i]!;
-    const bounds: number[] = [8];
-    while (bounds[bounds.length - 1]! < max) bounds.push(bounds[bounds.length - 1]! * 2);
+    const bounds: number[] = [];
+    for (let k = 8; bounds.length === 0 || bounds[bounds.length - 1]! < max; k++) {
+      const le = Math.round(2 ** (k / 4));
+      if (le !== bounds[bounds.length - 1]) bounds.push(le);
+    }
     const counts = new Array<number>(bounds.length).fill(0);
     for (let i = 0; i < this.length; i++) {
       const n = this.counts[i]!;
-      // log2 picks the bucket directly: n <= 8 is bucket 0, 9..16 bucket 1, and so on.
-      counts[n <= 8 ? 0 : Math.ceil(Math.log2(n)) - 3]!++;
+      // The first bound at or above n (binary search: a million rows, a few dozen bounds).
+      let lo = 0;
+      let hi = bounds.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (bounds[mid]! >= n) hi = mid;
+        else lo = mid + 1;
+      }
+      counts[lo]!++;
     }
     return bounds.map((le, i) => ({ le, count: counts[i]! }));
   }

@@ -45,7 +45,14 @@ export async function* openDatasetRows(db: Db, masterKey: Buffer, datasetId: str
   for await (const line of readLines(plaintext, MAX_LINE_BYTES, () => undefined)) {
     if ('error' in line) throw new Error(`dataset ${row.id}: line ${line.number} cannot be read back (${line.error})`);
     if (line.text.trim() === '') continue;
-    const checked = checkRow(row.format as DatasetFormat, JSON.parse(line.text) as Record<string, unknown>);
+    let parsed: Record<string, unknown>;
+    try {
+      parsed = JSON.parse(line.text) as Record<string, unknown>;
+    } catch {
+      // Not the parser's message: it quotes the line, and this may end up in a job's log.
+      throw new Error(`dataset ${row.id}: line ${line.number} is no longer valid JSON`);
+    }
+    const checked = checkRow(row.format as DatasetFormat, parsed);
     if (!checked.ok) throw new Error(`dataset ${row.id}: line ${line.number} no longer validates (${checked.reason})`);
     const i = index++;
     if (options.part !== 'all' && isHeldOut(i, split) !== (options.part === 'heldOut')) continue;
