@@ -5,6 +5,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { and, eq } from 'drizzle-orm';
 import { allocations, jobMetrics, jobs, modelVersions } from '../server/db/schema';
 import { createFinetuneJob, createQuantizeJob } from '../server/lifecycle/jobs/create';
+import { finetuneSpecSchema } from '../server/lifecycle/finetune/spec';
 import { cancelJob } from '../server/lifecycle/jobs/queries';
 import { lineage } from '../server/lifecycle/jobs/lineage';
 import { makeDataset, makeGpuNode, makeHfBase, tempDir, TRAINER_DOUBLE_COMMAND } from '../server/lifecycle/jobs/testing/fixtures';
@@ -155,6 +156,13 @@ it('restarts from the checkpoint a trainer that died while no worker was watchin
   const done = await waitStatus(id, 'succeeded');
   expect(done.attempts).toBe(2);
   expect(await stepsOf(id)).toEqual(range(1, 20));
+});
+
+it('the sweep runs a queued job whose enqueue was lost (Redis down when it was created)', async () => {
+  knobs(3, 0);
+  const spec = finetuneSpecSchema.parse({ baseVersionId: baseId, datasetId });
+  const [lost] = await t.db.insert(jobs).values({ kind: 'finetune', name: 'lost', ownerId: owner.id, spec, baseVersionId: baseId, datasetId, memoryBytes: 1024 ** 3 }).returning();
+  expect((await waitStatus(lost!.id, 'succeeded')).progress).toMatchObject({ step: 3, totalSteps: 3 });
 });
 
 it('cancel stops the process group and frees the GPUs', async () => {
