@@ -1,5 +1,4 @@
 import http from 'node:http';
-import os from 'node:os';
 import https from 'node:https';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -22,13 +21,6 @@ const request = secure ? https.request : http.request;
 // Local clock of the main thread's start: timeOrigin differs per thread, the absolute instant does not.
 // Set by the 'start' message, sent once every shard has booted, so no shard compiles while others measure.
 let start = 0;
-// A load generator measures milliseconds: where the OS lets it (root, CAP_SYS_NICE), this thread runs
-// ahead of ordinary neighbours, so their CPU bursts do not land inside measured gaps. Elsewhere, no-op.
-try {
-  os.setPriority(0, -10);
-} catch {
-  // not permitted: timing error is still measured and reported
-}
 const loop = monitorEventLoopDelay({ resolution: 1 });
 loop.enable();
 
