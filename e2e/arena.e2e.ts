@@ -10,16 +10,29 @@ let enclave: RunningEnclave;
 let browser: Browser;
 let page: Page;
 const pageErrors: string[] = [];
-const arenaBodies: Promise<string>[] = [];
 
 beforeAll(async () => {
   enclave = await startEnclave('arena');
   browser = await launchBrowser();
   page = await (await newContext(browser)).newPage();
   page.on('pageerror', (err) => pageErrors.push(err.message));
-  // Every byte the browser receives from /api/arena, to check that no model name is in it.
-  page.on('response', (res) => {
-    if (new URL(res.url()).pathname === '/api/arena') arenaBodies.push(res.text());
+  // Every byte the page reads from /api/arena, to check that no model name is in it: the page's own
+  // fetch is wrapped to copy the stream (DevTools keeps no body for a response read as a stream).
+  await page.addInitScript(() => {
+    const w = window as unknown as { __arenaStreams: string[] };
+    w.__arenaStreams = [];
+    const original = window.fetch.bind(window);
+    window.fetch = async (input, init) => {
+      const res = await original(input, init);
+      if (!String(input).endsWith('/api/arena') || !res.body) return res;
+      const [forPage, forTest] = res.body.tee();
+      const slot = w.__arenaStreams.push('') - 1;
+      void (async () => {
+        const reader = forTest.pipeThrough(new TextDecoderStream()).getReader();
+        for (let r = await reader.read(); !r.done; r = await reader.read()) w.__arenaStreams[slot] += r.value;
+      })();
+      return new Response(forPage, { status: res.status, statusText: res.statusText, headers: res.headers });
+    };
   });
   await signIn(page, enclave.url, enclave.adminEmail, enclave.adminPassword);
 });
@@ -89,7 +102,7 @@ describe('arena', () => {
       .toBe(2);
     const round = await playRound('Tell me a story about a dog', 'a', 'arena');
     expect(round.names.sort()).toEqual(['stories-twin', 'stories260K'].sort());
-    const bodies = await Promise.all(arenaBodies);
+    const bodies = await page.evaluate(() => (window as unknown as { __arenaStreams: string[] }).__arenaStreams);
     expect(bodies).toHaveLength(1);
     expect(bodies[0]).toMatch(/event: end/);
     expect(bodies[0]).not.toMatch(/stories/i);
