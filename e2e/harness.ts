@@ -16,6 +16,8 @@ export interface RunningEnclave {
   url: string;
   adminEmail: string;
   adminPassword: string;
+  /** The product's own database, for tests that seed recorded data the product then shows. */
+  databaseUrl: string;
   /** Everything the process printed so far (for failure messages). */
   output(): string;
   stop(): Promise<void>;
@@ -102,7 +104,7 @@ export async function startEnclave(label: string): Promise<RunningEnclave> {
         reject(new Error(`Enclave exited (code ${code}) before it was ready:\n${output.slice(-4000)}`));
       });
     });
-    return { url, adminEmail, adminPassword, output: () => output, stop: cleanup };
+    return { url, adminEmail, adminPassword, databaseUrl: dbUrl.toString(), output: () => output, stop: cleanup };
   } catch (err) {
     await cleanup();
     throw err;

@@ -18,7 +18,7 @@ export function OpenAlerts({ alerts, durations }: { alerts: AlertView[]; duratio
       {alerts.map((a) => (
         <article
           key={a.id}
-          className={`card alert-item sev-${a.severity}${a.status === 'pending' ? ' alert-pending' : ''}`}
+          className={`card alert-item alert-${a.severity}${a.status === 'pending' ? ' alert-pending' : ''}`}
           data-testid={a.status === 'firing' ? 'firing-alert' : 'pending-alert'}
           data-kind={a.kind}
           data-subject={a.subject}

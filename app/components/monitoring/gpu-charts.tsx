@@ -48,10 +48,15 @@ export function GpuCharts({ series, gpuIndex, thresholds }: { series: NodeSeries
         { ...line(single, (p) => p.memoryAllocatedMiB / GIB, 1, t('monitoring.memoryAllocated')), dashed: true },
       ]
     : gpus.map((g, i) => line(g, (p) => (p.memoryUsedMiB === null ? null : p.memoryUsedMiB / GIB), i));
-  const memoryMarkers = [
-    ...(totalMiB ? [{ y: totalMiB / GIB, label: `${t('monitoring.memoryTotal')} ${Math.round(totalMiB / GIB)} GiB` }] : []),
-    ...(totalMiB && thresholds.memoryPct !== undefined ? [{ y: (totalMiB * thresholds.memoryPct) / 100 / GIB, label: t('monitoring.alertAt', { value: `${thresholds.memoryPct} %` }) }] : []),
-  ];
+  // One line at the total, naming the alert threshold too: two lines 5 % apart would print over each other.
+  const memoryMarkers = totalMiB
+    ? [
+        {
+          y: totalMiB / GIB,
+          label: `${t('monitoring.memoryTotal')} ${Math.round(totalMiB / GIB)} GiB${thresholds.memoryPct !== undefined ? ` · ${t('monitoring.alertAt', { value: `${thresholds.memoryPct} %` })}` : ''}`,
+        },
+      ]
+    : [];
 
   return (
     <div className="gpu-charts" data-testid="gpu-charts" data-gpu={String(gpuIndex)}>

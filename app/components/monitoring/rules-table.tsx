@@ -94,7 +94,9 @@ export function RulesTable({ rules, canEdit, reload }: { rules: RuleView[]; canE
                   </td>
                   <td className="nowrap">
                     {KIND_UI[r.kind].duration === 'hold'
-                      ? t('alerts.rules.hold', { duration: formatDuration(r.durationSeconds) })
+                      ? r.durationSeconds === 0
+                        ? t('alerts.rules.atOnce')
+                        : t('alerts.rules.hold', { duration: formatDuration(r.durationSeconds) })
                       : t('alerts.rules.window', { duration: formatDuration(r.durationSeconds) })}
                   </td>
                   <td>

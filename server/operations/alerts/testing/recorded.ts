@@ -11,6 +11,9 @@ export const H100_CAPTURE = 'query-gpu/h100-80gb-mig-driver590.csv';
 /** The real P100 capture: idle (0 %, 37 °C, 28 W). */
 export const P100_CAPTURE = 'query-gpu/tesla-p100-pcie-16gb.csv';
 
+/** A sample as recorded, with the power reading the alert rules do not need but the charts draw. */
+export type RecordedReading = RecordedSample & { powerW?: number | null };
+
 export function captured(file = H100_CAPTURE): GpuInfo {
   return parseQueryGpu(nvidiaSmiFixture(file))[0]!;
 }
@@ -23,26 +26,27 @@ export function captured(file = H100_CAPTURE): GpuInfo {
 export function recordedSeries(
   count: number,
   end: number,
-  shape: (i: number, base: RecordedSample) => Partial<RecordedSample> = () => ({}),
+  shape: (i: number, base: RecordedReading) => Partial<RecordedReading> = () => ({}),
   file = H100_CAPTURE,
-): RecordedSample[] {
+): RecordedReading[] {
   const g = captured(file);
   const memoryTotalMiB = g.memoryTotalMiB ?? Number(g.extra?.['memory.free'] ?? 0) + (g.memoryUsedMiB ?? 0);
   const lastBucket = Math.floor(end / SAMPLE_BUCKET_MS) * SAMPLE_BUCKET_MS;
   return Array.from({ length: count }, (_, i) => {
-    const base: RecordedSample = {
+    const base: RecordedReading = {
       at: lastBucket - (count - 1 - i) * SAMPLE_BUCKET_MS,
       utilizationPct: g.utilizationPct ?? 60,
       memoryUsedMiB: g.memoryUsedMiB,
       memoryTotalMiB,
       temperatureC: g.temperatureC,
+      powerW: g.powerW,
     };
     return { ...base, ...shape(i, base) };
   });
 }
 
 /** Writes a node, its GPU and a recorded series into gpu_samples, as the heartbeat writer would have. */
-export async function insertRecordedNode(db: Db, name: string, series: Record<number, RecordedSample[]>, lastHeartbeatAt = new Date()) {
+export async function insertRecordedNode(db: Db, name: string, series: Record<number, RecordedReading[]>, lastHeartbeatAt = new Date()) {
   const [node] = await db.insert(gpuNodes).values({ name, lastHeartbeatAt, driverVersion: '590.48.01', cudaVersion: '13.1' }).returning();
   const g = captured();
   for (const [index, samples] of Object.entries(series)) {
@@ -57,7 +61,7 @@ export async function insertRecordedNode(db: Db, name: string, series: Record<nu
           memoryUsedMiB: s.memoryUsedMiB,
           memoryTotalMiB: s.memoryTotalMiB,
           temperatureC: s.temperatureC,
-          powerW: g.powerW,
+          powerW: s.powerW === undefined ? g.powerW : s.powerW,
         })),
       );
     }
