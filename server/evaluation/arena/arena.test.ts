@@ -2,10 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { count, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiTestServer } from '../../api/testing/api-test-server';
-import { auditLog, battles, conversations, deploymentReplicas, messages } from '../../db/schema';
+import { auditLog, battles, conversations, deploymentReplicas, messages, models, modelVersions } from '../../db/schema';
 import { internalToken } from '../../security/master-key';
 import { createTestDatabase, type TestDatabase } from '../../testing/database';
 import { makeDeployment } from '../../testing/factories';
+import { identityNames } from './battles';
 import { startScriptedGatewayDouble } from './testing/scripted-gateway-double';
 
 let t: TestDatabase;
@@ -203,5 +204,12 @@ describe('arena rounds', () => {
     } finally {
       await capped.close();
     }
+  });
+
+  it('checks answers against the deployments’ names and the names of the models behind them', async () => {
+    const [model] = await t.db.insert(models).values({ name: 'Wombat-7B' }).returning();
+    const [version] = await t.db.insert(modelVersions).values({ modelId: model!.id, version: 'v1', format: 'gguf', location: '/models/wombat.gguf' }).returning();
+    await makeDeployment(t.db, { name: 'internal-chat', modelVersionId: version!.id });
+    expect((await identityNames(t.db, ['internal-chat', 'zeta-north'])).sort()).toEqual(['Wombat-7B', 'internal-chat', 'zeta-north']);
   });
 });
