@@ -125,8 +125,9 @@ it('resumes from the last checkpoint when the trainer is killed mid-run, chartin
   // The second run started after the checkpoint (--resume-from-checkpoint), not from step 1 again.
   const printed = fs.readFileSync(done.logPath!, 'utf8');
   const resumedAt = Number(/resuming from checkpoint at step (\d+)/.exec(done.logTail.join('\n'))![1]);
+  expect(resumedAt).toBeGreaterThanOrEqual(5);
   expect(printed.match(/"step":1,/g)).toHaveLength(1);
-  expect(printed.match(new RegExp(`"step":${resumedAt + 1},`, 'g'))).toHaveLength(2);
+  for (const step of range(1, 20)) expect(printed).toContain(`"step":${step},`);
 });
 
 it('hands a running trainer over when the worker stops, and the next worker adopts it', async () => {

@@ -16,6 +16,8 @@ import { jobWorkspace, prepareWorkspace, removeDatasetCopies } from './workspace
 
 class Cancelled extends Error {}
 
+const MAX_GGUF_ATTEMPTS = 3;
+
 const STAGES = ['perplexity before', 'quantize', 'perplexity after', 'register'] as const;
 
 /**
@@ -58,6 +60,8 @@ export async function runGgufQuantize(deps: Pick<TrainingDeps, 'db' | 'masterKey
   };
 
   try {
+    // A worker that died mid-run leaves the row running; the sweep runs it again, but not forever.
+    if (job.attempts >= MAX_GGUF_ATTEMPTS) throw new Error(`the quantization was interrupted ${job.attempts} times; giving up`);
     const [started] = await db
       .update(jobs)
       .set({ status: 'running', waitingReason: null, nodeName: deps.runnerNode, attempts: sql`${jobs.attempts} + 1`, startedAt: new Date(), error: null, updatedAt: new Date() })

@@ -248,7 +248,14 @@ export class TrainingSupervisor {
     const done = follower
       .run()
       .then((outcome) => (outcome ? this.onExit(job.id, outcome) : undefined))
-      .catch((e) => log.error('following a training job failed', { job: job.id, error: errorMessage(e) }))
+      .catch((e) => {
+        log.error('following a training job failed', { job: job.id, error: errorMessage(e) });
+        // Let go (the trainer keeps running): the next sweep adopts it again, here or on another worker.
+        if (this.followers.get(job.id)?.follower !== follower) return;
+        follower.detach();
+        this.busy.delete(job.id);
+        return this.unlease(job.id);
+      })
       .finally(() => {
         if (this.followers.get(job.id)?.follower === follower) this.followers.delete(job.id);
       });
