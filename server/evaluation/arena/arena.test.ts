@@ -212,4 +212,30 @@ describe('arena rounds', () => {
     await makeDeployment(t.db, { name: 'internal-chat', modelVersionId: version!.id });
     expect((await identityNames(t.db, ['internal-chat', 'zeta-north'])).sort()).toEqual(['Wombat-7B', 'internal-chat', 'zeta-north']);
   });
+
+  it('keeps the partial answers of a round the browser stopped, as a battle left out of the ratings', async () => {
+    const slow = await startScriptedGatewayDouble({ token: internalToken(masterKey), answers: ANSWERS, pieceDelayMs: 40 });
+    const slowApi = await startApiTestServer({ db: t.db, masterKey, gatewayUrl: slow.url });
+    try {
+      const dave = await slowApi.userSession('user');
+      const aborter = new AbortController();
+      const res = await slowApi.request('/api/arena', { method: 'POST', body: JSON.stringify({ content: 'Stop me' }), cookie: dave.cookie, signal: aborter.signal });
+      const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+      let seen = '';
+      while (!seen.includes('event: delta')) seen += (await reader.read()).value ?? '';
+      aborter.abort();
+      let battle: typeof battles.$inferSelect | undefined;
+      for (let i = 0; i < 100 && !battle; i++) {
+        [battle] = await t.db.select().from(battles).where(eq(battles.userId, dave.user.id));
+        if (!battle) await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(battle).toMatchObject({ excluded: true, excludedReason: 'The round was stopped before both answers finished', winner: null });
+      const answers = (await slowApi.trpc('query', 'conversations.get', { id: battle!.conversationId }, dave.cookie)).data.messages.filter((m: any) => m.role === 'assistant');
+      expect(answers).toHaveLength(2);
+      for (const a of answers) expect(a.metadata).toMatchObject({ stopped: true, finishReason: 'stop_requested' });
+    } finally {
+      await slowApi.close();
+      await slow.close();
+    }
+  });
 });
