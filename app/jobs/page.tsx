@@ -84,18 +84,17 @@ export default function JobsPage() {
               <th>{t('jobs.placement')}</th>
               <th>{t('jobs.progress')}</th>
               <th>{t('jobs.duration')}</th>
-              <th>{t('jobs.created')}</th>
             </tr>
           </thead>
           <tbody>
             {!jobs && error === null && (
               <tr>
-                <td colSpan={8} className="muted">{t('common.loading')}</td>
+                <td colSpan={7} className="muted">{t('common.loading')}</td>
               </tr>
             )}
             {jobs && shown.length === 0 && (
               <tr>
-                <td colSpan={8} className="muted">{jobs.length === 0 ? t('jobs.empty') : t('jobs.emptyFiltered')}</td>
+                <td colSpan={7} className="muted">{jobs.length === 0 ? t('jobs.empty') : t('jobs.emptyFiltered')}</td>
               </tr>
             )}
             {shown.map((j) => (
@@ -113,10 +112,11 @@ function JobRow({ job, created }: { job: JobView; created: string }) {
   const { step, totalSteps, stage } = job.progress ?? {};
   return (
     <tr data-testid="job-row" data-status={job.status} data-kind={job.kind}>
-      <td>
-        <Link href={`/jobs/${job.id}`} data-testid="job-link">
+      <td className="job-name-cell">
+        <Link href={`/jobs/${job.id}`} data-testid="job-link" title={job.name}>
           <strong>{job.name}</strong>
         </Link>
+        <small>{created}</small>
       </td>
       <td>
         <JobStatusBadge status={job.status} />
@@ -153,7 +153,6 @@ function JobRow({ job, created }: { job: JobView; created: string }) {
       <td className="nowrap" style={{ fontVariantNumeric: 'tabular-nums' }}>
         {formatDuration(jobSeconds(job))}
       </td>
-      <td className="nowrap muted">{created}</td>
     </tr>
   );
 }

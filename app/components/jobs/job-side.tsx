@@ -15,7 +15,7 @@ export function JobSide({ job, names }: { job: JobView; names: Map<string, strin
   return (
     <div className="job-column">
       <section className="card job-card">
-        <h2>{t('jobs.placement')}</h2>
+        <h2>{t('jobs.form.placement')}</h2>
         <dl className="kv">
           <dt>{t('jobs.placement')}</dt>
           <dd data-testid="job-placement">

@@ -13,14 +13,11 @@ import type { DatasetOption } from './types';
 
 const FIELDS = Object.keys(initialQuantizeForm());
 
-/** Which bytes each target keeps per weight, for the expected size (GGUF q8_0: 34 bytes per 32 weights). */
-const BITS_PER_WEIGHT: Record<string, number> = { q8_0: 8.5, f16: 16, fp16: 16, 'w8a8-int8': 8, 'fp8-dynamic': 8 };
-
 /**
  * The quantization form: a GGUF source offers Enclave's own CPU quantizer (q8_0, f16), a Hugging Face
  * checkpoint llm-compressor's schemes on a GPU; the perplexity limit is the gate promotion must pass.
  */
-export function QuantizeFormView({ versions, datasets, initialSource }: { versions: (VersionOption & { sizeBytes: number | null; dtype: string | null })[]; datasets: DatasetOption[]; initialSource: string | null }) {
+export function QuantizeFormView({ versions, datasets, initialSource }: { versions: (VersionOption & { sizeBytes: number | null })[]; datasets: DatasetOption[]; initialSource: string | null }) {
   const { t } = useI18n();
   const toast = useToast();
   const router = useRouter();
@@ -60,10 +57,6 @@ export function QuantizeFormView({ versions, datasets, initialSource }: { versio
     }
   }
 
-  // A rough expectation from bits per weight (a 16-bit source assumed when its dtype is not known).
-  const sourceBits = source?.dtype && /32/.test(source.dtype) ? 32 : 16;
-  const expected = source?.sizeBytes && BITS_PER_WEIGHT[form.target] ? (source.sizeBytes * BITS_PER_WEIGHT[form.target]!) / sourceBits : null;
-
   return (
     <div className="deploy-layout">
       <form className="card job-form" onSubmit={submit} noValidate data-testid="quantize-form">
@@ -90,7 +83,7 @@ export function QuantizeFormView({ versions, datasets, initialSource }: { versio
         <FormField name="maxPerplexityDeltaPct" label={t('jobs.form.maxDelta')} hint={t('jobs.form.maxDeltaHint')} error={errorOf('maxPerplexityDeltaPct')}>
           <input type="text" inputMode="decimal" value={form.maxPerplexityDeltaPct} onChange={(e) => set('maxPerplexityDeltaPct', e.target.value)} data-testid="q-max-delta" />
         </FormField>
-        <FormField name="evalDatasetId" label={t('jobs.form.evalDataset')} hint={t('jobs.form.evalDatasetHint')} error={errorOf('evalDatasetId')}>
+        <FormField name="evalDatasetId" label={t('jobs.form.evalDataset')} hint={t('jobs.form.evalDatasetHint')} error={errorOf('evalDatasetId')} wide>
           <select value={form.evalDatasetId} onChange={(e) => set('evalDatasetId', e.target.value)} data-testid="q-dataset">
             <option value="">{t('jobs.form.bundledText')}</option>
             {datasets.map((d) => (
@@ -117,18 +110,11 @@ export function QuantizeFormView({ versions, datasets, initialSource }: { versio
               <h3>{t('jobs.form.where')}</h3>
               <p style={{ margin: 0 }}>{source.format === 'gguf' ? t('jobs.form.whereGguf') : t('jobs.form.whereHf')}</p>
             </div>
-            <div className="compare-rows">
-              <div className="compare-row">
-                <span className="muted">{t('jobs.sizeBefore')}</span>
-                <span className="bar">{source.sizeBytes ? <span className="bar-before" style={{ width: '100%' }} /> : null}</span>
-                <b>{formatBytes(source.sizeBytes)}</b>
-              </div>
-              <div className="compare-row" data-testid="expected-size">
-                <span className="muted">{t('jobs.form.expectedSize')}</span>
-                <span className="bar">{expected && source.sizeBytes ? <span className="bar-after" style={{ width: `${Math.min(100, (expected / source.sizeBytes) * 100)}%` }} /> : null}</span>
-                <b>{expected ? `≈ ${formatBytes(expected)}` : '—'}</b>
-              </div>
-            </div>
+            {/* No size forecast: which tensors stay unquantized (norms, embeddings) varies by model, and the job measures the real one. */}
+            <dl className="kv">
+              <dt>{t('jobs.sizeBefore')}</dt>
+              <dd data-testid="source-size">{formatBytes(source.sizeBytes)}</dd>
+            </dl>
           </>
         )}
       </aside>

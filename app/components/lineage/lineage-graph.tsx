@@ -9,9 +9,9 @@ import type { LineageView } from '../jobs/types';
 import { layoutLineage, type LineageBox } from './layout';
 import './lineage.css';
 
-const BOX_W = 176;
+const BOX_W = 164;
 const BOX_H = 54;
-const GAP_X = 44;
+const GAP_X = 36;
 const GAP_Y = 12;
 
 const left = (b: Pick<LineageBox, 'col'>) => b.col * (BOX_W + GAP_X);
@@ -46,7 +46,7 @@ export function LineageGraph({ view, focusId }: { view: LineageView; focusId?: s
             const x2 = left(to) - 2;
             const y2 = top(to) + BOX_H / 2;
             const mid = (x1 + x2) / 2;
-            return <path key={`${e.from}-${e.to}`} d={`M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}`} markerEnd="url(#lineage-arrow)" />;
+            return <path key={`${e.from}-${e.to}`} className="edge" d={`M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}`} markerEnd="url(#lineage-arrow)" />;
           })}
         </svg>
         {layout.boxes.map((b) => {

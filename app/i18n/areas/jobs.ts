@@ -141,7 +141,6 @@ export const jobsEn = {
   'jobs.form.where': 'Where it runs',
   'jobs.form.whereGguf': 'On the worker’s CPU, with Enclave’s streaming GGUF quantizer: no GPU needed.',
   'jobs.form.whereHf': 'On one GPU with llm-compressor; it waits until one has room for the model in 16-bit.',
-  'jobs.form.expectedSize': 'Expected size',
 } as const;
 
 export const jobsZh: Record<keyof typeof jobsEn, string> = {
@@ -286,5 +285,4 @@ export const jobsZh: Record<keyof typeof jobsEn, string> = {
   'jobs.form.where': '运行位置',
   'jobs.form.whereGguf': '在 worker 的 CPU 上用 Enclave 的流式 GGUF 量化器运行，无需 GPU。',
   'jobs.form.whereHf': '在一块 GPU 上用 llm-compressor 运行；需等到有 GPU 能放下 16 位模型。',
-  'jobs.form.expectedSize': '预计大小',
 } as const;

@@ -45,7 +45,6 @@ function NewJob() {
       label: `${m.name} · ${v.version} (${v.format}${v.quantization ? `, ${v.quantization}` : ''})`,
       format: v.format,
       sizeBytes: v.sizeBytes,
-      dtype: v.dtype,
     })),
   );
 
