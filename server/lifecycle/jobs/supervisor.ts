@@ -231,7 +231,8 @@ export class TrainingSupervisor {
     const proc = ours ? adoptProcess(job.pid!, logPath, this.deps.pollMs) : goneProcess(job.pid ?? 0, logPath);
     log.info(ours ? 'training job adopted' : 'training job found without its trainer', { job: job.id, pid: job.pid });
     const offset = Number((job.progress as { logOffset?: number }).logOffset ?? 0);
-    this.follow(job, proc, offset, checkpointStepOf(job.lastCheckpoint));
+    // The ETA counts steps seen by this follower: an adopted trainer is timed from the step it was at.
+    this.follow(job, proc, offset, ours ? Number((job.progress as { step?: number }).step ?? 0) : checkpointStepOf(job.lastCheckpoint));
     return true;
   }
 
