@@ -84,7 +84,17 @@ it('checks roles, scope and input on the server', async () => {
   expect([fromGguf.status, fromGguf.error?.message]).toEqual([400, 'baseVersionId: fine-tunes start from a Hugging Face checkpoint (format hf); stories260K v1 is gguf']);
   const wrongTarget = await call('mutation', 'createQuantize', { sourceVersionId: ggufId, target: 'fp16' }, 'engineer');
   expect([wrongTarget.status, wrongTarget.error?.message]).toEqual([400, 'target: fp16 is for Hugging Face checkpoints; stories260K v1 is gguf']);
+  // A registered hf directory whose config.json went bad since: a 400 naming it, and no job row.
+  const brokenDir = path.join(dataDir, 'broken');
+  fs.mkdirSync(brokenDir);
+  fs.writeFileSync(path.join(brokenDir, 'config.json'), JSON.stringify({ num_hidden_layers: 2 }));
+  const broken = (await registerVersion(t.db, { modelName: 'broken', format: 'hf', location: brokenDir })).id;
+  const badConfig = await call('mutation', 'createQuantize', { sourceVersionId: broken, target: 'fp16' }, 'engineer');
+  expect([badConfig.status, badConfig.error?.message]).toEqual([400, 'sourceVersionId: config.json: hidden_size must be a positive integer (it is missing)']);
+  expect((await call('mutation', 'createFinetune', { ...spec, baseVersionId: broken }, 'engineer')).status).toBe(400);
+  expect((await call('query', 'list', undefined, 'viewer')).data).toEqual([]);
   expect((await call('query', 'get', { id: 'not-a-uuid' }, 'viewer')).status).toBe(400);
+  expect((await call('query', 'metrics', { id: broken, sinceStep: -1 }, 'viewer')).status).toBe(400);
   expect((await call('mutation', 'cancel', { id: '00000000-0000-4000-8000-000000000000' }, 'engineer')).status).toBe(404);
   expect((await call('query', 'lineage', { versionId: '00000000-0000-4000-8000-000000000000' }, 'viewer')).status).toBe(404);
 

@@ -81,6 +81,15 @@ export async function createFinetuneJob(db: Db, caller: Caller, raw: FinetuneSpe
 /** GPU memory of quantize.py: the checkpoint in bf16 plus room for calibration batches and the CUDA context. */
 export const QUANTIZE_HEADROOM_BYTES = 4 * GiB;
 
+function hfQuantizeBytes(config: unknown): number {
+  try {
+    return parameterCount(modelShape(config)) * 2 + QUANTIZE_HEADROOM_BYTES;
+  } catch (e) {
+    if (e instanceof EstimatorInputError) throw new DomainError('BAD_REQUEST', `sourceVersionId: ${e.message}`);
+    throw e;
+  }
+}
+
 export async function createQuantizeJob(db: Db, caller: Caller, raw: QuantizeSpecInput): Promise<{ id: string }> {
   const input = quantizeSpecSchema.parse(raw);
   const spec: QuantizeSpec = { ...input, maxPerplexityDeltaPct: input.maxPerplexityDeltaPct ?? env().ENCLAVE_QUALITY_GATE_MAX_DELTA_PCT };
@@ -92,7 +101,7 @@ export async function createQuantizeJob(db: Db, caller: Caller, raw: QuantizeSpe
   }
   if (spec.evalDatasetId) await usableDataset(db, caller, spec.evalDatasetId, 'evalDatasetId');
   // A GGUF job runs on the worker's CPU: no GPU memory to claim.
-  const memoryBytes = format === 'hf' ? parameterCount(modelShape(readConfig(source.version, 'sourceVersionId'))) * 2 + QUANTIZE_HEADROOM_BYTES : null;
+  const memoryBytes = format === 'hf' ? hfQuantizeBytes(readConfig(source.version, 'sourceVersionId')) : null;
   const [row] = await db
     .insert(jobs)
     .values({
