@@ -96,6 +96,20 @@ describe('datasets page', () => {
     await page.reload();
     await page.locator('[data-testid=dataset-row]').first().waitFor();
     expect(await page.locator('[data-testid=dataset-row]').count()).toBe(before);
+  });
+
+  it('reads in Chinese, and deletes a dataset after confirmation', async () => {
+    await page.selectOption('[data-testid=language-switch]', 'zh-CN');
+    await page.click('[data-testid=dataset-row][data-name=cat-stories] a');
+    await page.waitForSelector('[data-testid=dataset-detail]');
+    await page.locator('[data-testid=preview-row]').first().waitFor();
+    expect(await page.textContent('[data-testid=dataset-stats] h2')).toBe('统计');
+    await screenshot(page, 'datasets-detail-zh');
+    await page.selectOption('[data-testid=language-switch]', 'en');
+    await page.click('[data-testid=dataset-delete]');
+    await page.click('[data-testid=confirm]');
+    await page.waitForURL(/\/datasets$/);
+    await page.waitForSelector('text=No datasets yet');
     expect(pageErrors).toEqual([]);
   });
 });

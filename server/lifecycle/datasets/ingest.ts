@@ -32,6 +32,19 @@ export const datasetStoragePath = (id: string) => path.join('datasets', `${id}.j
 /** A random seed when the uploader gave none: recorded with the split, so it can be rebuilt all the same. */
 export const newSplitSeed = () => randomInt(0, 2 ** 32 - 1);
 
+/** A partial file is written to with every chunk; one untouched this long was left by a process that died. */
+const ABANDONED_AFTER_MS = 60 * 60 * 1000;
+
+/** Best effort: a crash mid-upload must not leave sealed bytes behind for ever. */
+async function removeAbandonedPartials(dir: string): Promise<void> {
+  const names = await fs.readdir(dir).catch(() => [] as string[]);
+  for (const name of names.filter((n) => n.endsWith('.partial'))) {
+    const file = path.join(dir, name);
+    const stat = await fs.stat(file).catch(() => null);
+    if (stat && Date.now() - stat.mtimeMs > ABANDONED_AFTER_MS) await fs.rm(file, { force: true });
+  }
+}
+
 /**
  * Streams an upload once: every chunk is counted against the size limit, hashed and validated, and sealed
  * into a file beside its final name. Only when the whole file is valid and the split can be made is the file
@@ -42,6 +55,7 @@ export async function ingestDataset(db: Db, masterKey: Buffer, dataDir: string, 
   const storagePath = datasetStoragePath(id);
   const finalPath = path.join(dataDir, storagePath);
   await fs.mkdir(path.dirname(finalPath), { recursive: true, mode: 0o700 });
+  await removeAbandonedPartials(path.dirname(finalPath));
   const tokenizer = await loadTokenizer(db, input.tokenizerVersionId);
   const dataKey = await dataKeyForSealing(db, masterKey);
   const writer = await SealedFileWriter.create(`${finalPath}.partial`, dataKey);

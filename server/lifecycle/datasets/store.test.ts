@@ -144,6 +144,21 @@ describe('stored datasets', () => {
     expect(histogram.reduce((n, bucket) => n + bucket.count, 0)).toBe(10);
   });
 
+  test('a partial file abandoned by a crashed upload is removed by the next upload; a fresh one is left alone', async () => {
+    const datasetsDir = path.join(dir, 'datasets');
+    fs.mkdirSync(datasetsDir, { recursive: true });
+    const stale = path.join(datasetsDir, 'crashed.jsonl.enc.partial');
+    const fresh = path.join(datasetsDir, 'in-flight.jsonl.enc.partial');
+    fs.writeFileSync(stale, 'x');
+    fs.writeFileSync(fresh, 'x');
+    const twoHoursAgo = new Date(Date.now() - 2 * 60 * 60 * 1000);
+    fs.utimesSync(stale, twoHoursAgo, twoHoursAgo);
+    await ingest(jsonl(10));
+    expect(fs.existsSync(stale)).toBe(false);
+    expect(fs.existsSync(fresh)).toBe(true);
+    fs.rmSync(fresh);
+  });
+
   test('a split that cannot be made stores nothing; delete is refused while a job uses the dataset', async () => {
     const before = fs.readdirSync(path.join(dir, 'datasets')).length;
     await expect(ingest(jsonl(1))).rejects.toThrow(/split cannot be made: a split needs at least 2 rows/);
