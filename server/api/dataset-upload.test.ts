@@ -132,6 +132,25 @@ describe('broken files: 400 with line numbers, no row, no file', () => {
     expect(((await empty.json()) as { error: { message: string } }).error.message).toMatch(/has no rows/);
   });
 
+  test('hostile bytes: invalid UTF-8 and a line longer than 4 MiB are line errors, not a crash', async () => {
+    const good = lines(samples.openai.slice(0, 3));
+    const bytes = Buffer.concat([Buffer.from(good), Buffer.from([0xff, 0xfe, 0x0a]), Buffer.from(`{"messages": "${'x'.repeat(5 * 1024 * 1024)}"}\n`), Buffer.from(good)]);
+    const res = await api.request('/api/datasets?name=hostile', { method: 'POST', body: bytes, cookie: engineer.cookie, headers: { 'content-type': 'application/x-ndjson' } });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { lines: { line: number; reason: string }[] };
+    expect(body.lines).toEqual([
+      { line: 4, reason: 'the line is not valid UTF-8' },
+      { line: 5, reason: expect.stringMatching(/longer than 4194304 bytes/) },
+    ]);
+    for (const [kind, p, input] of [
+      ['query', 'datasets.get', { id: "'; drop table datasets; --" }],
+      ['query', 'datasets.preview', { id: 'x', limit: 1 }],
+      ['mutation', 'datasets.delete', { id: '00000000-0000-0000-0000-000000000000' }],
+    ] as const)
+      expect([p, (await api.trpc(kind, p, input, engineer.cookie)).status]).toEqual([p, 404]);
+    expect((await api.trpc('query', 'datasets.get', { id: 42 }, engineer.cookie)).status).toBe(400);
+  });
+
   test('bad parameters are 400 before anything is stored', async () => {
     const good = lines(samples.openai);
     const expectations: [Record<string, string>, RegExp][] = [
