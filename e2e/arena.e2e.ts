@@ -53,6 +53,11 @@ async function leaderboardVotes(): Promise<Record<string, number>> {
 async function playRound(prompt: string, vote: 'a' | 'b' | 'tie' | 'both_bad', shot?: string) {
   await page.fill('[data-testid=arena-input]', prompt);
   await page.click('[data-testid=arena-send]');
+  if (shot) {
+    // Each side shows how far its answer has come while it streams.
+    await page.waitForSelector('[data-testid=arena-progress-a], [data-testid=arena-progress-b]', { timeout: 30_000 });
+    await screenshot(page, `${shot}-streaming`);
+  }
   await page.waitForSelector(`[data-testid=arena][data-phase=voting]`, { timeout: 90_000 });
   await page.waitForSelector(`[data-testid=vote-${vote}]:not([disabled])`);
   // Blind until the vote: both answers are there, no name is on the arena screen.

@@ -77,8 +77,8 @@ export function ArenaScreen() {
           )}
           {round.phase !== 'idle' && round.phase !== 'failed' && (
             <div className="arena-answers">
-              <AnswerColumn side="a" answer={round.answers.a} streaming={streaming} result={round.result} />
-              <AnswerColumn side="b" answer={round.answers.b} streaming={streaming} result={round.result} />
+              <AnswerColumn side="a" answer={round.answers.a} streaming={streaming} maxTokens={round.maxTokens} result={round.result} />
+              <AnswerColumn side="b" answer={round.answers.b} streaming={streaming} maxTokens={round.maxTokens} result={round.result} />
             </div>
           )}
           {(round.phase === 'streaming' || round.phase === 'voting') && <VoteBar enabled={round.phase === 'voting' && round.battleId !== null} busy={round.voting} onVote={(w) => void vote(w)} />}

@@ -5,7 +5,7 @@
 export type Side = 'a' | 'b';
 
 export interface ArenaHandlers {
-  onMeta(meta: { conversationId: string; userMessageId: string }): void;
+  onMeta(meta: { conversationId: string; userMessageId: string; maxTokens: number }): void;
   onDelta(side: Side, text: string): void;
   onSideDone(side: Side, done: { finishReason: string | null; stopped: boolean; failed: boolean }): void;
   onEnd(battleId: string): void;

@@ -12,12 +12,14 @@ export interface Answer {
   done: boolean;
   failed: boolean;
   stopped: boolean;
+  /** Stream pieces so far (about one token each), against the round's maxTokens. */
+  pieces: number;
 }
 
 /** idle → streaming → voting (both answers stored) → voted; or stopped / failed. */
 export type Phase = 'idle' | 'streaming' | 'voting' | 'voted' | 'stopped' | 'failed';
 
-const empty = (): Answer => ({ text: '', done: false, failed: false, stopped: false });
+const empty = (): Answer => ({ text: '', done: false, failed: false, stopped: false, pieces: 0 });
 
 /** One arena round in the browser: the prompt, both streaming answers, the vote and the reveal. */
 export function useArenaRound() {
@@ -28,6 +30,7 @@ export function useArenaRound() {
   const [result, setResult] = useState<VoteResult | null>(null);
   const [error, setError] = useState<{ message: string; status: number } | null>(null);
   const [voting, setVoting] = useState(false);
+  const [maxTokens, setMaxTokens] = useState(0);
   const abortRef = useRef<AbortController | null>(null);
 
   const patch = (side: Side, change: (a: Answer) => Answer) => setAnswers((all) => ({ ...all, [side]: change(all[side]) }));
@@ -45,8 +48,8 @@ export function useArenaRound() {
       const outcome = await streamArena(
         { content },
         {
-          onMeta: () => undefined,
-          onDelta: (side, text) => patch(side, (a) => ({ ...a, text: a.text + text })),
+          onMeta: (meta) => setMaxTokens(meta.maxTokens),
+          onDelta: (side, text) => patch(side, (a) => ({ ...a, text: a.text + text, pieces: a.pieces + 1 })),
           onSideDone: (side, done) => patch(side, (a) => ({ ...a, done: true, failed: done.failed, stopped: done.stopped })),
           onEnd: (id) => setBattleId(id),
         },
@@ -89,5 +92,5 @@ export function useArenaRound() {
   // Leaving the page mid-round stops it; the server keeps what was said, marked stopped.
   useEffect(() => () => abortRef.current?.abort(), []);
 
-  return { phase, prompt, answers, battleId, result, error, voting, start, vote, reset, stop };
+  return { phase, prompt, answers, maxTokens, battleId, result, error, voting, start, vote, reset, stop };
 }

@@ -61,6 +61,10 @@ describe('arena rounds', () => {
     const { status, events, raw } = await round({ content: 'Tell me about boats', maxTokens: 50 });
     expect(status).toBe(200);
     expect(events[0]!.event).toBe('meta');
+    // Only what the page needs, and nothing that could name a model.
+    expect(events[0]!.data).toEqual({ conversationId: expect.any(String), userMessageId: expect.any(String), maxTokens: 50 });
+    for (const e of events.filter((x) => x.event === 'delta')) expect(Object.keys(e.data).sort()).toEqual(['side', 'text']);
+    expect(Object.keys(events.at(-1)!.data)).toEqual(['battleId']);
     expect(events.at(-1)!.event).toBe('end');
     expect(events.filter((e) => e.event === 'side-done').map((e) => e.data.side).sort()).toEqual(['a', 'b']);
     for (const name of ['zeta-north', 'omega-south', 'zeta', 'omega']) expect(raw.toLowerCase()).not.toContain(name);

@@ -18,7 +18,8 @@ export type Side = 'a' | 'b';
  * until the vote (tests read every payload to check).
  */
 export interface ArenaSink {
-  meta(data: { conversationId: string; userMessageId: string }): void;
+  /** maxTokens: the cap each answer runs to, so the page can show how far along each one is. */
+  meta(data: { conversationId: string; userMessageId: string; maxTokens: number }): void;
   delta(data: { side: Side; text: string }): void;
   sideDone(data: { side: Side; finishReason: string | null; stopped: boolean; failed: boolean }): void;
   end(data: { battleId: string }): void;
@@ -55,7 +56,7 @@ export async function runBattle(deps: ChatDeps & { dailyCap: number }, user: { i
   const messages = new Messages(deps.db, deps.masterKey, user.id);
   const { id: conversationId } = await conversations.create({ title: req.content });
   const { id: userMessageId } = await messages.add({ conversationId, parentId: null, role: 'user', content: req.content });
-  sink.meta({ conversationId, userMessageId });
+  sink.meta({ conversationId, userMessageId, maxTokens: req.maxTokens });
 
   const startedAt = performance.now();
   const [a, b] = await Promise.all(
