@@ -120,6 +120,13 @@ describe('GPU dashboards and alerts', () => {
     await page.evaluate(() => document.querySelector('.manage-main')?.scrollTo(0, 0));
     await screenshot(page, 'alerts-firing-zh-CN');
     await page.selectOption('[data-testid=language-switch]', 'en');
+
+    // The node's page names its firing alert above the charts.
+    await page.goto(`${enclave.url}/gpus/${nodeId}`);
+    const banner = page.locator('[data-testid=node-firing-alerts]');
+    await banner.waitFor();
+    expect(await banner.textContent()).toContain('h100-rack1/gpu0 is at 89 °C');
+    await screenshot(page, 'gpus-node-firing');
     expect(pageErrors).toEqual([]);
   });
 });

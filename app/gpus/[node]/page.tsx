@@ -29,6 +29,7 @@ export default function GpuNodePage() {
   const [gpu, setGpu] = useState<number | 'all' | null>(null);
   const { data, error } = usePoll(() => monitoringApi.gpuSeries(nodeId, span), REFRESH_MS, `${nodeId}/${span}`);
   const [thresholds, setThresholds] = useState<Thresholds>({});
+  const alerts = usePoll(monitoringApi.alerts, REFRESH_MS);
 
   // The alert thresholds are drawn as lines; rules are readable by engineers and admins only.
   useEffect(() => {
@@ -56,6 +57,8 @@ export default function GpuNodePage() {
   }
 
   const hasSamples = data.gpus.some((g) => g.points.length > 0);
+  // Alert subjects are "node" or "node/gpuN" (see server/operations/alerts/evaluators.ts).
+  const firingHere = (alerts.data?.firing ?? []).filter((a) => a.subject === data.node.name || a.subject.startsWith(`${data.node.name}/`));
   return (
     <div className="manage-page fleet-page" data-testid="gpu-node-page" data-node={data.node.name}>
       <Link href="/gpus">← {t('monitoring.backToGpus')}</Link>
@@ -69,6 +72,12 @@ export default function GpuNodePage() {
           </p>
         </div>
       </div>
+      {firingHere.length > 0 && (
+        <Link href="/alerts" className="card alert-item alert-critical" data-testid="node-firing-alerts" style={{ display: 'block', textDecoration: 'none', color: 'inherit' }}>
+          <strong>{t('monitoring.firingOnNode', { count: firingHere.length })}</strong>
+          <span className="muted"> · {firingHere.map((a) => a.message).join(' · ')}</span>
+        </Link>
+      )}
       <div className="charts-toolbar">
         <WindowSwitch value={span} onChange={setSpan} />
         {data.gpus.length > 1 && (
