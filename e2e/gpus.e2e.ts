@@ -62,6 +62,7 @@ describe('GPU dashboards and alerts', () => {
     const card = page.locator('[data-testid=node-card][data-node=h100-rack1]');
     await card.locator('[data-testid=allocation-chip]').first().waitFor();
     expect(await card.locator('[data-testid=allocation-chip]').first().textContent()).toContain('llama-70b');
+    await screenshot(page, 'gpus-overview');
     await card.locator('[data-testid=node-charts-link]').click();
     await page.waitForURL(new RegExp(`/gpus/${nodeId}$`));
     const util = page.locator('[data-testid=chart-utilization]');
