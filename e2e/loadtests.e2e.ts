@@ -30,7 +30,9 @@ describe('load tests', () => {
     await page.waitForSelector('[data-testid=loadtest-form]');
     await page.fill('[data-testid=lt-name]', 'stories smoke');
     await expect.poll(() => page.locator('[data-testid=lt-deployment] option').count()).toBeGreaterThan(0);
-    await page.selectOption('[data-testid=lt-deployment]', { label: /^stories260K / });
+    const stories = await page.$eval('[data-testid=lt-deployment]', (el) => [...(el as HTMLSelectElement).options].find((o) => o.text.startsWith('stories260K '))?.value ?? '');
+    expect(stories).not.toBe('');
+    await page.selectOption('[data-testid=lt-deployment]', stories);
     await page.fill('[data-testid=lt-concurrency]', '2');
     await page.fill('[data-testid=lt-requests]', '8');
     await page.fill('[data-testid=lt-input-tokens]', '8');

@@ -37,7 +37,7 @@ async function streamsLevel(double: Awaited<ReturnType<typeof startTimedDoublePr
   let stamps = await double.stamps();
   // The second wave: the first opens connections, which the error measure is not about.
   const measured = run.samples.filter((s) => s.seq >= c && s.error === null && stamps[`loadtest-${s.seq}`] !== undefined);
-  const engineErr = measured.map((s) => run.startAt + s.startMs + s.ttftMs! - stamps[`loadtest-${s.seq}`]!);
+  const engineErr = measured.map((s) => run.startAt + s.startMs + s.ttftMs! - stamps[`loadtest-${s.seq}`]![0]!);
   const summary = summarize(run.samples);
 
   await double.clearStamps();
@@ -46,7 +46,7 @@ async function streamsLevel(double: Awaited<ReturnType<typeof startTimedDoublePr
   const minimalErr: number[] = [];
   for (let i = c; i < total; i++) {
     const at = minimal.arrivals.get(`minimal-${i}`);
-    const sent = stamps[`minimal-${i}`];
+    const sent = stamps[`minimal-${i}`]?.[0];
     if (at !== undefined && sent !== undefined) minimalErr.push(at - sent);
   }
   return {

@@ -1,35 +1,57 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runEngine } from './engine';
 import type { ShardJob } from './shard-protocol';
+import { distribution } from './stats';
 import { summarize } from './summary';
 import { startTimedDoubleProcess } from './testing/timed-double-process';
 
-// The double's timing is known: first token 40 ms after the request, then one every 15 ms.
+// The double's timing is known twice over: configured (first token 40 ms after the request, then one
+// every 15 ms) and recorded (it stamps each token's write, so a late timer of its own on a busy machine
+// is not blamed on the generator).
 const FIRST = 40;
 const GAP = 15;
 const TOKENS = 8;
+// At concurrency 200 the streams are longer (fewer new requests per second): the check is about
+// timestamps under many open streams, not about how fast this shared 2-core machine opens requests.
+const LONG_TOKENS = 40;
 
 let double: Awaited<ReturnType<typeof startTimedDoubleProcess>>;
 beforeAll(async () => {
-  double = await startTimedDoubleProcess({ firstTokenMs: FIRST, interTokenMs: GAP, tokens: TOKENS });
+  double = await startTimedDoubleProcess({ firstTokenMs: FIRST, interTokenMs: GAP, tokens: LONG_TOKENS });
 }, 60_000);
 afterAll(() => double?.close());
 
-function jobs(n: number): ShardJob[] {
-  return Array.from({ length: n }, (_, seq) => ({ seq, stage: 0, atMs: null, prompt: { kind: 'random', tokens: 32, seed: seq }, maxTokens: TOKENS }));
+function jobs(n: number, tokens: number): ShardJob[] {
+  return Array.from({ length: n }, (_, seq) => ({ seq, stage: 0, atMs: null, prompt: { kind: 'random', tokens: 32, seed: seq }, maxTokens: tokens }));
 }
 
-async function measure(concurrency: number, requests: number, warm: number) {
-  const result = await runEngine({ url: `${double.url}/v1`, headers: {}, api: 'chat', model: 'timed', ignoreEos: false, texts: [], jobs: jobs(requests), concurrency, timeoutMs: 30_000 });
+async function measure(concurrency: number, requests: number, tokens: number) {
+  await double.clearStamps();
+  const result = await runEngine({ url: `${double.url}/v1`, headers: {}, api: 'chat', model: 'timed', ignoreEos: false, texts: [], jobs: jobs(requests, tokens), concurrency, timeoutMs: 30_000 });
+  const stamps = await double.stamps();
   // The first wave opens connections: the same warm-up a real run excludes.
-  return { result, summary: summarize(result.samples.filter((s) => s.seq >= warm)) };
+  const measured = result.samples.filter((s) => s.seq >= concurrency);
+  // What the double really did, on the same clock: TTFT from the client's send to the first token's
+  // write, and the gaps between its writes.
+  const trueTtft: number[] = [];
+  const trueItl: number[] = [];
+  for (const s of measured) {
+    const writes = stamps[`loadtest-${s.seq}`]!;
+    trueTtft.push(writes[0]! - (result.startAt + s.startMs));
+    for (let k = 1; k < writes.length; k++) trueItl.push(writes[k]! - writes[k - 1]!);
+  }
+  return { result, summary: summarize(measured), trueTtft: distribution(trueTtft)!, trueItl: distribution(trueItl)! };
 }
 
 describe('load-test engine against a double with known delays', () => {
   it('measures TTFT and ITL medians within 2 ms at concurrency 1', async () => {
-    const { result, summary } = await measure(1, 40, 5);
+    const { result, summary, trueTtft, trueItl } = await measure(1, 40, TOKENS);
     expect(summary.failed).toBe(0);
-    expect(Math.abs(summary.ttftMs!.median - FIRST)).toBeLessThan(2);
+    expect(Math.abs(summary.ttftMs!.median - trueTtft.median)).toBeLessThan(2);
+    expect(Math.abs(summary.itlMs!.median - trueItl.median)).toBeLessThan(2);
+    // The double kept its configured pace (a timer fires up to a few ms late, never early).
+    expect(trueTtft.median).toBeGreaterThanOrEqual(FIRST);
+    expect(Math.abs(trueItl.median - GAP)).toBeLessThan(2);
     expect(Math.abs(summary.itlMs!.median - GAP)).toBeLessThan(2);
     // TPOT by vLLM's definition: (e2e - ttft) / (output tokens - 1), here the token gap.
     expect(Math.abs(summary.tpotMs!.median - GAP)).toBeLessThan(2);
@@ -38,13 +60,12 @@ describe('load-test engine against a double with known delays', () => {
   }, 60_000);
 
   it('measures TTFT and ITL medians within 2 ms at concurrency 200, and reports its own timing error', async () => {
-    const { result, summary } = await measure(200, 1_200, 200);
+    const { result, summary, trueTtft, trueItl } = await measure(200, 800, LONG_TOKENS);
     expect(summary.failed).toBe(0);
     expect(summary.peakConcurrency).toBeGreaterThan(150);
-    expect(Math.abs(summary.ttftMs!.median - FIRST)).toBeLessThan(2);
-    expect(Math.abs(summary.itlMs!.median - GAP)).toBeLessThan(2);
+    expect(Math.abs(summary.ttftMs!.median - trueTtft.median)).toBeLessThan(2);
+    expect(Math.abs(summary.itlMs!.median - trueItl.median)).toBeLessThan(2);
     expect(result.timing.shards).toBeGreaterThanOrEqual(1);
-    expect(result.timing.loopDelayP99Ms).toBeGreaterThanOrEqual(0);
     expect(result.timing.loopDelayMaxMs).toBeGreaterThanOrEqual(result.timing.loopDelayP50Ms);
   }, 120_000);
 });

@@ -24,13 +24,13 @@ export interface EngineResult {
 const BOOT = new URL('./shard-boot.mjs', import.meta.url);
 
 /**
- * One event loop holds a few hundred streams before its own queueing shows up in TTFT; past that the
+ * One event loop holds some tens of busy streams before its own queueing shows up in TTFT; past that the
  * load is spread over threads. More threads than cores still helps: each loop has fewer sockets to
  * walk per wake-up, so a byte waits behind fewer others.
  */
 export function defaultShards(openStreams: number): number {
   const cap = Math.max(2, os.availableParallelism() * 4);
-  return Math.max(1, Math.min(cap, Math.ceil(openStreams / 250)));
+  return Math.max(1, Math.min(cap, Math.ceil(openStreams / 50)));
 }
 
 /** Runs the jobs over worker-thread shards; onSamples sees each batch as it arrives (for live progress). */

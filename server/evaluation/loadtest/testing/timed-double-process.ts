@@ -6,7 +6,7 @@ import type { TimedDoubleOptions } from './timed-engine-double';
  * The timed double in its own process, so its timers do not share an event loop (or a core's turn)
  * with the load generator under test.
  */
-export async function startTimedDoubleProcess(opts: TimedDoubleOptions): Promise<{ url: string; stamps(): Promise<Record<string, number>>; clearStamps(): Promise<void>; close(): Promise<void> }> {
+export async function startTimedDoubleProcess(opts: TimedDoubleOptions): Promise<{ url: string; stamps(): Promise<Record<string, number[]>>; clearStamps(): Promise<void>; close(): Promise<void> }> {
   const child = fork(fileURLToPath(new URL('./timed-double-main.ts', import.meta.url)), [String(opts.firstTokenMs), String(opts.interTokenMs), String(opts.tokens)], {
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -22,7 +22,7 @@ export async function startTimedDoubleProcess(opts: TimedDoubleOptions): Promise
   const url = `http://127.0.0.1:${port}`;
   return {
     url,
-    stamps: async () => (await (await fetch(`${url}/stamps`)).json()) as Record<string, number>,
+    stamps: async () => (await (await fetch(`${url}/stamps`)).json()) as Record<string, number[]>,
     clearStamps: async () => void (await fetch(`${url}/stamps`, { method: 'DELETE' })),
     close: () =>
       new Promise<void>((resolve) => {

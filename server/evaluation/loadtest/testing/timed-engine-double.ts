@@ -5,9 +5,9 @@ import { performance } from 'node:perf_hooks';
 /**
  * A TEST DOUBLE for a streaming engine whose timing is known: the first token leaves `firstTokenMs`
  * after the request body arrived, then one token every `interTokenMs`, in OpenAI's chat SSE format with
- * a usage event. It stamps the absolute instant (performance.timeOrigin + now) each first token was
- * written, keyed by the request's x-request-id, so a client's TTFT can be checked against what was
- * really sent (GET /stamps). Chunks are prebuilt: at thousands of streams the double must not be the
+ * a usage event. It stamps the absolute instant (performance.timeOrigin + now) each token was
+ * written, keyed by the request's x-request-id, so a client's TTFT and ITL can be checked against what
+ * was really sent, even when this double's own timers run late (GET /stamps). Chunks are prebuilt: at thousands of streams the double must not be the
  * bottleneck it is measuring.
  */
 export interface TimedDoubleOptions {
@@ -29,7 +29,7 @@ const TOKEN = Buffer.from(`${HEAD}{"index":0,"delta":{"content":"tok "},"finish_
 const FINISH = `${HEAD}{"index":0,"delta":{},"finish_reason":"length"}]}\n\n`;
 
 export async function startTimedDouble(opts: TimedDoubleOptions, port = 0): Promise<TimedDouble> {
-  const stamps = new Map<string, number>();
+  const stamps = new Map<string, number[]>();
   const server = http.createServer({ noDelay: true, keepAliveTimeout: 60_000 }, (req, res) => {
     if (req.method === 'GET' && req.url === '/stamps') {
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -61,8 +61,14 @@ export async function startTimedDouble(opts: TimedDoubleOptions, port = 0): Prom
       let sent = 0;
       const next = () => {
         if (res.destroyed) return;
+        // Stamped just before the write: a client can then never look earlier than the truth.
+        if (id) {
+          const at = performance.timeOrigin + performance.now();
+          if (sent === 0) stamps.set(id, [at]);
+          else stamps.get(id)?.push(at);
+        }
         res.write(TOKEN);
-        if (sent++ === 0 && id) stamps.set(id, performance.timeOrigin + performance.now());
+        sent++;
         const due = arrived + opts.firstTokenMs + sent * opts.interTokenMs;
         if (sent < maxTokens) return void setTimeout(next, Math.max(0, due - performance.now()));
         res.write(FINISH);
