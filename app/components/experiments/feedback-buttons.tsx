@@ -4,6 +4,8 @@ import { useState } from 'react';
 import { useI18n } from '../../i18n/provider';
 import { useToast } from '../toast';
 import { experimentsApi } from './api';
+import { ThumbIcon } from './thumb-icon';
+import './feedback.css';
 
 /** Thumbs up / down on a reply; pressing the chosen one again clears it. Shown state is what the server kept. */
 export function FeedbackButtons({ messageId, initial }: { messageId: string; initial: unknown }) {
@@ -27,11 +29,11 @@ export function FeedbackButtons({ messageId, initial }: { messageId: string; ini
 
   return (
     <span className="feedback-buttons" data-testid="feedback" data-rating={rating}>
-      <button type="button" className="text-button" aria-pressed={rating === 1} disabled={busy} onClick={() => void rate(1)} title={t('experiments.thumbsUp')} aria-label={t('experiments.thumbsUp')} data-testid="thumbs-up" style={{ opacity: rating === 1 ? 1 : 0.55 }}>
-        👍
+      <button type="button" className="text-button" aria-pressed={rating === 1} disabled={busy} onClick={() => void rate(1)} title={t('experiments.thumbsUp')} aria-label={t('experiments.thumbsUp')} data-testid="thumbs-up">
+        <ThumbIcon up filled={rating === 1} />
       </button>
-      <button type="button" className="text-button" aria-pressed={rating === -1} disabled={busy} onClick={() => void rate(-1)} title={t('experiments.thumbsDown')} aria-label={t('experiments.thumbsDown')} data-testid="thumbs-down" style={{ opacity: rating === -1 ? 1 : 0.55 }}>
-        👎
+      <button type="button" className="text-button" aria-pressed={rating === -1} disabled={busy} onClick={() => void rate(-1)} title={t('experiments.thumbsDown')} aria-label={t('experiments.thumbsDown')} data-testid="thumbs-down">
+        <ThumbIcon up={false} filled={rating === -1} />
       </button>
     </span>
   );

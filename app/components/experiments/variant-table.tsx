@@ -2,10 +2,11 @@
 
 import { useI18n } from '../../i18n/provider';
 import { PALETTE } from '../charts/scale';
+import { ThumbIcon } from './thumb-icon';
 import { formatMs, formatPercent, type ExperimentView, type VariantStatsView } from './api';
 
 /** One row per variant: traffic, errors, latency percentiles, speed and thumbs. */
-export function VariantTable({ experiment, stats }: { experiment: ExperimentView; stats: VariantStatsView[] }) {
+export function VariantTable({ experiment, stats, baselineId }: { experiment: ExperimentView; stats: VariantStatsView[]; baselineId: string | null }) {
   const { t } = useI18n();
   const byId = new Map(stats.map((s) => [s.variantId, s]));
   const total = experiment.variants.reduce((s, v) => s + v.weight, 0) || 1;
@@ -34,7 +35,7 @@ export function VariantTable({ experiment, stats }: { experiment: ExperimentView
                 <td className="nowrap">
                   <span style={{ display: 'inline-block', width: 10, height: 10, borderRadius: 2, background: PALETTE[i % PALETTE.length], marginRight: 6 }} aria-hidden />
                   <strong>{v.label}</strong>
-                  {i === 0 && <span className="chip" style={{ marginLeft: 6 }}>{t('experiments.baseline')}</span>}
+                  {v.id === baselineId && <span className="chip" style={{ marginLeft: 6 }}>{t('experiments.baseline')}</span>}
                   {winner && <span className="chip chip-accent" style={{ marginLeft: 6 }}>{t('experiments.winner')}</span>}
                 </td>
                 <td>{v.deploymentName}</td>
@@ -45,7 +46,12 @@ export function VariantTable({ experiment, stats }: { experiment: ExperimentView
                 <td className="num nowrap">{s ? `${formatMs(s.e2e.p50)} / ${formatMs(s.e2e.p95)} / ${formatMs(s.e2e.p99)}` : '—'}</td>
                 <td className="num">{s?.tokensPerSecond ? s.tokensPerSecond.toFixed(1) : '—'}</td>
                 <td className="num nowrap" data-testid="variant-thumbs">
-                  👍 {s?.thumbsUp ?? 0} · 👎 {s?.thumbsDown ?? 0}
+                  <span className="thumb-count" title={t('experiments.thumbsUp')}>
+                    <ThumbIcon up /> {s?.thumbsUp ?? 0}
+                  </span>{' '}
+                  <span className="thumb-count" title={t('experiments.thumbsDown')}>
+                    <ThumbIcon up={false} /> {s?.thumbsDown ?? 0}
+                  </span>
                 </td>
               </tr>
             );

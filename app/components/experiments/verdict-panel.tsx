@@ -8,10 +8,10 @@ import { formatMs, formatPercent, type ComparisonView, type ExperimentView } fro
 const pValue = (p: number) => (p < 0.0001 ? p.toExponential(1) : p.toFixed(4));
 
 /** The call for each variant against the baseline, with the numbers behind it. */
-export function VerdictPanel({ experiment, comparisons }: { experiment: ExperimentView; comparisons: ComparisonView[] }) {
+export function VerdictPanel({ experiment, comparisons, baselineId }: { experiment: ExperimentView; comparisons: ComparisonView[]; baselineId: string | null }) {
   const { t } = useI18n();
   const labelOf = new Map(experiment.variants.map((v) => [v.id, v.label]));
-  const baseline = experiment.variants[0]?.label ?? '';
+  const baseline = (baselineId && labelOf.get(baselineId)) || '';
   const finding = (f: string) => t(`experiments.finding.${f}` as MessageKey);
   return (
     <>
@@ -57,7 +57,7 @@ export function ComparisonCharts({ experiment, comparisons }: { experiment: Expe
     [c.errors, c.thumbs]
       .filter((p): p is NonNullable<typeof p> => p !== null)
       .map((p) => ({
-        label: `${labelOf.get(c.variantId)} · ${p.metric === 'errors' ? t('experiments.errors') : '👍'}`,
+        label: `${labelOf.get(c.variantId)} · ${p.metric === 'errors' ? t('experiments.errors') : t('experiments.thumbsUpShort')}`,
         value: p.diff * 100,
         low: p.low * 100,
         high: p.high * 100,

@@ -72,8 +72,8 @@ export default function ExperimentPage() {
         </label>
       </div>
 
-      <VariantTable experiment={e} stats={data.stats} />
-      <VerdictPanel experiment={e} comparisons={data.comparisons} />
+      <VariantTable experiment={e} stats={data.stats} baselineId={data.baselineVariantId} />
+      <VerdictPanel experiment={e} comparisons={data.comparisons} baselineId={data.baselineVariantId} />
       <div className="experiment-grid">
         <ComparisonCharts experiment={e} comparisons={data.comparisons} />
       </div>
