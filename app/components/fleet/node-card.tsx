@@ -17,13 +17,15 @@ export function NodeCard({ node, samples, now }: { node: NodeView; samples: Samp
     <section className="card node-card" data-testid="node-card" data-node={node.name}>
       <div className="node-head">
         <h2>
-          <Link href={`/gpus/${node.id}`} title={t('monitoring.charts')}>
+          <Link href={`/gpus/${node.id}`} title={t('monitoring.charts')} style={{ color: 'inherit', textDecoration: 'none' }}>
             {node.name}
           </Link>
         </h2>
-        <Link href={`/gpus/${node.id}`} className="chip chip-accent" data-testid="node-charts-link">
-          {t('monitoring.charts')} →
-        </Link>
+        {node.gpus.length > 0 && (
+          <Link href={`/gpus/${node.id}`} className="chip chip-accent" data-testid="node-charts-link">
+            {t('monitoring.charts')} →
+          </Link>
+        )}
         <StatusBadge status={node.status} testId="node-status" />
         {labels.map(([k, v]) => (
           <span key={k} className="chip">
