@@ -21,7 +21,7 @@ export function ProgressCard({ job, metrics }: { job: JobView; metrics: MetricVi
   ]
     .filter(Boolean)
     .join(' · ');
-  const lr = typeof p.learningRate === 'number' ? p.learningRate.toExponential(2) : '—';
+  const lr = typeof p.learningRate !== 'number' ? '—' : p.learningRate === 0 ? '0' : p.learningRate.toExponential(2);
   return (
     <section className="card job-card">
       <ProgressBar value={progressFraction(job)} label={p.stage ? t('jobs.stage', { stage: p.stage }) : t('jobs.progress')} detail={detail || undefined} testId="job-progress" />

@@ -64,7 +64,8 @@ export function LineageGraph({ view, focusId }: { view: LineageView; focusId?: s
             );
           }
           const v = b.version!;
-          const detail = [role, v.quantization ?? v.format].join(' · ');
+          // An adapter's format says what its role already says.
+          const detail = [role, v.quantization ?? (v.format === 'lora-adapter' ? null : v.format)].filter(Boolean).join(' · ');
           const focus = v.id === focusId ? ' lineage-focus' : '';
           const body = (
             <>

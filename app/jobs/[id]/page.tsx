@@ -15,7 +15,7 @@ import { jobsApi } from '../../components/jobs/jobs-api';
 import { ProgressCard } from '../../components/jobs/progress-card';
 import { QualityPanel } from '../../components/jobs/quality-panel';
 import { TrainingCharts } from '../../components/jobs/training-charts';
-import type { LineageView } from '../../components/jobs/types';
+import type { DatasetOption, LineageView } from '../../components/jobs/types';
 import { useJobLive } from '../../components/jobs/use-job-live';
 import { LineageGraph } from '../../components/lineage/lineage-graph';
 import { useSession } from '../../components/session';
@@ -33,10 +33,18 @@ export default function JobPage() {
   const [lineage, setLineage] = useState<LineageView | null>(null);
   const [changes, setChanges] = useState(0);
 
+  const [datasets, setDatasets] = useState<DatasetOption[]>([]);
   useEffect(() => {
     fleetApi.models().then(setModels, () => undefined);
   }, [job?.outputVersionId]);
-  const names = useMemo(() => new Map(models.flatMap((m) => m.versions.map((v) => [v.id, `${m.name} · ${v.version}`] as const))), [models]);
+  useEffect(() => {
+    jobsApi.datasets().then(setDatasets, () => undefined);
+  }, []);
+  // The spec holds ids; people read the version and dataset names.
+  const names = useMemo(
+    () => new Map([...models.flatMap((m) => m.versions.map((v) => [v.id, `${m.name} · ${v.version}`] as const)), ...datasets.map((d) => [d.id, d.name] as const)]),
+    [models, datasets],
+  );
 
   const output = job?.outputVersionId ?? null;
   useEffect(() => {
