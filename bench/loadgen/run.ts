@@ -13,8 +13,8 @@ import { minimalClient } from './minimal-client';
  * minus that stamp. A minimal one-loop undici client is measured in the same run, as the reference.
  * BENCH_LEVELS=500,1000 and BENCH_RATES=500,1000 override the ladders. Ends with one JSON line.
  */
-const LEVELS = (process.env.BENCH_LEVELS ?? '250,500,1000,1500,2000').split(',').map(Number);
-const RATES = (process.env.BENCH_RATES ?? '250,500,1000,1500,2000').split(',').map(Number);
+const LEVELS = (process.env.BENCH_LEVELS ?? '250,500,1000,1500,2000').split(',').filter(Boolean).map(Number);
+const RATES = (process.env.BENCH_RATES ?? '250,500,1000,1500,2000').split(',').filter(Boolean).map(Number);
 // Long, slow streams: holding N open costs the generator N sockets, not N requests per second.
 const STREAM = { firstTokenMs: 50, interTokenMs: 200, tokens: 12 };
 const SHORT = { firstTokenMs: 5, interTokenMs: 5, tokens: 4 };
@@ -60,11 +60,12 @@ async function rateLevel(url: string, rate: number) {
   const seconds = 4;
   const count = Math.round(rate * seconds);
   const jobs = Array.from({ length: count }, (_, seq) => ({ seq, stage: 0, atMs: (seq * 1000) / rate, prompt: { kind: 'random' as const, tokens: 16, seed: seq }, maxTokens: SHORT.tokens }));
-  const run = await runEngine({ url: `${url}/v1`, headers: {}, api: 'chat', model: 'timed', ignoreEos: false, texts: [], jobs, concurrency: null, timeoutMs: 30_000, shards: Math.max(2, os.availableParallelism()) });
+  const run = await runEngine({ url: `${url}/v1`, headers: {}, api: 'chat', model: 'timed', ignoreEos: false, texts: [], jobs, concurrency: null, timeoutMs: 30_000 });
   const s = summarize(run.samples);
-  // Sustained: every request sent within 10 ms of its slot (p99) and none failed.
-  const held = s.failed === 0 && (run.timing.sendLagP99Ms ?? Infinity) <= 10;
-  return { rate, achieved: r2(s.requestThroughput), failed: s.failed, sendLagP99Ms: r2(run.timing.sendLagP99Ms ?? NaN), held };
+  // Sustained: the offered rate is achieved (95 %), the typical request leaves within 5 ms of its slot,
+  // and none failed. The p99 lag is reported beside it.
+  const held = s.failed === 0 && s.requestThroughput >= 0.95 * rate && (run.timing.sendLagP50Ms ?? Infinity) <= 5;
+  return { rate, achieved: r2(s.requestThroughput), failed: s.failed, sendLagP50Ms: r2(run.timing.sendLagP50Ms ?? NaN), sendLagP99Ms: r2(run.timing.sendLagP99Ms ?? NaN), held };
 }
 
 const machine = { cpus: os.availableParallelism(), cpuModel: os.cpus()[0]?.model ?? 'unknown', node: process.version, loadavg: os.loadavg().map(r2) };
@@ -91,7 +92,7 @@ try {
   for (const rate of RATES) {
     const r = await rateLevel(rateDouble.url, rate);
     rates.push(r);
-    console.log(`${String(rate).padStart(5)} req/s offered: achieved ${r.achieved}/s, send lag p99 ${r.sendLagP99Ms} ms, failed ${r.failed} -> ${r.held ? 'held' : 'not held'}`);
+    console.log(`${String(rate).padStart(5)} req/s offered: achieved ${r.achieved}/s, send lag p50 ${r.sendLagP50Ms} ms p99 ${r.sendLagP99Ms} ms, failed ${r.failed} -> ${r.held ? 'held' : 'not held'}`);
     if (!r.held) break;
   }
 } finally {
