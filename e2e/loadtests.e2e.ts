@@ -59,10 +59,9 @@ describe('load tests', () => {
     const table = await page.textContent('[data-testid=loadtest-percentiles]');
     expect(table).toMatch(/TTFT[\s\S]*ms/);
     expect(await page.textContent('[data-testid=loadtest-stats]')).toContain('/s');
+    await screenshot(page, 'loadtests-result-top');
     await page.locator('[data-testid=loadtest-histogram-e2e]').scrollIntoViewIfNeeded();
     await screenshot(page, 'loadtests-result');
-    await page.evaluate(() => window.scrollTo(0, 0));
-    await screenshot(page, 'loadtests-result-top');
 
     // The CSV export is a download of every sample.
     const csv = await page.evaluate(async (href) => (await fetch(href)).text(), (await page.getAttribute('[data-testid=lt-export-csv]', 'href'))!);
@@ -80,7 +79,10 @@ describe('load tests', () => {
     await page.fill('[data-testid=lt-input-tokens]', '8');
     await page.fill('[data-testid=lt-output-tokens]', '12');
     await page.click('[data-testid=lt-submit]');
+    await page.waitForURL(/\/loadtests\/[0-9a-f-]{36}$/);
+    await expect.poll(() => page.textContent('[data-testid=loadtest-title]')).toBe('stories rate');
     await page.waitForSelector('[data-testid=loadtest-status][data-status=succeeded]', { timeout: 120_000 });
+    await page.waitForSelector('[data-testid=loadtest-histogram-ttft]');
     await page.goto(`${enclave.url}/loadtests`);
     await expect.poll(() => page.locator('[data-testid=loadtest-row]').count()).toBe(2);
     await page.locator('[data-testid=lt-pick]').nth(0).check();

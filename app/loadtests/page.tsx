@@ -75,7 +75,7 @@ export default function LoadTestsPage() {
                 <td>
                   <input type="checkbox" checked={picked.includes(r.id)} onChange={() => toggle(r.id)} aria-label={t('loadtests.compare')} data-testid="lt-pick" />
                 </td>
-                <td>
+                <td className="nowrap">
                   <Link href={`/loadtests/${r.id}`} data-testid="loadtest-link">
                     <strong>{r.name}</strong>
                   </Link>

@@ -17,6 +17,7 @@ export function RunHistograms({ runs }: { runs: { name: string; histograms: Hist
         const single = runs.length === 1 ? distOf(runs[0]!.summary, m) : null;
         return (
           <div className="card" key={m}>
+            <div className="section-title">{t(`loadtests.metric.${m}`)}</div>
             <Histogram
               label={t(`loadtests.metric.${m}`)}
               unit="ms"

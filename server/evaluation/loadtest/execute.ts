@@ -89,6 +89,9 @@ export async function executeLoadTest(db: Db, id: string, opts: { masterKey?: Bu
     const spec = loadTestSpecSchema.parse(specRaw);
     const stages = spec.mode === 'sweep' ? spec.sweep.stages + 2 : 1;
     tracker = new ProgressTracker(spec.requests * stages);
+    if (spec.warmup > 0) tracker.setStage(-1, 'warmup');
+    // The page shows "0 / total" from the first poll, not after the first batch.
+    await flush();
     const resolved = await resolveTarget(db, row, opts.masterKey);
     cleanup = resolved.cleanup;
     const w = spec.workload;
