@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { auditLog, loadTestSamples, loadTests } from '../server/db/schema';
+import { auditLog, loadTestSamples, loadTests, requestLogs } from '../server/db/schema';
 import { closeQueues, queue } from '../server/queues';
 import { startApiTestServer } from '../server/api/testing/api-test-server';
 import { startEngineDouble, type EngineDouble } from '../server/gateway/testing/engine-double';
@@ -97,6 +97,49 @@ it('runs a load test from the API to the stored result, with progress, samples, 
   expect(audits.length).toBeGreaterThanOrEqual(2);
   expect(JSON.stringify(audits)).not.toContain(SECRET);
 }, 180_000);
+
+it('replays recorded traffic shapes from request_logs: their output lengths, in their order', async () => {
+  const engineer = await api.userSession('engineer');
+  const now = Date.now();
+  const recorded = [3, 5, 2].map((completion, i) => ({
+    model: 'replayed',
+    status: 200,
+    stream: 1,
+    promptTokens: 6,
+    completionTokens: completion,
+    e2eMs: 50,
+    overheadMs: 1,
+    createdAt: new Date(now - 60_000 + i * 100),
+  }));
+  await t.db.insert(requestLogs).values([...recorded, { ...recorded[0]!, model: 'other', completionTokens: 1 }, { ...recorded[0]!, status: 500 }]);
+  engine.set({ tokens: 50 });
+  try {
+    const created = await api.trpc(
+      'mutation',
+      'loadtests.create',
+      { name: 'replay', target: { kind: 'url', url: `${engine.url}/v1`, model: 'double' }, spec: { mode: 'rate', requests: 6, workload: { kind: 'replay', model: 'replayed', hours: 1, speed: 10 } } },
+      engineer.cookie,
+    );
+    expect(created.status).toBe(200);
+    const done = await until(async () => {
+      const r = (await api.trpc('query', 'loadtests.get', { id: created.data.id }, engineer.cookie)).data;
+      return ['succeeded', 'failed'].includes(r.status) ? r : undefined;
+    });
+    expect([done.status, done.error]).toEqual(['succeeded', null]);
+    const rows = await t.db.select().from(loadTestSamples).where(eq(loadTestSamples.loadTestId, created.data.id)).orderBy(loadTestSamples.seq);
+    expect(rows.map((r) => r.outputTokens)).toEqual([3, 5, 2, 3, 5, 2]);
+    // Recorded gaps of 100 ms at speed 10: sent about 10 ms apart.
+    expect(rows[1]!.startMs - rows[0]!.startMs).toBeGreaterThan(5);
+    const none = await api.trpc('mutation', 'loadtests.create', { name: 'nothing', target: { kind: 'url', url: `${engine.url}/v1`, model: 'double' }, spec: { mode: 'rate', requests: 2, workload: { kind: 'replay', model: 'never-seen' } } }, engineer.cookie);
+    const failed = await until(async () => {
+      const r = (await api.trpc('query', 'loadtests.get', { id: none.data.id }, engineer.cookie)).data;
+      return ['succeeded', 'failed'].includes(r.status) ? r : undefined;
+    });
+    expect([failed.status, failed.error]).toEqual(['failed', 'no successful requests of never-seen logged in the last 24 h to replay']);
+  } finally {
+    engine.set({ tokens: 5 });
+  }
+}, 120_000);
 
 it('checks roles on the server and scopes runs to who may see them', async () => {
   const engineer = await api.userSession('engineer');

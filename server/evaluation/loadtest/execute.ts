@@ -104,7 +104,7 @@ export async function executeLoadTest(db: Db, id: string, opts: { masterKey?: Bu
         tracker!.add(s);
         pending.push(...s);
       },
-    });
+    }, replay);
     clearInterval(timer);
     await flush();
     const summary = { ...result.summary, stages: result.stages, timing: result.timing };
