@@ -47,7 +47,12 @@ const start = () =>
   });
 
 const row = async (id: string) => (await t.db.select().from(jobs).where(eq(jobs.id, id)))[0]!;
-const waitStatus = (id: string, status: string, ms = 30_000) => until(`job ${status}`, async () => ((await row(id)).status === status ? row(id) : undefined), ms);
+// On a timeout, say where the job stood: a flaky wait is diagnosed from the message alone.
+const waitStatus = (id: string, status: string, ms = 30_000) =>
+  until(`job ${status}`, async () => ((await row(id)).status === status ? row(id) : undefined), ms).catch(async (e: Error) => {
+    const { status: now, attempts, error, progress, lastCheckpoint, logTail, pid } = await row(id);
+    throw new Error(`${e.message}; job is ${JSON.stringify({ now, attempts, error, pid, progress, lastCheckpoint, logTail: logTail.slice(-6) })}`);
+  });
 const stepsOf = async (id: string) => (await t.db.select().from(jobMetrics).where(and(eq(jobMetrics.jobId, id), eq(jobMetrics.kind, 'step')))).map((m) => m.step).sort((a, b) => a - b);
 const activeAllocations = async (id: string) => (await t.db.select().from(allocations).where(eq(allocations.holderId, id))).filter((a) => !a.releasedAt);
 const knobs = (steps: number, stepMs: number) => {

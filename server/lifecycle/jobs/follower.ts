@@ -59,6 +59,8 @@ const numericValues = (o: Record<string, unknown>, skip: string[]) =>
  */
 export class JobFollower {
   private offset: number;
+  /** Bytes read past the last newline (a line still being written): not yet parsed, so not yet committed. */
+  private partial = 0;
   private readonly parser = new TrainerStreamParser();
   private readonly tail: string[];
   private pending: { kind: 'step' | 'eval'; step: number; values: Record<string, number | null> }[] = [];
@@ -96,18 +98,21 @@ export class JobFollower {
     let cancelled = false;
     while (!this.closed) {
       await Promise.race([this.proc.exited, sleep(this.opts.pollMs)]);
+      // Whether it had exited *before* this read: only then is everything it printed already read. The
+      // exit may land during the flush below, and returning then would lose its last lines (the done event).
+      const exitedBeforeRead = exit;
       this.read();
-      if (exit || Date.now() - lastFlush >= this.opts.flushMs) {
-        if (exit) this.take(this.parser.end());
+      if (exitedBeforeRead || Date.now() - lastFlush >= this.opts.flushMs) {
+        if (exitedBeforeRead) this.take(this.parser.end());
         cancelled = (await this.flush()) || cancelled;
         lastFlush = Date.now();
-        if (cancelled && !this.stopping && !exit) {
+        if (cancelled && !this.stopping && !exitedBeforeRead) {
           this.stopping = true;
           this.tail.push('cancel requested: stopping the trainer');
           void this.proc.stop(this.opts.stopGraceMs);
         }
       }
-      if (exit) return { exit, cancelled, ...this.outcome };
+      if (exitedBeforeRead) return { exit: exitedBeforeRead, cancelled, ...this.outcome };
     }
     await this.flush();
     return null;
@@ -126,6 +131,8 @@ export class JobFollower {
         const n = fs.readSync(fd, buffer, 0, buffer.length, this.offset);
         if (n <= 0) break;
         this.offset += n;
+        const newline = buffer.subarray(0, n).lastIndexOf(10);
+        this.partial = newline === -1 ? this.partial + n : n - newline - 1;
         this.take(this.parser.push(buffer.subarray(0, n)));
       }
     } finally {
@@ -173,8 +180,8 @@ export class JobFollower {
       return tx
         .update(jobs)
         .set({
-          // logOffset: where a worker adopting this process resumes reading, so no line is counted twice.
-          progress: progress ? sql`${jobs.progress} || ${JSON.stringify({ ...progress, logOffset: this.offset })}::jsonb` : sql`${jobs.progress} || ${JSON.stringify({ logOffset: this.offset })}::jsonb`,
+          // logOffset: where a worker adopting this process resumes reading (at a line start), so no line is counted twice or lost.
+          progress: sql`${jobs.progress} || ${JSON.stringify({ ...(progress ?? {}), logOffset: this.offset - this.partial })}::jsonb`,
           logTail: [...this.tail],
           ...(checkpoint ? { lastCheckpoint: checkpoint } : {}),
           updatedAt: new Date(),
