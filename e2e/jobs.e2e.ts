@@ -217,4 +217,31 @@ describe('a fine-tune, followed live', () => {
     await screenshot(page, 'jobs-finetune-finished');
     expect(pageErrors).toEqual([]);
   });
+
+  it('shows a running job with its progress in the list, and cancels it after confirming', async () => {
+    await page.goto(`${enclave.url}/jobs/new?kind=finetune`);
+    await page.locator('[data-testid=finetune-form]').waitFor();
+    const option = (select: string, pattern: string) =>
+      page.$$eval(`${select} option`, (options, source) => options.find((o) => new RegExp(source).test(o.textContent ?? ''))?.getAttribute('value') ?? '', pattern);
+    await page.selectOption('[data-testid=ft-base]', await option('[data-testid=ft-base]', '^llama-3-8b · v1'));
+    await page.selectOption('[data-testid=ft-dataset]', await option('[data-testid=ft-dataset]', datasetName));
+    await page.fill('[data-testid=ft-epochs]', '1');
+    await page.click('[data-testid=ft-submit]');
+    await page.waitForURL(/\/jobs\/[0-9a-f-]{36}$/);
+    const detail = page.url();
+    await page.waitForSelector('[data-testid=job-detail][data-status=running]', { timeout: 60_000 });
+
+    await page.goto(`${enclave.url}/jobs`);
+    await page.locator('[data-testid=job-row][data-status=running] [data-testid=job-row-progress]').waitFor();
+    await screenshot(page, 'jobs-list-running');
+
+    await page.goto(detail);
+    await page.waitForSelector('[data-testid=job-detail][data-status=running]');
+    await page.click('[data-testid=job-cancel]');
+    await page.click('[data-testid=confirm]');
+    await page.waitForSelector('[data-testid=job-detail][data-status=cancelled]', { timeout: 60_000 });
+    expect(await page.locator('[data-testid=job-cancel]').count()).toBe(0);
+    expect(pageErrors).toEqual([]);
+  });
 });
+
