@@ -124,7 +124,9 @@ function JobRow({ job, created }: { job: JobView; created: string }) {
       <td>
         <span className="chip">{t(`jobs.kind.${job.kind}` as MessageKey)}</span>
       </td>
-      <td className="truncate">{job.ownerEmail ?? '—'}</td>
+      <td className="truncate" style={{ maxWidth: 180 }} title={job.ownerEmail ?? undefined}>
+        {job.ownerEmail ?? '—'}
+      </td>
       <td className="nowrap">
         {job.nodeName ? (
           <>
