@@ -115,7 +115,7 @@ describe('arena', () => {
     const after = await leaderboardVotes();
     if (round.excluded) {
       // stories260K happened to write a vendor's name: the vote is kept, but left out.
-      expect(await page.locator('[data-testid=leaderboard-counts]').textContent()).toMatch(/left out/);
+      expect(await page.locator('[data-testid=leaderboard-counts]').textContent()).toMatch(/Left out/);
     } else {
       expect(after).toEqual({ stories260K: 1, [TWIN]: 1 });
       await page.waitForSelector('[data-testid=leaderboard-intervals] [data-testid=interval-row]');

@@ -41,7 +41,7 @@ export const arenaEn = {
   'leaderboard.elo': 'Elo (running)',
   'leaderboard.chart': 'Ratings with 95% intervals',
   'leaderboard.counted': 'Votes counted: {counted}',
-  'leaderboard.excluded': 'left out (an answer revealed a model): {excluded}',
+  'leaderboard.excluded': 'Left out because an answer revealed a model: {excluded}',
   'leaderboard.empty': 'No votes yet. Play a round in the arena to start the leaderboard.',
   'leaderboard.play': 'Go to the arena',
   'leaderboard.provisional': 'provisional',
