@@ -45,7 +45,8 @@ export function Histogram({ series, label, unit, percentiles = [], height = 220,
   const share = series.length > 1;
   const totals = counts.map((c) => c.reduce((a, b) => a + b, 0) || 1);
   const values = counts.map((c, si) => c.slice(first, last + 1).map((n) => (share ? (n / totals[si]!) * 100 : n)));
-  const top = Math.max(1e-9, ...values.flat());
+  // 8% headroom so the tallest bar and the percentile labels do not touch the frame.
+  const top = Math.max(1e-9, ...values.flat()) * 1.08;
   const yTicks = niceTicks(0, top, 4);
   const y = linear([0, Math.max(top, yTicks.at(-1) ?? top)], [height - PAD.bottom, PAD.top]);
   const slot = (W - PAD.left - PAD.right) / Math.max(1, shown.length);

@@ -18,7 +18,10 @@ export function IntervalChart({ rows, label, formatValue = shortNumber, testId }
   const left = 150;
   const right = 110;
   const height = rows.length * rowH + 26;
-  const [lo, hi] = paddedRange(rows.flatMap((r) => [r.low, r.high, r.value]));
+  // Pad both ends: an interval at the edge of the range must not run into the row labels.
+  const [lo0, hi0] = paddedRange(rows.flatMap((r) => [r.low, r.high, r.value]));
+  const pad = (hi0 - lo0) * 0.06;
+  const [lo, hi] = [lo0 - pad, hi0 + pad];
   const ticks = niceTicks(lo, hi, 5);
   const x = linear([lo, hi], [left, W - right]);
   return (
