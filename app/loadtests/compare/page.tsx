@@ -47,8 +47,8 @@ function Compare() {
                   <th className="num">{t('loadtests.goodput')}</th>
                   <th className="num">{t('loadtests.errorRate')}</th>
                   {METRICS.map((m) => (
-                    <th className="num" key={m}>
-                      {t(`loadtests.metric.${m}`)} p50 / p99
+                    <th className="num nowrap" key={m} title={t(`loadtests.metric.${m}`)}>
+                      {m.toUpperCase()} p50 / p99
                     </th>
                   ))}
                 </tr>
@@ -56,15 +56,15 @@ function Compare() {
               <tbody>
                 {runs.map((r) => (
                   <tr key={r.id}>
-                    <td>
+                    <td className="nowrap">
                       <Link href={`/loadtests/${r.id}`}>{r.name}</Link>
                     </td>
                     <td className="num">{num(r.summary?.requestThroughput)} /s</td>
-                    <td className="num">{num(r.summary?.outputTokenThroughput, 1)} tok/s</td>
-                    <td className="num">{r.summary?.goodput == null ? '—' : `${num(r.summary.goodput)} /s`}</td>
+                    <td className="num nowrap">{num(r.summary?.outputTokenThroughput, 1)} tok/s</td>
+                    <td className="num nowrap">{r.summary?.goodput == null ? '—' : `${num(r.summary.goodput)} /s`}</td>
                     <td className="num">{r.summary ? `${num(r.summary.errorRate * 100, 1)} %` : '—'}</td>
                     {METRICS.map((m) => (
-                      <td className="num" key={m}>
+                      <td className="num nowrap" key={m}>
                         {ms(distOf(r.summary, m)?.median)} / {ms(distOf(r.summary, m)?.p99)}
                       </td>
                     ))}
