@@ -1,4 +1,5 @@
 import path from 'node:path';
+import pg from 'pg';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, newContext, screenshot, screenshotDir, sendAndWait, signIn, startEnclave, waitForModel, type RunningEnclave } from './harness';
@@ -78,7 +79,18 @@ describe('A/B experiments', () => {
     await page.waitForSelector('[data-testid=model-picker] option[value="stories-ab"]:not([disabled])', { state: 'attached', timeout: 60_000 });
     await page.selectOption('[data-testid=model-picker]', 'stories-ab');
     let replyId = '';
-    for (const prompt of ['Tell me a story about a cat', 'And a dog', 'And a bird']) replyId = await sendAndWait(page, prompt);
+    for (const prompt of ['Tell me a story about a cat', 'And a dog', 'And a bird']) {
+      try {
+        replyId = await sendAndWait(page, prompt);
+      } catch (err) {
+        await screenshot(page, 'experiments-chat-failed');
+        const db = new pg.Client({ connectionString: enclave.databaseUrl });
+        await db.connect();
+        const rows = await db.query('SELECT model, status, error_type, variant_id, e2e_ms FROM request_logs ORDER BY id');
+        await db.end();
+        throw new Error(`${(err as Error).message}\nrequest_logs: ${JSON.stringify(rows.rows)}`);
+      }
+    }
     const reply = page.locator(`[data-message-id="${replyId}"]`);
     await reply.locator('[data-testid=thumbs-up]').click();
     await reply.locator('[data-testid=feedback][data-rating="1"]').waitFor();

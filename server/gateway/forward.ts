@@ -75,12 +75,13 @@ type Owned<T> = T & { [OWNER]?: Forwarding };
  * an upstream failure before it can still be answered with a proper status.
  */
 export function forward(x: Exchange, opts: ForwardOptions): void {
-  const upstreamModel = x.route.upstream?.model;
+  // Engines check `model` against the name they serve: an experiment's name becomes its arm's deployment's.
+  const upstreamModel = x.route.upstream?.model ?? (x.model !== x.route.name ? x.route.name : null);
   if (upstreamModel) x.body = withModel(x.body, upstreamModel);
   new Forwarding(x, opts).start();
 }
 
-/** The body with `model` renamed to what an upstream API expects (upstream routes only: it re-serialises). */
+/** The body with `model` renamed to what the engine expects (upstream routes and experiments only: it re-serialises). */
 function withModel(body: Buffer, model: string): Buffer {
   const parsed = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
   parsed.model = model;

@@ -12,14 +12,16 @@ let a: EngineDouble;
 let b: EngineDouble;
 let depA: string;
 let depB: string;
+let nameA: string;
+let nameB: string;
 const chat = (m: string, extra: Record<string, unknown> = {}) => ({ model: m, messages: [{ role: 'user', content: 'hi' }], ...extra });
 
 beforeAll(async () => {
   h = await startGatewayHarness('gwexp');
   a = await startEngineDouble({ tokens: 4, interTokenMs: 15 });
   b = await startEngineDouble({ tokens: 4, interTokenMs: 15 });
-  depA = (await makeDeployment(h.t.db, {}, [a.url])).deployment.id;
-  depB = (await makeDeployment(h.t.db, {}, [b.url])).deployment.id;
+  ({ id: depA, name: nameA } = (await makeDeployment(h.t.db, {}, [a.url])).deployment);
+  ({ id: depB, name: nameB } = (await makeDeployment(h.t.db, {}, [b.url])).deployment);
 });
 afterAll(async () => {
   await h?.close();
@@ -58,6 +60,8 @@ test('an experiment name routes each user, sticky, to a variant, tags the respon
   }
   expect(new Set(seen.values()).size).toBe(2); // 12 users: both arms drawn (fails with probability 2⁻¹¹)
   expect(a.received + b.received).toBe(36);
+  // Engines serve their deployment's name, so the experiment's name is replaced by the arm's.
+  expect([a.lastBody?.model, b.lastBody?.model].sort()).toEqual([nameA, nameB].sort());
 
   const rows = await logs(experiment.name);
   expect(rows).toHaveLength(36);
