@@ -128,6 +128,7 @@ describe('jobs pages', () => {
     await row.waitFor();
     expect(await row.getAttribute('data-status')).toBe('succeeded');
     expect(await row.textContent()).toContain(enclave.adminEmail);
+    expect(await row.locator('td').last().textContent()).toMatch(/^\d+(\.\d+)?s$|^\d+m \d\ds$/);
     await page.selectOption('[data-testid=filter-kind]', 'finetune');
     await expect.poll(() => page.locator('[data-testid=job-row]').count()).toBe(0);
     expect(await page.locator('[data-testid=jobs-table] tbody').textContent()).toContain('No job matches');
@@ -149,6 +150,14 @@ describe('jobs pages', () => {
     expect(await lineage.locator('[data-testid=lineage-deployment]').count()).toBeGreaterThan(0);
     await lineage.scrollIntoViewIfNeeded();
     await screenshot(page, 'jobs-lineage-models');
+
+    // Each deployment box opens its deployment, whose page links back to this drawing.
+    await lineage.locator('[data-testid=lineage-deployment]').first().click();
+    await page.waitForURL(/\/deployments\/[0-9a-f-]{36}$/);
+    await page.click('[data-testid=deployment-lineage]');
+    await page.waitForURL(/\/models#lineage-[0-9a-f-]{36}$/);
+    const anchor = new URL(page.url()).hash.slice(1);
+    await page.locator(`[data-testid=model-lineage] #${anchor}`).waitFor();
   });
 
   it('"Deploy this" opens the deployment form pre-filled with the quantized version', async () => {
