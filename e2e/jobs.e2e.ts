@@ -12,6 +12,9 @@ import { launchBrowser, newContext, repoRoot, screenshot, signIn, startEnclave, 
 // fine-tune, which needs a GPU and torch: this machine has neither, so two named doubles stand in for
 // them (an nvidia-smi printing a captured H100 host, and the trainer double speaking lora_sft.py's
 // protocol); everything between them and the browser is the real product.
+// q8_0 of stories260K moves perplexity by under a tenth of a percent: a limit this tight blocks the
+// gate, so the override path (reason required, then promote) is what the browser goes through.
+const LIMIT_PCT = 0.01;
 let enclave: RunningEnclave;
 let smi: NvidiaSmiDouble;
 let workDir: string;
@@ -79,7 +82,7 @@ describe('jobs pages', () => {
     await page.selectOption('[data-testid=q-source]', source!);
     expect(await page.inputValue('[data-testid=q-target]')).toBe('q8_0');
     expect(await page.locator('[data-testid=source-size]').textContent()).toMatch(/MiB|KiB/);
-    await page.fill('[data-testid=q-max-delta]', '5');
+    await page.fill('[data-testid=q-max-delta]', String(LIMIT_PCT));
     await screenshot(page, 'jobs-quantize-form');
     await page.click('[data-testid=q-submit]');
     await page.waitForURL(/\/jobs\/[0-9a-f-]{36}$/);
@@ -96,7 +99,7 @@ describe('jobs pages', () => {
     expect(Number(await page.locator('[data-testid=perplexity-after]').getAttribute('data-value'))).toBeGreaterThan(1);
     expect(await page.locator('[data-testid=job-progress]').getAttribute('data-value')).toBe('100');
     const gate = await page.locator('[data-testid=quality-panel] [data-testid=gate-status]').getAttribute('data-gate');
-    expect(gate).toBe(delta <= 5 ? 'passed' : 'blocked');
+    expect(gate).toBe(delta <= LIMIT_PCT ? 'passed' : 'blocked');
     await page.locator('[data-testid=output-version]').waitFor();
     outputVersionId = (await page.locator('[data-testid=output-version]').getAttribute('href'))!.replace('/models#version-', '');
     await screenshot(page, 'jobs-quantize-finished');
