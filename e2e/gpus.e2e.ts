@@ -62,6 +62,8 @@ describe('GPU dashboards and alerts', () => {
     const card = page.locator('[data-testid=node-card][data-node=h100-rack1]');
     await card.locator('[data-testid=allocation-chip]').first().waitFor();
     expect(await card.locator('[data-testid=allocation-chip]').first().textContent()).toContain('llama-70b');
+    // The hour of history arrives after the cards: wait for GPU 0's sparkline before the picture.
+    await expect.poll(() => card.locator('[data-testid=sparkline]').first().getAttribute('data-points')).not.toBe('0');
     await screenshot(page, 'gpus-overview');
     await card.locator('[data-testid=node-charts-link]').click();
     await page.waitForURL(new RegExp(`/gpus/${nodeId}$`));
