@@ -42,8 +42,8 @@ export function VariantTable({ experiment, stats, baselineId }: { experiment: Ex
                 <td className="num">{formatPercent(v.weight / total, 0)}</td>
                 <td className="num">{s?.requests ?? 0}</td>
                 <td className="num">{s && s.requests ? formatPercent(s.errorRate) : '—'}</td>
-                <td className="num nowrap">{s ? `${formatMs(s.ttft.p50)} / ${formatMs(s.ttft.p95)} / ${formatMs(s.ttft.p99)}` : '—'}</td>
-                <td className="num nowrap">{s ? `${formatMs(s.e2e.p50)} / ${formatMs(s.e2e.p95)} / ${formatMs(s.e2e.p99)}` : '—'}</td>
+                <td className="num">{s ? `${formatMs(s.ttft.p50)} / ${formatMs(s.ttft.p95)} / ${formatMs(s.ttft.p99)}` : '—'}</td>
+                <td className="num">{s ? `${formatMs(s.e2e.p50)} / ${formatMs(s.e2e.p95)} / ${formatMs(s.e2e.p99)}` : '—'}</td>
                 <td className="num">{s?.tokensPerSecond ? s.tokensPerSecond.toFixed(1) : '—'}</td>
                 <td className="num nowrap" data-testid="variant-thumbs">
                   <span className="thumb-count" title={t('experiments.thumbsUp')}>

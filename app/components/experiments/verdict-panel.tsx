@@ -37,7 +37,7 @@ export function VerdictPanel({ experiment, comparisons, baselineId }: { experime
                     </li>
                   ),
               )}
-              {c.latency.length === 0 && !c.errors && <li className="muted">{t('experiments.noData')}</li>}
+              {c.latency.length === 0 && !c.errors && <li className="muted">{t('experiments.needBoth')}</li>}
             </ul>
           </div>
         );
@@ -68,11 +68,11 @@ export function ComparisonCharts({ experiment, comparisons }: { experiment: Expe
     <>
       <div className="card experiment-panel">
         <h2>{t('experiments.latencyDiffTitle')}</h2>
-        {latencyRows.length ? <IntervalChart rows={latencyRows} label={t('experiments.latencyDiffTitle')} formatValue={formatMs} testId="latency-diff-chart" /> : <p className="muted">{t('experiments.noData')}</p>}
+        {latencyRows.length ? <IntervalChart rows={latencyRows} label={t('experiments.latencyDiffTitle')} formatValue={formatMs} testId="latency-diff-chart" /> : <p className="muted">{t('experiments.needBoth')}</p>}
       </div>
       <div className="card experiment-panel">
         <h2>{t('experiments.rateDiffTitle')}</h2>
-        {rateRows.length ? <IntervalChart rows={rateRows} label={t('experiments.rateDiffTitle')} formatValue={(v) => `${v.toFixed(1)} pp`} testId="rate-diff-chart" /> : <p className="muted">{t('experiments.noData')}</p>}
+        {rateRows.length ? <IntervalChart rows={rateRows} label={t('experiments.rateDiffTitle')} formatValue={(v) => `${v.toFixed(1)} pp`} testId="rate-diff-chart" /> : <p className="muted">{t('experiments.needBoth')}</p>}
       </div>
     </>
   );
