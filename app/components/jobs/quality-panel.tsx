@@ -48,7 +48,8 @@ function DeltaGauge({ deltaPct, limitPct }: { deltaPct: number; limitPct: number
         {limitPct !== null && (
           <>
             <span className="limit" style={{ left: `${(limitPct / scale) * 100}%` }} />
-            <span className="limit-label" style={{ left: `${(limitPct / scale) * 100}%` }}>
+            {/* Anchored by its near end when the line sits close to an edge, so the label never leaves the card. */}
+            <span className="limit-label" style={{ left: `${(limitPct / scale) * 100}%`, transform: limitPct / scale < 0.15 ? 'translateX(-4px)' : limitPct / scale > 0.85 ? 'translateX(calc(-100% + 4px))' : undefined }}>
               {t('jobs.limit', { limit: pct(limitPct) })}
             </span>
           </>
