@@ -32,19 +32,23 @@ function chatBody(i: number, maxTokens: number): string {
 async function streamsLevel(double: Awaited<ReturnType<typeof startTimedDoubleProcess>>, c: number) {
   const total = 2 * c;
   await double.clearStamps();
-  const jobs = Array.from({ length: total }, (_, seq) => ({ seq, stage: 0, atMs: null, prompt: { kind: 'random' as const, tokens: 32, seed: seq }, maxTokens: STREAM.tokens }));
-  const run = await runEngine({ url: `${double.url}/v1`, headers: {}, api: 'chat', model: 'timed', ignoreEos: false, texts: [], jobs, concurrency: c, timeoutMs: 60_000 });
+  const job = (seq: number) => ({ seq, stage: 0, atMs: null, prompt: { kind: 'random' as const, tokens: 32, seed: seq }, maxTokens: STREAM.tokens });
+  const jobs = Array.from({ length: total }, (_, seq) => job(seq));
+  // One warm-up wave in the same threads (never reported), as a load test's warm-up requests.
+  const warmup = Array.from({ length: c }, (_, i) => job(-1 - i));
+  const run = await runEngine({ url: `${double.url}/v1`, headers: {}, api: 'chat', model: 'timed', ignoreEos: false, texts: [], jobs, warmup, concurrency: c, timeoutMs: 60_000 });
   let stamps = await double.stamps();
-  // The second wave: the first opens connections, which the error measure is not about.
+  // The second measured wave: connections are open and the threads warm, which the error measure is about.
   const measured = run.samples.filter((s) => s.seq >= c && s.error === null && stamps[`loadtest-${s.seq}`] !== undefined);
   const engineErr = measured.map((s) => run.startAt + s.startMs + s.ttftMs! - stamps[`loadtest-${s.seq}`]![0]!);
   const summary = summarize(run.samples);
 
   await double.clearStamps();
-  const minimal = await minimalClient(`${double.url}/v1/chat/completions`, c, total, (i) => chatBody(i, STREAM.tokens));
+  // The same three waves for the reference client: two unmeasured, then the measured one.
+  const minimal = await minimalClient(`${double.url}/v1/chat/completions`, c, total + c, (i) => chatBody(i, STREAM.tokens));
   stamps = await double.stamps();
   const minimalErr: number[] = [];
-  for (let i = c; i < total; i++) {
+  for (let i = 2 * c; i < total + c; i++) {
     const at = minimal.arrivals.get(`minimal-${i}`);
     const sent = stamps[`minimal-${i}`]?.[0];
     if (at !== undefined && sent !== undefined) minimalErr.push(at - sent);

@@ -5,8 +5,10 @@ import type { ShardInput, ShardJob, ShardMessage } from './shard-protocol';
 import { percentileSorted } from './stats';
 import type { Sample, TimingError } from './types';
 
-export interface EngineRun extends Omit<ShardInput, 'jobs' | 'concurrency'> {
+export interface EngineRun extends Omit<ShardInput, 'jobs' | 'concurrency' | 'warmup'> {
   jobs: ShardJob[];
+  /** Sent first by the same threads over the same connections, never measured. */
+  warmup?: ShardJob[];
   /** Concurrency mode: requests in flight at once over all shards. Null: send at each job's atMs. */
   concurrency: number | null;
   /** Worker threads; default from the expected number of open streams. */
@@ -35,11 +37,13 @@ export function defaultShards(openStreams: number): number {
 
 /** Runs the jobs over worker-thread shards; onSamples sees each batch as it arrives (for live progress). */
 export async function runEngine(run: EngineRun, opts: { onSamples?: (s: Sample[]) => void; signal?: AbortSignal } = {}): Promise<EngineResult> {
-  const { jobs, concurrency, shards: wanted, ...shared } = run;
+  const { jobs, concurrency, shards: wanted, warmup = [], ...shared } = run;
   if (jobs.length === 0) return { samples: [], timing: timingOf(0, [], []), cancelled: false, startAt: 0 };
   const count = Math.max(1, Math.min(wanted ?? defaultShards(concurrency ?? Math.min(jobs.length, 2000)), concurrency ?? jobs.length, jobs.length));
   const parts: ShardJob[][] = Array.from({ length: count }, () => []);
   jobs.forEach((job, i) => parts[i % count]!.push(job));
+  const warmParts: ShardJob[][] = Array.from({ length: count }, () => []);
+  warmup.forEach((job, i) => warmParts[i % count]!.push(job));
   let startAt = 0;
   let ready = 0;
   const samples: Sample[] = [];
@@ -59,7 +63,7 @@ export async function runEngine(run: EngineRun, opts: { onSamples?: (s: Sample[]
         (part, i) =>
           new Promise<void>((resolve, reject) => {
             const slots = concurrency === null ? null : Math.floor(concurrency / count) + (i < concurrency % count ? 1 : 0);
-            const input: ShardInput = { ...shared, jobs: part, concurrency: slots };
+            const input: ShardInput = { ...shared, jobs: part, warmup: warmParts[i]!, concurrency: slots };
             const worker = new Worker(BOOT, { workerData: input });
             workers.push(worker);
             worker.on('message', (msg: ShardMessage) => {

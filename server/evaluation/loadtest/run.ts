@@ -49,16 +49,21 @@ export async function runLoadTest(spec: LoadTestSpec, target: Target, hooks: Run
   const timings: TimingError[] = [];
   let cancelled = false;
 
-  const run = async (plan: StagePlan, measured: boolean): Promise<EngineResult> => {
+  // Warm-up goes out first in the first stage's own threads and connections (a separate run would leave
+  // the measured threads cold); negative seqs can never collide with measured ones.
+  let warmup =
+    spec.warmup > 0 ? buildJobs(spec, { stage: -1, seqBase: -spec.warmup, count: spec.warmup, rate: null, concurrency: null }, replay).map((j) => ({ ...j, atMs: null })) : [];
+  const run = async (plan: StagePlan): Promise<EngineResult> => {
     const jobs = buildJobs(spec, plan, replay);
-    const result = await runEngine({ ...engineBase, jobs, concurrency: plan.concurrency }, { signal: hooks.signal, onSamples: measured ? hooks.onSamples : undefined });
+    const result = await runEngine({ ...engineBase, jobs, warmup, concurrency: plan.concurrency }, { signal: hooks.signal, onSamples: hooks.onSamples });
+    warmup = [];
     if (result.cancelled) cancelled = true;
-    if (measured) timings.push(result.timing);
+    timings.push(result.timing);
     return result;
   };
   const stage = async (kind: StageKind, plan: StagePlan) => {
     hooks.onStage?.({ stage: plan.stage, kind, requests: plan.count, rate: plan.rate, concurrency: plan.concurrency });
-    const { samples } = await run(plan, true);
+    const { samples } = await run(plan);
     all.push(...samples);
     const summary = summarize(samples, spec.objectives);
     const met = summary.goodFraction === null ? null : summary.goodFraction >= spec.sweep.goodFraction;
@@ -67,10 +72,6 @@ export async function runLoadTest(spec: LoadTestSpec, target: Target, hooks: Run
   };
 
   const replayTiming = spec.workload.kind === 'replay' && spec.mode !== 'concurrency';
-  if (spec.warmup > 0) {
-    // Negative seqs: warm-up samples can never collide with (or be mistaken for) measured ones.
-    await run({ stage: -1, seqBase: -spec.warmup, count: spec.warmup, rate: null, concurrency: Math.min(spec.concurrency, spec.warmup) }, false);
-  }
   const n = spec.requests;
   if (!cancelled && spec.mode === 'concurrency') await stage('run', { stage: 0, seqBase: 0, count: n, rate: null, concurrency: spec.concurrency });
   else if (!cancelled && spec.mode === 'rate')

@@ -19,6 +19,8 @@ export interface ShardInput {
   ignoreEos: boolean;
   texts: string[];
   jobs: ShardJob[];
+  /** Sent before 'ready' and never reported: they warm the target, the connections and this thread's JIT. */
+  warmup: ShardJob[];
   /** Requests in flight at once in this shard (concurrency mode), or null for scheduled sends. */
   concurrency: number | null;
   timeoutMs: number;

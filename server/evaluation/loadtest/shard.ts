@@ -25,6 +25,7 @@ const loop = monitorEventLoopDelay({ resolution: 1 });
 loop.enable();
 
 let stopped = false;
+let recording = false;
 const inFlight = new Set<http.ClientRequest>();
 let pending: ShardMessage & { type: 'samples' } = { type: 'samples', samples: [] };
 const flush = () => {
@@ -59,7 +60,7 @@ function send(job: ShardJob): Promise<void> {
       const end = performance.now();
       inFlight.delete(req);
       clearTimeout(timeout);
-      if (stopped && error) return resolve();
+      if ((stopped && error) || !recording) return resolve();
       if (!error && timer.ttftMs < 0) error = 'no output';
       if (!error && !timer.done) error = 'stream ended early';
       const out = timer.completionTokens ?? timer.tokenEvents;
@@ -177,10 +178,12 @@ port.on('message', (msg: { type: string; startAt?: number }) => {
   // Stopped before the start: finish at once, so the main thread still gets 'done'.
   if (start === 0) void run();
 });
-port.postMessage({ type: 'ready' } satisfies ShardMessage);
+const warm = input.warmup.length ? runConcurrent(input.warmup, input.concurrency ?? Math.min(4, input.warmup.length)) : Promise.resolve();
+void warm.then(() => port.postMessage({ type: 'ready' } satisfies ShardMessage));
 
 function begin(startAt: number) {
   start = startAt - performance.timeOrigin;
+  recording = true;
   loop.reset();
   const wait = () => new Promise((r) => setTimeout(r, Math.max(0, start - performance.now())));
   void wait().then(run);
