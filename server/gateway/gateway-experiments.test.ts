@@ -29,12 +29,18 @@ afterAll(async () => {
   await b?.close();
 });
 
-async function logs(experimentName: string) {
-  await new Promise((r) => setTimeout(r, 200));
-  const res = await h.t.db.execute(
-    sql`SELECT user_id, deployment_id, experiment_id, variant_id, status, itl_ms, tpot_ms FROM request_logs WHERE model = ${experimentName} ORDER BY id`,
-  );
-  return res.rows as { user_id: string; deployment_id: string; experiment_id: string | null; variant_id: string | null; status: number; itl_ms: number[] | null; tpot_ms: number | null }[];
+type LogRow = { user_id: string; deployment_id: string; experiment_id: string | null; variant_id: string | null; status: number; itl_ms: number[] | null; tpot_ms: number | null };
+
+/** The experiment's request_logs rows once `count` have been flushed (the writer batches; a loaded machine is slower). */
+async function logs(experimentName: string, count: number): Promise<LogRow[]> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const res = await h.t.db.execute(
+      sql`SELECT user_id, deployment_id, experiment_id, variant_id, status, itl_ms, tpot_ms FROM request_logs WHERE model = ${experimentName} ORDER BY id`,
+    );
+    if (res.rows.length >= count || Date.now() > deadline) return res.rows as LogRow[];
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 test('an experiment name routes each user, sticky, to a variant, tags the response and the request log, and records ITL', async () => {
@@ -63,7 +69,7 @@ test('an experiment name routes each user, sticky, to a variant, tags the respon
   // Engines serve their deployment's name, so the experiment's name is replaced by the arm's.
   expect([a.lastBody?.model, b.lastBody?.model].sort()).toEqual([nameA, nameB].sort());
 
-  const rows = await logs(experiment.name);
+  const rows = await logs(experiment.name, 36);
   expect(rows).toHaveLength(36);
   for (const r of rows) {
     const v = byLabel.get(seen.get(r.user_id)!)!;
@@ -101,7 +107,7 @@ test('outside its window, or stopped, the name answers 404; promoted, everyone g
     await res.text();
   }
   expect(b.received - before).toBe(4);
-  const served = (await logs(experiment.name)).filter((r) => r.status === 200);
+  const served = (await logs(experiment.name, 5)).filter((r) => r.status === 200);
   expect(served).toHaveLength(4);
   expect(served.every((r) => r.variant_id === null && r.deployment_id === depB)).toBe(true);
 

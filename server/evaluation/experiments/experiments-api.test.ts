@@ -102,9 +102,11 @@ it('engineers create, start, read and promote experiments; viewers read; users m
   const userMessage = await h.t.db.select().from(messages).where(and(eq(messages.role, 'user')));
   expect((await api.trpc('mutation', 'experiments.feedback', { messageId: userMessage[0]!.id, rating: 1 }, alice.cookie)).status).toBe(400);
 
-  await new Promise((r) => setTimeout(r, 200)); // the gateway's log flush
+  // The gateway writes request logs in batches: wait for the flush.
+  const armOf = (r: any) => r.stats.find((s: { variantId: string }) => s.variantId === servedBy.variantId);
+  await expect.poll(async () => armOf((await api.trpc('query', 'experiments.get', { id }, viewer)).data).requests, { timeout: 10_000 }).toBe(1);
   const report = (await api.trpc('query', 'experiments.get', { id }, viewer)).data;
-  const arm = report.stats.find((s: { variantId: string }) => s.variantId === servedBy.variantId);
+  const arm = armOf(report);
   expect(arm).toMatchObject({ requests: 1, errors: 0, thumbsUp: 1, thumbsDown: 0 });
   expect(arm.e2e.p50).toBeGreaterThan(0);
   expect(report.comparisons).toHaveLength(1);
