@@ -135,3 +135,25 @@ it('feedback on a plain deployment reply is tagged with the deployment', async (
   const [row] = await h.t.db.select().from(messageFeedback).where(eq(messageFeedback.messageId, messageId));
   expect(row).toMatchObject({ rating: -1, deploymentId: depA.id, experimentId: null, variantId: null });
 });
+
+it('latency procedures: viewers read, users may not, hostile input is a 400, and a load test must be visible to the caller', async () => {
+  const viewer = (await api.userSession('viewer')).cookie;
+  const user = (await api.userSession('user')).cookie;
+  const ok = await api.trpc('query', 'experiments.latency', { scope: { kind: 'deployment', id: depA.id }, metric: 'e2e', hours: 24 }, viewer);
+  expect(ok.status).toBe(200);
+  expect(ok.data.series[0].count).toBeGreaterThan(0); // the chat turns of the first test went to depA at least once
+  expect(ok.data.series[0].buckets.at(-1).le).toBeNull(); // +Inf travels as null
+  expect((await api.trpc('query', 'experiments.latency', { scope: { kind: 'deployment', id: depA.id }, metric: 'e2e' }, user)).status).toBe(403);
+  for (const bad of [
+    { scope: { kind: 'table', id: depA.id }, metric: 'e2e' },
+    { scope: { kind: 'model', name: "x' OR 1=1 --" }, metric: 'e2e; DROP TABLE request_logs' },
+    { scope: { kind: 'deployment', id: 'not-a-uuid' }, metric: 'ttft' },
+    { scope: { kind: 'model', name: 'm' }, metric: 'ttft', hours: -1 },
+  ]) expect((await api.trpc('query', 'experiments.latency', bad, viewer)).status).toBe(400);
+  const injected = await api.trpc('query', 'experiments.latency', { scope: { kind: 'model', name: "x' OR 1=1 --" }, metric: 'ttft' }, viewer);
+  expect([injected.status, injected.data.series]).toEqual([200, []]);
+  const hidden = await api.trpc('query', 'experiments.latency', { scope: { kind: 'loadTest', id: '00000000-0000-4000-8000-000000000000' }, metric: 'ttft' }, viewer);
+  expect(hidden.status).toBe(404);
+  const options = await api.trpc('query', 'experiments.latencyOptions', undefined, viewer);
+  expect(options.data.deployments.map((d: { name: string }) => d.name)).toContain(depA.name);
+});
