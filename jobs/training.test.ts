@@ -114,6 +114,20 @@ it('runs a fine-tune: placed on a GPU, steps become metrics and progress, done r
   expect(published.some((p) => (p.message.progress as { step?: number } | null)?.step === 20)).toBe(true);
 });
 
+it('with merge: the adapter is a lora-adapter of the base and the merged model an hf version whose parent is the adapter', async () => {
+  knobs(5, 5);
+  const { id } = await createFinetuneJob(t.db, caller(), { baseVersionId: baseId, datasetId, gpus: 1, merge: true });
+  const done = await waitStatus(id, 'succeeded');
+  const [merged] = await t.db.select().from(modelVersions).where(eq(modelVersions.id, done.outputVersionId!));
+  expect(merged).toMatchObject({ format: 'hf', producedByJobId: id });
+  expect(fs.existsSync(path.join(merged!.location, 'config.json'))).toBe(true);
+  const [adapter] = await t.db.select().from(modelVersions).where(eq(modelVersions.id, merged!.parentVersionId!));
+  expect(adapter).toMatchObject({ format: 'lora-adapter', parentVersionId: baseId, producedByJobId: id });
+  expect(done.result).toMatchObject({ mergedVersionId: merged!.id });
+  const family = await lineage(t.db, merged!.id);
+  expect(family.edges).toEqual(expect.arrayContaining([{ from: baseId, to: adapter!.id, jobId: id }, { from: adapter!.id, to: merged!.id, jobId: id }]));
+});
+
 it('resumes from the last checkpoint when the trainer is killed mid-run, charting each step once', async () => {
   knobs(20, 60);
   const { id } = await createFinetuneJob(t.db, caller(), { baseVersionId: baseId, datasetId });

@@ -65,6 +65,8 @@ def parse_args(argv=None):
     p.add_argument("--max-steps", type=int, default=-1, help="overrides epochs when > 0")
     p.add_argument("--resume-from-checkpoint", help="checkpoint directory written by an earlier run of this job")
     p.add_argument("--bf16", action="store_true", help="train in bfloat16 (GPU)")
+    p.add_argument("--merge", action="store_true",
+                   help="also write the base with the adapter merged in (output-dir/merged, Hugging Face format)")
     args = p.parse_args(argv)
     if not args.self_test:
         missing = [f for f in ("base_model", "dataset", "output_dir") if getattr(args, f) is None]
@@ -263,7 +265,20 @@ def train(args):
     trainer.model.save_pretrained(tmp)  # the LoRA weights only (peft)
     tokenizer.save_pretrained(tmp)
     os.replace(tmp, adapter_path)  # a crash mid-save never leaves a half adapter at the final name
-    emit("done", adapter_path=adapter_path)
+    merged_path = merge_adapter(trainer.model, tokenizer, args.output_dir) if args.merge else None
+    emit("done", adapter_path=adapter_path, **({"output_path": merged_path} if merged_path else {}))
+
+
+def merge_adapter(peft_model, tokenizer, output_dir):
+    """Folds the LoRA deltas into the base weights (peft's merge_and_unload) and saves a plain model
+    that vLLM serves without any LoRA flags; written under a temporary name, then renamed."""
+    merged_path = os.path.join(output_dir, "merged")
+    tmp = merged_path + ".tmp"
+    merged = peft_model.merge_and_unload()
+    merged.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.save_pretrained(tmp)
+    os.replace(tmp, merged_path)
+    return merged_path
 
 
 def run_protocol(work, args):

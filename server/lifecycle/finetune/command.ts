@@ -52,6 +52,7 @@ export function loraSftArgs(spec: FinetuneSpec, paths: { baseModel: string; data
     '--bf16',
   ];
   if (paths.resumeFrom) args.push('--resume-from-checkpoint', paths.resumeFrom);
+  if (spec.merge) args.push('--merge');
   return args;
 }
 

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -29,6 +29,10 @@ export interface DoubleOptions {
   /** Set when invoked with quantize.py's flags. */
   quantize?: { scheme: string; model?: string; deltaPct: number };
   resumeFrom?: string;
+  /** --merge: also write a merged model and report it as output_path, as lora_sft.py does. */
+  merge: boolean;
+  /** --base-model: a merged model has the base's config.json. */
+  baseModel?: string;
   steps: number;
   checkpointEvery: number;
   crashAfterStep?: number;
@@ -48,6 +52,8 @@ export function parseDoubleOptions(argv: string[], env: NodeJS.ProcessEnv): Doub
   let resumeFrom = env.TRAINER_DOUBLE_RESUME_FROM || undefined;
   let scheme: string | undefined;
   let model: string | undefined;
+  let merge = false;
+  let baseModel: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     // lora_sft.py takes many more flags; the double accepts and ignores them.
@@ -55,6 +61,8 @@ export function parseDoubleOptions(argv: string[], env: NodeJS.ProcessEnv): Doub
     else if (flag === '--resume-from-checkpoint') resumeFrom = argv[++i];
     else if (flag === '--scheme') scheme = argv[++i];
     else if (flag === '--model') model = argv[++i];
+    else if (flag === '--merge') merge = true;
+    else if (flag === '--base-model') baseModel = argv[++i];
   }
   if (!outputDir) throw new Error('--output-dir is required');
   const steps = intKnob(env, 'TRAINER_DOUBLE_STEPS', 20)!;
@@ -68,6 +76,8 @@ export function parseDoubleOptions(argv: string[], env: NodeJS.ProcessEnv): Doub
     outputDir,
     quantize: scheme ? { scheme, model, deltaPct } : undefined,
     resumeFrom,
+    merge,
+    baseModel,
     steps,
     checkpointEvery,
     crashAfterStep: intKnob(env, 'TRAINER_DOUBLE_CRASH_AFTER_STEP'),
@@ -131,7 +141,17 @@ export async function runTrainerDouble(opts: DoubleOptions, emit: (event: object
     'adapter_config.json': JSON.stringify({ peft_type: 'LORA', double: true }),
     'README.md': 'Written by the trainer double; not a real adapter.\n',
   });
-  emit({ event: 'done', adapter_path: adapterPath });
+  if (!opts.merge) {
+    emit({ event: 'done', adapter_path: adapterPath });
+    return 0;
+  }
+  const mergedPath = join(opts.outputDir, 'merged');
+  writeDir(mergedPath, {
+    // merge_and_unload keeps the base's architecture: its config.json, unchanged.
+    'config.json': opts.baseModel && existsSync(join(opts.baseModel, 'config.json')) ? readFileSync(join(opts.baseModel, 'config.json'), 'utf8') : JSON.stringify({ architectures: ['LlamaForCausalLM'], model_type: 'llama' }),
+    'README.md': 'Written by the trainer double; not real merged weights.\n',
+  });
+  emit({ event: 'done', adapter_path: adapterPath, output_path: mergedPath });
   return 0;
 }
 
