@@ -22,8 +22,8 @@ export interface LatencySeries {
   count: number;
   meanMs: number | null;
   percentiles: { p50: number; p90: number; p95: number; p99: number } | null;
-  /** Prometheus-style buckets (v <= le; the last is Infinity), counts not cumulative. */
-  buckets: { le: number; count: number }[];
+  /** Prometheus-style buckets (v <= le), counts not cumulative; the last has le null (+Inf: JSON has no Infinity). */
+  buckets: { le: number | null; count: number }[];
 }
 
 const COLUMN: Record<LatencyMetric, string> = { ttft: 'ttft_ms', itl: 'itl_ms', tpot: 'tpot_ms', e2e: 'e2e_ms', overhead: 'overhead_ms' };
@@ -73,7 +73,7 @@ export async function latencyHistogram(db: Db, raw: LatencyQuery): Promise<{ met
     FROM s WHERE v IS NOT NULL GROUP BY 1 ORDER BY 1`);
   const series = summary.rows.map((r): LatencySeries => {
     const p = (r.p as number[] | null)?.map(Number);
-    const buckets = [...bounds, Number.POSITIVE_INFINITY].map((le) => ({ le, count: 0 }));
+    const buckets = [...bounds, null].map((le) => ({ le, count: 0 }));
     for (const c of counts.rows) if (c.series === r.series) buckets[Number(c.k)]!.count = Number(c.n);
     return {
       key: String(r.series),
