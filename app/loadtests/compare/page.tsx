@@ -48,7 +48,7 @@ function Compare() {
                   <th className="num">{t('loadtests.errorRate')}</th>
                   {METRICS.map((m) => (
                     <th className="num nowrap" key={m} title={t(`loadtests.metric.${m}`)}>
-                      {m.toUpperCase()} p50 / p99
+                      {m.toUpperCase()}
                     </th>
                   ))}
                 </tr>
@@ -62,10 +62,12 @@ function Compare() {
                     <td className="num">{num(r.summary?.requestThroughput)} /s</td>
                     <td className="num nowrap">{num(r.summary?.outputTokenThroughput, 1)} tok/s</td>
                     <td className="num nowrap">{r.summary?.goodput == null ? '—' : `${num(r.summary.goodput)} /s`}</td>
-                    <td className="num">{r.summary ? `${num(r.summary.errorRate * 100, 1)} %` : '—'}</td>
+                    <td className="num nowrap">{r.summary ? `${num(r.summary.errorRate * 100, 1)} %` : '—'}</td>
                     {METRICS.map((m) => (
                       <td className="num nowrap" key={m}>
-                        {ms(distOf(r.summary, m)?.median)} / {ms(distOf(r.summary, m)?.p99)}
+                        p50 {ms(distOf(r.summary, m)?.median)}
+                        <br />
+                        <small className="muted">p99 {ms(distOf(r.summary, m)?.p99)}</small>
                       </td>
                     ))}
                   </tr>
