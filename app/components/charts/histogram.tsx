@@ -100,18 +100,14 @@ export function Histogram({ series, label, unit, percentiles = [], height = 220,
             {unit}
           </text>
         )}
-        {percentiles.map((p, i) => {
-          const px = positionOf(p.value);
-          if (px === null) return null;
-          return (
-            <g key={p.label} className="chart-marker" data-testid="histogram-percentile">
-              <line x1={px} x2={px} y1={PAD.top} y2={y(0)} />
-              <text x={px + 3} y={PAD.top + 10 + (i % 3) * 11}>
-                {`${p.label} ${shortNumber(p.value)}`}
-              </text>
-            </g>
-          );
-        })}
+        {placeLabels(percentiles.map((p) => ({ ...p, x: positionOf(p.value) }))).map((p) => (
+          <g key={p.label} className="chart-marker" data-testid="histogram-percentile">
+            <line x1={p.x} x2={p.x} y1={PAD.top} y2={y(0)} />
+            <text x={p.x + 3} y={PAD.top + 10 + p.row * 11}>
+              {`${p.label} ${shortNumber(p.value)}`}
+            </text>
+          </g>
+        ))}
       </svg>
       {series.length > 1 && (
         <figcaption className="chart-legend">
@@ -125,6 +121,21 @@ export function Histogram({ series, label, unit, percentiles = [], height = 220,
       )}
     </figure>
   );
+}
+
+/** Percentile labels left to right, each on the first row where it does not run into the previous label. */
+function placeLabels<T extends { label: string; value: number; x: number | null }>(items: T[]): (T & { x: number; row: number })[] {
+  const rowEnds: number[] = [];
+  return items
+    .filter((p): p is T & { x: number } => p.x !== null)
+    .sort((a, b) => a.x - b.x)
+    .map((p) => {
+      const width = (p.label.length + shortNumber(p.value).length + 2) * 5.6;
+      let row = rowEnds.findIndex((end) => end < p.x);
+      if (row < 0) row = rowEnds.length;
+      rowEnds[row] = p.x + width;
+      return { ...p, row };
+    });
 }
 
 /** Counts values into the given upper bounds (an Infinity bucket is added when the last bound is finite). */
