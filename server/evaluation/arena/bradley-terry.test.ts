@@ -3,7 +3,7 @@ import { bradleyTerryWithIntervals, fitBradleyTerry, quantile } from './bradley-
 import { onlineElo } from './elo';
 import { gameOf, type Game } from './games';
 import { buildLeaderboard } from './leaderboard';
-import { seededRandom } from './random';
+import { seededRandom } from '../stats/random';
 
 /** A tournament among players of known rating: uniform random pairs, outcomes drawn from the BT model. */
 function tournament(truth: Record<string, number>, games: number, seed: number): Game[] {

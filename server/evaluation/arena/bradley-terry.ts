@@ -1,5 +1,5 @@
 import type { Game } from './games';
-import { seededRandom } from './random';
+import { seededRandom } from '../stats/random';
 
 /** Ratings on the Elo-like scale: 400·log10(strength), shifted so the models' mean is the anchor. */
 export const RATING_SCALE = 400;

@@ -1,17 +1,4 @@
-/**
- * A small seeded generator (mulberry32), so a run's arrival schedule and prompts can be reproduced from
- * its spec. Math.random cannot be seeded.
- */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0 || 0x9e3779b9;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from '../stats/random';
 
 /** Standard normal by Box–Muller. */
 export function normal(rand: () => number): number {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { bootstrapMedianDiff, quantile, seededRandom } from './bootstrap';
+import { bootstrapMedianDiff, quantile } from './bootstrap';
+import { seededRandom } from './random';
 import { mannWhitneyU } from './mann-whitney';
 import { normalCdf, normalQuantile, twoSidedP } from './normal';
 import { twoProportionTest } from './proportions';

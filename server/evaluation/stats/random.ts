@@ -1,6 +1,7 @@
 /**
- * A small seeded generator (mulberry32): the bootstrap must give the same intervals for the same
- * votes, so a leaderboard does not jitter between two page loads.
+ * mulberry32: a tiny seeded generator. Math.random cannot be seeded, and Enclave needs reproducible
+ * draws: bootstrap intervals that do not jitter between page loads, load-test schedules rebuilt from
+ * their spec, and property tests that name the seed which fails.
  */
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
