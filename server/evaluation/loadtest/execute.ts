@@ -76,7 +76,8 @@ export async function executeLoadTest(db: Db, id: string, opts: { masterKey?: Bu
       if (progress) {
         const [now] = await db
           .update(loadTests)
-          .set({ progress: progress as unknown as Record<string, unknown> })
+          // heartbeatAt tells the maintenance sweep this run's worker is alive (see sweepAbandonedLoadTests).
+          .set({ progress: { ...(progress as unknown as Record<string, unknown>), heartbeatAt: Date.now() } })
           .where(and(eq(loadTests.id, id), eq(loadTests.status, 'running')))
           .returning({ id: loadTests.id });
         if (!now) abort.abort(); // the row left 'running': cancelled from the UI or CLI

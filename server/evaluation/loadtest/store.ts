@@ -155,3 +155,24 @@ export async function cancelLoadTest(db: Db, user: SessionUser, id: string) {
 export async function samplesOf(db: Db, id: string) {
   return db.select().from(loadTestSamples).where(eq(loadTestSamples.loadTestId, id)).orderBy(loadTestSamples.seq);
 }
+
+/** How long a running load test may go without a progress write (every 500 ms) before its worker counts as gone. */
+export const ABANDONED_AFTER_MS = 120_000;
+
+/**
+ * Marks running load tests whose worker stopped writing progress (killed, crashed, machine gone) as
+ * failed, so the list never shows a run "running" forever; the samples measured so far are kept.
+ */
+export async function sweepAbandonedLoadTests(db: Db, now = Date.now()): Promise<string[]> {
+  const rows = await db
+    .update(loadTests)
+    .set({ status: 'failed', error: 'the worker running this load test stopped (no progress for 2 minutes); samples measured so far are kept', finishedAt: new Date(now) })
+    .where(
+      and(
+        eq(loadTests.status, 'running'),
+        sql`coalesce((${loadTests.progress}->>'heartbeatAt')::double precision, extract(epoch from ${loadTests.startedAt}) * 1000) < ${now - ABANDONED_AFTER_MS}`,
+      ),
+    )
+    .returning({ id: loadTests.id });
+  return rows.map((r) => r.id);
+}
