@@ -217,6 +217,12 @@ describe('a fine-tune, followed live', () => {
   });
 
   it('draws loss and learning rate live while it trains, with an ETA, then shows the adapter in the lineage', async () => {
+    // The page follows the job over server-sent events (polling is only the fallback).
+    const events = page.waitForResponse((r) => /\/api\/jobs\/[0-9a-f-]{36}\/events$/.test(r.url()), { timeout: 30_000 });
+    await page.reload();
+    const stream = await events;
+    expect(stream.status()).toBe(200);
+    expect(stream.headers()['content-type']).toMatch(/^text\/event-stream/);
     await page.waitForSelector('[data-testid=job-detail][data-status=running]', { timeout: 60_000 });
     await page.waitForFunction(() => Number(document.querySelector('[data-testid=loss-chart]')?.getAttribute('data-points') ?? 0) >= 6, null, { timeout: 60_000 });
     expect(Number(await page.locator('[data-testid=lr-chart]').getAttribute('data-points'))).toBeGreaterThanOrEqual(6);

@@ -7,6 +7,7 @@ import { createApiContext, type ApiDeps } from './context';
 import { handleExport } from './export-route';
 import { handleDatasetUpload } from './dataset-upload-route';
 import { handleLoadTestExport } from './loadtest-export-route';
+import { handleJobEvents } from './job-events-route';
 import { appRouter } from './router';
 import { writeAudit } from '../security/audit';
 import { clientAddress } from '../security/client-address';
@@ -51,6 +52,7 @@ export function createApiHandler(deps: ApiDeps): (req: IncomingMessage, res: Ser
     }
     if (await handleDatasetUpload(deps, req, res, url)) return true;
     if (await handleLoadTestExport(deps, req, res, url)) return true;
+    if (await handleJobEvents(deps, req, res, url)) return true;
     if (await handleAgentApi(deps, req, res)) return true;
     return false;
   };

@@ -2,6 +2,7 @@ import { ensureUiBuild } from '../http/next-build';
 import { startWebServer, type WebServer } from '../http/web-server';
 import { closeRedis } from '../redis';
 import { closeQueues } from '../queues';
+import { closeJobFollowers } from '../lifecycle/jobs/live';
 import type { Env } from '../env';
 import { errorMessage, log } from '../log';
 import { registerModelsDir } from '../lifecycle/models-dir';
@@ -40,6 +41,7 @@ export async function runRoles(env: Env, roles: RoleSet): Promise<void> {
       log.info(`stopped ${name}`, { ms: Math.round(performance.now() - started) });
     }
     await closeQueues().catch(() => {});
+    await closeJobFollowers();
     await closeRedis();
     await infra.close();
     log.info('stopped');
