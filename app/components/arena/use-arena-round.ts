@@ -2,7 +2,8 @@
 
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { trpc, type RouterOutputs } from '../../lib/trpc';
-import { ArenaStreamError, streamArena, type Side } from './arena-stream';
+import { EventStreamError } from '../../lib/event-stream';
+import { streamArena, type Side } from './arena-stream';
 
 export type VoteResult = RouterOutputs['arena']['vote'];
 export type Winner = VoteResult['winner'];
@@ -57,7 +58,7 @@ export function useArenaRound() {
       );
       setPhase(outcome === 'aborted' ? 'stopped' : 'voting');
     } catch (err) {
-      setError({ message: err instanceof Error ? err.message : String(err), status: err instanceof ArenaStreamError ? err.status : 0 });
+      setError({ message: err instanceof Error ? err.message : String(err), status: err instanceof EventStreamError ? err.status : 0 });
       setPhase('failed');
     } finally {
       if (abortRef.current === controller) abortRef.current = null;
