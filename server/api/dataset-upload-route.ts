@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { DATASET_FORMATS } from '../db/schema';
-import { ingestDataset, newSplitSeed } from '../lifecycle/datasets/ingest';
+import { ingestDataset } from '../lifecycle/datasets/ingest';
 import { errorMessage, log } from '../log';
 import { writeAudit, type AuditOutcome } from '../security/audit';
 import { clientAddress } from '../security/client-address';
@@ -77,7 +77,7 @@ export async function handleDatasetUpload(deps: ApiDeps, req: IncomingMessage, r
       name: params.name,
       format: params.format === 'auto' ? undefined : params.format,
       heldOutFraction: params.heldOut,
-      seed: params.seed ?? newSplitSeed(),
+      seed: params.seed,
       tokenizerVersionId: params.tokenizerVersionId,
       maxBytes,
     });

@@ -7,7 +7,7 @@ import { dataKeyForSealing } from '../../security/encryption';
 import { DomainError } from '../../security/errors';
 import type { DatasetFormat } from './formats';
 import { SealedFileWriter } from './sealed-file';
-import { splitDataset, type DatasetSplit } from './split';
+import { chooseSplit, type DatasetSplit } from './split';
 import { loadTokenizer } from './tokenizer';
 import { validateDataset, type LineError } from './validate';
 
@@ -17,7 +17,8 @@ export type IngestInput = {
   /** Unset: detected from the first valid row. */
   format?: DatasetFormat;
   heldOutFraction: number;
-  seed: number;
+  /** Unset: a random seed that leaves rows on both sides (see chooseSplit). */
+  seed?: number;
   tokenizerVersionId?: string;
   maxBytes: number;
 };
@@ -79,7 +80,7 @@ export async function ingestDataset(db: Db, masterKey: Buffer, dataDir: string, 
     }
     let split: DatasetSplit;
     try {
-      split = splitDataset(result.rows, { heldOutFraction: input.heldOutFraction, seed: input.seed });
+      split = chooseSplit(result.rows, { heldOutFraction: input.heldOutFraction, seed: input.seed }, newSplitSeed);
     } catch (e) {
       throw new DomainError('BAD_REQUEST', `The split cannot be made: ${(e as Error).message}`);
     }

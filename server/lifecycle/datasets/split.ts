@@ -32,3 +32,22 @@ export function splitDataset(rowCount: number, options: { heldOutFraction: numbe
   if (heldOutRows === rowCount) throw new Error(`a held-out fraction of ${heldOutFraction} with seed ${seed} leaves no training rows among ${rowCount}`);
   return { seed, heldOutFraction, trainRows: rowCount - heldOutRows, heldOutRows };
 }
+
+/**
+ * The split of an upload. With the uploader's seed, exactly that split (or its error: they asked for
+ * it). Without one, random seeds are drawn until both sides have rows: a small file with a 10 % held-out
+ * fraction would otherwise be refused about one time in four (0.9^12 ≈ 0.28 for 12 rows) for no reason
+ * the uploader could see.
+ */
+export function chooseSplit(rowCount: number, options: { heldOutFraction: number; seed?: number }, randomSeed: () => number): DatasetSplit {
+  if (options.seed !== undefined) return splitDataset(rowCount, { heldOutFraction: options.heldOutFraction, seed: options.seed });
+  let last: unknown;
+  for (let attempt = 0; attempt < 64; attempt++) {
+    try {
+      return splitDataset(rowCount, { heldOutFraction: options.heldOutFraction, seed: randomSeed() });
+    } catch (e) {
+      last = e;
+    }
+  }
+  throw last;
+}
