@@ -1,33 +1,16 @@
 'use client';
 
+import type { Distribution } from '../../../server/evaluation/loadtest/stats';
+import type { Summary } from '../../../server/evaluation/loadtest/summary';
 import { trpc } from '../../lib/trpc';
 
-export interface Dist {
-  mean: number;
-  median: number;
-  p90: number;
-  p95: number;
-  p99: number;
-}
+// The summary's shape is the server's own (type-only imports are erased: no server code reaches the browser).
+export type Dist = Distribution;
 export interface Bucket {
   le: number;
   count: number;
 }
-export interface SummaryView {
-  completed: number;
-  failed: number;
-  errorRate: number;
-  durationS: number;
-  requestThroughput: number;
-  outputTokenThroughput: number;
-  totalTokenThroughput: number;
-  peakConcurrency: number;
-  goodput: number | null;
-  goodFraction: number | null;
-  ttftMs: Dist | null;
-  tpotMs: Dist | null;
-  itlMs: Dist | null;
-  e2eMs: Dist | null;
+export interface SummaryView extends Summary {
   stages?: { stage: number; kind: string; rate: number | null; concurrency: number | null; met: boolean | null; summary: SummaryView }[];
   timing?: { shards: number; loopDelayP50Ms: number; loopDelayP99Ms: number; loopDelayMaxMs: number; sendLagP50Ms: number | null; sendLagP99Ms: number | null };
 }
