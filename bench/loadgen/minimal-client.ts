@@ -1,9 +1,9 @@
-import { performance } from 'node:perf_hooks';
+import { monotonicMs } from '../../server/evaluation/loadtest/clock';
 
 /**
  * The reference: the least a client can do. One event loop, Node's bundled undici through global
  * fetch, one reader per stream, the arrival time of the first chunk that carries a token. No parsing
- * beyond that, no threads. Returns the absolute arrival instant (timeOrigin + now) per request id.
+ * beyond that, no threads. Returns the arrival instant (shared monotonic clock) per request id.
  */
 export async function minimalClient(url: string, concurrency: number, total: number, body: (i: number) => string): Promise<{ arrivals: Map<string, number>; failed: number }> {
   const arrivals = new Map<string, number>();
@@ -18,7 +18,7 @@ export async function minimalClient(url: string, concurrency: number, total: num
       for (;;) {
         const { done, value } = await reader.read();
         if (done) break;
-        if (!arrivals.has(id) && Buffer.from(value.buffer, value.byteOffset, value.byteLength).includes('"content":"tok')) arrivals.set(id, performance.timeOrigin + performance.now());
+        if (!arrivals.has(id) && Buffer.from(value.buffer, value.byteOffset, value.byteLength).includes('"content":"tok')) arrivals.set(id, monotonicMs());
       }
     } catch {
       failed++;

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { performance } from 'node:perf_hooks';
+import { monotonicMs } from './clock';
 import type { ShardInput, ShardJob, ShardMessage } from './shard-protocol';
 import { percentileSorted } from './stats';
 import type { Sample, TimingError } from './types';
@@ -19,7 +19,7 @@ export interface EngineResult {
   samples: Sample[];
   timing: TimingError;
   cancelled: boolean;
-  /** performance.timeOrigin + performance.now() at which samples' startMs is 0. */
+  /** The instant, on the shared monotonic clock (clock.ts), at which samples' startMs is 0. */
   startAt: number;
 }
 
@@ -70,7 +70,7 @@ export async function runEngine(run: EngineRun, opts: { onSamples?: (s: Sample[]
               if (msg.type === 'ready') {
                 // Every shard has booted: one shared start instant, a little ahead so all receive it in time.
                 if (++ready === count && !cancelled) {
-                  startAt = performance.timeOrigin + performance.now() + 20;
+                  startAt = monotonicMs() + 20;
                   for (const w of workers) w.postMessage({ type: 'start', startAt });
                 }
               } else if (msg.type === 'samples') {

@@ -5,6 +5,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { randomPrompt } from './prompt-text';
 import type { ShardInput, ShardJob, ShardMessage } from './shard-protocol';
 import { StreamTimer } from './stream-timer';
+import { performanceToMonotonic } from './clock';
 import type { Sample } from './types';
 
 /**
@@ -18,7 +19,8 @@ const target = new URL(input.url.replace(/\/+$/, '') + (input.api === 'chat' ? '
 const secure = target.protocol === 'https:';
 const agent = secure ? new https.Agent({ keepAlive: true, maxSockets: Infinity }) : new http.Agent({ keepAlive: true, maxSockets: Infinity });
 const request = secure ? https.request : http.request;
-// Local clock of the main thread's start: timeOrigin differs per thread, the absolute instant does not.
+// The main thread's start instant on this thread's performance.now() clock (it arrives on the shared
+// monotonic clock: timeOrigin differs per thread and drifts with the wall clock).
 // Set by the 'start' message, sent once every shard has booted, so no shard compiles while others measure.
 let start = 0;
 const loop = monitorEventLoopDelay({ resolution: 1 });
@@ -182,7 +184,7 @@ const warm = input.warmup.length ? runConcurrent(input.warmup, input.concurrency
 void warm.then(() => port.postMessage({ type: 'ready' } satisfies ShardMessage));
 
 function begin(startAt: number) {
-  start = startAt - performance.timeOrigin;
+  start = startAt - performanceToMonotonic;
   recording = true;
   loop.reset();
   const wait = () => new Promise((r) => setTimeout(r, Math.max(0, start - performance.now())));

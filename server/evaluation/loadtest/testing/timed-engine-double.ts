@@ -1,11 +1,12 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { monotonicMs } from '../clock';
 
 /**
  * A TEST DOUBLE for a streaming engine whose timing is known: the first token leaves `firstTokenMs`
  * after the request body arrived, then one token every `interTokenMs`, in OpenAI's chat SSE format with
- * a usage event. It stamps the absolute instant (performance.timeOrigin + now) each token was
+ * a usage event. It stamps the instant (on the shared monotonic clock, clock.ts) each token was
  * written, keyed by the request's x-request-id, so a client's TTFT and ITL can be checked against what
  * was really sent, even when this double's own timers run late (GET /stamps). Chunks are prebuilt: at thousands of streams the double must not be the
  * bottleneck it is measuring.
@@ -63,7 +64,7 @@ export async function startTimedDouble(opts: TimedDoubleOptions, port = 0): Prom
         if (res.destroyed) return;
         // Stamped just before the write: a client can then never look earlier than the truth.
         if (id) {
-          const at = performance.timeOrigin + performance.now();
+          const at = monotonicMs();
           if (sent === 0) stamps.set(id, [at]);
           else stamps.get(id)?.push(at);
         }
