@@ -1,9 +1,14 @@
+import fs from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import type { Db } from '../db/client';
 import { listAssignments, replicaReportSchema, reportReplica } from '../gpu/nodes/assignments';
 import { recordHeartbeat } from '../gpu/nodes/heartbeat';
 import { authenticateNode, JoinError, redeemJoinToken } from '../gpu/nodes/join-tokens';
+import type { Env } from '../env';
+import { ingestTrainerReport, listTrainerAssignments, openTrainerInput, TRAINER_INPUTS, trainerReportSchema, type TrainerInput } from '../lifecycle/jobs/remote';
+import { MAX_RESUMES } from '../lifecycle/jobs/exit';
 import { DomainError } from '../security/errors';
 import { readJsonBody, sendError, sendJson } from './http-util';
 
@@ -13,6 +18,9 @@ import { readJsonBody, sendError, sendJson } from './http-util';
  *   POST /api/agent/heartbeat            { gpus }                          (Bearer credential)
  *   GET  /api/agent/assignments          → { assignments: [...] }          (Bearer credential)
  *   POST /api/agent/replicas/:id         a replica report                  (Bearer credential)
+ *   GET  /api/agent/jobs                 → { jobs: [...] } trainers to run (Bearer credential)
+ *   GET  /api/agent/jobs/:id/input/:name  a running job's plaintext input   (Bearer credential)
+ *   POST /api/agent/jobs/:id/report      trainer log bytes, pid, exit → { offset, cancel }
  * Every call after the join is scoped to the credential's node: an agent sees and writes only its rows.
  */
 const BODY_LIMIT = 1024 * 1024;
@@ -48,6 +56,8 @@ export const joinRequestSchema = z.object({
 });
 const heartbeatSchema = z.object({ gpus: z.array(gpuSchema).max(64) });
 const REPLICA_PATH = /^\/api\/agent\/replicas\/([0-9a-f-]{36})$/;
+const JOB_INPUT_PATH = /^\/api\/agent\/jobs\/([0-9a-f-]{36})\/input\/([a-z-]{1,40})$/;
+const JOB_REPORT_PATH = /^\/api\/agent\/jobs\/([0-9a-f-]{36})\/report$/;
 
 function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   const result = schema.safeParse(body);
@@ -66,7 +76,7 @@ async function nodeOf(db: Db, req: IncomingMessage) {
 }
 
 /** Resolves false for paths outside /api/agent, so the caller can answer them. */
-export async function handleAgentApi(deps: { db: Db }, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+export async function handleAgentApi(deps: { db: Db; masterKey: Buffer; env: Pick<Env, 'dataDir'> }, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
   const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
   if (!pathname.startsWith('/api/agent/')) return false;
   const { db } = deps;
@@ -94,6 +104,24 @@ export async function handleAgentApi(deps: { db: Db }, req: IncomingMessage, res
       const report = parse(replicaReportSchema, await readJsonBody(req, BODY_LIMIT));
       if (!(await reportReplica(db, node.name, REPLICA_PATH.exec(pathname)![1]!, report))) throw new DomainError('NOT_FOUND', 'No such replica on this node');
       sendJson(res, 200, { ok: true });
+    } else if (route === 'GET /api/agent/jobs') {
+      const node = await nodeOf(db, req);
+      sendJson(res, 200, { jobs: await listTrainerAssignments(db, node.name) });
+    } else if (req.method === 'GET' && JOB_INPUT_PATH.test(pathname)) {
+      const node = await nodeOf(db, req);
+      const [, jobId, name] = JOB_INPUT_PATH.exec(pathname)!;
+      if (!(TRAINER_INPUTS as readonly string[]).includes(name!)) throw new DomainError('BAD_REQUEST', `No input named ${name}: one of ${TRAINER_INPUTS.join(', ')}`);
+      const input = await openTrainerInput(db, { masterKey: deps.masterKey, dataDir: deps.env.dataDir }, node.name, jobId!, name as TrainerInput);
+      try {
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': fs.statSync(input.file).size, 'x-enclave-rows': String(input.rows), 'cache-control': 'no-store' });
+        await pipeline(fs.createReadStream(input.file), res);
+      } finally {
+        fs.rmSync(input.file, { force: true });
+      }
+    } else if (req.method === 'POST' && JOB_REPORT_PATH.test(pathname)) {
+      const node = await nodeOf(db, req);
+      const report = parse(trainerReportSchema, await readJsonBody(req, BODY_LIMIT));
+      sendJson(res, 200, await ingestTrainerReport(db, node.name, JOB_REPORT_PATH.exec(pathname)![1]!, report, { maxResumes: MAX_RESUMES }));
     } else throw new DomainError('NOT_FOUND', 'No such agent endpoint');
   } catch (error) {
     sendError(res, error, 'agent api');

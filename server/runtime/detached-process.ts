@@ -140,3 +140,8 @@ function isZombie(pid: number): boolean {
     return false;
   }
 }
+
+/** A process already gone when we looked (after a restart): its log is read to the end, then it counts as exited. */
+export function goneProcess(pid: number, logPath: string): DetachedProcess {
+  return { pid, logPath, adopted: true, exited: Promise.resolve({ code: null, signal: null }), alive: () => false, stop: async () => {}, release: () => {} };
+}

@@ -1,4 +1,9 @@
+import fs from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { TrainerInput, TrainerReport, TrainerAssignment } from '../../lifecycle/jobs/remote';
 import type { ReplicaStore } from '../../runtime/replica-supervisor';
+import type { TrainerJobClient } from './remote-trainers';
 import type { GpuInfo } from '../types';
 import type { Assignment, ReplicaReport } from './assignments';
 import type { NodeRegistration } from './register';
@@ -57,5 +62,27 @@ export function controlPlaneClient(base: URL, credential: string) {
       assignments: async () => (await call<{ assignments: Assignment[] }>(base, '/api/agent/assignments', { method: 'GET', credential })).assignments,
       report: (replicaId: string, report: ReplicaReport) => call(base, `/api/agent/replicas/${replicaId}`, { method: 'POST', body: report, credential }).then(() => undefined),
     } satisfies ReplicaStore,
+    jobs: {
+      assignments: async () => (await call<{ jobs: TrainerAssignment[] }>(base, '/api/agent/jobs', { method: 'GET', credential })).jobs,
+      report: (jobId: string, report: TrainerReport) => call<{ offset: number; cancel: boolean }>(base, `/api/agent/jobs/${jobId}/report`, { method: 'POST', body: report, credential }),
+      download: (jobId: string, input: TrainerInput, outPath: string) => download(new URL(`/api/agent/jobs/${jobId}/input/${input}`, base), credential, outPath),
+    } satisfies TrainerJobClient,
   };
+}
+
+/** A job input streamed to a private file; its row count comes in a header. Large inputs take their time. */
+async function download(url: URL, credential: string, outPath: string): Promise<number> {
+  const res = await fetch(url, { headers: { authorization: `Bearer ${credential}` }, signal: AbortSignal.timeout(30 * 60_000) });
+  if (!res.ok || !res.body) {
+    const text = await res.text().catch(() => '');
+    let message = '';
+    try {
+      message = (JSON.parse(text) as { error?: { message?: string } }).error?.message ?? '';
+    } catch {
+      // not JSON
+    }
+    throw new Error(`GET ${url.pathname}: ${res.status} ${message}`.trim());
+  }
+  await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), fs.createWriteStream(outPath, { mode: 0o600 }));
+  return Number(res.headers.get('x-enclave-rows') ?? 0);
 }

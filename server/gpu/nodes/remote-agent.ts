@@ -9,19 +9,21 @@ import { readInventory } from '../inventory';
 import type { Inventory } from '../types';
 import { controlPlaneClient, controlPlaneUrl, joinControlPlane } from './control-client';
 import { nodeLabels } from './labels';
+import { createTrainerRunner } from './remote-trainers';
 
 type SavedCredential = { joinUrl: string; nodeName: string; credential: string };
 
 /**
  * An agent on another host: joins the control plane once with a one-time token (the credential it gets
  * back is kept in <dataDir>/agent-credential.json, mode 0600, so a restart needs no new token), then
- * heartbeats and runs its assigned replicas through the control API, never the database.
+ * heartbeats and runs its assigned replicas and trainers (remote-trainers.ts) through the control API,
+ * never the database.
  * Model locations are paths as the control plane knows them: remote hosts need the same model storage
  * mounted at the same path.
  */
 export async function startRemoteAgent(
   env: Env,
-  opts: { joinUrl: string; token?: string; nodeName?: string; pollMs?: number; heartbeatMs?: number; inventory?: () => Promise<Inventory> },
+  opts: { joinUrl: string; token?: string; nodeName?: string; pollMs?: number; heartbeatMs?: number; trainerPollMs?: number; inventory?: () => Promise<Inventory> },
 ) {
   const base = controlPlaneUrl(opts.joinUrl, env.ENCLAVE_ALLOW_INSECURE_JOIN);
   const inventory = opts.inventory ?? (() => readInventory());
@@ -54,6 +56,13 @@ export async function startRemoteAgent(
   const defaults = { threads: env.ENCLAVE_LLAMACPP_THREADS, context: env.ENCLAVE_LLAMACPP_CONTEXT, sequences: env.ENCLAVE_LLAMACPP_SEQUENCES };
   const supervisor = createReplicaSupervisor({ store: client.store, dataDir: env.dataDir, launcherFor: (engine) => launcherFor(engine, defaults), host: env.HOST === '0.0.0.0' ? os.hostname() : env.HOST });
 
+  const trainers = createTrainerRunner({
+    client: client.jobs,
+    dataDir: env.dataDir,
+    trainer: { python: env.ENCLAVE_TRAINER_PYTHON, override: env.ENCLAVE_TRAINER_COMMAND },
+    pollMs: opts.trainerPollMs,
+  });
+
   let stopped = false;
   const timers = new Map<string, NodeJS.Timeout>();
   const inFlight = new Map<string, Promise<void>>();
@@ -74,14 +83,19 @@ export async function startRemoteAgent(
   await client.heartbeat((await inventory()).gpus);
   timers.set('heartbeat', setTimeout(loop('heartbeat', opts.heartbeatMs ?? 5_000, async () => client.heartbeat((await inventory()).gpus)), opts.heartbeatMs ?? 5_000));
   await loop('replicas', opts.pollMs ?? 2_000, () => supervisor.sync())();
+  // Trainers report their log every second: the job page's loss chart follows at that pace.
+  await loop('trainers', opts.trainerPollMs ?? 1_000, () => trainers.sync())();
 
   return {
     nodeName: saved.nodeName,
     supervisor,
+    trainers,
     async stop() {
       stopped = true;
       for (const t of timers.values()) clearTimeout(t);
       await Promise.all(inFlight.values());
+      // Trainers keep running (hours of work); the next agent adopts them. Replicas stop gracefully.
+      trainers.release();
       await supervisor.stopAll();
     },
   };

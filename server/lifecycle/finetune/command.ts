@@ -61,3 +61,15 @@ export function quantizeArgs(paths: { model: string; outputDir: string; scheme: 
   // Calibrate on the training side and measure on the held-out side: never score on what calibrated it.
   return ['--model', paths.model, '--output-dir', paths.outputDir, '--scheme', paths.scheme, '--eval-text', paths.evalText, '--calibration-text', paths.calibrationText];
 }
+
+/** The trainer script and its flags for a job, with its input and output paths on the host that runs it. */
+export function trainerInvocation(
+  job: { kind: 'finetune' | 'quantize'; spec: Record<string, unknown> },
+  paths: { baseModel: string; trainData: string; evalData?: string; evalText: string; calibrationText: string; outputDir: string; resumeFrom?: string },
+): { script: 'lora_sft.py' | 'quantize.py'; args: string[] } {
+  if (job.kind === 'finetune') {
+    return { script: 'lora_sft.py', args: loraSftArgs(job.spec as unknown as FinetuneSpec, { baseModel: paths.baseModel, dataset: paths.trainData, evalDataset: paths.evalData, outputDir: paths.outputDir, resumeFrom: paths.resumeFrom }) };
+  }
+  const scheme = String((job.spec as { target?: unknown }).target);
+  return { script: 'quantize.py', args: quantizeArgs({ model: paths.baseModel, outputDir: paths.outputDir, scheme, evalText: paths.evalText, calibrationText: paths.calibrationText }) };
+}

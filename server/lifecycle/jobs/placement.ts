@@ -1,5 +1,5 @@
-import { and, eq, isNull } from 'drizzle-orm';
-import { allocations } from '../../db/schema';
+import { and, eq, gt, isNotNull, isNull, sql } from 'drizzle-orm';
+import { allocations, joinTokens } from '../../db/schema';
 import { planPlacement, type PlacementPlan } from '../../gpu/planner';
 import type { DbOrTx } from '../../security/db-types';
 import { lockPlacement, plannerNodes } from '../placement';
@@ -13,8 +13,9 @@ export interface JobPlacementRequest {
   memoryBytes: number;
   gpus: number;
   /**
-   * The host whose worker will run the process. The worker starts trainers itself (it does not hand them
-   * to a remote agent yet), so only its own node can take one; other nodes are named with that reason.
+   * The host whose worker would run the process. A job can go there (the worker starts the trainer) or
+   * to a node whose agent joined with `enclave agent --join` (that agent starts it, remote.ts); a node
+   * with neither is named with that reason. Undefined: every node (an estimate before any worker).
    */
   runnerNode?: string;
 }
@@ -26,10 +27,11 @@ export interface JobPlacementRequest {
 export async function chooseJobPlacement(tx: DbOrTx, req: JobPlacementRequest): Promise<JobChoice & { plan?: PlacementPlan }> {
   const all = await plannerNodes(tx);
   const reasons: string[] = [];
+  const joined = req.runnerNode === undefined ? new Set<string>() : await joinedNodeIds(tx);
   const nodes = all
     .filter((n) => {
-      if (req.runnerNode === undefined || n.name === req.runnerNode) return true;
-      reasons.push(`${n.name}: trainers run on the worker's own host (${req.runnerNode}) for now`);
+      if (req.runnerNode === undefined || n.name === req.runnerNode || joined.has(n.id)) return true;
+      reasons.push(`${n.name}: nothing there starts trainers (it is not this worker's host, ${req.runnerNode}, and its agent did not join with --join)`);
       return false;
     })
     .map((n) => ({ ...n, engines: n.engines.includes('vllm') ? [...n.engines, TRAINER_ENGINE] : n.engines }));
@@ -50,6 +52,15 @@ export async function chooseJobPlacement(tx: DbOrTx, req: JobPlacementRequest): 
   const only = plan.placements[0]!;
   const node = nodes.find((n) => n.name === only.node)!;
   return { feasible: true, nodeId: node.id, node: node.name, gpus: only.gpus, claimBytes: plan.claimBytesPerGpu ?? req.memoryBytes, plan };
+}
+
+/** Nodes whose agent joined over the control API and holds a live credential: they run their own trainers. */
+async function joinedNodeIds(tx: DbOrTx): Promise<Set<string>> {
+  const rows = await tx
+    .select({ nodeId: joinTokens.usedByNodeId })
+    .from(joinTokens)
+    .where(and(isNotNull(joinTokens.usedByNodeId), isNull(joinTokens.usedAt), gt(joinTokens.expiresAt, sql`now()`)));
+  return new Set(rows.map((r) => r.nodeId!));
 }
 
 /** Places and claims in one step, in the caller's transaction: two workers never take the same GPUs. */

@@ -1,19 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import { and, eq, gt, inArray, sql } from 'drizzle-orm';
+import { and, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client';
-import { jobMetrics, jobs, modelVersions } from '../../db/schema';
+import { gpuNodes, jobs, modelVersions } from '../../db/schema';
 import { errorMessage, log } from '../../log';
 import { enqueue } from '../../queues';
 import { redis, redisKey } from '../../redis';
-import { adoptProcess, commandLineOf, isAlive, spawnDetached, type DetachedProcess } from '../../runtime/detached-process';
+import { adoptProcess, commandLineOf, goneProcess, isAlive, spawnDetached, type DetachedProcess } from '../../runtime/detached-process';
 import type { writeDatasetPart } from '../datasets/store';
-import { loraSftArgs, quantizeArgs, trainerCommand, type TrainerConfig } from '../finetune/command';
-import type { FinetuneSpec } from '../finetune/spec';
+import { trainerCommand, trainerInvocation, type TrainerConfig } from '../finetune/command';
 import type { JobRow } from './access';
-import { finishFinetune, finishHfQuantize, markCancelled, markFailed } from './finish';
+import { checkpointStepOf, MAX_RESUMES, settleTrainerExit, type ExitDecision } from './exit';
+import { markCancelled, markFailed } from './finish';
 import { JobFollower, type FollowOutcome } from './follower';
 import { publishJobUpdate } from './live';
 import { placeAndAllocate } from './placement';
+import { handOverToAgent, isRunByAgent } from './remote';
 import { isGgufTarget } from './quantize-spec';
 import { runGgufQuantize } from './quantize-gguf';
 import { fileSize, jobWorkspace, prepareWorkspace, removeDatasetCopies } from './workspace';
@@ -36,27 +37,20 @@ export interface TrainingDeps {
   sweepMs: number;
   /** Restarts from a checkpoint after the trainer died without finishing. */
   maxResumes: number;
+  /** A job on an agent's host fails after this long without a report while that node is not healthy. */
+  agentSilenceMs: number;
 }
 
-export const TRAINING_DEFAULTS = { pollMs: 250, flushMs: 1_000, stopGraceMs: 10_000, leaseMs: 15_000, sweepMs: 10_000, maxResumes: 3 } as const;
+export const TRAINING_DEFAULTS = { pollMs: 250, flushMs: 1_000, stopGraceMs: 10_000, leaseMs: 15_000, sweepMs: 10_000, maxResumes: MAX_RESUMES, agentSilenceMs: 600_000 } as const;
 
 const TERMINAL = ['succeeded', 'failed', 'cancelled'];
-
-/** The step of a transformers checkpoint directory (checkpoint-120 → 120). */
-export const checkpointStepOf = (path: string | null) => Number(/checkpoint-(\d+)\/?$/.exec(path ?? '')?.[1] ?? 0);
-
-const exitText = (o: FollowOutcome) => (o.exit.signal ? `signal ${o.exit.signal}` : o.exit.code === null ? 'exit not observed (adopted process)' : `exit code ${o.exit.code}`);
-
-/** A process already gone when this worker looked: its log is replayed, then it is handled as an exit. */
-function goneProcess(pid: number, logPath: string): DetachedProcess {
-  return { pid, logPath, adopted: true, exited: Promise.resolve({ code: null, signal: null }), alive: () => false, stop: async () => {}, release: () => {} };
-}
 
 /**
  * Runs fine-tune and quantization jobs for one worker. Each job is claimed with a Redis lease while this
  * worker follows it, so two workers never drive one job, and a worker that dies frees its jobs once the
  * lease runs out: the sweep of any worker then adopts a trainer that is still running (by pid, checked
- * against its command line) or restarts one that died from its last checkpoint.
+ * against its command line) or restarts one that died from its last checkpoint. A job placed on a node
+ * whose agent joined over the control API is handed to that agent instead (remote.ts).
  */
 export class TrainingSupervisor {
   private readonly id = randomUUID();
@@ -83,15 +77,37 @@ export class TrainingSupervisor {
     await Promise.all(running.map(([id]) => this.unlease(id)));
   }
 
-  /** Every job not finished gets (re)queued: queued ones whose enqueue was lost, waiting ones to try placement again, running ones nobody follows. */
+  /**
+   * Every job not finished gets (re)queued: queued ones whose enqueue was lost, waiting ones to try
+   * placement again, running ones nobody follows. Jobs run by a remote agent are the agent's; one whose
+   * node went silent for `agentSilenceMs` fails, so its GPUs are not held forever.
+   */
   async sweep(): Promise<void> {
-    const rows = await this.deps.db.select({ id: jobs.id, status: jobs.status }).from(jobs).where(inArray(jobs.status, ['queued', 'waiting', 'running']));
+    const rows = await this.deps.db
+      .select({ id: jobs.id, status: jobs.status, progress: jobs.progress, updatedAt: jobs.updatedAt, nodeName: jobs.nodeName })
+      .from(jobs)
+      .where(inArray(jobs.status, ['queued', 'waiting', 'running']));
     for (const r of rows) {
       if (this.closed) return;
       if (this.busy.has(r.id)) continue;
+      if (r.status === 'running' && isRunByAgent(r)) {
+        await this.failIfAgentSilent(r.id, r.nodeName, r.updatedAt);
+        continue;
+      }
       if (r.status === 'running' && (await redis().exists(this.leaseKey(r.id)))) continue;
       await enqueue('training', { jobId: r.id }, r.id);
     }
+  }
+
+  private async failIfAgentSilent(jobId: string, nodeName: string | null, updatedAt: Date): Promise<void> {
+    if (Date.now() - updatedAt.getTime() < this.deps.agentSilenceMs) return;
+    const [node] = await this.deps.db.select({ status: gpuNodes.status }).from(gpuNodes).where(eq(gpuNodes.name, nodeName ?? ''));
+    if (node?.status === 'healthy') return;
+    // Only if still silent: a report that lands meanwhile moves updated_at.
+    const cutoff = new Date(Date.now() - this.deps.agentSilenceMs);
+    const [silent] = await this.deps.db.select({ id: jobs.id }).from(jobs).where(and(eq(jobs.id, jobId), eq(jobs.status, 'running'), lt(jobs.updatedAt, cutoff)));
+    if (!silent) return;
+    await markFailed(this.deps.db, jobId, `the agent on ${nodeName} stopped reporting (node ${node?.status ?? 'gone'}, nothing for ${Math.round(this.deps.agentSilenceMs / 60_000)} min); its trainer may still be running there`);
   }
 
   /** The queue handler: do whatever the job's row says is next. */
@@ -100,6 +116,8 @@ export class TrainingSupervisor {
     const [job] = await this.deps.db.select().from(jobs).where(eq(jobs.id, jobId));
     if (!job || TERMINAL.includes(job.status)) return;
     if (job.cancelRequestedAt && job.status !== 'running') return markCancelled(this.deps.db, job.id);
+    // Its trainer runs on another host, driven by that host's agent (remote.ts).
+    if (job.status === 'running' && isRunByAgent(job)) return;
     if (!(await this.lease(job.id))) return;
     this.busy.add(job.id);
     let handedToFollower = false;
@@ -157,6 +175,8 @@ export class TrainingSupervisor {
         .returning();
       // Cancelled meanwhile: throwing rolls the allocation back.
       if (!row) throw new CancelledBeforeStart();
+      // Another node: its agent starts the trainer (it joined with --join; placement offers no other kind).
+      if (row.nodeName !== this.deps.runnerNode) await handOverToAgent(tx, row.id);
       return { row };
     }).catch((e) => (e instanceof CancelledBeforeStart ? null : Promise.reject(e)));
     if (!claimed) return false;
@@ -165,6 +185,10 @@ export class TrainingSupervisor {
       return false;
     }
     await publishJobUpdate(job.id, { status: 'running', nodeName: claimed.row.nodeName, gpuIndices: claimed.row.gpuIndices });
+    if (claimed.row.nodeName !== this.deps.runnerNode) {
+      log.info('training job handed to its node\'s agent', { job: job.id, node: claimed.row.nodeName });
+      return false;
+    }
     return this.launch(claimed.row, undefined);
   }
 
@@ -204,24 +228,24 @@ export class TrainingSupervisor {
       if (!this.deps.masterKey) throw new Error('this worker has no master key to open datasets');
       return this.deps.writeDataset(this.deps.db, this.deps.masterKey, datasetId, part, out, format, { dataDir: this.deps.dataDir });
     };
+    let heldOutRows = 0;
     if (job.kind === 'finetune') {
-      const spec = job.spec as FinetuneSpec;
       const train = await write(job.datasetId!, 'train', ws.trainData, 'jsonl-messages');
       if (train.rows === 0) throw new Error('the dataset has no training rows');
-      const held = await write(job.datasetId!, 'heldOut', ws.evalData, 'jsonl-messages');
-      return loraSftArgs(spec, { baseModel: source.location, dataset: ws.trainData, evalDataset: held.rows ? ws.evalData : undefined, outputDir: ws.output, resumeFrom });
-    }
-    const spec = job.spec as { target: string; evalDatasetId?: string };
-    if (spec.evalDatasetId) {
-      await write(spec.evalDatasetId, 'heldOut', ws.evalText, 'text');
-      await write(spec.evalDatasetId, 'train', ws.calibrationText, 'text');
+      heldOutRows = (await write(job.datasetId!, 'heldOut', ws.evalData, 'jsonl-messages')).rows;
     } else {
-      fs.writeFileSync(ws.evalText, BUNDLED_QUALITY_TEXT, { mode: 0o600 });
-      fs.writeFileSync(ws.calibrationText, BUNDLED_QUALITY_TEXT, { mode: 0o600 });
+      const spec = job.spec as { evalDatasetId?: string };
+      if (spec.evalDatasetId) {
+        await write(spec.evalDatasetId, 'heldOut', ws.evalText, 'text');
+        await write(spec.evalDatasetId, 'train', ws.calibrationText, 'text');
+      } else {
+        fs.writeFileSync(ws.evalText, BUNDLED_QUALITY_TEXT, { mode: 0o600 });
+        fs.writeFileSync(ws.calibrationText, BUNDLED_QUALITY_TEXT, { mode: 0o600 });
+      }
+      // quantize.py refuses an existing output directory: a restart starts clean.
+      fs.rmSync(ws.output, { recursive: true, force: true });
     }
-    // quantize.py refuses an existing output directory: a restart starts clean.
-    fs.rmSync(ws.output, { recursive: true, force: true });
-    return quantizeArgs({ model: source.location, outputDir: ws.output, scheme: spec.target, evalText: ws.evalText, calibrationText: ws.calibrationText });
+    return trainerInvocation(job, { ...ws, baseModel: source.location, evalData: heldOutRows ? ws.evalData : undefined, outputDir: ws.output, resumeFrom }).args;
   }
 
   /** A running job nobody follows: adopt its trainer if it still runs, else replay its log and handle the exit. */
@@ -264,38 +288,29 @@ export class TrainingSupervisor {
   }
 
   private async onExit(jobId: string, outcome: FollowOutcome): Promise<void> {
-    const [job] = await this.deps.db.select().from(jobs).where(eq(jobs.id, jobId));
-    if (!job) return;
-    const db = this.deps.db;
-    if (outcome.done) {
-      const done = { ...outcome, done: outcome.done };
-      return this.terminal(jobId, () => (job.kind === 'finetune' ? finishFinetune(db, job, done) : finishHfQuantize(db, job, done)));
+    let next: ExitDecision = { kind: 'ended' };
+    try {
+      next = await settleTrainerExit(this.deps.db, jobId, outcome, { maxResumes: this.deps.maxResumes, giveUp: this.closed });
+    } finally {
+      if (next.kind === 'ended') await this.release(jobId);
     }
-    if (outcome.cancelled || job.cancelRequestedAt) return this.terminal(jobId, () => markCancelled(db, jobId));
-    if (outcome.error) return this.terminal(jobId, () => markFailed(db, jobId, outcome.error!));
-    const resumes = Math.max(0, job.attempts - 1);
-    if (resumes >= this.deps.maxResumes || this.closed) {
-      return this.terminal(jobId, () => markFailed(db, jobId, `the trainer stopped without finishing ${job.attempts} times (last: ${exitText(outcome)}); giving up`));
-    }
-    // Steps after the checkpoint are done again: drop their points so the charts show each step once.
-    const from = job.kind === 'finetune' ? (job.lastCheckpoint ?? undefined) : undefined;
-    const startStep = checkpointStepOf(from ?? null);
-    await db.delete(jobMetrics).where(and(eq(jobMetrics.jobId, jobId), gt(jobMetrics.step, startStep)));
-    const note = `trainer stopped (${exitText(outcome)}) without finishing: ${from ? `resuming from checkpoint at step ${startStep}` : 'starting again'} (restart ${resumes + 1} of ${this.deps.maxResumes})`;
-    const [row] = await db.update(jobs).set({ logTail: [...job.logTail, note].slice(-50), pid: null, updatedAt: new Date() }).where(eq(jobs.id, jobId)).returning();
-    await publishJobUpdate(jobId, { resumed: true, attempts: job.attempts });
-    if (!(await this.launch(row!, from))) return;
+    if (next.kind === 'relaunch') await this.launch(next.row, next.resumeFrom);
   }
 
-  /** Ends a job: writes its final state, removes the plaintext dataset copies, frees the claim. */
+  /** Ends a job: writes its final state, then lets it go. */
   private async terminal(jobId: string, write: () => Promise<void>): Promise<void> {
     try {
       await write();
     } finally {
-      removeDatasetCopies(jobWorkspace(this.deps.dataDir, jobId));
-      this.busy.delete(jobId);
-      await this.unlease(jobId);
+      await this.release(jobId);
     }
+  }
+
+  /** A job this worker no longer drives: the plaintext dataset copies go, and so does the claim. */
+  private async release(jobId: string): Promise<void> {
+    removeDatasetCopies(jobWorkspace(this.deps.dataDir, jobId));
+    this.busy.delete(jobId);
+    await this.unlease(jobId);
   }
 }
 
