@@ -3,12 +3,12 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { and, eq } from 'drizzle-orm';
-import { allocations, jobMetrics, jobs, modelVersions } from '../server/db/schema';
+import { jobMetrics, jobs, modelVersions } from '../server/db/schema';
 import { createFinetuneJob, createQuantizeJob } from '../server/lifecycle/jobs/create';
 import { finetuneSpecSchema } from '../server/lifecycle/finetune/spec';
 import { cancelJob } from '../server/lifecycle/jobs/queries';
 import { lineage } from '../server/lifecycle/jobs/lineage';
-import { makeDataset, makeGpuNode, makeHfBase, tempDir, TRAINER_DOUBLE_COMMAND } from '../server/lifecycle/jobs/testing/fixtures';
+import { jobProbes, makeDataset, makeGpuNode, makeHfBase, range, tempDir, TRAINER_DOUBLE_COMMAND, trainerDoubleKnobs } from '../server/lifecycle/jobs/testing/fixtures';
 import { jobWorkspace } from '../server/lifecycle/jobs/workspace';
 import { closeQueues, queue } from '../server/queues';
 import { closeRedis } from '../server/redis';
@@ -46,21 +46,8 @@ const start = () =>
     stopGraceMs: 2_000,
   });
 
-const row = async (id: string) => (await t.db.select().from(jobs).where(eq(jobs.id, id)))[0]!;
-// On a timeout, say where the job stood: a flaky wait is diagnosed from the message alone.
-const waitStatus = (id: string, status: string, ms = 30_000) =>
-  until(`job ${status}`, async () => ((await row(id)).status === status ? row(id) : undefined), ms).catch(async (e: Error) => {
-    const { status: now, attempts, error, progress, lastCheckpoint, logTail, pid } = await row(id);
-    throw new Error(`${e.message}; job is ${JSON.stringify({ now, attempts, error, pid, progress, lastCheckpoint, logTail: logTail.slice(-6) })}`);
-  });
-const stepsOf = async (id: string) => (await t.db.select().from(jobMetrics).where(and(eq(jobMetrics.jobId, id), eq(jobMetrics.kind, 'step')))).map((m) => m.step).sort((a, b) => a - b);
-const activeAllocations = async (id: string) => (await t.db.select().from(allocations).where(eq(allocations.holderId, id))).filter((a) => !a.releasedAt);
-const knobs = (steps: number, stepMs: number) => {
-  process.env.TRAINER_DOUBLE_STEPS = String(steps);
-  process.env.TRAINER_DOUBLE_STEP_MS = String(stepMs);
-  process.env.TRAINER_DOUBLE_CHECKPOINT_EVERY = '5';
-};
-const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, i) => a + i);
+const { row, waitStatus, stepsOf, activeAllocations } = jobProbes(() => t.db);
+const knobs = trainerDoubleKnobs;
 
 beforeAll(async () => {
   t = await createTestDatabase('training');

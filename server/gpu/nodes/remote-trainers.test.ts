@@ -1,15 +1,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { and, eq } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTrainingWorker } from '../../../jobs/training';
 import { startApiTestServer } from '../../api/testing/api-test-server';
-import { allocations, gpuNodes, jobMetrics, jobs, modelVersions } from '../../db/schema';
+import { gpuNodes, modelVersions } from '../../db/schema';
 import { parseEnv } from '../../env';
 import { createFinetuneJob, createQuantizeJob, estimateFinetune } from '../../lifecycle/jobs/create';
 import { cancelJob } from '../../lifecycle/jobs/queries';
-import { makeDataset, makeGpuNode, makeHfBase, tempDir, TRAINER_DOUBLE_COMMAND } from '../../lifecycle/jobs/testing/fixtures';
+import { jobProbes, makeDataset, makeGpuNode, makeHfBase, range, tempDir, TRAINER_DOUBLE_COMMAND, trainerDoubleKnobs } from '../../lifecycle/jobs/testing/fixtures';
 import { jobWorkspace } from '../../lifecycle/jobs/workspace';
 import { closeQueues, queue } from '../../queues';
 import { closeRedis } from '../../redis';
@@ -42,20 +42,8 @@ const inventory = async () => ({ gpus: [h100(0), h100(1)], topology: null, proce
 const agentEnv = () => parseEnv({ ENCLAVE_DATA_DIR: agentDir, HOST: '127.0.0.1', ENCLAVE_TRAINER_COMMAND: TRAINER_DOUBLE_COMMAND });
 const startAgent = (token?: string) => startRemoteAgent(agentEnv(), { joinUrl: api.base, token, nodeName: REMOTE, pollMs: 60_000, heartbeatMs: 60_000, trainerPollMs: 100, inventory });
 const caller = () => ({ id: owner.id, role: 'engineer' as const });
-const row = async (id: string) => (await t.db.select().from(jobs).where(eq(jobs.id, id)))[0]!;
-const waitStatus = (id: string, status: string, ms = 30_000) =>
-  until(`job ${status}`, async () => ((await row(id)).status === status ? row(id) : undefined), ms).catch(async (e: Error) => {
-    const { status: now, attempts, error, progress, logTail } = await row(id);
-    throw new Error(`${e.message}; job is ${JSON.stringify({ now, attempts, error, progress, logTail: logTail.slice(-6) })}`);
-  });
-const stepsOf = async (id: string) => (await t.db.select().from(jobMetrics).where(and(eq(jobMetrics.jobId, id), eq(jobMetrics.kind, 'step')))).map((m) => m.step).sort((a, b) => a - b);
-const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, i) => a + i);
-const knobs = (steps: number, stepMs: number) => {
-  process.env.TRAINER_DOUBLE_STEPS = String(steps);
-  process.env.TRAINER_DOUBLE_STEP_MS = String(stepMs);
-  process.env.TRAINER_DOUBLE_CHECKPOINT_EVERY = '5';
-};
-const activeAllocations = async (id: string) => (await t.db.select().from(allocations).where(eq(allocations.holderId, id))).filter((a) => !a.releasedAt);
+const { row, waitStatus, stepsOf, activeAllocations } = jobProbes(() => t.db);
+const knobs = trainerDoubleKnobs;
 
 beforeAll(async () => {
   t = await createTestDatabase('remotetrainers');
