@@ -8,7 +8,7 @@ import { createFinetuneJob, createQuantizeJob } from '../server/lifecycle/jobs/c
 import { finetuneSpecSchema } from '../server/lifecycle/finetune/spec';
 import { cancelJob } from '../server/lifecycle/jobs/queries';
 import { lineage } from '../server/lifecycle/jobs/lineage';
-import { jobProbes, makeDataset, makeGpuNode, makeHfBase, range, tempDir, TRAINER_DOUBLE_COMMAND, trainerDoubleKnobs } from '../server/lifecycle/jobs/testing/fixtures';
+import { FAST_TRAINING_TIMINGS, jobProbes, makeDataset, makeGpuNode, makeHfBase, range, tempDir, TRAINER_DOUBLE_COMMAND, trainerDoubleKnobs } from '../server/lifecycle/jobs/testing/fixtures';
 import { jobWorkspace } from '../server/lifecycle/jobs/workspace';
 import { closeQueues, queue } from '../server/queues';
 import { closeRedis } from '../server/redis';
@@ -39,11 +39,7 @@ const start = () =>
     dataDir,
     runnerNode: 'gpu-test',
     trainer: { python: 'python3', override: TRAINER_DOUBLE_COMMAND },
-    pollMs: 50,
-    flushMs: 100,
-    leaseMs: 1_500,
-    sweepMs: 300,
-    stopGraceMs: 2_000,
+    ...FAST_TRAINING_TIMINGS,
   });
 
 const { row, waitStatus, stepsOf, activeAllocations } = jobProbes(() => t.db);

@@ -9,7 +9,7 @@ import { gpuNodes, modelVersions } from '../../db/schema';
 import { parseEnv } from '../../env';
 import { createFinetuneJob, createQuantizeJob, estimateFinetune } from '../../lifecycle/jobs/create';
 import { cancelJob } from '../../lifecycle/jobs/queries';
-import { jobProbes, makeDataset, makeGpuNode, makeHfBase, range, tempDir, TRAINER_DOUBLE_COMMAND, trainerDoubleKnobs } from '../../lifecycle/jobs/testing/fixtures';
+import { FAST_TRAINING_TIMINGS, jobProbes, makeDataset, makeGpuNode, makeHfBase, range, tempDir, TRAINER_DOUBLE_COMMAND, trainerDoubleKnobs } from '../../lifecycle/jobs/testing/fixtures';
 import { jobWorkspace } from '../../lifecycle/jobs/workspace';
 import { closeQueues, queue } from '../../queues';
 import { closeRedis } from '../../redis';
@@ -61,11 +61,7 @@ beforeAll(async () => {
     dataDir: controlDir,
     runnerNode: 'control-host',
     trainer: { python: 'python3', override: TRAINER_DOUBLE_COMMAND },
-    pollMs: 50,
-    flushMs: 100,
-    leaseMs: 1_500,
-    sweepMs: 300,
-    stopGraceMs: 2_000,
+    ...FAST_TRAINING_TIMINGS,
     // Reports come at least every 5 s while the node is healthy; silence only counts on an unhealthy node.
     agentSilenceMs: 2_000,
   });

@@ -65,3 +65,6 @@ export function jobProbes(db: () => Db) {
     activeAllocations: async (id: string) => (await db().select().from(allocations).where(eq(allocations.holderId, id))).filter((a) => !a.releasedAt),
   };
 }
+
+/** Supervisor timings for tests: fast polls and flushes, a short lease so a crashed worker's jobs free up quickly. */
+export const FAST_TRAINING_TIMINGS = { pollMs: 50, flushMs: 100, leaseMs: 1_500, sweepMs: 300, stopGraceMs: 2_000 } as const;
