@@ -3,6 +3,8 @@ import type { Db } from '../db/client';
 import type { Env } from '../env';
 import { readInventory } from '../gpu/inventory';
 import { dbReplicaStore } from '../gpu/nodes/db-store';
+import { dbTrainerClient } from '../gpu/nodes/db-trainer-client';
+import { createTrainerRunner } from '../gpu/nodes/remote-trainers';
 import { recordHeartbeat } from '../gpu/nodes/heartbeat';
 import { registerNode } from '../gpu/nodes/register';
 import { nodeLabels } from '../gpu/nodes/labels';
@@ -27,12 +29,15 @@ export interface AgentOptions {
   startTimeoutMs?: number;
   healthEveryMs?: number;
   inventory?: () => Promise<Inventory>;
+  /** Opens the datasets of jobs placed on this node; without it this agent runs no trainers. */
+  masterKey?: Buffer;
+  trainerPollMs?: number;
 }
 
 /**
  * The local agent (the one `enclave start` runs, sharing the control plane's database): registers this
  * host, sends heartbeats with a GPU sample, and runs the replicas assigned to it with the supervisor,
- * adopting engines a previous agent left running.
+ * adopting engines a previous agent left running, and the trainers of jobs handed to this node.
  */
 export async function startAgent(db: Db, env: Env, options: AgentOptions | string = {}): Promise<AgentRole> {
   const opts = typeof options === 'string' ? { nodeName: options } : options;
@@ -59,10 +64,20 @@ export async function startAgent(db: Db, env: Env, options: AgentOptions | strin
     healthEveryMs: opts.healthEveryMs,
   });
 
+  // Jobs placed on this node and handed to its agent (the worker runs those of its own node itself).
+  const trainers = opts.masterKey
+    ? createTrainerRunner({
+        client: dbTrainerClient(db, { masterKey: opts.masterKey, dataDir: env.dataDir }, nodeName),
+        dataDir: env.dataDir,
+        trainer: { python: env.ENCLAVE_TRAINER_PYTHON, override: env.ENCLAVE_TRAINER_COMMAND },
+      })
+    : undefined;
+
   let stopped = false;
   const loops = [
     every(opts.pollMs ?? 1_500, () => supervisor.sync()),
     every(opts.heartbeatMs ?? 5_000, async () => recordHeartbeat(db, nodeName, (await inventory()).gpus)),
+    ...(trainers ? [every(opts.trainerPollMs ?? 1_000, () => trainers.sync())] : []),
   ];
   await loops[0]!.runNow();
 
@@ -73,11 +88,14 @@ export async function startAgent(db: Db, env: Env, options: AgentOptions | strin
       if (stopped) return;
       stopped = true;
       await Promise.all(loops.map((l) => l.stop()));
+      // Trainers keep running (hours of work); the next agent adopts them. Replicas stop gracefully.
+      trainers?.release();
       await supervisor.stopAll();
     },
     abandon() {
       stopped = true;
       for (const l of loops) void l.stop();
+      trainers?.release();
       supervisor.abandon();
     },
   };

@@ -65,7 +65,7 @@ export async function runRoles(env: Env, roles: RoleSet): Promise<void> {
         log.info('models directory registered', { models: registered.map((m) => m.name) });
         for (const s of skipped) log.warn('models directory: file skipped', { file: s.file, reason: s.reason });
       }
-      const agent = await startAgent(db, env);
+      const agent = await startAgent(db, env, { masterKey });
       stops.push(['agent', () => agent.stop()]);
     }
     if (roles.worker) {

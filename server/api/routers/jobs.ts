@@ -1,4 +1,3 @@
-import os from 'node:os';
 import { z } from 'zod';
 import { JOB_KINDS, JOB_STATUSES } from '../../db/schema';
 import { finetuneSpecSchema } from '../../lifecycle/finetune/spec';
@@ -40,7 +39,7 @@ export const jobsRouter = router({
   /** Promotes a candidate version; refused while its quantization's gate is blocked. */
   promoteVersion: write.input(z.object({ versionId: z.string().uuid() })).mutation(({ ctx, input }) => promoteVersion(ctx.db, ctx.user, input.versionId)),
   /** Memory per GPU (with its breakdown) and where a fine-tune would be placed now (on the worker's host, as the runner will), without creating it. */
-  estimate: read.input(finetuneSpecSchema).query(({ ctx, input }) => estimateFinetune(ctx.db, ctx.user, input, ctx.env.ENCLAVE_NODE_NAME ?? os.hostname())),
+  estimate: read.input(finetuneSpecSchema).query(({ ctx, input }) => estimateFinetune(ctx.db, ctx.user, input)),
   /** A version's family: { rootId, nodes (with parent and producing job), edges, deployments using them }. */
   lineage: read.input(z.object({ versionId: z.string().uuid() })).query(({ ctx, input }) => lineage(ctx.db, input.versionId)),
 });

@@ -9,7 +9,7 @@ import { gpuNodes, modelVersions } from '../../db/schema';
 import { parseEnv } from '../../env';
 import { createFinetuneJob, createQuantizeJob, estimateFinetune } from '../../lifecycle/jobs/create';
 import { cancelJob } from '../../lifecycle/jobs/queries';
-import { FAST_TRAINING_TIMINGS, jobProbes, makeDataset, makeGpuNode, makeHfBase, range, tempDir, TRAINER_DOUBLE_COMMAND, trainerDoubleKnobs } from '../../lifecycle/jobs/testing/fixtures';
+import { FAST_TRAINING_TIMINGS, jobProbes, makeDataset, makeHfBase, range, tempDir, TRAINER_DOUBLE_COMMAND, trainerDoubleKnobs } from '../../lifecycle/jobs/testing/fixtures';
 import { jobWorkspace } from '../../lifecycle/jobs/workspace';
 import { closeQueues, queue } from '../../queues';
 import { closeRedis } from '../../redis';
@@ -20,6 +20,7 @@ import { until } from '../../testing/until';
 import type { GpuInfo } from '../types';
 import { createJoinToken } from './join-tokens';
 import { startRemoteAgent } from './remote-agent';
+import { startAgent as startLocalAgent } from '../../roles/agent';
 
 // A fine-tune placed on a GPU host that joined over the control API: the worker (on a host without GPUs)
 // places it, the remote agent downloads the inputs, runs the trainer double detached and reports its
@@ -78,15 +79,33 @@ afterAll(async () => {
 });
 
 describe('trainers on a remote agent', () => {
-  it('offers only nodes where something starts trainers, and says why not the others', async () => {
-    // A node registered by an agent that shares the database (no --join): nothing there starts trainers.
-    await makeGpuNode(t.db, 'db-agent-node', 8);
-    const estimate = await estimateFinetune(t.db, caller(), { baseVersionId: baseId, datasetId, gpus: 4 }, 'control-host');
-    // The remote node has two GPUs: four fit only on the eight of db-agent-node, which cannot run it.
-    expect(estimate.feasible).toBe(false);
-    expect(estimate.reasons.join('\n')).toMatch(/db-agent-node: nothing there starts trainers/);
-    const two = await estimateFinetune(t.db, caller(), { baseVersionId: baseId, datasetId, gpus: 2 }, 'control-host');
-    expect(two).toMatchObject({ feasible: true, node: REMOTE });
+  it('an agent that shares the database runs the jobs placed on its node the same way', async () => {
+    trainerDoubleKnobs(6, 10);
+    // A host with eight GPUs whose agent shares the database (and so the data directory, where datasets
+    // are sealed): a 4-GPU job fits only there.
+    const local = await startLocalAgent(t.db, parseEnv({ ENCLAVE_DATA_DIR: controlDir, ENCLAVE_TRAINER_COMMAND: TRAINER_DOUBLE_COMMAND }), {
+      nodeName: 'gpu-local',
+      pollMs: 60_000,
+      heartbeatMs: 60_000,
+      trainerPollMs: 100,
+      masterKey,
+      inventory: async () => ({ gpus: Array.from({ length: 8 }, (_, i) => h100(i)), topology: null, processes: null }),
+    });
+    try {
+      const estimate = await estimateFinetune(t.db, caller(), { baseVersionId: baseId, datasetId, gpus: 4 });
+      expect(estimate).toMatchObject({ feasible: true, node: 'gpu-local' });
+      const { id } = await createFinetuneJob(t.db, caller(), { baseVersionId: baseId, datasetId, gpus: 4 });
+      const done = await waitStatus(id, 'succeeded');
+      expect(done).toMatchObject({ nodeName: 'gpu-local', gpuIndices: [0, 1, 2, 3], attempts: 1, progress: { step: 6, runBy: 'agent' } });
+      expect(await stepsOf(id)).toEqual(range(1, 6));
+      const [adapter] = await t.db.select().from(modelVersions).where(eq(modelVersions.id, done.outputVersionId!));
+      expect(adapter!.location.startsWith(jobWorkspace(controlDir, id).output)).toBe(true);
+      await until('the inputs removed', async () => !fs.existsSync(jobWorkspace(controlDir, id).trainData));
+    } finally {
+      await local.stop();
+      // Out of the way of the jobs below (placement takes healthy nodes only).
+      await t.db.update(gpuNodes).set({ status: 'draining' }).where(eq(gpuNodes.name, 'gpu-local'));
+    }
   });
 
   it('runs a fine-tune there: inputs downloaded, log reported, metrics and the adapter registered, plaintext removed', async () => {

@@ -119,12 +119,12 @@ export async function createQuantizeJob(db: Db, caller: Caller, raw: QuantizeSpe
 }
 
 /** What a fine-tune would need per GPU and where it would go now, without creating anything. */
-export async function estimateFinetune(db: Db, caller: Caller, raw: FinetuneSpecInput, runnerNode?: string) {
+export async function estimateFinetune(db: Db, caller: Caller, raw: FinetuneSpecInput) {
   const spec = finetuneSpecSchema.parse(raw);
   const base = await finetuneBase(db, spec);
   await usableDataset(db, caller, spec.datasetId, 'datasetId');
   const memory = trainingEstimate(readConfig(base.version, 'baseVersionId'), spec);
-  const choice = await chooseJobPlacement(db, { memoryBytes: memory.perGpuBytes, gpus: spec.gpus, runnerNode });
+  const choice = await chooseJobPlacement(db, { memoryBytes: memory.perGpuBytes, gpus: spec.gpus });
   return {
     memoryBytes: memory.perGpuBytes,
     perGpuBytes: memory.perGpuBytes,

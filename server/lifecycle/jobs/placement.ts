@@ -1,5 +1,5 @@
-import { and, eq, gt, isNotNull, isNull, sql } from 'drizzle-orm';
-import { allocations, joinTokens } from '../../db/schema';
+import { and, eq, isNull } from 'drizzle-orm';
+import { allocations } from '../../db/schema';
 import { planPlacement, type PlacementPlan } from '../../gpu/planner';
 import type { DbOrTx } from '../../security/db-types';
 import { lockPlacement, plannerNodes } from '../placement';
@@ -12,12 +12,6 @@ export type JobChoice = { feasible: true; nodeId: string; node: string; gpus: nu
 export interface JobPlacementRequest {
   memoryBytes: number;
   gpus: number;
-  /**
-   * The host whose worker would run the process. A job can go there (the worker starts the trainer) or
-   * to a node whose agent joined with `enclave agent --join` (that agent starts it, remote.ts); a node
-   * with neither is named with that reason. Undefined: every node (an estimate before any worker).
-   */
-  runnerNode?: string;
 }
 
 /**
@@ -25,16 +19,10 @@ export interface JobPlacementRequest {
  * each holding the whole estimate (data parallel). Call under lockPlacement when the answer is acted on.
  */
 export async function chooseJobPlacement(tx: DbOrTx, req: JobPlacementRequest): Promise<JobChoice & { plan?: PlacementPlan }> {
+  // Any node can take a job: the worker runs the trainer on its own host, and every other node's agent
+  // (joined over the control API or sharing the database) runs those handed to it (remote.ts).
   const all = await plannerNodes(tx);
-  const reasons: string[] = [];
-  const joined = req.runnerNode === undefined ? new Set<string>() : await joinedNodeIds(tx);
-  const nodes = all
-    .filter((n) => {
-      if (req.runnerNode === undefined || n.name === req.runnerNode || joined.has(n.id)) return true;
-      reasons.push(`${n.name}: nothing there starts trainers (it is not this worker's host, ${req.runnerNode}, and its agent did not join with --join)`);
-      return false;
-    })
-    .map((n) => ({ ...n, engines: n.engines.includes('vllm') ? [...n.engines, TRAINER_ENGINE] : n.engines }));
+  const nodes = all.map((n) => ({ ...n, engines: n.engines.includes('vllm') ? [...n.engines, TRAINER_ENGINE] : n.engines }));
   if (!all.length) return { feasible: false, reasons: ['no nodes: no agent has registered yet'] };
   const plan = planPlacement(nodes, {
     engine: TRAINER_ENGINE,
@@ -47,20 +35,11 @@ export async function chooseJobPlacement(tx: DbOrTx, req: JobPlacementRequest): 
     policy: 'binpack',
   });
   if (!plan.feasible || plan.placements.length !== 1) {
-    return { feasible: false, reasons: [...reasons, ...(plan.reasons.length ? plan.reasons : ['no node has room for this job'])], plan };
+    return { feasible: false, reasons: plan.reasons.length ? plan.reasons : ['no node has room for this job'], plan };
   }
   const only = plan.placements[0]!;
   const node = nodes.find((n) => n.name === only.node)!;
   return { feasible: true, nodeId: node.id, node: node.name, gpus: only.gpus, claimBytes: plan.claimBytesPerGpu ?? req.memoryBytes, plan };
-}
-
-/** Nodes whose agent joined over the control API and holds a live credential: they run their own trainers. */
-async function joinedNodeIds(tx: DbOrTx): Promise<Set<string>> {
-  const rows = await tx
-    .select({ nodeId: joinTokens.usedByNodeId })
-    .from(joinTokens)
-    .where(and(isNotNull(joinTokens.usedByNodeId), isNull(joinTokens.usedAt), gt(joinTokens.expiresAt, sql`now()`)));
-  return new Set(rows.map((r) => r.nodeId!));
 }
 
 /** Places and claims in one step, in the caller's transaction: two workers never take the same GPUs. */

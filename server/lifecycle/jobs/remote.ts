@@ -16,8 +16,10 @@ import { publishJobUpdate } from './live';
 import { BUNDLED_QUALITY_TEXT } from './quality-text';
 
 /**
- * Trainers on other hosts: a job placed on a node that joined with `enclave agent --join` is run by that
- * node's agent, which has no database and no master key. The control plane's side of it:
+ * Trainers on other hosts: a job placed on a node other than the worker's own is run by that node's
+ * agent. A remote one (`enclave agent --join`) has no database and no master key and calls these over
+ * the control API (agent-http.ts); one sharing the database calls them in process (db-trainer-client.ts).
+ * The control plane's side of it:
  *   - the job row says so (progress.runBy 'agent'; attempts counts launches, one per hand-over);
  *   - the agent lists its jobs (listTrainerAssignments), downloads the plaintext inputs the trainer reads
  *     (openTrainerInput: over TLS, only for a job running on its node), starts the trainer detached, and

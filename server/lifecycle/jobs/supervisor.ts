@@ -162,7 +162,7 @@ export class TrainingSupervisor {
   private async startFresh(job: JobRow): Promise<boolean> {
     const gpus = Number((job.spec as { gpus?: number }).gpus ?? 1);
     const claimed = await this.deps.db.transaction(async (tx) => {
-      const choice = await placeAndAllocate(tx, job.id, { memoryBytes: job.memoryBytes ?? 0, gpus, runnerNode: this.deps.runnerNode });
+      const choice = await placeAndAllocate(tx, job.id, { memoryBytes: job.memoryBytes ?? 0, gpus });
       if (!choice.feasible) {
         const reason = choice.reasons.join('; ');
         await tx.update(jobs).set({ status: 'waiting', waitingReason: reason, updatedAt: new Date() }).where(and(eq(jobs.id, job.id), inArray(jobs.status, ['queued', 'waiting'])));
@@ -175,7 +175,7 @@ export class TrainingSupervisor {
         .returning();
       // Cancelled meanwhile: throwing rolls the allocation back.
       if (!row) throw new CancelledBeforeStart();
-      // Another node: its agent starts the trainer (it joined with --join; placement offers no other kind).
+      // Another node: its agent starts the trainer (remote.ts).
       if (row.nodeName !== this.deps.runnerNode) await handOverToAgent(tx, row.id);
       return { row };
     }).catch((e) => (e instanceof CancelledBeforeStart ? null : Promise.reject(e)));
