@@ -9,6 +9,8 @@ import { authenticateNode, JoinError, redeemJoinToken } from '../gpu/nodes/join-
 import type { Env } from '../env';
 import { ingestTrainerReport, listTrainerAssignments, openTrainerInput, TRAINER_INPUTS, trainerReportSchema, type TrainerInput } from '../lifecycle/jobs/remote';
 import { MAX_RESUMES } from '../lifecycle/jobs/exit';
+import { writeAudit } from '../security/audit';
+import { clientAddress } from '../security/client-address';
 import { DomainError } from '../security/errors';
 import { readJsonBody, sendError, sendJson } from './http-util';
 
@@ -112,6 +114,8 @@ export async function handleAgentApi(deps: { db: Db; masterKey: Buffer; env: Pic
       const [, jobId, name] = JOB_INPUT_PATH.exec(pathname)!;
       if (!(TRAINER_INPUTS as readonly string[]).includes(name!)) throw new DomainError('BAD_REQUEST', `No input named ${name}: one of ${TRAINER_INPUTS.join(', ')}`);
       const input = await openTrainerInput(db, { masterKey: deps.masterKey, dataDir: deps.env.dataDir }, node.name, jobId!, name as TrainerInput);
+      // Plaintext training data leaves the control plane: who took what is on the audit chain.
+      await writeAudit(db, { actorLabel: `node:${node.name}`, action: 'jobs.input_download', target: jobId, clientAddress: clientAddress(req), outcome: 'success', detail: { input: name, rows: input.rows } });
       try {
         res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': fs.statSync(input.file).size, 'x-enclave-rows': String(input.rows), 'cache-control': 'no-store' });
         await pipeline(fs.createReadStream(input.file), res);

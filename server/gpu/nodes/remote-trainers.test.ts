@@ -1,11 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTrainingWorker } from '../../../jobs/training';
 import { startApiTestServer } from '../../api/testing/api-test-server';
-import { gpuNodes, modelVersions } from '../../db/schema';
+import { auditLog, gpuNodes, modelVersions } from '../../db/schema';
 import { parseEnv } from '../../env';
 import { createFinetuneJob, createQuantizeJob, estimateFinetune } from '../../lifecycle/jobs/create';
 import { cancelJob } from '../../lifecycle/jobs/queries';
@@ -141,6 +141,12 @@ describe('trainers on a remote agent', () => {
     await until('the inputs removed', async () => !fs.existsSync(ws.trainData) && !fs.existsSync(ws.evalData));
     expect(fs.existsSync(jobWorkspace(controlDir, id).dir)).toBe(false);
     expect(fs.readdirSync(path.join(controlDir, 'tmp'))).toEqual([]);
+    // Each plaintext download is on the audit chain, under the node that took it.
+    const audits = await t.db.select().from(auditLog).where(and(eq(auditLog.action, 'jobs.input_download'), eq(auditLog.target, id)));
+    expect(audits.map((a) => [a.actorLabel, (a.detail as { input: string }).input]).sort()).toEqual([
+      [`node:${REMOTE}`, 'held-out'],
+      [`node:${REMOTE}`, 'train'],
+    ]);
   });
 
   it('runs an HF quantization there: measured on the dataset\'s held-out text, calibrated on its training text, gated', async () => {
