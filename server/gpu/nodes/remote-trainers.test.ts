@@ -10,6 +10,7 @@ import { parseEnv } from '../../env';
 import { createFinetuneJob, createQuantizeJob, estimateFinetune } from '../../lifecycle/jobs/create';
 import { cancelJob } from '../../lifecycle/jobs/queries';
 import { FAST_TRAINING_TIMINGS, jobProbes, makeDataset, makeHfBase, range, tempDir, TRAINER_DOUBLE_COMMAND, trainerDoubleKnobs } from '../../lifecycle/jobs/testing/fixtures';
+import { REPORT_MAX_BYTES } from '../../lifecycle/jobs/remote';
 import { jobWorkspace } from '../../lifecycle/jobs/workspace';
 import { closeQueues, queue } from '../../queues';
 import { closeRedis } from '../../redis';
@@ -185,6 +186,21 @@ describe('trainers on a remote agent', () => {
     expect(await stepsOf(id)).toEqual(range(1, 20));
     expect(isAlive(resumed.pid!)).toBe(false);
   });
+
+  it('a log longer than one report goes in several, whole lines each, and every step counts once', async () => {
+    trainerDoubleKnobs(4000, 0);
+    const { id } = await createFinetuneJob(t.db, caller(), { baseVersionId: baseId, datasetId });
+    // The agent is away while the trainer writes its whole log; the next agent finds it gone and reports
+    // everything from the counted offset.
+    const started = await until('the trainer started', async () => (await row(id)).pid ?? undefined);
+    await agent!.stop();
+    await until('the trainer finished', async () => !isAlive(started));
+    agent = await startAgent();
+    const done = await waitStatus(id, 'succeeded', 60_000);
+    expect(fs.statSync(jobWorkspace(agentDir, id).log).size).toBeGreaterThan(REPORT_MAX_BYTES);
+    expect(Number(done.progress.logOffset)).toBe(fs.statSync(jobWorkspace(agentDir, id).log).size);
+    expect(await stepsOf(id)).toEqual(range(1, 4000));
+  }, 90_000);
 
   it('cancel stops the trainer on its host and frees the GPUs', async () => {
     knobs(400, 50);

@@ -110,10 +110,12 @@ export function createTrainerRunner(opts: { client: TrainerJobClient; dataDir: s
       const length = Math.min(size - run.sent, REPORT_MAX_BYTES);
       let bytes = length > 0 ? readAt(run.ws.log, run.sent, length) : Buffer.alloc(0);
       const last = exit !== undefined && run.sent + bytes.length >= size;
-      if (!last && bytes.length < REPORT_MAX_BYTES) {
-        // A line still being written waits for its newline.
+      if (!last) {
+        // Whole lines only: each report is parsed on its own. A line still being written waits for its
+        // newline; one longer than a whole report (never the protocol's) goes in pieces.
         const newline = bytes.lastIndexOf(10);
-        bytes = bytes.subarray(0, newline + 1);
+        if (newline >= 0) bytes = bytes.subarray(0, newline + 1);
+        else if (bytes.length < REPORT_MAX_BYTES) bytes = bytes.subarray(0, 0);
       }
       if (!last && bytes.length === 0 && run.pidSent && Date.now() - run.lastReport < idleReportMs) return;
       const answer = await opts.client.report(run.jobId, {
@@ -132,7 +134,8 @@ export function createTrainerRunner(opts: { client: TrainerJobClient; dataDir: s
         void run.proc.stop(stopGraceMs);
       }
       if (last) return finish(run);
-      if (bytes.length < REPORT_MAX_BYTES) return;
+      // More than one report's worth was waiting: go on until it is all sent.
+      if (bytes.length === 0) return;
     }
   }
 
