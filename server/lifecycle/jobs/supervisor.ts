@@ -49,8 +49,8 @@ const TERMINAL = ['succeeded', 'failed', 'cancelled'];
  * Runs fine-tune and quantization jobs for one worker. Each job is claimed with a Redis lease while this
  * worker follows it, so two workers never drive one job, and a worker that dies frees its jobs once the
  * lease runs out: the sweep of any worker then adopts a trainer that is still running (by pid, checked
- * against its command line) or restarts one that died from its last checkpoint. A job placed on a node
- * whose agent joined over the control API is handed to that agent instead (remote.ts).
+ * against its command line) or restarts one that died from its last checkpoint. A job placed on another
+ * node is handed to that node's agent instead (remote.ts).
  */
 export class TrainingSupervisor {
   private readonly id = randomUUID();
@@ -79,7 +79,7 @@ export class TrainingSupervisor {
 
   /**
    * Every job not finished gets (re)queued: queued ones whose enqueue was lost, waiting ones to try
-   * placement again, running ones nobody follows. Jobs run by a remote agent are the agent's; one whose
+   * placement again, running ones nobody follows. Jobs run by another node's agent are the agent's; one whose
    * node went silent for `agentSilenceMs` fails, so its GPUs are not held forever.
    */
   async sweep(): Promise<void> {
