@@ -43,6 +43,15 @@ describe('chooseSplit', () => {
     expect(next).toBeGreaterThan(200); // some seeds were skipped
   });
 
+  it('refuses, every time, a fraction that expects less than one row on a side', () => {
+    let next = 0;
+    for (let i = 0; i < 50; i++) {
+      expect(() => chooseSplit(20, { heldOutFraction: 0.0001 }, () => next++)).toThrow(/holds out none of 20 rows \(0.0020 expected\)/);
+      expect(() => chooseSplit(20, { heldOutFraction: 0.99 }, () => next++)).toThrow(/leaves no training rows among 20/);
+    }
+    expect(next).toBe(0); // no seed was even tried
+  });
+
   it("with the uploader's seed, that split or its error", () => {
     const some = Array.from({ length: 1000 }, (_, s) => s).find((s) => splitDataset(12, { heldOutFraction: 0.5, seed: s }).heldOutRows > 0)!;
     expect(chooseSplit(12, { heldOutFraction: 0.5, seed: some }, () => 1)).toEqual(splitDataset(12, { heldOutFraction: 0.5, seed: some }));

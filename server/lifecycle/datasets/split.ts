@@ -41,6 +41,15 @@ export function splitDataset(rowCount: number, options: { heldOutFraction: numbe
  */
 export function chooseSplit(rowCount: number, options: { heldOutFraction: number; seed?: number }, randomSeed: () => number): DatasetSplit {
   if (options.seed !== undefined) return splitDataset(rowCount, { heldOutFraction: options.heldOutFraction, seed: options.seed });
+  // Searching seeds only papers over chance: a fraction that expects less than one row on a side is the
+  // uploader's to change, and is refused every time (not one time in eight, as luck would have it).
+  const expectedHeldOut = options.heldOutFraction * rowCount;
+  if (rowCount >= 2 && expectedHeldOut < 1) {
+    throw new Error(`a held-out fraction of ${options.heldOutFraction} holds out none of ${rowCount} rows (${expectedHeldOut.toPrecision(2)} expected): raise the fraction`);
+  }
+  if (rowCount >= 2 && rowCount - expectedHeldOut < 1) {
+    throw new Error(`a held-out fraction of ${options.heldOutFraction} leaves no training rows among ${rowCount}: lower the fraction`);
+  }
   let last: unknown;
   for (let attempt = 0; attempt < 64; attempt++) {
     try {
