@@ -27,6 +27,7 @@ export interface VllmDoubleState {
   promptTokens: number;
   generationTokens: number;
   lastBody: Record<string, unknown> | undefined;
+  /** The Authorization header of the last completion request (POST), whatever its answer. */
   lastAuthorization: string | undefined;
 }
 
@@ -56,7 +57,9 @@ export function createVllmDoubleServer(opts: VllmDoubleOptions): { server: http.
       return void res.end(metricsText());
     }
     if (path.startsWith('/v1')) {
-      state.lastAuthorization = req.headers.authorization;
+      // Completions only: a GET /v1/models from some other prober (a test file in parallel whose old
+      // upstream port this double now holds) must not overwrite what the request under test sent.
+      if (req.method === 'POST') state.lastAuthorization = req.headers.authorization;
       if (opts.apiKey && req.headers.authorization !== `Bearer ${opts.apiKey}`) return json(res, 401, { error: 'Unauthorized' });
     }
     if (req.method === 'GET' && path === '/v1/models') return json(res, 200, modelList());
