@@ -7,7 +7,8 @@ import { listAssignments, replicaReportSchema, reportReplica } from '../gpu/node
 import { recordHeartbeat } from '../gpu/nodes/heartbeat';
 import { authenticateNode, JoinError, redeemJoinToken } from '../gpu/nodes/join-tokens';
 import type { Env } from '../env';
-import { ingestTrainerReport, listTrainerAssignments, openTrainerInput, TRAINER_INPUTS, trainerReportSchema, type TrainerInput } from '../lifecycle/jobs/remote';
+import { TRAINER_INPUTS, type TrainerInput } from '../lifecycle/jobs/inputs';
+import { ingestTrainerReport, listTrainerAssignments, openTrainerInput, trainerReportSchema } from '../lifecycle/jobs/remote';
 import { MAX_RESUMES } from '../lifecycle/jobs/exit';
 import { writeAudit } from '../security/audit';
 import { clientAddress } from '../security/client-address';

@@ -54,6 +54,14 @@ export function commandLineOf(pid: number): string[] | null {
   }
 }
 
+/**
+ * Whether `pid` is alive and still the process we started: one of its arguments names `marker` (a job
+ * id on its command line). A recycled pid belongs to some other program: never adopt or signal it.
+ */
+export function isProcessOf(pid: number, marker: string): boolean {
+  return isAlive(pid) && (commandLineOf(pid) ?? []).some((arg) => arg.includes(marker));
+}
+
 /** The last lines of a log file, reading at most its final 64 KiB. */
 export function readLogTail(logPath: string, maxLines = 40): string[] {
   try {

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { TrainerInput, TrainerReport, TrainerAssignment } from '../../lifecycle/jobs/remote';
+import type { TrainerInput } from '../../lifecycle/jobs/inputs';
+import type { TrainerAssignment, TrainerReport } from '../../lifecycle/jobs/remote';
 import type { ReplicaStore } from '../../runtime/replica-supervisor';
 import type { TrainerJobClient } from './remote-trainers';
 import type { GpuInfo } from '../types';

@@ -2,10 +2,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { errorMessage, log } from '../../log';
 import { trainerCommand, trainerInvocation, type TrainerConfig } from '../../lifecycle/finetune/command';
-import type { TrainerAssignment, TrainerInput, TrainerReport } from '../../lifecycle/jobs/remote';
+import { prepareTrainerInputs, type TrainerInput } from '../../lifecycle/jobs/inputs';
+import type { TrainerAssignment, TrainerReport } from '../../lifecycle/jobs/remote';
 import { REPORT_MAX_BYTES } from '../../lifecycle/jobs/remote';
 import { fileSize, jobWorkspace, prepareWorkspace, removeDatasetCopies, type JobWorkspace } from '../../lifecycle/jobs/workspace';
-import { adoptProcess, commandLineOf, goneProcess, isAlive, spawnDetached, type DetachedProcess } from '../../runtime/detached-process';
+import { adoptProcess, goneProcess, isProcessOf, spawnDetached, type DetachedProcess } from '../../runtime/detached-process';
 import type { ProcessExit } from '../../runtime/engine-process';
 
 /** What the runner needs from the control plane (control-client.ts speaks it over HTTPS). */
@@ -29,7 +30,16 @@ interface Run {
   lastReport: number;
 }
 
+/** What this host started for a job (agent-state.json in its workspace), so a later agent can adopt it. */
 type AgentState = { attempt: number; pid: number };
+
+function readState(file: string): AgentState | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as AgentState;
+  } catch {
+    return undefined; // never started here
+  }
+}
 
 /**
  * The agent's half of remote trainers (the control plane's is lifecycle/jobs/remote.ts). Each sync: list
@@ -55,21 +65,16 @@ export function createTrainerRunner(opts: { client: TrainerJobClient; dataDir: s
   async function begin(a: TrainerAssignment): Promise<Run | undefined> {
     const ws = jobWorkspace(opts.dataDir, a.jobId);
     prepareWorkspace(ws);
-    let state: AgentState | undefined;
-    try {
-      state = JSON.parse(fs.readFileSync(statePath(ws), 'utf8')) as AgentState;
-    } catch {
-      // Never started here.
-    }
+    const state = readState(statePath(ws));
     if (state && state.attempt === a.attempt) {
       // Started by an earlier agent: adopt it if it still runs (pid reused by something else does not
       // count), else report what its log holds and its end.
-      const ours = isAlive(state.pid) && (commandLineOf(state.pid) ?? []).some((arg) => arg.includes(a.jobId));
+      const ours = isProcessOf(state.pid, a.jobId);
       log.info(ours ? 'trainer adopted' : 'trainer found gone', { job: a.jobId, pid: state.pid });
       return track(a, ws, ours ? adoptProcess(state.pid, ws.log, opts.pollMs) : goneProcess(state.pid, ws.log), a.logOffset);
     }
     try {
-      const inputs = await downloadInputs(a, ws);
+      const inputs = await prepareTrainerInputs(a, ws, (input, out) => opts.client.download(a.jobId, input, out));
       const { script, args } = trainerInvocation(a, { ...inputs, baseModel: a.baseLocation, outputDir: ws.output, resumeFrom: a.resumeFrom ?? undefined });
       // The control plane counts this log from logOffset: a log shorter than that (a wiped workspace) is
       // padded with blank lines, which the protocol ignores, so offsets keep meaning the same bytes.
@@ -84,20 +89,6 @@ export function createTrainerRunner(opts: { client: TrainerJobClient; dataDir: s
       await opts.client.report(a.jobId, { attempt: a.attempt, offset: a.logOffset, data: '', error: errorMessage(e) }).catch((r) => log.warn('could not report a trainer that did not start', { job: a.jobId, error: errorMessage(r) }));
       return undefined;
     }
-  }
-
-  async function downloadInputs(a: TrainerAssignment, ws: JobWorkspace) {
-    if (a.kind === 'finetune') {
-      const train = await opts.client.download(a.jobId, 'train', ws.trainData);
-      if (train === 0) throw new Error('the dataset has no training rows');
-      const heldOut = await opts.client.download(a.jobId, 'held-out', ws.evalData);
-      return { trainData: ws.trainData, evalData: heldOut ? ws.evalData : undefined, evalText: ws.evalText, calibrationText: ws.calibrationText };
-    }
-    await opts.client.download(a.jobId, 'eval-text', ws.evalText);
-    await opts.client.download(a.jobId, 'calibration-text', ws.calibrationText);
-    // quantize.py refuses an existing output directory: a restart starts clean.
-    fs.rmSync(ws.output, { recursive: true, force: true });
-    return { trainData: ws.trainData, evalText: ws.evalText, calibrationText: ws.calibrationText };
   }
 
   /** Sends what the log holds past the counted offset; the exit (once the trainer is gone) with its last bytes. */
@@ -156,13 +147,9 @@ export function createTrainerRunner(opts: { client: TrainerJobClient; dataDir: s
     for (const jobId of fs.existsSync(root) ? fs.readdirSync(root) : []) {
       if (assigned.has(jobId) || runs.has(jobId)) continue;
       const ws = jobWorkspace(opts.dataDir, jobId);
-      let state: AgentState;
-      try {
-        state = JSON.parse(fs.readFileSync(statePath(ws), 'utf8')) as AgentState;
-      } catch {
-        continue;
-      }
-      if (isAlive(state.pid) && (commandLineOf(state.pid) ?? []).some((arg) => arg.includes(jobId))) {
+      const state = readState(statePath(ws));
+      if (!state) continue;
+      if (isProcessOf(state.pid, jobId)) {
         log.info('stopping a trainer whose job is no longer this node\'s', { job: jobId, pid: state.pid });
         await adoptProcess(state.pid, ws.log, opts.pollMs).stop(stopGraceMs);
       }

@@ -7,13 +7,12 @@ import type { Db } from '../../db/client';
 import { jobs, modelVersions } from '../../db/schema';
 import type { DbOrTx } from '../../security/db-types';
 import { DomainError } from '../../security/errors';
-import { writeDatasetPart } from '../datasets/store';
 import type { JobRow } from './access';
 import { checkpointStepOf, settleTrainerExit } from './exit';
 import type { FollowOutcome } from './follower';
 import { JobLogIngest, type TrainerOutcome } from './ingest';
+import { writeTrainerInput, type TrainerInput } from './inputs';
 import { publishJobUpdate } from './live';
-import { BUNDLED_QUALITY_TEXT } from './quality-text';
 
 /**
  * Trainers on other hosts: a job placed on a node other than the worker's own is run by that node's
@@ -90,14 +89,7 @@ async function agentJob(db: DbOrTx, nodeName: string, jobId: string): Promise<Jo
   return job;
 }
 
-export const TRAINER_INPUTS = ['train', 'held-out', 'eval-text', 'calibration-text'] as const;
-export type TrainerInput = (typeof TRAINER_INPUTS)[number];
-
-/**
- * One plaintext input of a running job, written to a private temporary file for the caller to stream
- * and delete. Fine-tunes read the dataset's train and held-out rows as messages; quantizations measure
- * on held-out text and calibrate on the training text (or on the bundled text without a dataset).
- */
+/** One plaintext input of a running job, written to a private temporary file for the caller to stream and delete. */
 export async function openTrainerInput(
   db: Db,
   deps: { masterKey: Buffer; dataDir: string },
@@ -110,17 +102,8 @@ export async function openTrainerInput(
   const tmpDir = path.join(deps.dataDir, 'tmp');
   fs.mkdirSync(tmpDir, { recursive: true, mode: 0o700 });
   const file = path.join(tmpDir, `job-input-${randomUUID()}`);
-  const write = (datasetId: string, part: 'train' | 'heldOut', format: 'jsonl-messages' | 'text') => writeDatasetPart(db, deps.masterKey, datasetId, part, file, format, { dataDir: deps.dataDir });
   try {
-    if (job.kind === 'finetune') {
-      if (input !== 'train' && input !== 'held-out') throw new DomainError('BAD_REQUEST', 'A fine-tune reads train and held-out');
-      return { file, rows: (await write(job.datasetId!, input === 'train' ? 'train' : 'heldOut', 'jsonl-messages')).rows };
-    }
-    if (input !== 'eval-text' && input !== 'calibration-text') throw new DomainError('BAD_REQUEST', 'A quantization reads eval-text and calibration-text');
-    const evalDatasetId = (job.spec as { evalDatasetId?: string }).evalDatasetId;
-    if (evalDatasetId) return { file, rows: (await write(evalDatasetId, input === 'eval-text' ? 'heldOut' : 'train', 'text')).rows };
-    fs.writeFileSync(file, BUNDLED_QUALITY_TEXT, { mode: 0o600 });
-    return { file, rows: BUNDLED_QUALITY_TEXT.split('\n').filter(Boolean).length };
+    return { file, rows: await writeTrainerInput(db, deps, job, input, file) };
   } catch (e) {
     fs.rmSync(file, { force: true });
     throw e;

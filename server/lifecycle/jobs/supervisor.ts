@@ -5,7 +5,7 @@ import { gpuNodes, jobs, modelVersions } from '../../db/schema';
 import { errorMessage, log } from '../../log';
 import { enqueue } from '../../queues';
 import { redis, redisKey } from '../../redis';
-import { adoptProcess, commandLineOf, goneProcess, isAlive, spawnDetached, type DetachedProcess } from '../../runtime/detached-process';
+import { adoptProcess, goneProcess, isProcessOf, spawnDetached, type DetachedProcess } from '../../runtime/detached-process';
 import type { writeDatasetPart } from '../datasets/store';
 import { trainerCommand, trainerInvocation, type TrainerConfig } from '../finetune/command';
 import type { JobRow } from './access';
@@ -13,13 +13,12 @@ import { checkpointStepOf, MAX_RESUMES, settleTrainerExit, type ExitDecision } f
 import { markCancelled, markFailed } from './finish';
 import { JobFollower, type FollowOutcome } from './follower';
 import { publishJobUpdate } from './live';
+import { prepareTrainerInputs, writeTrainerInput } from './inputs';
 import { placeAndAllocate } from './placement';
 import { handOverToAgent, isRunByAgent } from './remote';
 import { isGgufTarget } from './quantize-spec';
 import { runGgufQuantize } from './quantize-gguf';
 import { fileSize, jobWorkspace, prepareWorkspace, removeDatasetCopies } from './workspace';
-import { BUNDLED_QUALITY_TEXT } from './quality-text';
-import fs from 'node:fs';
 
 export interface TrainingDeps {
   db: Db;
@@ -224,34 +223,16 @@ export class TrainingSupervisor {
   private async trainerArgs(job: JobRow, ws: ReturnType<typeof jobWorkspace>, resumeFrom: string | undefined): Promise<string[]> {
     const [source] = await this.deps.db.select().from(modelVersions).where(eq(modelVersions.id, job.baseVersionId!));
     if (!source) throw new Error('the base model version no longer exists');
-    const write = (datasetId: string, part: 'train' | 'heldOut', out: string, format: 'jsonl-messages' | 'text') => {
-      if (!this.deps.masterKey) throw new Error('this worker has no master key to open datasets');
-      return this.deps.writeDataset(this.deps.db, this.deps.masterKey, datasetId, part, out, format, { dataDir: this.deps.dataDir });
-    };
-    let heldOutRows = 0;
-    if (job.kind === 'finetune') {
-      const train = await write(job.datasetId!, 'train', ws.trainData, 'jsonl-messages');
-      if (train.rows === 0) throw new Error('the dataset has no training rows');
-      heldOutRows = (await write(job.datasetId!, 'heldOut', ws.evalData, 'jsonl-messages')).rows;
-    } else {
-      const spec = job.spec as { evalDatasetId?: string };
-      if (spec.evalDatasetId) {
-        await write(spec.evalDatasetId, 'heldOut', ws.evalText, 'text');
-        await write(spec.evalDatasetId, 'train', ws.calibrationText, 'text');
-      } else {
-        fs.writeFileSync(ws.evalText, BUNDLED_QUALITY_TEXT, { mode: 0o600 });
-        fs.writeFileSync(ws.calibrationText, BUNDLED_QUALITY_TEXT, { mode: 0o600 });
-      }
-      // quantize.py refuses an existing output directory: a restart starts clean.
-      fs.rmSync(ws.output, { recursive: true, force: true });
-    }
-    return trainerInvocation(job, { ...ws, baseModel: source.location, evalData: heldOutRows ? ws.evalData : undefined, outputDir: ws.output, resumeFrom }).args;
+    const { masterKey } = this.deps;
+    if (!masterKey) throw new Error('this worker has no master key to open datasets');
+    const inputs = await prepareTrainerInputs(job, ws, (input, out) => writeTrainerInput(this.deps.db, { ...this.deps, masterKey }, job, input, out));
+    return trainerInvocation(job, { ...inputs, baseModel: source.location, outputDir: ws.output, resumeFrom }).args;
   }
 
   /** A running job nobody follows: adopt its trainer if it still runs, else replay its log and handle the exit. */
   private recover(job: JobRow): boolean {
     const logPath = job.logPath ?? jobWorkspace(this.deps.dataDir, job.id).log;
-    const ours = job.pid !== null && isAlive(job.pid) && (commandLineOf(job.pid) ?? []).some((a) => a.includes(job.id));
+    const ours = job.pid !== null && isProcessOf(job.pid, job.id);
     const proc = ours ? adoptProcess(job.pid!, logPath, this.deps.pollMs) : goneProcess(job.pid ?? 0, logPath);
     log.info(ours ? 'training job adopted' : 'training job found without its trainer', { job: job.id, pid: job.pid });
     const offset = Number((job.progress as { logOffset?: number }).logOffset ?? 0);
