@@ -5,9 +5,9 @@ import { DomainError } from '../security/errors';
 import { getSessionUser } from '../security/sessions';
 import type { ApiDeps } from './context';
 import { sendError } from './http-util';
+import { isUuid } from '../chat/ids';
 
 const PATH = /^\/api\/jobs\/([^/]+)\/events\/?$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const FINISHED = new Set(['succeeded', 'failed', 'cancelled']);
 const PING_MS = 15_000;
 
@@ -24,7 +24,7 @@ export async function handleJobEvents(deps: ApiDeps, req: IncomingMessage, res: 
     const user = await getSessionUser(deps.db, req);
     if (!user) throw new DomainError('UNAUTHORIZED', 'Sign in first');
     const id = match[1]!;
-    if (!UUID.test(id)) throw new DomainError('NOT_FOUND', 'Job not found');
+    if (!isUuid(id)) throw new DomainError('NOT_FOUND', 'Job not found');
     const job = await loadJob(deps.db, user, id);
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
     res.write(`data: ${JSON.stringify({ jobId: job.id, status: job.status })}\n\n`);

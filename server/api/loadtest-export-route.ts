@@ -5,9 +5,9 @@ import { DomainError } from '../security/errors';
 import { getSessionUser } from '../security/sessions';
 import type { ApiDeps } from './context';
 import { sendError } from './http-util';
+import { isUuid } from '../chat/ids';
 
 const PATH = /^\/api\/loadtests\/([^/]+)\/export$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * GET /api/loadtests/<id>/export?format=json|csv: the run with every sample. The owner, engineers and
@@ -23,7 +23,7 @@ export async function handleLoadTestExport(deps: ApiDeps, req: IncomingMessage, 
     const format = url.searchParams.get('format') ?? 'json';
     if (format !== 'json' && format !== 'csv') throw new DomainError('BAD_REQUEST', 'format must be json or csv');
     const id = decodeURIComponent(match[1]!);
-    if (!UUID.test(id)) throw new DomainError('NOT_FOUND', 'No such load test');
+    if (!isUuid(id)) throw new DomainError('NOT_FOUND', 'No such load test');
     const run = await requireLoadTest(deps.db, user, id);
     if (run.ownerId !== user.id && user.role !== 'engineer' && user.role !== 'admin') throw new DomainError('NOT_FOUND', 'No such load test');
     const rows = await samplesOf(deps.db, id);
