@@ -4,7 +4,7 @@ import type { GgufEntry } from '../../server/lifecycle/quantize/reader';
 import { encodeHeader } from '../../server/lifecycle/quantize/writer';
 
 /** Floats shaped like weights (roughly normal, σ≈0.02, a few outliers), from a seeded generator so runs compare. */
-export function fillWeights(dst: Float32Array, seed: number) {
+function fillWeights(dst: Float32Array, seed: number) {
   let s = seed >>> 0 || 1;
   for (let i = 0; i < dst.length; i++) {
     s ^= s << 13; s ^= s >>> 17; s ^= s << 5; // xorshift32

@@ -79,7 +79,8 @@ function amaxBitsSkippingNaN(bits: Int32Array, i: number): number {
  * ggml's quantize_row_q8_0_ref: per block of 32, d = max|x| / 127 in float32, q = x * (1/d) rounded half
  * away from zero, d stored as fp16. `n` must be a multiple of 32; `dst` holds n/32 × 34 bytes.
  *
- * Written for what TurboFan (V8 11) makes of it; each choice was measured (bench/quantize/kernel-micro.ts):
+ * Written for what TurboFan (V8 11) makes of it; each choice was measured kernel-only against the previous
+ * kernel (commit a469581 holds that micro-benchmark) and kept only where it helped:
  * - Views made here, not the parameters: V8 then knows their maps and checks none per element.
  * - max|x| on the float bits as int32 (x & 0x7fffffff orders like |x| for non-NaN values), with a branchless
  *   max (m − ((m − a) & ((m − a) >> 31)); no overflow, both are in [0, 2^31)) in four accumulators so the
