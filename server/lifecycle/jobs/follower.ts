@@ -3,6 +3,7 @@ import type { Db } from '../../db/client';
 import type { ProcessExit } from '../../runtime/engine-process';
 import type { DetachedProcess } from '../../runtime/detached-process';
 import { JobLogIngest, type TrainerOutcome } from './ingest';
+import { publishJobUpdate } from './live';
 
 export interface FollowOutcome extends TrainerOutcome {
   exit: ProcessExit;
@@ -37,7 +38,7 @@ export class JobFollower {
 
   constructor(
     private readonly db: Db,
-    jobId: string,
+    private readonly jobId: string,
     private readonly logPath: string,
     private readonly proc: DetachedProcess,
     private readonly opts: FollowOptions,
@@ -103,7 +104,9 @@ export class JobFollower {
   }
 
   /** Writes what changed; returns whether a cancel has been requested. */
-  private flush(): Promise<boolean> {
-    return this.ingest.flush(this.db, this.offset - this.partial);
+  private async flush(): Promise<boolean> {
+    const { cancel, update } = await this.ingest.flush(this.db, this.offset - this.partial);
+    if (update) await publishJobUpdate(this.jobId, update);
+    return cancel;
   }
 }

@@ -2,7 +2,6 @@ import { eq, sql } from 'drizzle-orm';
 import { jobMetrics, jobs } from '../../db/schema';
 import type { DbOrTx } from '../../security/db-types';
 import { etaSeconds, TrainerStreamParser, type DoneEvent, type EvalEvent, type TrainerEvent } from '../finetune/protocol';
-import { publishJobUpdate } from './live';
 
 const LOG_TAIL_LINES = 50;
 
@@ -105,9 +104,15 @@ export class JobLogIngest {
    * Writes what changed since the last flush in one transaction, with `logOffset` (the byte offset in the
    * trainer's log up to which everything is now counted: where a follower or agent picking the job up
    * resumes, so no line is counted twice or lost), anything else for the row or its progress. Returns whether a cancel
-   * has been requested.
+   * has been requested, and the update to publish on the job's channel once the write is committed (the
+   * caller's transaction may still be open: a page refreshing on the message must find the new row).
    */
-  async flush(db: DbOrTx, logOffset: number, set: Partial<typeof jobs.$inferInsert> = {}, progressExtra: Record<string, unknown> = {}): Promise<boolean> {
+  async flush(
+    db: DbOrTx,
+    logOffset: number,
+    set: Partial<typeof jobs.$inferInsert> = {},
+    progressExtra: Record<string, unknown> = {},
+  ): Promise<{ cancel: boolean; update: Record<string, unknown> | null }> {
     const metrics = this.pending;
     this.pending = [];
     const progress = this.progress;
@@ -128,7 +133,6 @@ export class JobLogIngest {
         .where(eq(jobs.id, this.jobId))
         .returning({ cancelRequestedAt: jobs.cancelRequestedAt });
     });
-    if (metrics.length || progress) await publishJobUpdate(this.jobId, { progress, metrics: metrics.length, lastCheckpoint: checkpoint });
-    return !!row?.cancelRequestedAt;
+    return { cancel: !!row?.cancelRequestedAt, update: metrics.length || progress ? { progress, metrics: metrics.length, lastCheckpoint: checkpoint } : null };
   }
 }

@@ -156,9 +156,10 @@ export async function ingestTrainerReport(db: Db, nodeName: string, jobId: strin
     // Each report is read on its own: what the attempt's output said so far (its last eval, a done line
     // printed before the process exited) is kept with the row until the exit is settled.
     const outcome: TrainerOutcome = { ...progress.trainerOutcome, ...ingest.outcome };
-    const cancel = await ingest.flush(tx, offset, { ...(report.pid ? { pid: report.pid } : {}), ...(report.logPath ? { logPath: report.logPath } : {}) }, { trainerOutcome: outcome });
-    return { offset, cancel, outcome, ending };
+    const { cancel, update } = await ingest.flush(tx, offset, { ...(report.pid ? { pid: report.pid } : {}), ...(report.logPath ? { logPath: report.logPath } : {}) }, { trainerOutcome: outcome });
+    return { offset, cancel, update, outcome, ending };
   });
+  if (counted.update) await publishJobUpdate(jobId, counted.update);
   if (counted.ending) {
     const outcome: FollowOutcome = {
       exit: report.exit ?? { code: null, signal: null },
