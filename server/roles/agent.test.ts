@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deploymentReplicas, deployments, gpuNodes, models, modelVersions } from '../db/schema';
 import { TEST_MODEL_PATH } from '../engines/llamacpp/test-support';
 import { parseEnv } from '../env';
-import { isAlive } from '../runtime/detached-process';
+import { isAlive, isRunning } from '../runtime/detached-process';
 import { until } from '../testing/until';
 import { createTestDatabase, type TestDatabase } from '../testing/database';
 import { startAgent, type AgentRole } from './agent';
@@ -110,8 +110,9 @@ describe('agent', () => {
     await rowWith(id, 'ready');
 
     await second.stop();
-    expect(isAlive(ready.pid!)).toBe(false);
+    // Exited; the first agent ran in this process, so the engine may be a zombie until this process reaps it.
+    expect(isRunning(ready.pid!)).toBe(false);
     expect(await row(id)).toMatchObject({ status: 'stopped', pid: null });
-    for (const pid of pids) expect(isAlive(pid)).toBe(false);
+    for (const pid of pids) expect(isRunning(pid)).toBe(false);
   });
 });

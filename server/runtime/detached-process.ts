@@ -125,18 +125,26 @@ export function spawnDetached(command: DetachedCommand, logPath: string): Detach
   return { pid, logPath, adopted: false, exited, alive: () => isAlive(pid), stop: stopper(pid, exited), release: () => child.removeAllListeners('exit') };
 }
 
+/**
+ * Alive and not a zombie: a process that has exited but whose parent (this process, when an earlier
+ * agent in it started the engine) has not reaped it yet still answers kill(pid, 0).
+ */
+export function isRunning(pid: number): boolean {
+  return isAlive(pid) && !isZombie(pid);
+}
+
 /** Watches a process this agent did not start (its parent may be gone), polling its pid. */
 export function adoptProcess(pid: number, logPath: string, pollMs = 500): DetachedProcess {
   let timer: NodeJS.Timeout | undefined;
   const exited = new Promise<ProcessExit>((resolve) => {
     const poll = () => {
-      if (!isAlive(pid) || isZombie(pid)) return resolve({ code: null, signal: null });
+      if (!isRunning(pid)) return resolve({ code: null, signal: null });
       timer = setTimeout(poll, pollMs);
       timer.unref();
     };
     poll();
   });
-  return { pid, logPath, adopted: true, exited, alive: () => isAlive(pid) && !isZombie(pid), stop: stopper(pid, exited), release: () => clearTimeout(timer) };
+  return { pid, logPath, adopted: true, exited, alive: () => isRunning(pid), stop: stopper(pid, exited), release: () => clearTimeout(timer) };
 }
 
 /** A dead child not yet reaped by its parent still answers kill(pid, 0). */

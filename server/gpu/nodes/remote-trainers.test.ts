@@ -14,7 +14,7 @@ import { REPORT_MAX_BYTES } from '../../lifecycle/jobs/remote';
 import { jobWorkspace } from '../../lifecycle/jobs/workspace';
 import { closeQueues, queue } from '../../queues';
 import { closeRedis } from '../../redis';
-import { isAlive } from '../../runtime/detached-process';
+import { isAlive, isRunning } from '../../runtime/detached-process';
 import { createTestDatabase, testRedisPrefix, type TestDatabase } from '../../testing/database';
 import { makeUser } from '../../testing/factories';
 import { until } from '../../testing/until';
@@ -184,7 +184,7 @@ describe('trainers on a remote agent', () => {
     expect(done.pid).toBeNull();
     // Steps after the checkpoint were done again, and charted once.
     expect(await stepsOf(id)).toEqual(range(1, 20));
-    expect(isAlive(resumed.pid!)).toBe(false);
+    expect(isRunning(resumed.pid!)).toBe(false);
   });
 
   it('a log longer than one report goes in several, whole lines each, and every step counts once', async () => {
