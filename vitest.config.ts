@@ -1,8 +1,12 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
+
+/** Run alone afterwards (vitest.timing.config.ts): their assertions are timing accuracies. */
+export const TIMING_TESTS = ['server/evaluation/loadtest/engine.test.ts'];
 
 export default defineConfig({
   test: {
-    include: ['server/**/*.test.ts', 'jobs/**/*.test.ts', 'bin/**/*.test.ts', 'bench/**/*.test.ts', 'app/**/*.test.ts'],
+    exclude: [...configDefaults.exclude, ...TIMING_TESTS],
+    include: ['server/**/*.test.ts', 'workers/**/*.test.ts', 'trainers/**/*.test.ts', 'bin/**/*.test.ts', 'bench/**/*.test.ts', 'app/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     // Two cores: engine processes and the database compete with test workers.

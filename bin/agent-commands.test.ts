@@ -1,6 +1,6 @@
 import { expect, test } from 'vitest';
 import { joinTokens } from '../server/db/schema';
-import { redeemJoinToken } from '../server/gpu/nodes/join-tokens';
+import { redeemJoinToken } from '../server/fleet/nodes/join-tokens';
 import { useCliDatabase } from './testing/cli';
 
 const cli = useCliDatabase('agentcli');

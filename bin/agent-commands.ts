@@ -1,10 +1,10 @@
 import { asc, count, eq } from 'drizzle-orm';
 import { gpuNodes, gpus } from '../server/db/schema';
-import { env } from '../server/env';
-import { createJoinToken } from '../server/gpu/nodes/join-tokens';
-import { errorMessage, log } from '../server/log';
+import { env } from '../server/core/env';
+import { createJoinToken } from '../server/fleet/nodes/join-tokens';
+import { errorMessage, log } from '../server/core/log';
 import { prepareInfrastructure } from '../server/services/infrastructure';
-import { options, UsageError } from './args';
+import { numberFlag, options, UsageError } from './args';
 
 /**
  * enclave agent [--join URL --token T]   the agent role: local (shares the database), or remote (joins
@@ -13,7 +13,7 @@ import { options, UsageError } from './args';
  * enclave nodes list                      the fleet's nodes, status, GPUs and last heartbeat
  */
 export async function agentCommand(args: string[]): Promise<'running'> {
-  const { values } = options(args, { join: { type: 'string' }, token: { type: 'string' }, name: { type: 'string' } });
+  const { values } = options(args, ['join', 'token', 'name']);
   const config = env();
   const joinUrl = values.join ?? config.ENCLAVE_JOIN_URL;
   if (!joinUrl) {
@@ -22,7 +22,7 @@ export async function agentCommand(args: string[]): Promise<'running'> {
     await runRoles(config, { agent: true });
     return 'running';
   }
-  const { startRemoteAgent } = await import('../server/gpu/nodes/remote-agent');
+  const { startRemoteAgent } = await import('../server/fleet/nodes/remote-agent');
   const agent = await startRemoteAgent(config, { joinUrl, token: values.token ?? config.ENCLAVE_JOIN_TOKEN, nodeName: values.name });
   process.stdout.write(`Enclave agent ${agent.nodeName} is running (control plane ${new URL(joinUrl).origin})\n`);
   let stopping = false;
@@ -44,15 +44,14 @@ export async function agentCommand(args: string[]): Promise<'running'> {
 }
 
 export async function nodesJoinTokenCommand(args: string[]): Promise<void> {
-  const { values } = options(args, { 'ttl-hours': { type: 'string' } });
-  const ttlHours = values['ttl-hours'] === undefined ? 24 : Number(values['ttl-hours']);
-  if (!(Number.isFinite(ttlHours) && ttlHours > 0 && ttlHours <= 720)) throw new UsageError('--ttl-hours must be a number of hours between 0 and 720');
+  const { values } = options(args, ['ttl-hours']);
+  const ttlHours = numberFlag(values['ttl-hours'], '--ttl-hours', 'a number of hours between 0 and 720', (n) => n > 0 && n <= 720) ?? 24;
   const infra = await prepareInfrastructure(env(), { redis: false });
   try {
     const { token, expiresAt } = await createJoinToken(infra.db, { ttlHours });
     process.stdout.write(
       `One-time join token, valid until ${expiresAt.toISOString()}. It is shown once; on the new host run\n` +
-        `  enclave agent --join https://<control-plane> --token <token>\n${token}\n`,
+        `  ENCLAVE_ENGINE_HOST=<its private address> enclave agent --join https://<control-plane> --token <token>\n${token}\n`,
     );
   } finally {
     await infra.close();
@@ -60,7 +59,7 @@ export async function nodesJoinTokenCommand(args: string[]): Promise<void> {
 }
 
 export async function nodesListCommand(args: string[]): Promise<void> {
-  options(args, {});
+  options(args, []);
   const infra = await prepareInfrastructure(env(), { redis: false });
   try {
     const rows = await infra.db

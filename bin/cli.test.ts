@@ -42,6 +42,8 @@ test('users create, then keys create prints the key alone on its last line, stor
   const [user] = await cli.t.db.select().from(users).where(eq(users.email, 'eng@example.test'));
   expect(user!.role).toBe('engineer');
   expect(user!.passwordHash).toMatch(/^\$argon2id\$/);
+  // Whoever ran the command chose it: its owner must change it at first sign-in.
+  expect(user!.mustChangePassword).toBe(true);
 
   const duplicate = await run(['users', 'create', '--email', 'eng@example.test', '--role', 'user', '--password', 'another password']);
   expect(duplicate.exitCode).toBe(1);

@@ -1,4 +1,4 @@
-import { ConfigError } from '../server/env';
+import { ConfigError } from '../server/core/env';
 import { UsageError } from './args';
 import { commands } from './commands';
 
@@ -35,8 +35,23 @@ Evaluation:
 
 Admin (same configuration as start; works while it runs):
   users create --email E --role admin|engineer|user|viewer [--password P] [--name N]
-  keys create --name N [--user EMAIL] [--models a,b] [--expires-days D]
-  keys rotate-master    re-wrap every data key under a new master key
+  users erase EMAIL [--yes] [--json]
+                        erase a person (GDPR Art. 17 / PIPL): all of theirs deleted, their data keys destroyed,
+                        in backups too; prints the verification report (refused while on legal hold)
+  users delete EMAIL [--yes] [--json]
+                        delete an account and all of theirs (keys destroyed; older backups age out)
+  keys create --name N [--user EMAIL] [--models a,b] [--expires-days D] [--max-concurrent N]
+  keys rotate-master    re-wrap every data key under a new master key (and re-sign the audit checkpoints)
+  audit verify [--from DATE] [--to DATE] [--anchors COPY] [--json]
+                        check the audit chain and its checkpoints (and an exported copy), all of it or a range,
+                        from the last archived month on; print each break (row ids, expected vs found); exit 1 when not intact
+  audit export-anchors [--out FILE]
+                        the audit checkpoints, to keep a copy where this machine cannot reach
+  backup [--to DIR]     a consistent, encrypted backup of the database and the data directory's files
+  backup list [--json]  the backups in ENCLAVE_BACKUP_DIR: date, size, schema
+  backup drill [BACKUP] [--json]
+                        restore into a scratch database, compare counts and hashes, decrypt, verify the audit chain
+  restore BACKUP        into an empty database and data directory (refuses a newer schema, a wrong key, a tampered part)
 `;
 
 async function main(argv: string[]) {

@@ -1,41 +1,34 @@
-import { randomBytes } from 'node:crypto';
 import { asc, eq } from 'drizzle-orm';
 import { users } from '../server/db/schema';
-import { env } from '../server/env';
+import { env } from '../server/core/env';
 import type { RoleSet } from '../server/roles/run';
 import { createApiKey } from '../server/security/api-keys';
+import { generateOneTimePassword } from '../server/security/password-change';
 import { createUser } from '../server/security/users';
 import { rotateMasterKeyCommand } from './rotate-master';
-import { prepareInfrastructure } from '../server/services/infrastructure';
-import { options, required, UsageError } from './args';
+import { auditExportAnchorsCommand, auditVerifyCommand } from './audit-commands';
+import { withInfrastructure } from './infrastructure';
+import { numberFlag, options, required } from './args';
 import { gpusCommand, gpusParseCommand } from './gpus';
 import { planCommand } from './plan';
 import { agentCommand, nodesJoinTokenCommand, nodesListCommand } from './agent-commands';
 import { quantizeCommand } from './quantize';
 import { evalPerplexityCommand } from './eval';
 import { loadtestCommand } from './loadtest';
+import { usersEraseCommand } from './user-erase';
+import { backupCommand, backupDrillCommand, backupListCommand, restoreCommand } from './backup-commands';
 
 type Command = (args: string[]) => Promise<number | 'running' | void>;
 
 const role =
   (roles: RoleSet): Command =>
   async (args) => {
-    options(args, {});
+    options(args, []);
     // Loaded on demand: admin commands should not pay for Next.js and the engines.
     const { runRoles } = await import('../server/roles/run');
     await runRoles(env(), roles);
     return 'running';
   };
-
-/** Runs an admin task against the same database as `start` (the embedded one when it is in use). */
-async function withInfrastructure<T>(fn: (infra: Awaited<ReturnType<typeof prepareInfrastructure>>) => Promise<T>): Promise<T> {
-  const infra = await prepareInfrastructure(env(), { redis: false });
-  try {
-    return await fn(infra);
-  } finally {
-    await infra.close();
-  }
-}
 
 export const commands: Record<string, Command> = {
   start: role({ web: true, gateway: true, worker: true, agent: true }),
@@ -45,20 +38,25 @@ export const commands: Record<string, Command> = {
   agent: agentCommand,
 
   'users create': async (args) => {
-    const { values } = options(args, { email: { type: 'string' }, role: { type: 'string' }, password: { type: 'string' }, name: { type: 'string' } });
-    const password = values.password ?? randomBytes(15).toString('base64url');
+    const { values } = options(args, ['email', 'role', 'password', 'name']);
+    const password = values.password ?? generateOneTimePassword();
+    // Whoever runs the command chose the password, not its owner: it is changed at first sign-in.
     const user = await withInfrastructure(({ db }) =>
-      createUser(db, { email: required(values.email, '--email'), role: values.role ?? 'user', password, name: values.name }),
+      createUser(db, { email: required(values.email, '--email'), role: values.role ?? 'user', password, name: values.name, oneTime: true }),
     );
     process.stdout.write(`Created ${user.role} ${user.email}\n`);
-    if (!values.password) process.stdout.write(`One-time password (shown once): ${password}\n`);
+    if (!values.password) process.stdout.write(`One-time password (shown once; to be changed at first sign-in): ${password}\n`);
   },
 
+  'users erase': usersEraseCommand('erase'),
+  'users delete': usersEraseCommand('delete'),
+
   'keys create': async (args) => {
-    const { values } = options(args, { name: { type: 'string' }, user: { type: 'string' }, models: { type: 'string' }, 'expires-days': { type: 'string' } });
+    const { values } = options(args, ['name', 'user', 'models', 'expires-days', 'max-concurrent']);
     const name = required(values.name, '--name');
-    const days = values['expires-days'] === undefined ? undefined : Number(values['expires-days']);
-    if (days !== undefined && !(Number.isFinite(days) && days > 0)) throw new UsageError('--expires-days must be a positive number');
+    const days = numberFlag(values['expires-days'], '--expires-days', 'a positive number', (n) => Number.isFinite(n) && n > 0);
+    // A service that sends many requests at once (a batch job) gets its own cap; 0: none.
+    const maxConcurrent = numberFlag(values['max-concurrent'], '--max-concurrent', 'a whole number from 0 (no cap) to 100000', (n) => Number.isInteger(n) && n >= 0 && n <= 100_000);
     const models = values.models?.split(',').map((m) => m.trim()).filter(Boolean);
     const created = await withInfrastructure(async ({ db }) => {
       const [owner] = values.user
@@ -70,6 +68,7 @@ export const commands: Record<string, Command> = {
         name,
         models: models?.length ? models : null,
         expiresAt: days ? new Date(Date.now() + days * 86_400_000) : null,
+        maxConcurrent,
       });
       return { ...key, owner: owner.email };
     });
@@ -86,7 +85,13 @@ export const commands: Record<string, Command> = {
   loadtest: loadtestCommand,
 
   'keys rotate-master': async (args) => {
-    options(args, {});
-    await withInfrastructure((infra) => rotateMasterKeyCommand(env(), infra.db, infra.masterKey));
+    options(args, []);
+    await withInfrastructure((infra) => rotateMasterKeyCommand(env(), infra.db, infra.masterKey, infra.masterKeySource));
   },
+  'audit verify': auditVerifyCommand,
+  'audit export-anchors': auditExportAnchorsCommand,
+  backup: backupCommand,
+  'backup list': backupListCommand,
+  'backup drill': backupDrillCommand,
+  restore: restoreCommand,
 };

@@ -1,8 +1,7 @@
-import fs from 'node:fs';
 import { readInventory } from '../server/gpu/inventory';
 import { parseComputeApps, parseQueryGpu, parseTopology } from '../server/gpu/nvidia-smi';
 import type { GpuInfo, GpuProcess, Inventory, Topology } from '../server/gpu/types';
-import { options, required, UsageError } from './args';
+import { options, readFlagFile, required } from './args';
 
 /** The documented JSON of `enclave gpus`: fixed keys in a fixed order, null where the input has no value. */
 function printable(gpus: GpuInfo[], topology: Topology | null, processes: GpuProcess[] | null) {
@@ -22,20 +21,12 @@ function printable(gpus: GpuInfo[], topology: Topology | null, processes: GpuPro
   };
 }
 
-function readCapture(file: string, flag: string): string {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new UsageError(`${flag} ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
-  }
-}
-
 /** `enclave gpus parse --query FILE [--topo FILE] [--apps FILE]`: parses captured nvidia-smi output. */
 export async function gpusParseCommand(args: string[]): Promise<number> {
-  const { values } = options(args, { query: { type: 'string' }, topo: { type: 'string' }, apps: { type: 'string' } });
-  const query = readCapture(required(values.query, '--query'), '--query');
-  const topo = values.topo === undefined ? null : readCapture(values.topo, '--topo');
-  const apps = values.apps === undefined ? null : readCapture(values.apps, '--apps');
+  const { values } = options(args, ['query', 'topo', 'apps']);
+  const query = readFlagFile(required(values.query, '--query'), '--query');
+  const topo = values.topo === undefined ? null : readFlagFile(values.topo, '--topo');
+  const apps = values.apps === undefined ? null : readFlagFile(values.apps, '--apps');
   const out = printable(parseQueryGpu(query), topo === null ? null : parseTopology(topo), apps === null ? null : parseComputeApps(apps));
   process.stdout.write(JSON.stringify(out, null, 2) + '\n');
   return 0;
@@ -43,7 +34,7 @@ export async function gpusParseCommand(args: string[]): Promise<number> {
 
 /** `enclave gpus`: the same JSON for this machine, read live from nvidia-smi, with why there are none when there are none. */
 export async function gpusCommand(args: string[]): Promise<number> {
-  options(args, {});
+  options(args, []);
   const inventory: Inventory = await readInventory();
   const out = {
     ...printable(inventory.gpus, inventory.topology, inventory.processes),

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startEngineDouble, type EngineDouble } from '../server/gateway/testing/engine-double';
+import { startOpenAIDouble, type OpenAIDouble } from '../server/testing/openai-double';
 import { runEnclave } from './testing/cli';
 
-let engine: EngineDouble;
+let engine: OpenAIDouble;
 beforeAll(async () => {
-  engine = await startEngineDouble({ firstTokenDelayMs: 20, interTokenMs: 5, tokens: 6 });
+  engine = await startOpenAIDouble({ firstTokenMs: 20, interTokenMs: 5, tokens: 6 });
 });
 afterAll(() => engine?.close());
 
@@ -21,7 +21,7 @@ it('prints the summary as JSON with the agreed keys (concurrency mode)', async (
   // 6 tokens per reply over the run's duration.
   expect(out.output_token_throughput).toBeCloseTo(out.request_throughput * 6, 1);
   expect(out.ttft_ms.median).toBeGreaterThanOrEqual(20);
-  expect(engine.lastBody).toMatchObject({ model: 'double', max_tokens: 6, stream: true, stream_options: { include_usage: true } });
+  expect(engine.requests.at(-1)!.body).toMatchObject({ model: 'double', max_tokens: 6, stream: true, stream_options: { include_usage: true } });
 }, 60_000);
 
 it('runs rate mode with burstiness, and counts failures from an unreachable target', async () => {

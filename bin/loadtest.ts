@@ -2,14 +2,7 @@ import { ZodError } from 'zod';
 import { runLoadTest } from '../server/evaluation/loadtest/run';
 import { loadTestSpecSchema } from '../server/evaluation/loadtest/spec';
 import type { Distribution } from '../server/evaluation/loadtest/stats';
-import { options, required, UsageError } from './args';
-
-function num(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isFinite(n)) throw new UsageError(`${flag} must be a number, not "${value}"`);
-  return n;
-}
+import { numberFlag, options, required, UsageError } from './args';
 
 const rounded = (d: Distribution | null) =>
   d && { mean: +d.mean.toFixed(3), median: +d.median.toFixed(3), p90: +d.p90.toFixed(3), p95: +d.p95.toFixed(3), p99: +d.p99.toFixed(3) };
@@ -20,20 +13,7 @@ const rounded = (d: Distribution | null) =>
  * from this machine (no database) and prints the summary.
  */
 export async function loadtestCommand(args: string[]): Promise<number> {
-  const { values } = options(args, {
-    target: { type: 'string' },
-    model: { type: 'string' },
-    'api-key': { type: 'string' },
-    concurrency: { type: 'string' },
-    rate: { type: 'string' },
-    burstiness: { type: 'string' },
-    requests: { type: 'string' },
-    'input-tokens': { type: 'string' },
-    'output-tokens': { type: 'string' },
-    warmup: { type: 'string' },
-    seed: { type: 'string' },
-    json: { type: 'boolean' },
-  });
+  const { values } = options(args, ['target', 'model', 'api-key', 'concurrency', 'rate', 'burstiness', 'requests', 'input-tokens', 'output-tokens', 'warmup', 'seed'], ['json']);
   const url = required(values.target, '--target');
   if (!/^https?:\/\//i.test(url) || !URL.canParse(url)) throw new UsageError('--target must be an http:// or https:// base URL, e.g. http://127.0.0.1:3000/v1');
   const model = required(values.model, '--model');
@@ -43,13 +23,13 @@ export async function loadtestCommand(args: string[]): Promise<number> {
   try {
     spec = loadTestSpecSchema.parse({
       mode: values.rate !== undefined ? 'rate' : 'concurrency',
-      concurrency: num(values.concurrency, '--concurrency'),
-      rate: num(values.rate, '--rate'),
-      burstiness: num(values.burstiness, '--burstiness'),
-      requests: num(required(values.requests, '--requests'), '--requests'),
-      warmup: num(values.warmup, '--warmup'),
-      seed: num(values.seed, '--seed'),
-      workload: { kind: 'random', inputTokens: num(values['input-tokens'], '--input-tokens') ?? 128, outputTokens: num(values['output-tokens'], '--output-tokens') ?? 64 },
+      concurrency: numberFlag(values.concurrency, '--concurrency'),
+      rate: numberFlag(values.rate, '--rate'),
+      burstiness: numberFlag(values.burstiness, '--burstiness'),
+      requests: numberFlag(required(values.requests, '--requests'), '--requests'),
+      warmup: numberFlag(values.warmup, '--warmup'),
+      seed: numberFlag(values.seed, '--seed'),
+      workload: { kind: 'random', inputTokens: numberFlag(values['input-tokens'], '--input-tokens') ?? 128, outputTokens: numberFlag(values['output-tokens'], '--output-tokens') ?? 64 },
     });
   } catch (e) {
     if (e instanceof ZodError) throw new UsageError(e.issues.map((i) => `--${String(i.path[i.path.length - 1] ?? '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${i.message}`).join('; '));

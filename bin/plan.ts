@@ -1,24 +1,11 @@
-import fs from 'node:fs';
 import { estimateMemory, type EstimateSpec } from '../server/gpu/estimator';
 import { FleetIndex, type PlacementPlan, type Policy } from '../server/gpu/planner';
 import { loadNodeCaptures } from '../server/gpu/planner/node-captures';
 import { plan } from '../server/gpu/planner/search';
-import { options, required, UsageError } from './args';
-
-function positiveInteger(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer, got ${value}`);
-  return n;
-}
+import { numberFlag, options, positiveInteger, readFlagFile, required, UsageError } from './args';
 
 function readModelConfig(file: string): unknown {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new UsageError(`--model ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
-  }
+  const text = readFlagFile(file, '--model');
   try {
     return JSON.parse(text);
   } catch (e) {
@@ -31,27 +18,17 @@ function readModelConfig(file: string): unknown {
  * decision and the memory estimate; when nothing fits, the estimate is for the split the reasons describe.
  */
 export async function planCommand(args: string[]): Promise<number> {
-  const { values } = options(args, {
-    nodes: { type: 'string' },
-    model: { type: 'string' },
-    tp: { type: 'string' },
-    dtype: { type: 'string' },
-    quantization: { type: 'string' },
-    'max-model-len': { type: 'string' },
-    'gpu-memory-utilization': { type: 'string' },
-    policy: { type: 'string' },
-  });
+  const { values } = options(args, ['nodes', 'model', 'tp', 'dtype', 'quantization', 'max-model-len', 'gpu-memory-utilization', 'policy']);
   const nodes = loadNodeCaptures(required(values.nodes, '--nodes'));
   const config = readModelConfig(required(values.model, '--model'));
-  const tp = positiveInteger(values.tp, '--tp');
-  const utilization = values['gpu-memory-utilization'] === undefined ? 0.9 : Number(values['gpu-memory-utilization']);
-  if (!(utilization > 0 && utilization <= 1)) throw new UsageError(`--gpu-memory-utilization must be in (0, 1], got ${values['gpu-memory-utilization']}`);
+  const tp = numberFlag(values.tp, '--tp', 'a positive integer', positiveInteger);
+  const utilization = numberFlag(values['gpu-memory-utilization'], '--gpu-memory-utilization', 'in (0, 1]', (n) => n > 0 && n <= 1) ?? 0.9;
   const policy = (values.policy ?? 'binpack') as Policy;
   if (policy !== 'binpack' && policy !== 'spread') throw new UsageError(`--policy must be binpack or spread, got ${values.policy}`);
   const spec: EstimateSpec = {
     dtype: values.dtype as EstimateSpec['dtype'],
     quantization: values.quantization ?? null,
-    maxModelLen: positiveInteger(values['max-model-len'], '--max-model-len'),
+    maxModelLen: numberFlag(values['max-model-len'], '--max-model-len', 'a positive integer', positiveInteger),
     gpuMemoryUtilization: utilization,
   };
   const estimate = (tp: number, pp: number, gpuMemoryBytes?: number) => estimateMemory(config, { ...spec, tp, pp, gpuMemoryBytes });

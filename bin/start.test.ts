@@ -5,7 +5,10 @@ import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { freePort } from '../server/services/free-port';
+import { freePort } from '../server/core/net/free-port';
+import { until } from '../server/testing/until';
+import { callStreamed } from '../server/api/testing/stream-client';
+import { transformer } from '../server/api/transformer';
 
 /**
  * The product as a user starts it: `enclave start` with no DATABASE_URL (a real embedded PostgreSQL
@@ -37,17 +40,19 @@ async function start() {
   proc = execa(process.execPath, [bin, 'start'], { env: baseEnv(), reject: false, all: true });
   proc.all!.on('data', (d) => (output += d));
   const deadline = Date.now() + 240_000;
-  while (!/Enclave is ready on/.test(output)) {
-    if (proc.exitCode !== null || Date.now() > deadline) throw new Error(`start failed:\n${output}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  // The engine loads in the background: wait until the model has a ready replica.
-  while (Date.now() < deadline) {
-    const health = (await (await fetch(`http://127.0.0.1:${port}/api/health`)).json()) as { engines: { status: string; health: { ok: boolean } }[] };
-    if (health.engines.some((e) => e.status === 'ready' && e.health.ok)) return;
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  throw new Error('the engine never became ready');
+  const started = async () => {
+    if (proc!.exitCode !== null) throw new Error(`start failed:\n${output}`);
+    return /Enclave is ready on/.test(output);
+  };
+  await until('Enclave to be ready', started, 240_000, 200).catch((e: Error) => {
+    throw e.message.startsWith('timed out') ? new Error(`start failed (${e.message}):\n${output}`) : e;
+  });
+  // The engine loads in the background: wait until the model has a ready replica (engines are staff-only detail).
+  const cookie = await signIn();
+  await until('the engine to be ready', async () => {
+    const health = (await (await fetch(`http://127.0.0.1:${port}/api/health`, { headers: { cookie } })).json()) as { engines: { status: string; health: { ok: boolean } }[] };
+    return health.engines.some((e) => e.status === 'ready' && e.health.ok);
+  }, deadline - Date.now(), 300);
 }
 
 async function stop() {
@@ -97,7 +102,7 @@ async function trpc(cookie: string, kind: 'query' | 'mutation', name: string, in
   const res = await fetch(url, kind === 'query' ? { headers: { cookie } } : { method: 'POST', headers: { cookie, 'content-type': 'application/json' }, body: JSON.stringify(input ?? null) });
   const body = (await res.json()) as { result?: { data: any }; error?: unknown };
   if (!res.ok) throw new Error(`${name}: ${res.status} ${JSON.stringify(body.error)}`);
-  return body.result!.data;
+  return transformer.output.deserialize(body.result!.data) as any;
 }
 
 beforeAll(async () => {
@@ -112,7 +117,10 @@ afterAll(async () => {
 
 test('start, chat, admin commands while running, restart with history, rotate the master key, stop cleanly', async () => {
   await start();
-  const health = (await (await fetch(`http://127.0.0.1:${port}/api/health`)).json()) as Record<string, any>;
+  // Anonymous callers (probes, load balancers) learn the status only, never where the engines listen.
+  expect(await (await fetch(`http://127.0.0.1:${port}/api/health`)).json()).toEqual({ status: 'ok' });
+  const cookie = await signIn();
+  const health = (await (await fetch(`http://127.0.0.1:${port}/api/health`, { headers: { cookie } })).json()) as Record<string, any>;
   expect(health).toMatchObject({ status: 'ok', postgres: { ok: true }, redis: { ok: true } });
   expect(health.engines[0]).toMatchObject({ deployment: 'stories260K', engine: 'llamacpp', status: 'ready', health: { ok: true } });
   const login = await fetch(`http://127.0.0.1:${port}/login`);
@@ -120,19 +128,18 @@ test('start, chat, admin commands while running, restart with history, rotate th
   expect(login.headers.get('content-security-policy')).toMatch(/default-src 'self'/);
   const page = await fetch(`http://127.0.0.1:${port}/`, { redirect: 'manual' });
   expect([page.status, page.headers.get('location')]).toEqual([302, '/login?next=%2F']);
-  const cookie = await signIn();
 
   // A conversation through the browser's API, streamed from the real engine.
   const { id } = await trpc(cookie, 'mutation', 'conversations.create', {});
-  const chat = await fetch(`http://127.0.0.1:${port}/api/chat`, {
-    method: 'POST',
-    headers: { cookie, 'content-type': 'application/json' },
-    body: JSON.stringify({ conversationId: id, model: 'stories260K', parentId: null, content: 'Tell me about the secret word zebra-42', maxTokens: 24 }),
-  });
-  expect(chat.status, await chat.clone().text()).toBe(200);
-  const events = await chat.text();
-  expect(events).toMatch(/event: delta/);
-  expect(events).toMatch(/event: done/);
+  const chat = await callStreamed(
+    `http://127.0.0.1:${port}`,
+    'chat.send',
+    { conversationId: id, model: 'stories260K', parentId: null, content: 'Tell me about the secret word zebra-42', maxTokens: 24 },
+    { cookie },
+  );
+  expect(chat.status, JSON.stringify(chat.error)).toBe(200);
+  expect(chat.events.map((e) => e.event)).toContain('delta');
+  expect(chat.events.at(-1)?.event).toBe('done');
 
   // Admin commands work against the embedded database while start runs.
   const key = await admin('keys', 'create', '--name', 'sdk');
@@ -156,7 +163,7 @@ test('start, chat, admin commands while running, restart with history, rotate th
   expect(pids.length).toBeGreaterThanOrEqual(3); // enclave, postgres, the engine
   const result = await stop();
   expect(result.exitCode).toBe(0);
-  for (let i = 0; i < 20 && survivors(pids).length; i++) await new Promise((r) => setTimeout(r, 100));
+  await until('every process to exit', async () => survivors(pids).length === 0, 2_000).catch(() => {}); // the check below names any left
   const left = survivors(pids).map((pid) => `${pid}: ${fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ')}`);
   expect(left).toEqual([]);
 
@@ -171,5 +178,9 @@ test('start, chat, admin commands while running, restart with history, rotate th
   const conversation = await trpc(again, 'query', 'conversations.get', { id });
   expect(conversation.messages.find((m: { role: string }) => m.role === 'user').content).toBe('Tell me about the secret word zebra-42');
   expect(conversation.messages.some((m: { role: string; content: string }) => m.role === 'assistant' && m.content.length > 0)).toBe(true);
+  // The audit chain and its checkpoints (re-signed by the rotation) still hold across it all.
+  const audit = await admin('audit', 'verify');
+  expect(audit.exitCode, audit.stdout + audit.stderr).toBe(0);
+  expect(audit.stdout).toMatch(/^The audit log is intact: \d+ row\(s\) chained \(#1 to #\d+\); [1-9]\d* checkpoint\(s\) in .* match/);
   await stop();
 }, 600_000);

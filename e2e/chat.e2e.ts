@@ -1,4 +1,5 @@
 import type { Browser, BrowserContext, Download, Page } from 'playwright-core';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assistantIds, waitForModel, launchBrowser, newContext, screenshot, sendAndWait, signIn, startEnclave, waitForNewReply, type RunningEnclave } from './harness';
 
@@ -236,6 +237,37 @@ describe('chat in the browser', () => {
     await page.waitForFunction(() => (document.querySelector('[data-testid=conversation-search]')?.getBoundingClientRect().x ?? -1) >= 0);
     await screenshot(page, 'chat-narrow-sidebar');
     await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  it('shows a reply cut off by a crash as interrupted once the worker settles it, and offers to regenerate it', async () => {
+    await page.click('[data-testid=new-chat]');
+    await page.waitForURL(`${enclave.url}/`);
+    const replyId = await sendAndWait(page, 'Tell me a story about a fox');
+    // What a process killed mid-reply leaves behind (bin/crash.test.ts kills a real one): the reply still
+    // marked streaming and its lease run out. The worker's sweep, every 15 s, does the rest.
+    const db = new pg.Client({ connectionString: enclave.databaseUrl });
+    await db.connect();
+    try {
+      await db.query(`UPDATE messages SET metadata = '{"streaming": true}' WHERE id = $1`, [replyId]);
+      await db.query(`INSERT INTO reply_streams (message_ids, lease_until, audit) VALUES (ARRAY[$1]::uuid[], now() - interval '1 minute', $2)`, [
+        replyId,
+        JSON.stringify({ action: 'chat.send', target: null, outcome: 'failure', detail: { error: 'INTERRUPTED', assistantMessageId: replyId } }),
+      ]);
+    } finally {
+      await db.end();
+    }
+    let marked = false;
+    for (let attempt = 0; attempt < 40 && !marked; attempt++) {
+      await page.reload();
+      await page.waitForSelector(`[data-message-id="${replyId}"]`);
+      marked = (await page.locator(`[data-message-id="${replyId}"] [data-testid=reply-interrupted]`).count()) === 1;
+      if (!marked) await page.waitForTimeout(1_000);
+    }
+    expect(marked).toBe(true);
+    const reply = page.locator(`[data-message-id="${replyId}"]`);
+    expect(((await reply.locator('[data-testid=message-content]').textContent()) ?? '').length).toBeGreaterThan(0);
+    await reply.locator('[data-testid=regenerate]').waitFor();
+    await screenshot(page, 'chat-interrupted');
   });
 
   it('raised no uncaught errors in the page', () => {

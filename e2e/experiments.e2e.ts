@@ -22,7 +22,8 @@ async function trpc(kind: 'query' | 'mutation', procedure: string, input?: unkno
           : await fetch(`/api/trpc/${p}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(i ?? null) });
       const body = await res.json();
       if (!res.ok) throw new Error(`${p}: ${res.status} ${body?.error?.message}`);
-      return body.result.data;
+      // Answers are superjson: the plain JSON part is enough here.
+      return body.result.data.json;
     },
     [kind, procedure, input] as const,
   );

@@ -1,7 +1,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
-import { launchBrowser, newContext, repoRoot, screenshot, signIn, startEnclave, type RunningEnclave } from './harness';
+import { launchBrowser, newContext, repoRoot, screenshot, signIn, signInFirstTime, startEnclave, type RunningEnclave } from './harness';
 
 // This machine has no NVIDIA GPU: the llamacpp deployment of stories260K runs on the local node's CPU,
 // and a vLLM deployment cannot be placed anywhere. The UI must say both plainly.
@@ -154,7 +154,7 @@ describe('fleet pages', () => {
 
     const viewer = await (await newContext(browser)).newPage();
     viewer.on('pageerror', (err) => pageErrors.push(err.message));
-    await signIn(viewer, enclave.url, VIEWER_EMAIL, VIEWER_PASSWORD);
+    await signInFirstTime(viewer, enclave.url, VIEWER_EMAIL, VIEWER_PASSWORD, 'sunlit-meadow-canvas-8');
     await viewer.goto(`${enclave.url}/deployments`);
     await viewer.locator('[data-testid=deployment-row][data-name=stories260K]').waitFor();
     await viewer.waitForSelector('[data-testid=read-only-note]');

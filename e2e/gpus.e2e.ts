@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, type Db } from '../server/db/client';
-import { allocations, deploymentReplicas, deployments } from '../server/db/schema';
+import { allocations, deploymentReplicas, deployments, replicaStartMeasurements } from '../server/db/schema';
+import { makeModelVersion } from '../server/testing/factories';
 import { insertRecordedNode, recordedSeries } from '../server/operations/alerts/testing/recorded';
 import { launchBrowser, newContext, screenshot, signIn, startEnclave, type RunningEnclave } from './harness';
 
@@ -15,6 +16,7 @@ let db: Db;
 let browser: Browser;
 let page: Page;
 let nodeId: string;
+let measuredDeploymentId: string;
 const pageErrors: string[] = [];
 const received: { status: string; alerts: { labels: Record<string, string> }[] }[] = [];
 const receiver = http.createServer((req, res) => {
@@ -40,6 +42,32 @@ beforeAll(async () => {
   const [dep] = await db.insert(deployments).values({ name: 'llama-70b', engine: 'vllm', status: 'stopped', desiredReplicas: 0 }).returning();
   const [replica] = await db.insert(deploymentReplicas).values({ deploymentId: dep!.id, nodeName: 'h100-rack1', gpuIndices: [0], url: '', status: 'stopped' }).returning();
   await db.insert(allocations).values({ nodeId, gpuIndex: 0, holderKind: 'replica', holderId: replica!.id, memoryBytes: 60 * 2 ** 30, createdAt: new Date(now - 40 * MIN) });
+  // A vLLM start measured on this node: Meta-Llama-3-8B at TP 1 on an H100, with the figures vLLM logged
+  // there (vllm-project/vllm#10511: weights 14.96 GiB, 53.29 GiB of KV cache) beside the estimator's.
+  const { version } = await makeModelVersion(db, { modelName: 'Meta-Llama-3-8B', format: 'hf', location: '/models/Meta-Llama-3-8B' });
+  const [measured] = await db.insert(deployments).values({ name: 'llama-3-8b', engine: 'vllm', status: 'stopped', desiredReplicas: 0, modelVersionId: version.id }).returning();
+  measuredDeploymentId = measured!.id;
+  const [measuredReplica] = await db.insert(deploymentReplicas).values({ deploymentId: measured!.id, nodeName: 'h100-rack1', gpuIndices: [1], url: '', status: 'stopped' }).returning();
+  await db.insert(replicaStartMeasurements).values({
+    deploymentId: measured!.id,
+    replicaId: measuredReplica!.id,
+    replicaStartedAt: new Date(now - 30 * MIN),
+    modelVersionId: version.id,
+    engine: 'vllm',
+    dtype: 'auto',
+    tp: 1,
+    pp: 1,
+    nodeName: 'h100-rack1',
+    gpuName: 'NVIDIA H100 80GB HBM3',
+    gpuMemoryTotalMiB: 81559,
+    predictedWeightsBytes: Math.round(14.958 * 2 ** 30),
+    predictedKvCacheBytes: Math.round(52.72 * 2 ** 30),
+    predictedMaxConcurrency: 6.6,
+    measuredWeightsBytes: Math.round(14.96 * 2 ** 30),
+    measuredKvCacheBytes: Math.round(53.29 * 2 ** 30),
+    measuredMaxConcurrency: 6.66,
+    logWording: 'v1',
+  });
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
 
   browser = await launchBrowser();
@@ -93,6 +121,28 @@ describe('GPU dashboards and alerts', () => {
     expect(Number(await page.locator('[data-testid=chart-utilization]').getAttribute('data-points'))).toBeLessThanOrEqual(7);
     await screenshot(page, 'gpus-node-day');
     expect(pageErrors).toEqual([]);
+  });
+
+  it('draws a measured start against its prediction on the deployment page, and lists the error on /gpus', async () => {
+    await page.goto(`${enclave.url}/deployments/${measuredDeploymentId}`);
+    const start = page.locator('[data-testid=start-measurement]');
+    await start.waitFor();
+    expect(await start.count()).toBe(1);
+    // Weights and KV cache, each a predicted and a measured bar.
+    expect(await start.locator('[data-testid=measured-memory] [data-testid=paired-row]').count()).toBe(2);
+    expect(Number(await start.locator('[data-testid=measured-memory] [data-testid=bar-measured]').first().getAttribute('data-value'))).toBe(Math.round(14.96 * 2 ** 30));
+    await start.scrollIntoViewIfNeeded();
+    await screenshot(page, 'gpus-start-measured');
+
+    await page.goto(`${enclave.url}/gpus`);
+    const row = page.locator('[data-testid=estimate-error-row]');
+    await row.waitFor();
+    expect(await row.count()).toBe(1);
+    const text = (await row.textContent()) ?? '';
+    expect(text).toContain('Meta-Llama-3-8B');
+    expect(text).toContain('NVIDIA H100 80GB HBM3');
+    await page.locator('[data-testid=estimate-errors]').scrollIntoViewIfNeeded();
+    await screenshot(page, 'gpus-estimate-errors');
   });
 
   it('lists the firing temperature alert on /alerts, and posts it to a webhook added there', async () => {

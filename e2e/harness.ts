@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { freePort } from '../server/services/free-port';
+import { freePort } from '../server/core/net/free-port';
 
 export const repoRoot = path.resolve(import.meta.dirname, '..');
 export const screenshotDir = path.join(repoRoot, 'test-results', 'screenshots');
@@ -36,8 +36,9 @@ async function adminQuery(sql: string) {
 /**
  * Starts the real product (`node bin/enclave.mjs start`) on a free port with a fresh database of
  * its own, a Redis prefix of its own and a temporary data directory, and waits for its ready line.
+ * `extraEnv` adds or overrides settings (an OIDC providers file...).
  */
-export async function startEnclave(label: string): Promise<RunningEnclave> {
+export async function startEnclave(label: string, extraEnv: Record<string, string> = {}): Promise<RunningEnclave> {
   const suffix = randomBytes(4).toString('hex');
   const dbName = `enclave_e2e_${label.replace(/[^a-z0-9]/gi, '').toLowerCase()}_${suffix}`;
   await adminQuery(`CREATE DATABASE "${dbName}"`);
@@ -64,6 +65,9 @@ export async function startEnclave(label: string): Promise<RunningEnclave> {
       ENCLAVE_ADMIN_EMAIL: adminEmail,
       ENCLAVE_ADMIN_PASSWORD: adminPassword,
       ENCLAVE_SECURE_COOKIES: 'true',
+      // The webhook receivers and load-test doubles the tests start listen on loopback, refused by default.
+      ENCLAVE_OUTBOUND_ALLOW: '127.0.0.1',
+      ...extraEnv,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -140,6 +144,20 @@ export async function signIn(page: Page, baseUrl: string, email: string, passwor
   await page.fill('input[name=email]', email);
   await page.fill('input[name=password]', password);
   await page.click('button[type=submit]');
+  await page.waitForSelector('[data-testid=new-chat]');
+}
+
+/** First sign-in of a user an admin created: the one-time password is replaced by `newPassword` on /account, then the chat opens. */
+export async function signInFirstTime(page: Page, baseUrl: string, email: string, oneTimePassword: string, newPassword: string) {
+  await page.goto(`${baseUrl}/login`);
+  await page.fill('input[name=email]', email);
+  await page.fill('input[name=password]', oneTimePassword);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('[data-testid=must-change-password]');
+  await page.fill('input[name=current-password]', oneTimePassword);
+  await page.fill('input[name=new-password]', newPassword);
+  await page.fill('input[name=repeat-password]', newPassword);
+  await page.click('[data-testid=change-password]');
   await page.waitForSelector('[data-testid=new-chat]');
 }
 

@@ -217,8 +217,8 @@ describe('a fine-tune, followed live', () => {
   });
 
   it('draws loss and learning rate live while it trains, with an ETA, then shows the adapter in the lineage', async () => {
-    // The page follows the job over server-sent events (polling is only the fallback).
-    const events = page.waitForResponse((r) => /\/api\/jobs\/[0-9a-f-]{36}\/events$/.test(r.url()), { timeout: 30_000 });
+    // The page follows the job over server-sent events, its jobs.events subscription (polling is only the fallback).
+    const events = page.waitForResponse((r) => /\/api\/trpc\/jobs\.events\?/.test(r.url()), { timeout: 30_000 });
     await page.reload();
     const stream = await events;
     expect(stream.status()).toBe(200);

@@ -29,9 +29,10 @@ describe('load tests', () => {
     await page.click('[data-testid=new-loadtest]');
     await page.waitForSelector('[data-testid=loadtest-form]');
     await page.fill('[data-testid=lt-name]', 'stories smoke');
-    await expect.poll(() => page.locator('[data-testid=lt-deployment] option').count()).toBeGreaterThan(0);
-    const stories = await page.$eval('[data-testid=lt-deployment]', (el) => [...(el as HTMLSelectElement).options].find((o) => o.text.startsWith('stories260K '))?.value ?? '');
-    expect(stories).not.toBe('');
+    // The list loads after the form shows: wait for the deployment itself, not for any option.
+    const storiesOption = () => page.$eval('[data-testid=lt-deployment]', (el) => [...(el as HTMLSelectElement).options].find((o) => o.text.startsWith('stories260K '))?.value ?? '');
+    await expect.poll(storiesOption, { timeout: 30_000 }).not.toBe('');
+    const stories = await storiesOption();
     await page.selectOption('[data-testid=lt-deployment]', stories);
     await page.fill('[data-testid=lt-concurrency]', '2');
     await page.fill('[data-testid=lt-requests]', '8');

@@ -10,5 +10,8 @@ export default defineConfig({
     // The first start may build the UI (about a minute on two cores) and load the model.
     hookTimeout: 420_000,
     testTimeout: 120_000,
+    // A page's data arrives after its first paint, and on a loaded two-core CI machine that can take seconds:
+    // expect.poll's default of 1 s made waits for data flaky (a load-test run failed so on CI).
+    expect: { poll: { timeout: 15_000 } },
   },
 });

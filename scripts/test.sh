@@ -8,6 +8,9 @@ export NEXT_TELEMETRY_DISABLED=1
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   missing=()
   [ -x /usr/bin/chromium ] || missing+=(chromium)
+  # The LDAP sign-in tests start their own slapd (server/testing/ldap-server.ts).
+  [ -x /usr/sbin/slapd ] || missing+=(slapd)
+  command -v ldapsearch >/dev/null || missing+=(ldap-utils)
   fc-list 2>/dev/null | grep -qi "wenquanyi\|noto sans cjk" || missing+=(fonts-wqy-microhei)
   if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
@@ -18,13 +21,15 @@ npx tsc --noEmit -p .
 mkdir -p test-results
 echo "== unit and integration tests"
 npx vitest run --reporter=default --reporter=json --outputFile=test-results/unit.json
+echo "== timing tests (alone: they measure the load generator's own accuracy)"
+npx vitest run --config vitest.timing.config.ts --reporter=default --reporter=json --outputFile=test-results/timing.json
 echo "== browser tests"
 npx vitest run --config e2e/vitest.config.ts --reporter=default --reporter=json --outputFile=test-results/e2e.json
 # One closing line over both runs, in the plain form CI reads.
 node -e '
 const fs = require("fs");
 let passed = 0, failed = 0, skipped = 0;
-for (const f of ["test-results/unit.json", "test-results/e2e.json"]) {
+for (const f of ["test-results/unit.json", "test-results/timing.json", "test-results/e2e.json"]) {
   const r = JSON.parse(fs.readFileSync(f, "utf8"));
   passed += r.numPassedTests; failed += r.numFailedTests; skipped += r.numPendingTests + r.numTodoTests;
 }

@@ -1,16 +1,16 @@
 'use client';
 
+import { useQuery } from '@tanstack/react-query';
 import { useMemo } from 'react';
 import { canManageFleet } from '../components/fleet/roles';
-import { usePoll } from '../components/fleet/use-poll';
 import { OpenAlerts, RecentAlerts } from '../components/monitoring/alert-list';
 import { formatDuration } from '../components/monitoring/kinds';
-import { monitoringApi } from '../components/monitoring/monitoring-api';
 import { RulesTable } from '../components/monitoring/rules-table';
 import { WebhooksPanel } from '../components/monitoring/webhooks-panel';
 import { useSession } from '../components/session';
 import { useI18n } from '../i18n/provider';
 import { readableError } from '../lib/errors';
+import { useTRPC } from '../lib/trpc';
 
 // Alerts are evaluated every 15 s; polling a little faster shows a change within one evaluation.
 const ALERTS_REFRESH_MS = 10_000;
@@ -20,9 +20,11 @@ export default function AlertsPage() {
   const { me } = useSession();
   const seesRules = canManageFleet(me.role);
   const isAdmin = me.role === 'admin';
-  const { data: alerts, error } = usePoll(monitoringApi.alerts, ALERTS_REFRESH_MS);
-  const rules = usePoll(() => (seesRules ? monitoringApi.rules() : Promise.resolve([])), 0, seesRules);
-  const webhooks = usePoll(() => (seesRules ? monitoringApi.webhooks() : Promise.resolve([])), 0, seesRules);
+  const trpc = useTRPC();
+  const { data: alerts, error } = useQuery(trpc.monitoring.alerts.queryOptions(undefined, { refetchInterval: ALERTS_REFRESH_MS }));
+  // Rules and webhooks are engineers' and admins' to read: nobody else asks for them.
+  const rules = useQuery(trpc.monitoring.rules.queryOptions(undefined, { enabled: seesRules }));
+  const webhooks = useQuery(trpc.monitoring.webhooks.queryOptions(undefined, { enabled: seesRules }));
   const durations = useMemo(() => new Map((rules.data ?? []).map((r) => [r.id, formatDuration(r.durationSeconds)])), [rules.data]);
 
   return (
@@ -54,11 +56,11 @@ export default function AlertsPage() {
       <h2 className="section-title">{t('alerts.rules')}</h2>
       {!seesRules && <p className="read-only-note">{t('alerts.rules.hidden')}</p>}
       {seesRules && !isAdmin && <p className="read-only-note">{t('alerts.rules.readOnly')}</p>}
-      {seesRules && rules.data && <RulesTable rules={rules.data} canEdit={isAdmin} reload={rules.reload} />}
+      {seesRules && rules.data && <RulesTable rules={rules.data} canEdit={isAdmin} />}
       {seesRules && (
         <>
           <h2 className="section-title">{t('alerts.webhooks')}</h2>
-          {webhooks.data && <WebhooksPanel webhooks={webhooks.data} canEdit={isAdmin} reload={webhooks.reload} />}
+          {webhooks.data && <WebhooksPanel webhooks={webhooks.data} canEdit={isAdmin} />}
         </>
       )}
     </div>

@@ -4,6 +4,7 @@ import Link from 'next/link';
 import { usePathname } from 'next/navigation';
 import type { ReactNode } from 'react';
 import { useI18n } from '../i18n/provider';
+import { Brand } from './brand';
 import { SessionProvider, useSession } from './session';
 import { UserMenu } from './user-menu';
 
@@ -29,18 +30,15 @@ function ManageFrame({ children }: { children: ReactNode }) {
     <div className="app-shell manage-shell">
       <aside className="sidebar">
         <div className="sidebar-top">
-          <div className="brand">
-            <span className="brand-mark" aria-hidden>
-              ◆
-            </span>
-            {t('app.name')}
-          </div>
+          <Brand />
           <a href="/" className="button button-block">
             ← {t('nav.backToChat')}
           </a>
           <nav className="manage-nav">
             <div className="nav-heading">{t('nav.settings')}</div>
+            {link('/account', t('nav.account'), 'manage-account')}
             {link('/settings/keys', t('nav.apiKeys'), 'manage-keys')}
+            {link('/usage', t('nav.usage'), 'manage-usage')}
             {me.role !== 'user' && (
               <>
                 <div className="nav-heading">{t('nav.fleet')}</div>
@@ -62,7 +60,12 @@ function ManageFrame({ children }: { children: ReactNode }) {
               <>
                 <div className="nav-heading">{t('nav.admin')}</div>
                 {link('/admin/users', t('nav.users'), 'manage-users')}
+                {link('/admin/groups', t('nav.groups'), 'manage-groups')}
                 {link('/admin/audit', t('nav.audit'), 'manage-audit')}
+                {link('/admin/quotas', t('nav.quotas'), 'manage-quotas')}
+                {link('/admin/retention', t('nav.retention'), 'manage-retention')}
+                {link('/admin/data-protection', t('nav.dataProtection'), 'manage-data-protection')}
+                {link('/admin/backups', t('nav.backups'), 'manage-backups')}
               </>
             )}
           </nav>

@@ -1,9 +1,10 @@
 'use client';
 
-import { createContext, useCallback, useContext, useEffect, useState, type ReactNode } from 'react';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { createContext, useCallback, useContext, useEffect, type ReactNode } from 'react';
 import { hasLocaleCookie, useI18n } from '../i18n/provider';
 import { isLocale, type Locale } from '../i18n/locales';
-import { trpc, type Me } from '../lib/trpc';
+import { useTRPC, type Me } from '../lib/trpc';
 import { useToast } from './toast';
 
 interface SessionValue {
@@ -22,52 +23,45 @@ const SessionContext = createContext<SessionValue | null>(null);
 export function SessionProvider({ children }: { children: ReactNode }) {
   const { locale, setLocale } = useI18n();
   const toast = useToast();
-  const [me, setMe] = useState<Me | null | undefined>(undefined);
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  // Once per page load: a role change shows at the next one, as the server's page guard does.
+  const session = useQuery(trpc.auth.me.queryOptions(undefined, { staleTime: Infinity }));
+  const me = session.data;
 
   useEffect(() => {
-    let cancelled = false;
-    trpc.auth.me
-      .query()
-      .then((user) => {
-        if (cancelled) return;
-        if (!user) {
-          window.location.assign('/login');
-          return;
-        }
-        setMe(user);
-        // The account's saved language wins over this browser's cookie once signed in.
-        if (isLocale(user.locale) && user.locale !== locale) setLocale(user.locale);
-        else if (!hasLocaleCookie()) setLocale(locale);
-      })
-      .catch((err) => {
-        if (!cancelled) toast.error(err);
-      });
-    return () => {
-      cancelled = true;
-    };
-    // eslint-disable-next-line react-hooks/exhaustive-deps -- load once per page load
-  }, []);
+    if (me === null) window.location.assign('/login');
+    // The account's saved language wins over this browser's cookie once signed in.
+    else if (me && isLocale(me.locale) && me.locale !== locale) setLocale(me.locale);
+    else if (me && !hasLocaleCookie()) setLocale(locale);
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- once, when the user is known
+  }, [me]);
+  useEffect(() => {
+    if (session.error) toast.error(session.error);
+  }, [session.error, toast]);
 
+  const { mutate: saveLocale } = useMutation(trpc.auth.setLocale.mutationOptions({ onError: (err) => toast.error(err) }));
   const changeLocale = useCallback(
     (next: Locale) => {
       setLocale(next);
-      setMe((current) => (current ? { ...current, locale: next } : current));
-      trpc.auth.setLocale.mutate({ locale: next }).catch((err) => toast.error(err));
+      queryClient.setQueryData(trpc.auth.me.queryKey(), (current) => (current ? { ...current, locale: next } : current));
+      saveLocale({ locale: next });
     },
-    [setLocale, toast],
+    [setLocale, queryClient, trpc, saveLocale],
   );
 
+  const { mutateAsync: endSession } = useMutation(trpc.auth.signOut.mutationOptions());
   const signOut = useCallback(async () => {
     try {
-      await trpc.auth.signOut.mutate();
+      await endSession();
     } catch (err) {
       toast.error(err);
       return;
     }
     window.location.assign('/login');
-  }, [toast]);
+  }, [endSession, toast]);
 
-  if (me === undefined) return <div className="page-loading" aria-busy="true" />;
+  if (!me) return <div className="page-loading" aria-busy="true" />;
   return <SessionContext.Provider value={{ me, changeLocale, signOut }}>{children}</SessionContext.Provider>;
 }
 

@@ -1,6 +1,6 @@
 'use client';
 
-import { createContext, useCallback, useContext, useMemo, useRef, useState, type ReactNode } from 'react';
+import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import { useI18n } from '../i18n/provider';
 import { readableError } from '../lib/errors';
 
@@ -55,4 +55,15 @@ export function useToast(): ToastApi {
   const api = useContext(ToastContext);
   if (!api) throw new Error('useToast must be used inside <ToastProvider>');
   return api;
+}
+
+/** Shows a query's error as a toast when it starts failing (not again for each failed poll after it). */
+export function useErrorToast(error: unknown): void {
+  const toast = useToast();
+  const latest = useRef(error);
+  latest.current = error;
+  const failing = Boolean(error);
+  useEffect(() => {
+    if (failing) toast.error(latest.current);
+  }, [failing, toast]);
 }

@@ -24,6 +24,11 @@ export function UserMenu({ links = true }: { links?: boolean }) {
         </span>
       </div>
       {links && (
+        <Link href="/account" className="nav-link" data-testid="nav-account">
+          {t('nav.account')}
+        </Link>
+      )}
+      {links && (
         <Link href="/settings/keys" className="nav-link" data-testid="nav-keys">
           {t('nav.apiKeys')}
         </Link>
@@ -38,8 +43,14 @@ export function UserMenu({ links = true }: { links?: boolean }) {
           <Link href="/admin/users" className="nav-link" data-testid="nav-users">
             {t('nav.users')}
           </Link>
+          <Link href="/admin/groups" className="nav-link" data-testid="nav-groups">
+            {t('nav.groups')}
+          </Link>
           <Link href="/admin/audit" className="nav-link" data-testid="nav-audit">
             {t('nav.audit')}
+          </Link>
+          <Link href="/admin/quotas" className="nav-link" data-testid="nav-quotas">
+            {t('nav.quotas')}
           </Link>
         </>
       )}

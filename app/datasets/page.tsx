@@ -1,20 +1,20 @@
 'use client';
 
+import { useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
 import { formatDateTime } from '../components/format';
-import { fleetApi } from '../components/fleet/fleet-api';
 import { formatBytes } from '../components/fleet/format';
-import { usePoll } from '../components/fleet/use-poll';
 import { useI18n } from '../i18n/provider';
 import { readableError } from '../lib/errors';
-import { datasetsApi, statsOf } from './_components/datasets-api';
+import { useTRPC } from '../lib/trpc';
 import { UploadForm } from './_components/upload-form';
 
 export default function DatasetsPage() {
   const { t, locale } = useI18n();
-  const { data: list, error, reload } = usePoll(datasetsApi.list, 0);
+  const trpc = useTRPC();
+  const { data: list, error, refetch } = useQuery(trpc.datasets.list.queryOptions());
   // Only for the tokenizer choice: a failure leaves the estimate as the one option.
-  const { data: models } = usePoll(fleetApi.models, 0);
+  const { data: models } = useQuery(trpc.catalog.list.queryOptions());
   const number = new Intl.NumberFormat(locale);
 
   return (
@@ -25,7 +25,7 @@ export default function DatasetsPage() {
           <p className="muted">{t('datasets.subtitle')}</p>
         </div>
       </div>
-      <UploadForm models={models ?? []} onUploaded={reload} />
+      <UploadForm models={models ?? []} onUploaded={() => void refetch()} />
       {error !== null && !list && <p className="form-error">{readableError(error, t)}</p>}
       {!list && error === null && <p className="muted">{t('common.loading')}</p>}
       {list?.length === 0 && <p className="muted">{t('datasets.empty')}</p>}
@@ -45,8 +45,8 @@ export default function DatasetsPage() {
             </thead>
             <tbody>
               {list.map((d) => {
-                const tokens = statsOf(d).tokens;
-                const estimated = statsOf(d).tokenizer?.kind !== 'model';
+                const tokens = d.stats.tokens;
+                const estimated = d.stats.tokenizer?.kind !== 'model';
                 return (
                   <tr key={d.id} data-testid="dataset-row" data-name={d.name}>
                     <td>

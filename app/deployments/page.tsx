@@ -1,15 +1,16 @@
 'use client';
 
+import { useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
+import { DataTable } from '../components/data-table';
 import { formatDateTime } from '../components/format';
 import { ReadOnlyNote } from '../components/fleet/fleet-gate';
-import { fleetApi } from '../components/fleet/fleet-api';
 import { canManageFleet } from '../components/fleet/roles';
 import { StatusBadge } from '../components/fleet/status-badge';
-import { usePoll } from '../components/fleet/use-poll';
 import { useSession } from '../components/session';
 import { useI18n } from '../i18n/provider';
 import { readableError } from '../lib/errors';
+import { useTRPC } from '../lib/trpc';
 
 const REFRESH_MS = 3000;
 
@@ -17,7 +18,8 @@ export default function DeploymentsPage() {
   const { t, locale } = useI18n();
   const { me } = useSession();
   const manage = canManageFleet(me.role);
-  const { data: deployments, error } = usePoll(fleetApi.deployments, REFRESH_MS);
+  const trpc = useTRPC();
+  const { data: deployments, error } = useQuery(trpc.deployments.list.queryOptions(undefined, { refetchInterval: REFRESH_MS }));
 
   return (
     <div className="manage-page fleet-page">
@@ -32,52 +34,43 @@ export default function DeploymentsPage() {
       </div>
       {!manage && <ReadOnlyNote />}
       {error !== null && !deployments && <p className="form-error">{readableError(error, t)}</p>}
-      <div className="table-wrap">
-        <table className="table" data-testid="deployments-table">
-          <thead>
-            <tr>
-              <th>{t('deployments.name')}</th>
-              <th>{t('deployments.status')}</th>
-              <th>{t('deployments.replicas')}</th>
-              <th>{t('deployments.engine')}</th>
-              <th>{t('deployments.model')}</th>
-              <th>{t('deployments.updated')}</th>
-            </tr>
-          </thead>
-          <tbody>
-            {!deployments && error === null && (
-              <tr>
-                <td colSpan={6} className="muted">{t('common.loading')}</td>
-              </tr>
-            )}
-            {deployments?.length === 0 && (
-              <tr>
-                <td colSpan={6} className="muted">{t('deployments.empty')}</td>
-              </tr>
-            )}
-            {deployments?.map((d) => (
-              <tr key={d.id} data-testid="deployment-row" data-name={d.name}>
-                <td>
-                  <Link href={`/deployments/${d.id}`} data-testid="deployment-link">
-                    <strong>{d.name}</strong>
-                  </Link>
-                </td>
-                <td>
-                  <StatusBadge status={d.status} />
-                </td>
-                <td className="nowrap">
-                  <ReplicaCount ready={d.readyReplicas} desired={d.desiredReplicas} />
-                </td>
-                <td>
-                  <span className="chip">{d.engine}</span>
-                </td>
-                <td>{d.modelName ?? '—'}</td>
-                <td className="nowrap muted">{formatDateTime(d.updatedAt, locale)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <DataTable
+        testId="deployments-table"
+        head={
+          <>
+            <th>{t('deployments.name')}</th>
+            <th>{t('deployments.status')}</th>
+            <th>{t('deployments.replicas')}</th>
+            <th>{t('deployments.engine')}</th>
+            <th>{t('deployments.model')}</th>
+            <th>{t('deployments.updated')}</th>
+          </>
+        }
+        columns={6}
+        loading={!deployments && error === null}
+        empty={deployments?.length === 0 && t('deployments.empty')}
+      >
+        {deployments?.map((d) => (
+          <tr key={d.id} data-testid="deployment-row" data-name={d.name}>
+            <td>
+              <Link href={`/deployments/${d.id}`} data-testid="deployment-link">
+                <strong>{d.name}</strong>
+              </Link>
+            </td>
+            <td>
+              <StatusBadge status={d.status} />
+            </td>
+            <td className="nowrap">
+              <ReplicaCount ready={d.readyReplicas} desired={d.desiredReplicas} />
+            </td>
+            <td>
+              <span className="chip">{d.engine}</span>
+            </td>
+            <td>{d.modelName ?? '—'}</td>
+            <td className="nowrap muted">{formatDateTime(d.updatedAt, locale)}</td>
+          </tr>
+        ))}
+      </DataTable>
     </div>
   );
 }

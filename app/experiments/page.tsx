@@ -1,16 +1,17 @@
 'use client';
 
+import { useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
-import { experimentsApi } from '../components/experiments/api';
+import { DataTable } from '../components/data-table';
 import { ExperimentStatus } from '../components/experiments/experiment-status';
 import { WeightBar } from '../components/experiments/weight-bar';
 import { ReadOnlyNote } from '../components/fleet/fleet-gate';
 import { canManageFleet } from '../components/fleet/roles';
-import { usePoll } from '../components/fleet/use-poll';
 import { formatDateTime } from '../components/format';
 import { useSession } from '../components/session';
 import { useI18n } from '../i18n/provider';
 import { readableError } from '../lib/errors';
+import { useTRPC } from '../lib/trpc';
 
 const REFRESH_MS = 5000;
 
@@ -18,7 +19,8 @@ export default function ExperimentsPage() {
   const { t, locale } = useI18n();
   const { me } = useSession();
   const manage = canManageFleet(me.role);
-  const { data: list, error } = usePoll(experimentsApi.list, REFRESH_MS);
+  const trpc = useTRPC();
+  const { data: list, error } = useQuery(trpc.experiments.list.queryOptions(undefined, { refetchInterval: REFRESH_MS }));
 
   return (
     <div className="manage-page fleet-page">
@@ -36,53 +38,44 @@ export default function ExperimentsPage() {
       </div>
       {!manage && <ReadOnlyNote />}
       {error !== null && !list && <p className="form-error">{readableError(error, t)}</p>}
-      <div className="table-wrap">
-        <table className="table" data-testid="experiments-table">
-          <thead>
-            <tr>
-              <th>{t('experiments.name')}</th>
-              <th>{t('experiments.statusLabel')}</th>
-              <th>{t('experiments.variants')}</th>
-              <th>{t('experiments.stickiness')}</th>
-              <th>{t('experiments.window')}</th>
-              <th>{t('experiments.created')}</th>
-            </tr>
-          </thead>
-          <tbody>
-            {!list && error === null && (
-              <tr>
-                <td colSpan={6} className="muted">{t('common.loading')}</td>
-              </tr>
-            )}
-            {list?.length === 0 && (
-              <tr>
-                <td colSpan={6} className="muted">{t('experiments.empty')}</td>
-              </tr>
-            )}
-            {list?.map((e) => (
-              <tr key={e.id} data-testid="experiment-row" data-name={e.name}>
-                <td>
-                  <Link href={`/experiments/${e.id}`} data-testid="experiment-link">
-                    <strong>{e.name}</strong>
-                  </Link>
-                  {e.description && <div className="muted">{e.description}</div>}
-                </td>
-                <td>
-                  <ExperimentStatus status={e.status} />
-                </td>
-                <td>
-                  <WeightBar variants={e.variants} />
-                </td>
-                <td>{t(e.stickiness === 'key' ? 'experiments.perKey' : 'experiments.perUser')}</td>
-                <td className="nowrap muted">
-                  {e.startsAt ? formatDateTime(e.startsAt, locale) : t('experiments.whenStarted')} → {e.endsAt ? formatDateTime(e.endsAt, locale) : t('experiments.untilStopped')}
-                </td>
-                <td className="nowrap muted">{formatDateTime(e.createdAt, locale)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <DataTable
+        testId="experiments-table"
+        head={
+          <>
+            <th>{t('experiments.name')}</th>
+            <th>{t('experiments.statusLabel')}</th>
+            <th>{t('experiments.variants')}</th>
+            <th>{t('experiments.stickiness')}</th>
+            <th>{t('experiments.window')}</th>
+            <th>{t('experiments.created')}</th>
+          </>
+        }
+        columns={6}
+        loading={!list && error === null}
+        empty={list?.length === 0 && t('experiments.empty')}
+      >
+        {list?.map((e) => (
+          <tr key={e.id} data-testid="experiment-row" data-name={e.name}>
+            <td>
+              <Link href={`/experiments/${e.id}`} data-testid="experiment-link">
+                <strong>{e.name}</strong>
+              </Link>
+              {e.description && <div className="muted">{e.description}</div>}
+            </td>
+            <td>
+              <ExperimentStatus status={e.status} />
+            </td>
+            <td>
+              <WeightBar variants={e.variants} />
+            </td>
+            <td>{t(e.stickiness === 'key' ? 'experiments.perKey' : 'experiments.perUser')}</td>
+            <td className="nowrap muted">
+              {e.startsAt ? formatDateTime(e.startsAt, locale) : t('experiments.whenStarted')} → {e.endsAt ? formatDateTime(e.endsAt, locale) : t('experiments.untilStopped')}
+            </td>
+            <td className="nowrap muted">{formatDateTime(e.createdAt, locale)}</td>
+          </tr>
+        ))}
+      </DataTable>
     </div>
   );
 }

@@ -4,6 +4,17 @@ import { loadtestsEn } from './areas/loadtests';
 import { experimentsEn } from './areas/experiments';
 import { arenaEn } from './areas/arena';
 import { monitoringEn } from './areas/monitoring';
+import { auditEn } from './areas/audit';
+import { serviceQualityEn } from './areas/service-quality';
+import { measurementsEn } from './areas/measurements';
+import { accountEn } from './areas/account';
+import { quotasEn } from './areas/quotas';
+import { groupsEn } from './areas/groups';
+import { usageEn } from './areas/usage';
+import { retentionEn } from './areas/retention';
+import { backupsEn } from './areas/backups';
+import { signInEn } from './areas/sign-in';
+import { dataProtectionEn } from './areas/data-protection';
 /** English UI strings. Keys are grouped by screen; zh-CN.ts must provide every key (the type enforces it). */
 export const en = {
   'app.name': 'Enclave',
@@ -66,6 +77,8 @@ export const en = {
   'chat.previousBranch': 'Previous version',
   'chat.nextBranch': 'Next version',
   'chat.stopped': 'Stopped',
+  'chat.interrupted': 'Interrupted',
+  'chat.interruptedHint': 'The server stopped while this reply was being written: what had arrived is kept. Regenerate for a full answer.',
   'chat.tokens': '{prompt} prompt · {completion} completion tokens',
   'chat.finish': 'finish: {reason}',
   'chat.model': 'Model',
@@ -233,6 +246,10 @@ export const en = {
   'form.chooseVersion': 'Choose a version…',
   'form.engine': 'Engine',
   'form.engine.vllm': 'vLLM (GPU)',
+  'form.engine.tgi': 'Hugging Face TGI (GPU)',
+  'form.engine.sglang': 'SGLang (GPU)',
+  'form.gpuMemoryUtilizationHint.tgi': 'Passed to TGI as --cuda-memory-fraction',
+  'form.gpuMemoryUtilizationHint.sglang': 'Passed to SGLang as --mem-fraction-static (weights and KV cache; activations use the rest)',
   'form.engine.llamacpp': 'llama.cpp (CPU, GGUF)',
   'form.engine.upstream': 'External OpenAI-compatible API',
   'form.tp': 'Tensor parallel',
@@ -303,6 +320,17 @@ export const en = {
   ...experimentsEn,
   ...arenaEn,
   ...monitoringEn,
+  ...auditEn,
+  ...serviceQualityEn,
+  ...measurementsEn,
+  ...accountEn,
+  ...quotasEn,
+  ...groupsEn,
+  ...usageEn,
+  ...retentionEn,
+  ...backupsEn,
+  ...signInEn,
+  ...dataProtectionEn,
 } as const;
 
 export type MessageKey = keyof typeof en;

@@ -4,6 +4,17 @@ import { loadtestsZh } from './areas/loadtests';
 import { experimentsZh } from './areas/experiments';
 import { arenaZh } from './areas/arena';
 import { monitoringZh } from './areas/monitoring';
+import { auditZh } from './areas/audit';
+import { serviceQualityZh } from './areas/service-quality';
+import { measurementsZh } from './areas/measurements';
+import { accountZh } from './areas/account';
+import { quotasZh } from './areas/quotas';
+import { groupsZh } from './areas/groups';
+import { usageZh } from './areas/usage';
+import { retentionZh } from './areas/retention';
+import { backupsZh } from './areas/backups';
+import { signInZh } from './areas/sign-in';
+import { dataProtectionZh } from './areas/data-protection';
 import type { Dictionary } from './en';
 
 /** Simplified Chinese UI strings; the Dictionary type makes a missing key a type error. */
@@ -68,6 +79,8 @@ export const zhCN: Dictionary = {
   'chat.previousBranch': '上一个版本',
   'chat.nextBranch': '下一个版本',
   'chat.stopped': '已停止',
+  'chat.interrupted': '已中断',
+  'chat.interruptedHint': '生成此回复时服务器停止了：已收到的内容已保留。可重新生成以获得完整回答。',
   'chat.tokens': '提示 {prompt} · 生成 {completion} 个词元',
   'chat.finish': '结束原因：{reason}',
   'chat.model': '模型',
@@ -235,6 +248,10 @@ export const zhCN: Dictionary = {
   'form.chooseVersion': '选择版本…',
   'form.engine': '引擎',
   'form.engine.vllm': 'vLLM（GPU）',
+  'form.engine.tgi': 'Hugging Face TGI（GPU）',
+  'form.engine.sglang': 'SGLang（GPU）',
+  'form.gpuMemoryUtilizationHint.tgi': '作为 --cuda-memory-fraction 传给 TGI',
+  'form.gpuMemoryUtilizationHint.sglang': '作为 --mem-fraction-static 传给 SGLang（权重与 KV 缓存；激活占用其余部分）',
   'form.engine.llamacpp': 'llama.cpp（CPU，GGUF）',
   'form.engine.upstream': '外部 OpenAI 兼容 API',
   'form.tp': '张量并行',
@@ -305,4 +322,15 @@ export const zhCN: Dictionary = {
   ...experimentsZh,
   ...arenaZh,
   ...monitoringZh,
+  ...auditZh,
+  ...serviceQualityZh,
+  ...measurementsZh,
+  ...accountZh,
+  ...quotasZh,
+  ...groupsZh,
+  ...usageZh,
+  ...retentionZh,
+  ...backupsZh,
+  ...signInZh,
+  ...dataProtectionZh,
 };

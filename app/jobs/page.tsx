@@ -1,20 +1,21 @@
 'use client';
 
+import { useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
 import { useState } from 'react';
 import { ProgressBar } from '../components/charts/progress-bar';
+import { DataTable } from '../components/data-table';
 import { formatDateTime } from '../components/format';
 import { ReadOnlyNote } from '../components/fleet/fleet-gate';
 import { canManageFleet } from '../components/fleet/roles';
-import { usePoll } from '../components/fleet/use-poll';
 import { JobStatusBadge } from '../components/jobs/job-status-badge';
-import { jobsApi } from '../components/jobs/jobs-api';
 import { formatDuration, jobSeconds, progressFraction } from '../components/jobs/progress';
-import { JOB_KINDS, JOB_STATUSES, type JobView } from '../components/jobs/types';
+import { JOB_KINDS, JOB_STATUSES, type JobView } from '../components/jobs/views';
 import { useSession } from '../components/session';
 import { useI18n } from '../i18n/provider';
 import type { MessageKey } from '../i18n/en';
 import { readableError } from '../lib/errors';
+import { useTRPC } from '../lib/trpc';
 
 // Running jobs move every second or two; the list follows them without hammering the server.
 const REFRESH_MS = 2000;
@@ -23,7 +24,8 @@ export default function JobsPage() {
   const { t, locale } = useI18n();
   const { me } = useSession();
   const manage = canManageFleet(me.role);
-  const { data: jobs, error } = usePoll(jobsApi.list, REFRESH_MS);
+  const trpc = useTRPC();
+  const { data: jobs, error } = useQuery(trpc.jobs.list.queryOptions(undefined, { refetchInterval: REFRESH_MS }));
   const [kind, setKind] = useState('');
   const [status, setStatus] = useState('');
   const shown = (jobs ?? []).filter((j) => (!kind || j.kind === kind) && (!status || j.status === status));
@@ -73,36 +75,27 @@ export default function JobsPage() {
         </label>
       </div>
       {error !== null && !jobs && <p className="form-error">{readableError(error, t)}</p>}
-      <div className="table-wrap">
-        <table className="table" data-testid="jobs-table">
-          <thead>
-            <tr>
-              <th>{t('jobs.name')}</th>
-              <th>{t('jobs.status')}</th>
-              <th>{t('jobs.kind')}</th>
-              <th>{t('jobs.owner')}</th>
-              <th>{t('jobs.placement')}</th>
-              <th>{t('jobs.progress')}</th>
-              <th>{t('jobs.duration')}</th>
-            </tr>
-          </thead>
-          <tbody>
-            {!jobs && error === null && (
-              <tr>
-                <td colSpan={7} className="muted">{t('common.loading')}</td>
-              </tr>
-            )}
-            {jobs && shown.length === 0 && (
-              <tr>
-                <td colSpan={7} className="muted">{jobs.length === 0 ? t('jobs.empty') : t('jobs.emptyFiltered')}</td>
-              </tr>
-            )}
-            {shown.map((j) => (
-              <JobRow key={j.id} job={j} created={formatDateTime(j.createdAt, locale)} />
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <DataTable
+        testId="jobs-table"
+        head={
+          <>
+            <th>{t('jobs.name')}</th>
+            <th>{t('jobs.status')}</th>
+            <th>{t('jobs.kind')}</th>
+            <th>{t('jobs.owner')}</th>
+            <th>{t('jobs.placement')}</th>
+            <th>{t('jobs.progress')}</th>
+            <th>{t('jobs.duration')}</th>
+          </>
+        }
+        columns={7}
+        loading={!jobs && error === null}
+        empty={jobs && shown.length === 0 && (jobs.length === 0 ? t('jobs.empty') : t('jobs.emptyFiltered'))}
+      >
+        {shown.map((j) => (
+          <JobRow key={j.id} job={j} created={formatDateTime(j.createdAt, locale)} />
+        ))}
+      </DataTable>
     </div>
   );
 }

@@ -1,10 +1,13 @@
 'use client';
 
-import { useEffect, useState } from 'react';
-import { experimentsApi, type LatencyInput, type LatencyOptions } from '../components/experiments/api';
+import { useQuery } from '@tanstack/react-query';
+import { useState } from 'react';
+import type { LatencyInput } from '../components/experiments/views';
 import { LatencyHistogram } from '../components/experiments/latency-histogram';
-import { useToast } from '../components/toast';
+import { useErrorToast } from '../components/toast';
 import { useI18n } from '../i18n/provider';
+import { useTRPC } from '../lib/trpc';
+import { ServiceQuality } from './service-quality';
 
 type Kind = 'deployment' | 'model' | 'experiment' | 'variant' | 'loadTest';
 const KINDS: Kind[] = ['deployment', 'model', 'experiment', 'variant', 'loadTest'];
@@ -15,18 +18,13 @@ const RUN_METRICS = ['ttft', 'itl', 'e2e', 'tpot'] as const;
 /** Latency histograms over a window, from request logs (per deployment, model, experiment or variant) or from one load test. */
 export default function LatencyPage() {
   const { t } = useI18n();
-  const toast = useToast();
-  const [options, setOptions] = useState<LatencyOptions | null>(null);
+  const trpc = useTRPC();
+  const latencyOptions = useQuery(trpc.experiments.latencyOptions.queryOptions());
+  useErrorToast(latencyOptions.error);
+  const options = latencyOptions.data ?? null;
   const [kind, setKind] = useState<Kind>('deployment');
   const [target, setTarget] = useState('');
   const [hours, setHours] = useState(24);
-
-  useEffect(() => {
-    experimentsApi
-      .latencyOptions()
-      .then(setOptions)
-      .catch((err) => toast.error(err));
-  }, [toast]);
 
   const choices: { value: string; label: string }[] = !options
     ? []
@@ -88,6 +86,7 @@ export default function LatencyPage() {
         )}
         <small className="muted">{t('latency.bucketsNote')}</small>
       </div>
+      <ServiceQuality />
       {scope && (
         <div className="experiment-grid">
           {metrics.map((metric) => (

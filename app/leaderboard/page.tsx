@@ -1,20 +1,20 @@
 'use client';
 
+import { useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
 import { IntervalChart } from '../components/charts/interval-chart';
 import { LeaderboardTable } from '../components/arena/leaderboard-table';
-import { usePoll } from '../components/fleet/use-poll';
 import { useI18n } from '../i18n/provider';
 import { readableError } from '../lib/errors';
-import { trpc } from '../lib/trpc';
+import { useTRPC } from '../lib/trpc';
 import '../components/arena/arena.css';
 
 const REFRESH_MS = 10_000;
-const loadBoard = () => trpc.arena.leaderboard.query();
 
 export default function LeaderboardPage() {
   const { t } = useI18n();
-  const { data: board, error } = usePoll(loadBoard, REFRESH_MS);
+  const trpc = useTRPC();
+  const { data: board, error } = useQuery(trpc.arena.leaderboard.queryOptions(undefined, { refetchInterval: REFRESH_MS }));
   const rating = (v: number) => Math.round(v).toString();
 
   return (

@@ -1,46 +1,46 @@
-import { postEventStream } from './event-stream';
+import type { TRPCClient } from '@trpc/client';
+import type { AppRouter } from '../../server/api/router';
+import { payload, readEvents, StreamError } from './event-stream';
+import type { RouterInputs, RouterOutputs } from './trpc';
 
 /**
- * The browser side of POST /api/chat: sends one turn and reads the server-sent events as they
- * arrive. Stopping is aborting the fetch; the server then saves the partial reply marked stopped.
+ * The browser side of chat.send: sends one turn and reads its events as they arrive. Stopping is
+ * aborting the call; the server then saves the partial reply marked stopped.
  */
+export type ChatRequest = RouterInputs['chat']['send'];
+type ChatEvent = RouterOutputs['chat']['send'] extends AsyncIterable<infer E> ? E : never;
+type EventOf<T extends ChatEvent['type']> = Omit<Extract<ChatEvent, { type: T }>, 'type'>;
+
 export interface ChatUsage {
   promptTokens?: number;
   completionTokens?: number;
   totalTokens?: number;
 }
 
-export interface ReplyMeta {
-  finishReason?: string | null;
-  usage?: ChatUsage | null;
-  stopped?: boolean;
-}
-
-export type ChatRequest =
-  | { conversationId: string; model: string; parentId: string | null; content: string; temperature?: number; maxTokens?: number }
-  | { conversationId: string; model: string; regenerateFrom: string; temperature?: number; maxTokens?: number };
+/** What a finished (or stopped) reply adds to its message's metadata. */
+export type ReplyMeta = Partial<EventOf<'done'>>;
 
 export interface ChatStreamHandlers {
-  onMeta(meta: { userMessageId?: string; assistantMessageId: string; parentId: string | null }): void;
+  onMeta(meta: EventOf<'meta'>): void;
   onDelta(text: string): void;
-  onDone(done: ReplyMeta): void;
+  onDone(done: EventOf<'done'>): void;
 }
 
-/** Resolves when the stream ends (done, or aborted by the signal); rejects with EventStreamError on an error. */
-export function streamChat(body: ChatRequest, handlers: ChatStreamHandlers, signal: AbortSignal): Promise<'done' | 'aborted'> {
-  return postEventStream('/api/chat', body, signal, 'The connection closed before the reply finished.', (event, payload) => {
-    switch (event) {
+/** Resolves when the stream ends (done, or aborted by the signal); rejects with the error that ended it. */
+export function streamChat(client: TRPCClient<AppRouter>, body: ChatRequest, handlers: ChatStreamHandlers, signal: AbortSignal): Promise<'done' | 'aborted'> {
+  return readEvents(() => client.chat.send.mutate(body, { signal }), signal, 'The connection closed before the reply finished.', (event) => {
+    switch (event.type) {
       case 'meta':
-        handlers.onMeta(payload);
+        handlers.onMeta(payload(event));
         return false;
       case 'delta':
-        if (typeof payload.text === 'string' && payload.text) handlers.onDelta(payload.text);
+        if (event.text) handlers.onDelta(event.text);
         return false;
       case 'done':
-        handlers.onDone(payload);
+        handlers.onDone(payload(event));
         return true;
-      default:
-        return false;
+      case 'error':
+        throw new StreamError(event.message, event.status);
     }
   });
 }

@@ -1,24 +1,25 @@
 'use client';
 
+import { useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
 import { useMemo } from 'react';
 import { formatDateTime } from '../components/format';
 import { ReadOnlyNote } from '../components/fleet/fleet-gate';
-import { fleetApi } from '../components/fleet/fleet-api';
 import { formatBytes, shortSha } from '../components/fleet/format';
 import { RegisterVersionForm } from '../components/fleet/register-version-form';
 import { ModelLineage } from '../components/lineage/model-lineage';
 import { canManageFleet } from '../components/fleet/roles';
-import { usePoll } from '../components/fleet/use-poll';
 import { useSession } from '../components/session';
 import { useI18n } from '../i18n/provider';
 import { readableError } from '../lib/errors';
+import { useTRPC } from '../lib/trpc';
 
 export default function ModelsPage() {
   const { t, locale } = useI18n();
   const { me } = useSession();
   const manage = canManageFleet(me.role);
-  const { data: models, error, reload } = usePoll(fleetApi.models, 0);
+  const trpc = useTRPC();
+  const { data: models, error } = useQuery(trpc.catalog.list.queryOptions());
   // Parents may belong to another model (a fine-tune of a base), so lineage looks across all of them.
   const versionNames = useMemo(() => new Map((models ?? []).flatMap((m) => m.versions.map((v) => [v.id, `${m.name} · ${v.version}`] as const))), [models]);
 
@@ -31,7 +32,7 @@ export default function ModelsPage() {
         </div>
       </div>
       {!manage && <ReadOnlyNote />}
-      {manage && models && <RegisterVersionForm models={models} onRegistered={reload} />}
+      {manage && models && <RegisterVersionForm models={models} />}
       {error !== null && !models && <p className="form-error">{readableError(error, t)}</p>}
       {!models && error === null && <p className="muted">{t('common.loading')}</p>}
       {models?.length === 0 && <p className="muted">{t('models.empty')}</p>}

@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startLlamaCppEngine } from '../../server/runtime/llamacpp';
+import { startLlamaCppEngine } from '../../server/engines/llamacpp/process';
+import { quotas } from '../../server/db/schema';
 import { createApiKey } from '../../server/security/api-keys';
 import { createTestDatabase } from '../../server/testing/database';
 import { makeDeployment, makeUser } from '../../server/testing/factories';
@@ -14,10 +15,13 @@ import { percentile, runStreams, type Sample } from './load';
  * npm run bench:gateway — the same streaming workload three ways (straight to the engine, through a bare
  * node:http proxy, through the gateway), each server in its own process so its CPU time can be read.
  * The targets are relative to the bare proxy measured in the same run (see issue 2, "Benchmark").
+ * A fourth path, `quotas`, is the same gateway called with a key under quotas and rate limits (its own and
+ * its owner's, limits too high to refuse): the cost of enforcing them, against `gateway` in the same run
+ * (issue 12, target within 10 %).
  */
 const here = path.dirname(fileURLToPath(import.meta.url));
 const MODEL_PATH = path.resolve(here, '../../../shared/models/stories260K.gguf');
-const PATHS = ['direct', 'proxy', 'gateway'] as const;
+const PATHS = ['direct', 'proxy', 'gateway', 'quotas'] as const;
 type PathName = (typeof PATHS)[number];
 
 interface Child {
@@ -96,7 +100,16 @@ async function main() {
   let llama: Awaited<ReturnType<typeof startLlamaCppEngine>> | undefined;
   try {
     const user = await makeUser(t.db, { role: 'admin' });
-    const { key } = await createApiKey(t.db, { userId: user.id, name: 'bench' });
+    // One key drives every stream: like a load test's own key, it has no concurrency cap.
+    const { key } = await createApiKey(t.db, { userId: user.id, name: 'bench', maxConcurrent: 0 });
+    // The same, under every limit a quota has, for its key and its owner (both checked on every request).
+    const limited = await makeUser(t.db, { role: 'admin' });
+    const { id: limitedKeyId, key: limitedKey } = await createApiKey(t.db, { userId: limited.id, name: 'bench-quotas', maxConcurrent: 0 });
+    const high = { requestsPerMinute: 10_000_000, tokensPerDay: 1e12, tokensPerMonth: 1e13, maxConcurrent: 100_000 };
+    await t.db.insert(quotas).values([
+      { subjectKind: 'key', subjectId: limitedKeyId, ...high },
+      { subjectKind: 'user', subjectId: limited.id, ...high },
+    ]);
     const engine = await startChild('engine-process.ts', ['20', '20', '16']);
     children.push(engine);
     llama = await startLlamaCppEngine({ name: 'bench-stories', modelPath: MODEL_PATH, threads: 1, context: 1024, sequences: 4 });
@@ -114,6 +127,7 @@ async function main() {
     });
     children.push(proxy, llamaProxy, gateway);
     const headers = { authorization: `Bearer ${key}` };
+    const headersOf = (p: PathName) => (p === 'quotas' ? { authorization: `Bearer ${limitedKey}` } : headers);
 
     async function measure(
       model: string,
@@ -127,7 +141,7 @@ async function main() {
       const results = Object.fromEntries(
         PATHS.map((p) => [p, { samples: [], errors: 0, streams: 0, serverCpuMs: 0, engineCpuMs: 0 } as PathResult]),
       ) as Record<PathName, PathResult>;
-      for (const p of PATHS) await runStreams(targets[p].url + '/v1/chat/completions', body, headers, concurrency, concurrency); // warm-up
+      for (const p of PATHS) await runStreams(targets[p].url + '/v1/chat/completions', body, headersOf(p), concurrency, concurrency); // warm-up
       // Interleaved rounds (each at least one full wave of `concurrency`), so drift on a shared machine
       // (other processes, CPU frequency) lands on every path alike.
       const rounds = Math.max(1, Math.min(8, Math.floor(total / concurrency)));
@@ -135,7 +149,7 @@ async function main() {
         for (const p of PATHS) {
           const n = Math.ceil(total / rounds);
           const [s0, e0] = [await targets[p].cpuMs(), await engineCpu()];
-          const { samples, errors } = await runStreams(targets[p].url + '/v1/chat/completions', body, headers, concurrency, n);
+          const { samples, errors } = await runStreams(targets[p].url + '/v1/chat/completions', body, headersOf(p), concurrency, n);
           const [s1, e1] = [await targets[p].cpuMs(), await engineCpu()];
           const res = results[p];
           res.samples.push(...samples);
@@ -153,22 +167,24 @@ async function main() {
     // Let V8 optimise every server's hot path before anything is measured, so the one-stream run is not timing the JIT.
     const warmBody = JSON.stringify({ model: 'bench-double', messages: [{ role: 'user', content: 'warm up' }], stream: true, max_tokens: 16 });
     for (const target of [noCpu, proxy, gateway]) await runStreams(target.url + '/v1/chat/completions', warmBody, headers, 50, 300);
+    await runStreams(gateway.url + '/v1/chat/completions', warmBody, headersOf('quotas'), 50, 300);
     // BENCH_CONCURRENCY=200 runs one level only (with BENCH_PROFILE_DIR, to profile it); targets need all three.
     const only = process.env.BENCH_CONCURRENCY ? Number(process.env.BENCH_CONCURRENCY) : null;
     for (const [c, total] of [
-      [1, 40],
+      // One stream at a time is the noisiest level (background timers weigh on few streams): more of them.
+      [1, 200],
       [50, 200],
       [200, 800],
     ] as const) {
       if (only !== null && c !== only) continue;
-      runs[`double_c${c}`] = await measure('bench-double', { direct: noCpu, proxy, gateway }, () => engine.cpuMs(), c, total);
+      runs[`double_c${c}`] = await measure('bench-double', { direct: noCpu, proxy, gateway, quotas: gateway }, () => engine.cpuMs(), c, total);
       print(`engine double, ${c} concurrent`, runs[`double_c${c}`]!);
     }
     const llamaDirect = { url: llama.url, cpuMs: async () => 0 };
     const llamaPid = llama.pid;
     runs.llamacpp_c1 = await measure(
       'bench-stories',
-      { direct: llamaDirect, proxy: llamaProxy, gateway },
+      { direct: llamaDirect, proxy: llamaProxy, gateway, quotas: gateway },
       async () => procCpuMs(llamaPid),
       1,
       20,
@@ -184,6 +200,20 @@ async function main() {
         ttftP99: r.gateway.addedTtftP99 <= 1.3 * r.proxy.addedTtftP99,
         cpu: r.gateway.serverCpuMsPerStream <= 2 * r.proxy.serverCpuMsPerStream,
       }));
+    // Quotas against the plain gateway: CPU per stream and added TTFT p50 within 10 % (0.2 ms of slack on
+    // TTFT, below what one run can tell apart).
+    const quotaTargets = Object.entries(runs)
+      .filter(([name]) => name.startsWith('double'))
+      .map(([name, r]) => ({
+        run: name,
+        cpuRatio: round(r.quotas.serverCpuMsPerStream / r.gateway.serverCpuMsPerStream, 3),
+        addedTtftP50Delta: round(r.quotas.addedTtftP50 - r.gateway.addedTtftP50, 3),
+        cpu: r.quotas.serverCpuMsPerStream <= 1.1 * r.gateway.serverCpuMsPerStream,
+        ttftP50: r.quotas.addedTtftP50 <= Math.max(1.1 * r.gateway.addedTtftP50, r.gateway.addedTtftP50 + 0.2),
+      }));
+    console.log('\nQuotas (gateway with quotas vs without: CPU/stream ≤ 1.1 ×, +TTFT p50 ≤ 1.1 × or + 0.2 ms)');
+    for (const q of quotaTargets)
+      console.log(`  ${q.run.padEnd(14)} cpu ×${q.cpuRatio} ${ok(q.cpu)}   +ttft p50 ${q.addedTtftP50Delta >= 0 ? '+' : ''}${q.addedTtftP50Delta} ms ${ok(q.ttftP50)}`);
     console.log('\nTargets (gateway vs bare proxy: +TTFT p50 ≤ proxy + 0.5 ms, +TTFT p99 ≤ 1.3 × proxy, CPU/stream ≤ 2 × proxy)');
     for (const tg of targets)
       console.log(`  ${tg.run.padEnd(14)} ttft p50 ${ok(tg.ttftP50)}   ttft p99 ${ok(tg.ttftP99)}   cpu ${ok(tg.cpu)}`);
@@ -200,7 +230,7 @@ async function main() {
       `\nMachine: ${machine.cpus} CPUs (${machine.cpuModel}), Node ${machine.node}, ${machine.memGiB} GiB, load average ${machine.loadAverageAtStart} → ${machine.loadAverageAtEnd}; ran ${round((Date.now() - started) / 1000, 1)} s`,
     );
     const allHold = targets.every((tg) => tg.ttftP50 && tg.ttftP99 && tg.cpu);
-    console.log(JSON.stringify({ bench: 'gateway', machine, runs, targets, allTargetsHold: allHold }));
+    console.log(JSON.stringify({ bench: 'gateway', machine, runs, targets, quotaTargets, allTargetsHold: allHold }));
   } finally {
     await Promise.all(children.map((c) => c.stop()));
     await llama?.stop();

@@ -1,9 +1,10 @@
 import os from 'node:os';
 import { runEngine } from '../../server/evaluation/loadtest/engine';
 import { randomPrompt } from '../../server/evaluation/loadtest/prompt-text';
-import { percentileSorted } from '../../server/evaluation/loadtest/stats';
+import { quantile } from '../../server/core/quantile';
 import { summarize } from '../../server/evaluation/loadtest/summary';
-import { startTimedDoubleProcess } from '../../server/evaluation/loadtest/testing/timed-double-process';
+import { tokenStampsById } from '../../server/testing/openai-double';
+import { startOpenAIDoubleProcess, type OpenAIDoubleProcess } from '../../server/testing/openai-double-process';
 import { minimalClient } from './minimal-client';
 
 /**
@@ -22,31 +23,31 @@ const SHORT = { firstTokenMs: 5, interTokenMs: 5, tokens: 4 };
 const r2 = (v: number) => Math.round(v * 100) / 100;
 const pct = (v: number[]) => {
   const s = Float64Array.from(v).sort();
-  return { p50: r2(percentileSorted(s, 50)), p99: r2(percentileSorted(s, 99)) };
+  return { p50: r2(quantile(s, 0.5)), p99: r2(quantile(s, 0.99)) };
 };
 
 function chatBody(i: number, maxTokens: number): string {
   return JSON.stringify({ model: 'timed', messages: [{ role: 'user', content: randomPrompt(32, i) }], max_tokens: maxTokens, stream: true, stream_options: { include_usage: true } });
 }
 
-async function streamsLevel(double: Awaited<ReturnType<typeof startTimedDoubleProcess>>, c: number) {
+async function streamsLevel(double: OpenAIDoubleProcess, c: number) {
   const total = 2 * c;
-  await double.clearStamps();
+  await double.clear();
   const job = (seq: number) => ({ seq, stage: 0, atMs: null, prompt: { kind: 'random' as const, tokens: 32, seed: seq }, maxTokens: STREAM.tokens });
   const jobs = Array.from({ length: total }, (_, seq) => job(seq));
   // One warm-up wave in the same threads (never reported), as a load test's warm-up requests.
   const warmup = Array.from({ length: c }, (_, i) => job(-1 - i));
   const run = await runEngine({ url: `${double.url}/v1`, headers: {}, api: 'chat', model: 'timed', ignoreEos: false, texts: [], jobs, warmup, concurrency: c, timeoutMs: 60_000 });
-  let stamps = await double.stamps();
+  let stamps = tokenStampsById(await double.requests());
   // The second measured wave: connections are open and the threads warm, which the error measure is about.
   const measured = run.samples.filter((s) => s.seq >= c && s.error === null && stamps[`loadtest-${s.seq}`] !== undefined);
   const engineErr = measured.map((s) => run.startAt + s.startMs + s.ttftMs! - stamps[`loadtest-${s.seq}`]![0]!);
   const summary = summarize(run.samples);
 
-  await double.clearStamps();
+  await double.clear();
   // The same three waves for the reference client: two unmeasured, then the measured one.
   const minimal = await minimalClient(`${double.url}/v1/chat/completions`, c, total + c, (i) => chatBody(i, STREAM.tokens));
-  stamps = await double.stamps();
+  stamps = tokenStampsById(await double.requests());
   const minimalErr: number[] = [];
   for (let i = 2 * c; i < total + c; i++) {
     const at = minimal.arrivals.get(`minimal-${i}`);
@@ -75,7 +76,7 @@ async function rateLevel(url: string, rate: number) {
 const machine = { cpus: os.availableParallelism(), cpuModel: os.cpus()[0]?.model ?? 'unknown', node: process.version, loadavg: os.loadavg().map(r2) };
 console.log(`loadgen benchmark on ${machine.cpus} CPUs (${machine.cpuModel}), Node ${machine.node}, load average ${machine.loadavg.join(' ')}`);
 
-const streamsDouble = await startTimedDoubleProcess(STREAM);
+const streamsDouble = await startOpenAIDoubleProcess(STREAM);
 const levels = [];
 try {
   for (const c of LEVELS) {
@@ -90,7 +91,7 @@ try {
   await streamsDouble.close();
 }
 
-const rateDouble = await startTimedDoubleProcess(SHORT);
+const rateDouble = await startOpenAIDoubleProcess(SHORT);
 const rates = [];
 try {
   for (const rate of RATES) {

@@ -74,7 +74,7 @@ try {
     const output = path.join(dir, `out-${type}.gguf`);
     start = performance.now();
     const cpu = process.cpuUsage();
-    const r = quantizeGguf(input, output, type, { threads });
+    const r = await quantizeGguf(input, output, type, { threads });
     const seconds = (performance.now() - start) / 1000;
     // CPU time of the whole process (every thread, user + system): less moved by other work than wall time.
     const { user, system } = process.cpuUsage(cpu);

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
-import { GGML_F32, ValueType } from '../../server/lifecycle/quantize/format';
-import type { GgufEntry } from '../../server/lifecycle/quantize/reader';
-import { encodeHeader } from '../../server/lifecycle/quantize/writer';
+import { GGML_F32, ValueType } from '../../server/gguf/format';
+import type { GgufEntry } from '../../server/gguf/reader';
+import { encodeHeader } from '../../server/gguf/writer';
 
 /** Floats shaped like weights (roughly normal, σ≈0.02, a few outliers), from a seeded generator so runs compare. */
 function fillWeights(dst: Float32Array, seed: number) {

@@ -1,26 +1,31 @@
 import fs from 'node:fs';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import type { Db } from '../db/client';
-import { listAssignments, replicaReportSchema, reportReplica } from '../gpu/nodes/assignments';
-import { recordHeartbeat } from '../gpu/nodes/heartbeat';
-import { authenticateNode, JoinError, redeemJoinToken } from '../gpu/nodes/join-tokens';
-import type { Env } from '../env';
+import { listAssignments, replicaReportSchema, reportReplica } from '../fleet/nodes/assignments';
+import { recordHeartbeat } from '../fleet/nodes/heartbeat';
+import { recordStartMeasurement } from '../gpu/placement/start-measurements';
+import { startupMeasurementSchema } from '../engines/vllm/startup-log';
+import { authenticateNode, JoinError, redeemJoinToken } from '../fleet/nodes/join-tokens';
 import { TRAINER_INPUTS, type TrainerInput } from '../lifecycle/jobs/inputs';
 import { ingestTrainerReport, listTrainerAssignments, openTrainerInput, trainerReportSchema } from '../lifecycle/jobs/remote';
 import { MAX_RESUMES } from '../lifecycle/jobs/exit';
 import { writeAudit } from '../security/audit';
 import { clientAddress } from '../security/client-address';
-import { DomainError } from '../security/errors';
-import { readJsonBody, sendError, sendJson } from './http-util';
+import { DomainError } from '../core/errors';
+import { isUuid } from '../core/ids';
+import { readJsonBody, sendJson } from './http-util';
+import type { RawRoute } from './route-table';
 
 /**
- * The agents' API under /api/agent (TLS is terminated by the ingress in front of the web role):
+ * The agents' API under /api/agent (TLS is terminated by the ingress in front of the web role), raw
+ * HTTP because agents are not browsers (a Bearer credential, a file download):
  *   POST /api/agent/join                 { token, node } → { nodeName, credential }
  *   POST /api/agent/heartbeat            { gpus }                          (Bearer credential)
  *   GET  /api/agent/assignments          → { assignments: [...] }          (Bearer credential)
  *   POST /api/agent/replicas/:id         a replica report                  (Bearer credential)
+ *   POST /api/agent/replicas/:id/start-measurement  what the engine measured while starting (Bearer credential)
  *   GET  /api/agent/jobs                 → { jobs: [...] } trainers to run (Bearer credential)
  *   GET  /api/agent/jobs/:id/input/:name  a running job's plaintext input   (Bearer credential)
  *   POST /api/agent/jobs/:id/report      trainer log bytes, pid, exit → { offset, cancel }
@@ -58,9 +63,6 @@ export const joinRequestSchema = z.object({
   }),
 });
 const heartbeatSchema = z.object({ gpus: z.array(gpuSchema).max(64) });
-const REPLICA_PATH = /^\/api\/agent\/replicas\/([0-9a-f-]{36})$/;
-const JOB_INPUT_PATH = /^\/api\/agent\/jobs\/([0-9a-f-]{36})\/input\/([a-z-]{1,40})$/;
-const JOB_REPORT_PATH = /^\/api\/agent\/jobs\/([0-9a-f-]{36})\/report$/;
 
 function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   const result = schema.safeParse(body);
@@ -78,58 +80,103 @@ async function nodeOf(db: Db, req: IncomingMessage) {
   return node;
 }
 
-/** Resolves false for paths outside /api/agent, so the caller can answer them. */
-export async function handleAgentApi(deps: { db: Db; masterKey: Buffer; env: Pick<Env, 'dataDir'> }, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
-  const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
-  if (!pathname.startsWith('/api/agent/')) return false;
-  const { db } = deps;
-  try {
-    const route = `${req.method} ${pathname}`;
-    if (route === 'POST /api/agent/join') {
+/** A malformed id names nothing on this node. */
+function idParam(id: string | undefined, what: string): string {
+  if (!id || !isUuid(id)) throw new DomainError('NOT_FOUND', `No such ${what} on this node`);
+  return id;
+}
+
+export const agentRoutes: RawRoute[] = [
+  {
+    method: 'POST',
+    path: '/api/agent/join',
+    async handle({ deps, req, res }) {
       const { token, node } = parse(joinRequestSchema, await readJsonBody(req, BODY_LIMIT));
       try {
-        const joined = await redeemJoinToken(db, token, { ...node, topology: node.topology ?? null });
+        const joined = await redeemJoinToken(deps.db, token, { ...node, topology: node.topology ?? null });
         sendJson(res, 200, { nodeName: joined.node.name, credential: joined.credential });
       } catch (e) {
         if (e instanceof JoinError) throw new DomainError('UNAUTHORIZED', e.message);
         throw e;
       }
-    } else if (route === 'POST /api/agent/heartbeat') {
-      const node = await nodeOf(db, req);
+    },
+  },
+  {
+    method: 'POST',
+    path: '/api/agent/heartbeat',
+    async handle({ deps, req, res }) {
+      const node = await nodeOf(deps.db, req);
       const { gpus } = parse(heartbeatSchema, await readJsonBody(req, BODY_LIMIT));
-      await recordHeartbeat(db, node.name, gpus);
+      await recordHeartbeat(deps.db, node.name, gpus);
       sendJson(res, 200, { ok: true });
-    } else if (route === 'GET /api/agent/assignments') {
-      const node = await nodeOf(db, req);
-      sendJson(res, 200, { assignments: await listAssignments(db, node.name) });
-    } else if (req.method === 'POST' && REPLICA_PATH.test(pathname)) {
-      const node = await nodeOf(db, req);
+    },
+  },
+  {
+    method: 'GET',
+    path: '/api/agent/assignments',
+    async handle({ deps, req, res }) {
+      const node = await nodeOf(deps.db, req);
+      // Each with its replica's secret (TLS at the ingress): the agent holds no master key to derive it.
+      sendJson(res, 200, { assignments: await listAssignments(deps.db, node.name, deps.masterKey) });
+    },
+  },
+  {
+    method: 'POST',
+    path: '/api/agent/replicas/:id',
+    async handle({ deps, req, res, params }) {
+      const node = await nodeOf(deps.db, req);
+      const replicaId = idParam(params.id, 'replica');
       const report = parse(replicaReportSchema, await readJsonBody(req, BODY_LIMIT));
-      if (!(await reportReplica(db, node.name, REPLICA_PATH.exec(pathname)![1]!, report))) throw new DomainError('NOT_FOUND', 'No such replica on this node');
+      if (!(await reportReplica(deps.db, node.name, replicaId, report))) throw new DomainError('NOT_FOUND', 'No such replica on this node');
       sendJson(res, 200, { ok: true });
-    } else if (route === 'GET /api/agent/jobs') {
-      const node = await nodeOf(db, req);
-      sendJson(res, 200, { jobs: await listTrainerAssignments(db, node.name) });
-    } else if (req.method === 'GET' && JOB_INPUT_PATH.test(pathname)) {
-      const node = await nodeOf(db, req);
-      const [, jobId, name] = JOB_INPUT_PATH.exec(pathname)!;
-      if (!(TRAINER_INPUTS as readonly string[]).includes(name!)) throw new DomainError('BAD_REQUEST', `No input named ${name}: one of ${TRAINER_INPUTS.join(', ')}`);
-      const input = await openTrainerInput(db, { masterKey: deps.masterKey, dataDir: deps.env.dataDir }, node.name, jobId!, name as TrainerInput);
+    },
+  },
+  {
+    method: 'POST',
+    path: '/api/agent/replicas/:id/start-measurement',
+    async handle({ deps, req, res, params }) {
+      const node = await nodeOf(deps.db, req);
+      const replicaId = idParam(params.id, 'replica');
+      const measured = parse(startupMeasurementSchema, await readJsonBody(req, BODY_LIMIT));
+      if (!(await recordStartMeasurement(deps.db, node.name, replicaId, measured))) throw new DomainError('NOT_FOUND', 'No such replica on this node');
+      sendJson(res, 200, { ok: true });
+    },
+  },
+  {
+    method: 'GET',
+    path: '/api/agent/jobs',
+    async handle({ deps, req, res }) {
+      const node = await nodeOf(deps.db, req);
+      sendJson(res, 200, { jobs: await listTrainerAssignments(deps.db, node.name) });
+    },
+  },
+  {
+    method: 'GET',
+    path: '/api/agent/jobs/:id/input/:name',
+    async handle({ deps, req, res, params }) {
+      const node = await nodeOf(deps.db, req);
+      const jobId = idParam(params.id, 'job');
+      const name = params.name!;
+      if (!(TRAINER_INPUTS as readonly string[]).includes(name)) throw new DomainError('BAD_REQUEST', `No input named ${name}: one of ${TRAINER_INPUTS.join(', ')}`);
+      const input = await openTrainerInput(deps.db, { masterKey: deps.masterKey, dataDir: deps.env.dataDir }, node.name, jobId, name as TrainerInput);
       // Plaintext training data leaves the control plane: who took what is on the audit chain.
-      await writeAudit(db, { actorLabel: `node:${node.name}`, action: 'jobs.input_download', target: jobId, clientAddress: clientAddress(req), outcome: 'success', detail: { input: name, rows: input.rows } });
+      await writeAudit(deps.db, { actorLabel: `node:${node.name}`, action: 'jobs.input_download', target: jobId, clientAddress: clientAddress(req), outcome: 'success', detail: { input: name, rows: input.rows } });
       try {
         res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': fs.statSync(input.file).size, 'x-enclave-rows': String(input.rows), 'cache-control': 'no-store' });
         await pipeline(fs.createReadStream(input.file), res);
       } finally {
         fs.rmSync(input.file, { force: true });
       }
-    } else if (req.method === 'POST' && JOB_REPORT_PATH.test(pathname)) {
-      const node = await nodeOf(db, req);
+    },
+  },
+  {
+    method: 'POST',
+    path: '/api/agent/jobs/:id/report',
+    async handle({ deps, req, res, params }) {
+      const node = await nodeOf(deps.db, req);
+      const jobId = idParam(params.id, 'job');
       const report = parse(trainerReportSchema, await readJsonBody(req, BODY_LIMIT));
-      sendJson(res, 200, await ingestTrainerReport(db, node.name, JOB_REPORT_PATH.exec(pathname)![1]!, report, { maxResumes: MAX_RESUMES }));
-    } else throw new DomainError('NOT_FOUND', 'No such agent endpoint');
-  } catch (error) {
-    sendError(res, error, 'agent api');
-  }
-  return true;
-}
+      sendJson(res, 200, await ingestTrainerReport(deps.db, node.name, jobId, report, { maxResumes: MAX_RESUMES }));
+    },
+  },
+];

@@ -3,7 +3,7 @@ import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb } from '../db/client';
 import { auditLog, conversations } from '../db/schema';
-import { guardPage } from '../security/page-guard';
+import { guardPage } from '../roles/page-guard';
 import { makeDeployment } from '../testing/factories';
 import { createTestDatabase, type TestDatabase } from '../testing/database';
 import { startApiTestServer } from './testing/api-test-server';
@@ -99,7 +99,7 @@ describe('CSRF', () => {
     expect(text.status).toBe(403);
     const foreign = await api.trpc('mutation', 'conversations.create', {}, cookie, { origin: 'https://evil.example' });
     expect([foreign.status, foreign.error?.message]).toEqual([403, 'Cross-site request refused: the Origin does not match this site']);
-    const chat = await api.request('/api/chat', { method: 'POST', cookie, body: '{}', headers: { 'content-type': 'text/plain' } });
+    const chat = await api.request('/api/trpc/chat.send?batch=1', { method: 'POST', cookie, body: '{}', headers: { 'content-type': 'text/plain', 'trpc-accept': 'application/jsonl' } });
     expect(chat.status).toBe(403);
     expect(await t.db.select().from(conversations).where(eq(conversations.userId, user.id))).toEqual([]);
 

@@ -1,8 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Db } from '../db/client';
-import type { Env } from '../env';
+import type { Env } from '../core/env';
+import { setRequestActor } from '../http/access-log';
 import { clientAddress } from '../security/client-address';
 import { getUserByToken, sessionToken, type SessionUser } from '../security/sessions';
+import type { StreamAudit } from './streamed';
 
 /** What the API needs from the web role: handed over once when the handler is created. */
 export interface ApiDeps {
@@ -19,9 +21,14 @@ export interface ApiContext extends ApiDeps {
   user: SessionUser | null;
   sessionToken: string | undefined;
   clientAddress: string;
+  /** Set by the guard for a streamed procedure only (see trpc.ts). */
+  streamAudit?: StreamAudit;
 }
 
 export async function createApiContext(deps: ApiDeps, req: IncomingMessage, res: ServerResponse): Promise<ApiContext> {
   const token = sessionToken(req);
-  return { ...deps, req, res, user: await getUserByToken(deps.db, token), sessionToken: token, clientAddress: clientAddress(req) };
+  const user = await getUserByToken(deps.db, token);
+  // The access log names the user by id (server/http/access-log.ts).
+  setRequestActor(req, user && { userId: user.id });
+  return { ...deps, req, res, user, sessionToken: token, clientAddress: clientAddress(req) };
 }

@@ -1,16 +1,19 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Conversations } from '../chat/conversations';
 import { conversationToJson, conversationToMarkdown, exportFileName } from '../chat/export';
 import { Messages } from '../chat/messages';
-import { DomainError } from '../security/errors';
+import { DomainError } from '../core/errors';
+import { writeAudit } from '../security/audit';
+import { clientAddress } from '../security/client-address';
 import { getSessionUser } from '../security/sessions';
-import type { ApiDeps } from './context';
-import { sendError } from './http-util';
+import type { RawRoute } from './route-table';
 
-/** GET /api/conversations/:id/export?format=json|md, for the owner only (anyone else: 404). */
-export async function handleExport(deps: ApiDeps, req: IncomingMessage, res: ServerResponse, id: string, format: string | null): Promise<void> {
-  try {
-    if (req.method !== 'GET') throw new DomainError('BAD_REQUEST', 'Use GET to export', 405);
+/** A download: GET /api/conversations/:id/export?format=json|md, for the owner only (anyone else: 404). */
+export const conversationExportRoute: RawRoute = {
+  method: 'GET',
+  path: '/api/conversations/:id/export',
+  async handle({ deps, req, res, params, url }) {
+    const id = params.id!;
+    const format = url.searchParams.get('format');
     const user = await getSessionUser(deps.db, req);
     if (!user) throw new DomainError('UNAUTHORIZED', 'Sign in first');
     if (format !== 'json' && format !== 'md') throw new DomainError('BAD_REQUEST', 'format must be json or md');
@@ -25,6 +28,8 @@ export async function handleExport(deps: ApiDeps, req: IncomingMessage, res: Ser
       messages: await new Messages(deps.db, deps.masterKey, user.id).list(row.id),
     };
     const body = format === 'json' ? conversationToJson(exported) : conversationToMarkdown(exported);
+    // An export is on record (the owner's own conversation; what leaves the system, not its content).
+    await writeAudit(deps.db, { actorUserId: user.id, actorLabel: user.email, action: 'conversations.export', target: id, clientAddress: clientAddress(req), outcome: 'success', detail: { format, messages: exported.messages.length } });
     const name = exportFileName(exported, format);
     res.writeHead(200, {
       'content-type': format === 'json' ? 'application/json; charset=utf-8' : 'text/markdown; charset=utf-8',
@@ -32,7 +37,5 @@ export async function handleExport(deps: ApiDeps, req: IncomingMessage, res: Ser
       'cache-control': 'no-store',
     });
     res.end(body);
-  } catch (e) {
-    sendError(res, e, 'export');
-  }
-}
+  },
+};

@@ -2,13 +2,16 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
-import { auditLog, deployments, gpuNodes } from '../db/schema';
+import { auditLog, deployments } from '../db/schema';
 import { loadUpstreamKey } from '../engines/upstream/keys';
-import { closeQueues, queue } from '../queues';
+import { closeQueues, queue } from '../core/queues';
 import { createTestDatabase, testRedisPrefix, type TestDatabase } from '../testing/database';
+import { makeNode } from '../testing/factories';
 import { startApiTestServer } from './testing/api-test-server';
 
 process.env.REDIS_PREFIX = testRedisPrefix('fleetapi');
+// The upstream doubles below are on 127.0.0.1, which the outbound policy refuses unless the admin allows it.
+process.env.ENCLAVE_OUTBOUND_ALLOW = '127.0.0.1';
 let t: TestDatabase;
 const masterKey = randomBytes(32);
 let api: Awaited<ReturnType<typeof startApiTestServer>>;
@@ -16,7 +19,7 @@ const gguf = path.resolve(__dirname, '../../../shared/models/stories260K.gguf');
 beforeAll(async () => {
   t = await createTestDatabase('fleetapi');
   api = await startApiTestServer({ db: t.db, masterKey });
-  await t.db.insert(gpuNodes).values({ name: 'local', status: 'healthy' });
+  await makeNode(t.db, { name: 'local' });
 });
 afterAll(async () => {
   await queue('deploy').obliterate({ force: true });

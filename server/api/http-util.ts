@@ -1,7 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { errorMessage, log } from '../log';
-import { DomainError } from '../security/errors';
+import { errorMessage, log } from '../core/log';
+import { BodyTooLarge, readRequestBody } from '../http/request-body';
+import { DomainError } from '../core/errors';
+import { describeInputProblem, exceedsJsonDepth, findInputProblem, MAX_JSON_DEPTH } from '../core/json-input';
 
+/** Every /api answer may carry someone's data (decrypted chats included): never stored by a cache. */
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
   res.end(JSON.stringify(body));
@@ -18,22 +21,28 @@ export function sendError(res: ServerResponse, error: unknown, where: string): v
   sendJson(res, 500, { error: { message: 'Internal error', code: 'INTERNAL_SERVER_ERROR', status: 500 } });
 }
 
-/** The request body parsed as JSON; 413 past the limit, 400 when it is not JSON. */
+/**
+ * The request body parsed as JSON: 413 past the limit (the rest is drained so the client reads the
+ * answer), 400 when it is not JSON, nests too deep, or holds a string PostgreSQL or UTF-8 cannot carry.
+ */
 export async function readJsonBody(req: IncomingMessage, limitBytes: number): Promise<unknown> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limitBytes) throw new DomainError('PAYLOAD_TOO_LARGE', `The body must be at most ${limitBytes} bytes`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limitBytes) throw new DomainError('PAYLOAD_TOO_LARGE', `The body must be at most ${limitBytes} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
-  if (!text.trim()) throw new DomainError('BAD_REQUEST', 'The body is empty: send a JSON object');
+  let raw: Buffer;
   try {
-    return JSON.parse(text);
+    raw = await readRequestBody(req, limitBytes);
+  } catch (e) {
+    if (e instanceof BodyTooLarge) throw new DomainError('PAYLOAD_TOO_LARGE', `The body must be at most ${limitBytes} bytes`);
+    throw e;
+  }
+  const text = raw.toString('utf8');
+  if (!text.trim()) throw new DomainError('BAD_REQUEST', 'The body is empty: send a JSON object');
+  if (exceedsJsonDepth(raw)) throw new DomainError('BAD_REQUEST', `The body nests deeper than ${MAX_JSON_DEPTH} levels`);
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
   } catch {
     throw new DomainError('BAD_REQUEST', 'The body is not valid JSON');
   }
+  const problem = findInputProblem(body);
+  if (problem) throw new DomainError('BAD_REQUEST', describeInputProblem(problem, 'The body'));
+  return body;
 }

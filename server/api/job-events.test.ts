@@ -1,13 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { jobs } from '../db/schema';
+import { eq } from 'drizzle-orm';
+import { jobs, sessions } from '../db/schema';
+import { revokeSession } from '../security/sessions';
 import { closeJobFollowers, publishJobUpdate } from '../lifecycle/jobs/live';
-import { closeRedis } from '../redis';
+import { closeRedis } from '../core/redis';
 import { createTestDatabase, testRedisPrefix, type TestDatabase } from '../testing/database';
+import { makeJob } from '../testing/factories';
 import { until } from '../testing/until';
 import { startApiTestServer } from './testing/api-test-server';
+import { transformer } from './transformer';
 
-// The job page's live stream: real HTTP, real Redis pub/sub, the runner's own publish function.
+// The job page's live stream (the jobs.events subscription): real HTTP, real Redis pub/sub, the runner's own publish function.
 process.env.REDIS_PREFIX = testRedisPrefix('job-events');
 let t: TestDatabase;
 let api: Awaited<ReturnType<typeof startApiTestServer>>;
@@ -27,12 +31,15 @@ afterAll(async () => {
   await t?.drop();
 });
 
-const newJob = async (status: 'running' | 'succeeded') =>
-  (await t.db.insert(jobs).values({ kind: 'quantize', name: 'q', ownerId: engineer.user.id, status, spec: {} }).returning())[0]!;
+const newJob = (status: 'running' | 'succeeded') => makeJob(t.db, { kind: 'quantize', name: 'q', ownerId: engineer.user.id, status });
 
-/** Reads an SSE response, collecting the JSON of each `data:` line until the server ends it. */
+/** The job's subscription as the browser opens it (GET, server-sent events in tRPC's framing). */
+const follow = (id: string, cookie?: string) => api.request(`/api/trpc/jobs.events?input=${encodeURIComponent(JSON.stringify({ id }))}`, { cookie });
+
+/** Reads a subscription's events until the server ends it: data decoded as the client does, errors by their status. */
 function collect(res: Response) {
   const events: Record<string, unknown>[] = [];
+  const errors: number[] = [];
   const done = (async () => {
     const decoder = new TextDecoder();
     let buffer = '';
@@ -42,16 +49,21 @@ function collect(res: Response) {
       while ((cut = buffer.indexOf('\n\n')) >= 0) {
         const frame = buffer.slice(0, cut);
         buffer = buffer.slice(cut + 2);
-        for (const line of frame.split('\n')) if (line.startsWith('data: ')) events.push(JSON.parse(line.slice(6)));
+        const event = /^event: (.*)$/m.exec(frame)?.[1];
+        const data = /^data: (.*)$/m.exec(frame)?.[1];
+        if (data === undefined || data === '') continue;
+        const value = transformer.output.deserialize(JSON.parse(data)) as Record<string, unknown>;
+        if (event === 'serialized-error') errors.push((value.data as { httpStatus: number }).httpStatus);
+        else if (event === undefined) events.push(value);
       }
     }
   })();
-  return { events, done };
+  return { events, errors, done };
 }
 
 it('streams the updates the runner publishes, and ends when the job ends', async () => {
   const job = await newJob('running');
-  const res = await api.request(`/api/jobs/${job.id}/events`, { cookie: engineer.cookie });
+  const res = await follow(job.id, engineer.cookie);
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
   const stream = collect(res);
@@ -69,16 +81,35 @@ it('streams the updates the runner publishes, and ends when the job ends', async
 
 it('answers a finished job with its status and ends at once', async () => {
   const job = await newJob('succeeded');
-  const res = await api.request(`/api/jobs/${job.id}/events`, { cookie: engineer.cookie });
-  const stream = collect(res);
+  const stream = collect(await follow(job.id, engineer.cookie));
   await stream.done;
   expect(stream.events).toEqual([{ jobId: job.id, status: 'succeeded' }]);
 });
 
 it('refuses the signed-out, hides other people’s jobs from plain users, and 404s malformed ids', async () => {
   const job = await newJob('running');
-  expect((await api.request(`/api/jobs/${job.id}/events`)).status).toBe(401);
-  expect((await api.request(`/api/jobs/${job.id}/events`, { cookie: plainUser.cookie })).status).toBe(404);
-  expect((await api.request('/api/jobs/not-a-uuid/events', { cookie: engineer.cookie })).status).toBe(404);
-  expect((await api.request(`/api/jobs/${job.id}/events`, { cookie: engineer.cookie, method: 'POST', body: '{}' })).status).toBe(405);
+  const refusal = async (res: Response) => {
+    const stream = collect(res);
+    await stream.done;
+    return [...stream.errors, ...stream.events.map(() => 200)];
+  };
+  expect(await refusal(await follow(job.id))).toEqual([401]);
+  expect(await refusal(await follow(job.id, plainUser.cookie))).toEqual([404]);
+  expect(await refusal(await follow('not-a-uuid', engineer.cookie))).toEqual([404]);
+  const post = await api.request('/api/trpc/jobs.events', { cookie: engineer.cookie, method: 'POST', body: JSON.stringify({ id: job.id }) });
+  expect(await refusal(post)).toEqual([405]);
 });
+
+it('ends when its session is revoked elsewhere, saying why', async () => {
+  const watcher = await api.userSession('engineer');
+  const job = await newJob('running');
+  const stream = collect(await follow(job.id, watcher.cookie));
+  await until('the current status', async () => stream.events.length >= 1);
+  const [session] = await t.db.select().from(sessions).where(eq(sessions.userId, watcher.user.id));
+  expect(await revokeSession(t.db, session!.id, null)).toBe(true);
+  await stream.done;
+  expect(stream.errors).toEqual([401]);
+  // An update after the revocation never reached it.
+  await publishJobUpdate(job.id, { status: 'running', progress: { step: 9, totalSteps: 10 } });
+  expect(stream.events).toEqual([{ jobId: job.id, status: 'running' }]);
+}, 20_000);

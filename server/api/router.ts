@@ -1,6 +1,7 @@
 import { auditRouter } from './routers/audit';
 import { authRouter } from './routers/auth';
 import { catalogRouter } from './routers/catalog';
+import { chatRouter } from './routers/chat';
 import { conversationsRouter } from './routers/conversations';
 import { deploymentsRouter } from './routers/deployments';
 import { fleetRouter } from './routers/fleet';
@@ -13,12 +14,20 @@ import { loadtestsRouter } from './routers/loadtests';
 import { experimentsRouter } from './routers/experiments';
 import { arenaRouter } from './routers/arena';
 import { monitoringRouter } from './routers/monitoring';
-import { router } from './trpc';
+import { quotasRouter } from './routers/quotas';
+import { usageRouter } from './routers/usage';
+import { groupsRouter } from './routers/groups';
+import { retentionRouter } from './routers/retention';
+import { backupsRouter } from './routers/backups';
+import { classificationRouter } from './routers/classification';
+import { dataProtectionRouter } from './routers/data-protection';
+import { registerProcedures, router } from './trpc';
 
 export const appRouter = router({
   auth: authRouter,
   models: modelsRouter,
   conversations: conversationsRouter,
+  chat: chatRouter,
   keys: keysRouter,
   users: usersRouter,
   audit: auditRouter,
@@ -31,6 +40,16 @@ export const appRouter = router({
   experiments: experimentsRouter,
   arena: arenaRouter,
   monitoring: monitoringRouter,
+  quotas: quotasRouter,
+  usage: usageRouter,
+  groups: groupsRouter,
+  retention: retentionRouter,
+  backups: backupsRouter,
+  classification: classificationRouter,
+  dataProtection: dataProtectionRouter,
 });
+
+// The mutation guard reads each input as its procedure does (see trpc.ts).
+registerProcedures(appRouter);
 
 export type AppRouter = typeof appRouter;

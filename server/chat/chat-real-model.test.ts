@@ -2,11 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiTestServer } from '../api/testing/api-test-server';
 import { TEST_MODEL_PATH } from '../engines/llamacpp/test-support';
-import { parseEnv } from '../env';
+import { parseEnv } from '../core/env';
 import { startGatewayServer, type GatewayServer } from '../gateway/server';
-import { startLlamaCppEngine, type StartedLlamaCppEngine } from '../runtime/llamacpp';
+import { startLlamaCppEngine, type StartedLlamaCppEngine } from '../engines/llamacpp/process';
 import { makeDeployment } from '../testing/factories';
 import { createTestDatabase, type TestDatabase } from '../testing/database';
+import { until } from '../testing/until';
 
 /**
  * The chat backend end to end with nothing doubled: the real gateway (authenticating the web role's
@@ -35,41 +36,13 @@ afterAll(async () => {
   await t?.drop();
 });
 
-async function readSse(res: Response, stopAfterDeltas?: number, aborter?: AbortController) {
-  const events: { event: string; data: any }[] = [];
-  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = '';
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffer += value;
-      let end: number;
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const event = /^event: (.*)$/m.exec(block)?.[1];
-        const data = /^data: (.*)$/m.exec(block)?.[1];
-        if (event && data) events.push({ event, data: JSON.parse(data) });
-      }
-      if (stopAfterDeltas && events.filter((e) => e.event === 'delta').length >= stopAfterDeltas) {
-        aborter!.abort();
-        break;
-      }
-    }
-  } catch (e) {
-    if (!aborter?.signal.aborted) throw e;
-  }
-  return events;
-}
-
 describe('chat through the real gateway and model', () => {
   it('streams a reply from stories260K in pieces and keeps it encrypted in the history', async () => {
     const { cookie } = await api.userSession('user');
     const { data } = await api.trpc('mutation', 'conversations.create', {}, cookie);
-    const res = await api.request('/api/chat', { method: 'POST', cookie, body: JSON.stringify({ conversationId: data.id, model: 'stories260K', parentId: null, content: 'Once upon a time', maxTokens: 32 }) });
+    const res = await api.stream('chat.send', { conversationId: data.id, model: 'stories260K', parentId: null, content: 'Once upon a time', maxTokens: 32 }, { cookie });
     expect(res.status).toBe(200);
-    const events = await readSse(res);
+    const events = res.events;
     const deltas = events.filter((e) => e.event === 'delta');
     expect(events[0]!.event).toBe('meta');
     expect(deltas.length).toBeGreaterThan(1);
@@ -86,20 +59,16 @@ describe('chat through the real gateway and model', () => {
   it('stops the real generation when the client goes away and keeps the partial text', async () => {
     const { cookie } = await api.userSession('user');
     const { data } = await api.trpc('mutation', 'conversations.create', {}, cookie);
-    const aborter = new AbortController();
-    const res = await api.request('/api/chat', {
-      method: 'POST',
-      cookie,
-      signal: aborter.signal,
-      body: JSON.stringify({ conversationId: data.id, model: 'stories260K', parentId: null, content: 'Once upon a time', maxTokens: 4096, temperature: 1 }),
-    });
-    const events = await readSse(res, 3, aborter);
+    const { events } = await api.stream(
+      'chat.send',
+      { conversationId: data.id, model: 'stories260K', parentId: null, content: 'Once upon a time', maxTokens: 4096, temperature: 1 },
+      { cookie, stopAfterDeltas: 3 },
+    );
     const assistantId = events[0]!.data.assistantMessageId;
-    let saved: any;
-    for (let i = 0; i < 100 && !saved; i++) {
-      saved = (await api.trpc('query', 'conversations.get', { id: data.id }, cookie)).data.messages.find((m: { id: string }) => m.id === assistantId);
-      if (!saved) await new Promise((r) => setTimeout(r, 50));
-    }
+    // The reply exists from its first moment (metadata.streaming) and is final once the server saw the stop.
+    const saved = await until('the stopped reply to be final', async () =>
+      (await api.trpc('query', 'conversations.get', { id: data.id }, cookie)).data.messages.find((m: { id: string; metadata: { streaming?: boolean } }) => m.id === assistantId && !m.metadata.streaming),
+    );
     expect(saved.metadata.stopped).toBe(true);
     expect(saved.content.length).toBeGreaterThan(0);
   });
@@ -107,11 +76,10 @@ describe('chat through the real gateway and model', () => {
   it("passes the gateway's refusal through when the user's role may not use the model", async () => {
     const { cookie } = await api.userSession('user');
     const { data } = await api.trpc('mutation', 'conversations.create', {}, cookie);
-    const res = await api.request('/api/chat', { method: 'POST', cookie, body: JSON.stringify({ conversationId: data.id, model: 'engineers-only', parentId: null, content: 'hello' }) });
-    const body = (await res.json()) as { error: { message: string } };
+    const res = await api.stream('chat.send', { conversationId: data.id, model: 'engineers-only', parentId: null, content: 'hello' }, { cookie });
     expect(res.status).toBe(403);
-    expect(body.error.message).toMatch(/engineers-only/);
-    const missing = await api.request('/api/chat', { method: 'POST', cookie, body: JSON.stringify({ conversationId: data.id, model: 'no-such-model', parentId: null, content: 'hello' }) });
+    expect(res.error?.message).toMatch(/engineers-only/);
+    const missing = await api.stream('chat.send', { conversationId: data.id, model: 'no-such-model', parentId: null, content: 'hello' }, { cookie });
     expect(missing.status).toBe(404);
     expect((await api.trpc('query', 'conversations.get', { id: data.id }, cookie)).data.messages).toEqual([]);
   });

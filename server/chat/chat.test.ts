@@ -5,17 +5,32 @@ import { startApiTestServer } from '../api/testing/api-test-server';
 import { auditLog, messages } from '../db/schema';
 import { internalToken } from '../security/master-key';
 import { createTestDatabase, type TestDatabase } from '../testing/database';
-import { startOpenAIStreamDouble } from './testing/openai-stream-double';
+import { startOpenAIDouble, type OpenAIDouble } from '../testing/openai-double';
+import { until } from '../testing/until';
 
 let t: TestDatabase;
 let api: Awaited<ReturnType<typeof startApiTestServer>>;
-let gateway: Awaited<ReturnType<typeof startOpenAIStreamDouble>>;
+let gateway: OpenAIDouble;
 let alice: Awaited<ReturnType<typeof api.userSession>>;
 const masterKey = randomBytes(32);
 
 beforeAll(async () => {
   t = await createTestDatabase('chat');
-  gateway = await startOpenAIStreamDouble({ token: internalToken(masterKey) });
+  // The gateway as the web role calls it (its internal token), answering "w0 w1 ..." up to max_tokens,
+  // with the gateway's refusals and a stream that breaks, by model name.
+  gateway = await startOpenAIDouble({
+    apiKey: internalToken(masterKey),
+    tokens: 100_000,
+    token: (i) => `w${i} `,
+    firstTokenMs: 2,
+    interTokenMs: 2,
+    models: {
+      unknown: { failure: { status: 404, message: "The model 'unknown' does not exist", type: 'invalid_request_error' } },
+      forbidden: { failure: { status: 403, message: "You may not use the model 'forbidden'", type: 'permission_error' } },
+      'fails-midway': { failure: { errorAfterTokens: 2, message: 'The engine went away' } },
+      slow: { firstTokenMs: 25, interTokenMs: 25 }, // time to press stop
+    },
+  });
   api = await startApiTestServer({ db: t.db, masterKey, gatewayUrl: gateway.url });
   alice = await api.userSession('user');
 });
@@ -25,48 +40,15 @@ afterAll(async () => {
   await t?.drop();
 });
 
-interface SseEvent {
-  event: string;
-  data: any;
-}
-
-/** POST /api/chat like the browser does; `stopAfterDeltas` aborts the fetch as the stop button does. */
-async function chat(body: unknown, { cookie = alice.cookie, stopAfterDeltas }: { cookie?: string; stopAfterDeltas?: number } = {}) {
-  const aborter = new AbortController();
-  const res = await api.request('/api/chat', { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body), cookie, signal: aborter.signal });
-  if (!res.headers.get('content-type')?.startsWith('text/event-stream')) return { status: res.status, events: [] as SseEvent[], json: (await res.json()) as any };
-  const events: SseEvent[] = [];
-  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = '';
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffer += value;
-      let end: number;
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const event = /^event: (.*)$/m.exec(block)?.[1];
-        const data = /^data: (.*)$/m.exec(block)?.[1];
-        if (event && data) events.push({ event, data: JSON.parse(data) });
-      }
-      if (stopAfterDeltas !== undefined && events.filter((e) => e.event === 'delta').length >= stopAfterDeltas) {
-        aborter.abort();
-        break;
-      }
-    }
-  } catch (e) {
-    if (!aborter.signal.aborted) throw e;
-  }
-  return { status: res.status, events, json: undefined };
-}
+/** chat.send like the browser does; `stopAfterDeltas` aborts the call as the stop button does. */
+const chat = (body: unknown, { cookie = alice.cookie, stopAfterDeltas }: { cookie?: string; stopAfterDeltas?: number } = {}) =>
+  api.stream('chat.send', body, { cookie, stopAfterDeltas });
 
 const newConversation = async (cookie = alice.cookie) => (await api.trpc('mutation', 'conversations.create', {}, cookie)).data.id as string;
 const getConversation = async (id: string) => (await api.trpc('query', 'conversations.get', { id }, alice.cookie)).data;
 const messageCount = async () => (await t.db.select({ n: count() }).from(messages))[0]!.n;
 
-describe('POST /api/chat', () => {
+describe('chat.send', () => {
   it('streams deltas in order, then saves both messages encrypted with metadata and titles the conversation', async () => {
     const conversationId = await newConversation();
     const { status, events } = await chat({ conversationId, model: 'tiny', parentId: null, content: 'Tell me a story about a cat', maxTokens: 5, temperature: 0.3 });
@@ -78,7 +60,7 @@ describe('POST /api/chat', () => {
     expect(events.at(-1)!.data).toEqual({ finishReason: 'length', usage: { prompt_tokens: 7, completion_tokens: 5, total_tokens: 12 }, stopped: false });
 
     const sent = gateway.requests.at(-1)!;
-    expect(sent.userId).toBe(alice.user.id);
+    expect(sent.headers['x-enclave-user-id']).toBe(alice.user.id);
     expect(sent.body).toMatchObject({
       model: 'tiny',
       stream: true,
@@ -106,28 +88,27 @@ describe('POST /api/chat', () => {
 
   it('saves the partial reply marked stopped when the client stops, and aborts the upstream stream', async () => {
     const conversationId = await newConversation();
-    const closedBefore = gateway.closedEarly();
+    const closedBefore = gateway.abandoned;
     const { events } = await chat({ conversationId, model: 'slow', parentId: null, content: 'Go on for a while', maxTokens: 200 }, { stopAfterDeltas: 3 });
     const assistantId = events[0]!.data.assistantMessageId;
-    let saved: any;
-    for (let i = 0; i < 100 && !saved; i++) {
-      saved = (await getConversation(conversationId)).messages.find((m: { id: string }) => m.id === assistantId);
-      if (!saved) await new Promise((r) => setTimeout(r, 50));
-    }
+    // The reply exists from its first moment (metadata.streaming) and is final once the server saw the stop.
+    const saved = await until('the stopped reply to be final', async () =>
+      (await getConversation(conversationId)).messages.find((m: { id: string; metadata: { streaming?: boolean } }) => m.id === assistantId && !m.metadata.streaming),
+    );
     expect(saved.metadata.stopped).toBe(true);
     expect(saved.content.startsWith('w0 w1 w2 ')).toBe(true);
     expect(saved.content.split(' ').length).toBeLessThan(50);
-    expect(gateway.closedEarly()).toBe(closedBefore + 1);
+    expect(gateway.abandoned).toBe(closedBefore + 1);
   });
 
   it('edits by sending a sibling of the edited message, keeping the earlier branch, and follows the branch for context', async () => {
     const conversationId = await newConversation();
     const first = await chat({ conversationId, model: 'tiny', parentId: null, content: 'first version', maxTokens: 2 });
     const edited = await chat({ conversationId, model: 'tiny', parentId: null, content: 'edited version', maxTokens: 2 });
-    expect(gateway.requests.at(-1)!.body.messages).toEqual([{ role: 'user', content: 'edited version' }]);
+    expect(gateway.requests.at(-1)!.body!.messages).toEqual([{ role: 'user', content: 'edited version' }]);
     const followUp = await chat({ conversationId, model: 'tiny', parentId: edited.events[0]!.data.assistantMessageId, content: 'and then?', maxTokens: 2 });
     expect(followUp.status).toBe(200);
-    expect(gateway.requests.at(-1)!.body.messages).toEqual([
+    expect(gateway.requests.at(-1)!.body!.messages).toEqual([
       { role: 'user', content: 'edited version' },
       { role: 'assistant', content: 'w0 w1 ' },
       { role: 'user', content: 'and then?' },
@@ -146,12 +127,12 @@ describe('POST /api/chat', () => {
     const userMessageId = original.events[0]!.data.userMessageId;
     const again = await chat({ conversationId, model: 'tiny', regenerateFrom: userMessageId, maxTokens: 2 });
     expect(again.events[0]!.data).toEqual({ assistantMessageId: expect.any(String), parentId: userMessageId });
-    expect(gateway.requests.at(-1)!.body.messages).toEqual([{ role: 'user', content: 'answer twice' }]);
+    expect(gateway.requests.at(-1)!.body!.messages).toEqual([{ role: 'user', content: 'answer twice' }]);
     const all = (await getConversation(conversationId)).messages as { parentId: string | null; role: string; content: string }[];
     expect(all.filter((m) => m.parentId === userMessageId).map((m) => m.content)).toEqual(['w0 w1 w2 ', 'w0 w1 ']);
     expect(all.filter((m) => m.role === 'user')).toHaveLength(1);
     const bad = await chat({ conversationId, model: 'tiny', regenerateFrom: original.events[0]!.data.assistantMessageId });
-    expect([bad.status, bad.json.error.message]).toEqual([400, 'regenerateFrom must be a user message']);
+    expect([bad.status, bad.error?.message]).toEqual([400, 'regenerateFrom must be a user message']);
   });
 
   it('refuses bad input with a clear 4xx and writes nothing', async () => {
@@ -160,7 +141,7 @@ describe('POST /api/chat', () => {
     const bobConversation = await newConversation(bob.cookie);
     const before = await messageCount();
     const cases: [body: unknown, status: number, message: RegExp][] = [
-      ['{not json', 400, /not valid JSON/],
+      ['not an object', 400, /must be a JSON object/],
       [{ conversationId, model: 'tiny', parentId: null, content: '' }, 400, /content cannot be empty/],
       [{ conversationId, model: 'tiny', parentId: null, content: 'x'.repeat(32_001) }, 400, /at most 32000 characters/],
       [{ conversationId: 'abc', model: 'tiny', parentId: null, content: 'hi' }, 400, /conversationId must be a uuid/],
@@ -175,9 +156,15 @@ describe('POST /api/chat', () => {
     ];
     for (const [body, status, message] of cases) {
       const res = await chat(body);
-      expect([res.status, res.json?.error?.message]).toEqual([status, expect.stringMatching(message)]);
+      expect([res.status, res.error?.message]).toEqual([status, expect.stringMatching(message)]);
     }
     expect((await chat({ conversationId, model: 'tiny', parentId: null, content: 'hi' }, { cookie: 'enclave_session=nope' })).status).toBe(401);
+    // Bodies are capped as the hand-written route capped them (32,000 characters of up to 4 bytes, and the rest).
+    const big = await api.request('/api/trpc/chat.send?batch=1', { method: 'POST', cookie: alice.cookie, body: JSON.stringify({ 0: { conversationId, content: 'x'.repeat(170 * 1024) } }) });
+    expect(big.status).toBe(413);
+    const notJson = await api.request('/api/trpc/chat.send?batch=1', { method: 'POST', cookie: alice.cookie, body: '{not json', headers: { 'trpc-accept': 'application/jsonl' } });
+    // A streamed answer has begun (200) before the body is parsed: the refusal is its first item.
+    expect(await notJson.text()).toMatch(/"message":"[^"]*JSON[^"]*","code":-32600,"data":\{"code":"BAD_REQUEST","httpStatus":400/);
     expect(await messageCount()).toBe(before);
     expect((await getConversation(conversationId)).messages).toEqual([]);
   });

@@ -1,9 +1,9 @@
-import { and, desc, eq, inArray } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNull, or } from 'drizzle-orm';
 import type { Db } from '../db/client';
-import { conversations, messages } from '../db/schema';
+import { conversations, legalHolds, messages } from '../db/schema';
 import { decryptText, encryptText } from '../security/encryption';
-import { DomainError } from '../security/errors';
-import { isUuid } from './ids';
+import { DomainError } from '../core/errors';
+import { isUuid } from '../core/ids';
 
 /** A conversation's title until it has one: the UI shows its own localized "New conversation". */
 export const DEFAULT_TITLE = '';
@@ -21,6 +21,22 @@ export async function conversationBelongsTo(db: Db, userId: string, id: string):
   if (!isUuid(id)) return false;
   const [row] = await db.select({ id: conversations.id }).from(conversations).where(and(eq(conversations.id, id), eq(conversations.userId, userId)));
   return Boolean(row);
+}
+
+/** The active legal hold on a user or on one of their conversations, if any (the conversation's own first). */
+export async function activeHoldOn(db: Db, subject: { userId: string; conversationId?: string }): Promise<{ kind: string; reason: string } | undefined> {
+  const rows = await db
+    .select({ kind: legalHolds.subjectKind, reason: legalHolds.reason })
+    .from(legalHolds)
+    .where(
+      and(
+        isNull(legalHolds.liftedAt),
+        subject.conversationId
+          ? or(and(eq(legalHolds.subjectKind, 'conversation'), eq(legalHolds.subjectId, subject.conversationId)), and(eq(legalHolds.subjectKind, 'user'), eq(legalHolds.subjectId, subject.userId)))
+          : and(eq(legalHolds.subjectKind, 'user'), eq(legalHolds.subjectId, subject.userId)),
+      ),
+    );
+  return rows.find((r) => r.kind === 'conversation') ?? rows[0];
 }
 
 function cleanTitle(title: string): string {
@@ -69,7 +85,7 @@ export class Conversations {
    * text: the migration stays untouched and rotation still only re-wraps data keys.
    */
   private async seal(title: string): Promise<Buffer> {
-    const { ciphertext, dataKeyId } = await encryptText(this.db, this.masterKey, title);
+    const { ciphertext, dataKeyId } = await encryptText(this.db, this.masterKey, title, this.userId);
     const prefix = Buffer.alloc(4);
     prefix.writeUInt32BE(dataKeyId);
     return Buffer.concat([prefix, ciphertext]);
@@ -86,8 +102,12 @@ export class Conversations {
     await this.db.update(conversations).set({ titleEnc: await this.seal(clean), updatedAt: new Date() }).where(this.owned(id));
   }
 
+  /** Refused while the conversation or its owner is under legal hold (the trigger of migration 0019 backs this). */
   async delete(id: string): Promise<void> {
     await this.require(id);
+    const hold = await activeHoldOn(this.db, { userId: this.userId, conversationId: id });
+    // The reason is not shown to the owner: a hold may concern a matter they are not to be told of.
+    if (hold) throw new DomainError('CONFLICT', 'This conversation is under legal hold: it cannot be deleted until an administrator lifts the hold');
     await this.db.delete(conversations).where(this.owned(id));
   }
 

@@ -1,5 +1,6 @@
 import { internalToken } from '../security/master-key';
-import { codeForStatus, DomainError } from '../security/errors';
+import { codeForStatus, DomainError } from '../core/errors';
+import { EventStreamError, serverSentEvents } from '../core/sse';
 
 export interface CompletionRequest {
   model: string;
@@ -48,6 +49,8 @@ export async function openCompletionStream(opts: {
   userId: string;
   request: CompletionRequest;
   signal: AbortSignal;
+  /** The conversation's declared level (a rank 0-3) and id: the gateway holds the turn to it and names it in its audit. */
+  classification?: { level: number; conversationId: string };
 }): Promise<AsyncGenerator<StreamEvent> & { servedBy: ServedBy | null }> {
   const { request } = opts;
   let res: Response;
@@ -59,6 +62,9 @@ export async function openCompletionStream(opts: {
         'content-type': 'application/json',
         authorization: `Bearer ${internalToken(opts.masterKey)}`,
         'x-enclave-user-id': opts.userId,
+        ...(opts.classification
+          ? { 'x-enclave-classification': String(opts.classification.level), 'x-enclave-conversation-id': opts.classification.conversationId }
+          : {}),
       },
       body: JSON.stringify({
         model: request.model,
@@ -79,28 +85,14 @@ export async function openCompletionStream(opts: {
   return Object.assign(readEvents(res.body), { servedBy: variant && variantId ? { variant, variantId } : null });
 }
 
-async function* readEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<StreamEvent> {
-  const decoder = new TextDecoder();
-  let buffer = '';
-  const reader = body.getReader();
+async function* readEvents(body: ReadableStream<Uint8Array<ArrayBuffer>>): AsyncGenerator<StreamEvent> {
   try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      buffer += decoder.decode(value, { stream: true });
-      let newline: number;
-      while ((newline = buffer.indexOf('\n')) >= 0) {
-        const line = buffer.slice(0, newline).replace(/\r$/, '');
-        buffer = buffer.slice(newline + 1);
-        if (!line.startsWith('data:')) continue;
-        const data = line.slice(5).trim();
-        if (data === '[DONE]') return;
-        yield* eventsOf(data);
-      }
+    for await (const event of serverSentEvents(body)) {
+      if (event.data.trim() === '[DONE]') return;
+      yield* eventsOf(event.data);
     }
-  } finally {
-    // Leaving early (stop, error) must release the connection to the gateway.
-    reader.cancel().catch(() => {});
+  } catch (e) {
+    throw e instanceof EventStreamError ? new UpstreamStreamError('The gateway sent a malformed stream') : e;
   }
 }
 
@@ -121,4 +113,33 @@ function* eventsOf(data: string): Generator<StreamEvent> {
     if (choice.finish_reason) yield { type: 'finish', reason: choice.finish_reason };
   }
   if (parsed.usage) yield { type: 'usage', usage: parsed.usage };
+}
+
+/** What a streamed answer came to; `error` is the gateway's own message for an error chunk, else a generic one. */
+export interface StreamOutcome {
+  finishReason: string | null;
+  usage: Usage | null;
+  ttftMs: number | null;
+  stopped: boolean;
+  error?: string;
+}
+
+/** Reads an answer to its end (or until `signal` stops it), handing each piece of text to `onText` as it arrives. */
+export async function readAnswer(stream: AsyncGenerator<StreamEvent>, opts: { signal: AbortSignal; startedAt: number; onText: (text: string) => void }): Promise<StreamOutcome> {
+  const outcome: StreamOutcome = { finishReason: null, usage: null, ttftMs: null, stopped: false };
+  try {
+    for await (const event of stream) {
+      if (event.type === 'delta') {
+        outcome.ttftMs ??= Math.round((performance.now() - opts.startedAt) * 10) / 10;
+        opts.onText(event.text);
+      } else if (event.type === 'finish') outcome.finishReason = event.reason;
+      else outcome.usage = event.usage;
+    }
+    if (opts.signal.aborted) outcome.stopped = true;
+  } catch (e) {
+    if (opts.signal.aborted) outcome.stopped = true;
+    else outcome.error = e instanceof UpstreamStreamError ? e.message : 'The stream from the model was interrupted';
+  }
+  if (outcome.stopped) outcome.finishReason ??= 'stop_requested';
+  return outcome;
 }

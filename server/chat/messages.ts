@@ -2,8 +2,8 @@ import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { conversations, messages } from '../db/schema';
 import { decryptText, encryptText } from '../security/encryption';
-import { DomainError } from '../security/errors';
-import { isUuid } from './ids';
+import { DomainError } from '../core/errors';
+import { isUuid } from '../core/ids';
 
 export type MessageRole = 'system' | 'user' | 'assistant';
 
@@ -92,7 +92,7 @@ export class Messages {
 
   /** Appends a message (encrypted) to an owned conversation; the parent must be in the same one. */
   async add(input: {
-    /** Set when the id was announced to the client before the row existed (a streaming reply). */
+    /** Set when the id must be known before the row exists (a streaming reply: its lease names it). */
     id?: string;
     conversationId: string;
     parentId: string | null;
@@ -103,7 +103,8 @@ export class Messages {
   }): Promise<{ id: string }> {
     if (input.parentId) await this.require(input.conversationId, input.parentId);
     else await this.requireConversation(input.conversationId);
-    const { ciphertext, dataKeyId } = await encryptText(this.db, this.masterKey, input.content);
+    // Under the owner's own data key: erasing them destroys it (crypto-shredding).
+    const { ciphertext, dataKeyId } = await encryptText(this.db, this.masterKey, input.content, this.userId);
     const [row] = await this.db
       .insert(messages)
       .values({

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DomainError } from '../security/errors';
+import { DomainError } from '../core/errors';
 
 export const MAX_CONTENT_CHARS = 32_000;
 export const DEFAULT_MAX_TOKENS = 512;
@@ -29,7 +29,13 @@ export type SendRequest = z.infer<typeof sendSchema> & { kind: 'send' };
 export type RegenerateRequest = z.infer<typeof regenerateSchema> & { kind: 'regenerate' };
 export type ChatRequest = SendRequest | RegenerateRequest;
 
-/** Validates a POST /api/chat body; a DomainError (400) names the first bad field. */
+/** What a client sends for one turn (chat.send): a new message, or another answer to one. */
+export type ChatRequestInput = z.input<typeof sendSchema> | z.input<typeof regenerateSchema>;
+
+/** chat.send's input: typed for the client as ChatRequestInput, checked by parseChatRequest. */
+export const chatRequestInput = z.custom<ChatRequestInput>().transform((body) => parseChatRequest(body));
+
+/** Validates one turn's request; a DomainError (400) names the first bad field. */
 export function parseChatRequest(body: unknown): ChatRequest {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new DomainError('BAD_REQUEST', 'The body must be a JSON object');
   const isRegenerate = 'regenerateFrom' in body;

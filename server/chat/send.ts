@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../db/client';
-import { DomainError } from '../security/errors';
+import type { AuditEntry, AuditOutcome } from '../security/audit';
+import { DomainError } from '../core/errors';
 import { Conversations } from './conversations';
-import { openCompletionStream, UpstreamStreamError, type CompletionRequest, type StreamEvent, type Usage } from './gateway-client';
+import { openCompletionStream, readAnswer, type CompletionRequest, type Usage } from './gateway-client';
 import { Messages, type ChatMessage } from './messages';
+import { ReplyStream } from './reply-stream';
+import { conversationProtection } from './classification';
 import type { ChatRequest } from './request';
 
 /** Where a chat turn's events go (server-sent events in production, an array in a unit test). */
@@ -14,16 +17,15 @@ export interface ChatSink {
   error(data: { message: string; status: number }): void;
 }
 
-export interface ChatTurnResult {
-  assistantMessageId?: string;
-  outcome: 'success' | 'failure';
-  stopped: boolean;
-}
+/** The audit row the call would write (the streaming frame's): the turn writes it itself, with its reply. */
+export type TurnAudit = (outcome: AuditOutcome, detail: Record<string, unknown>) => AuditEntry;
 
 export interface ChatDeps {
   db: Db;
   masterKey: Buffer;
   gatewayUrl: string;
+  /** ENCLAVE_REPLY_LEASE_MS: how long a streaming reply outlives a silent writer before the sweep ends it. */
+  replyLeaseMs: number;
 }
 
 function promptFrom(branch: ChatMessage[]): CompletionRequest['messages'] {
@@ -34,13 +36,16 @@ function promptFrom(branch: ChatMessage[]): CompletionRequest['messages'] {
 /**
  * One chat turn: checks ownership, opens the gateway stream, and only once the gateway has accepted
  * the request writes the user message. From then on the turn always ends with an assistant message:
- * complete, stopped (client went away: the partial text, metadata.stopped) or failed (the text so
- * far, metadata.failed and the error). So a refused request leaves no rows at all, and no user message
- * is ever left without a reply.
+ * complete, stopped (client went away: the partial text, metadata.stopped), failed (the text so
+ * far, metadata.failed and the error) or, if this process dies, interrupted (the text saved so far,
+ * metadata.interrupted, set by the worker's sweep). So a refused request leaves no rows at all, and no
+ * user message is ever left without a reply. The reply row exists from the first moment and its text
+ * is saved as it streams (reply-stream.ts); the turn's audit row is written with its last write, or by
+ * the sweep, exactly once, so the caller writes none.
  *
  * Throws a DomainError for anything refused before streaming (bad ids, not found, gateway refusal).
  */
-export async function runChatTurn(deps: ChatDeps, userId: string, req: ChatRequest, sink: ChatSink, signal: AbortSignal): Promise<ChatTurnResult> {
+export async function runChatTurn(deps: ChatDeps, userId: string, req: ChatRequest, sink: ChatSink, signal: AbortSignal, audit: TurnAudit): Promise<{ audited: true }> {
   const conversations = new Conversations(deps.db, deps.masterKey, userId);
   const messages = new Messages(deps.db, deps.masterKey, userId);
   await conversations.require(req.conversationId);
@@ -58,73 +63,62 @@ export async function runChatTurn(deps: ChatDeps, userId: string, req: ChatReque
     assistantParentId = null;
   }
 
+  // The conversation's declared level goes with the turn; the gateway refuses or masks above the deployment's.
+  const protection = await conversationProtection(deps.db, userId, req.conversationId, req.kind === 'send' ? req.content : '');
   const startedAt = performance.now();
   const stream = await openCompletionStream({
     ...deps,
     userId,
     signal,
     request: { model: req.model, messages: promptFrom(history), maxTokens: req.maxTokens, temperature: req.temperature },
+    classification: { level: protection.declaredLevel, conversationId: req.conversationId },
   });
 
-  let userMessageId: string | undefined;
-  if (req.kind === 'send') {
-    userMessageId = (await messages.add({ conversationId: req.conversationId, parentId: req.parentId, role: 'user', content: req.content })).id;
-    assistantParentId = userMessageId;
-  }
   const assistantMessageId = randomUUID();
-  sink.meta({ ...(userMessageId ? { userMessageId } : {}), assistantMessageId, parentId: assistantParentId! });
+  // Before the first write of the turn, so a process killed from here on still leaves an audit row.
+  const replies = await ReplyStream.open(deps.db, deps.masterKey, {
+    messageIds: [assistantMessageId],
+    interrupted: audit('failure', { error: 'INTERRUPTED', assistantMessageId, stopped: false }),
+    leaseMs: deps.replyLeaseMs,
+  });
+  try {
+    let userMessageId: string | undefined;
+    if (req.kind === 'send') {
+      userMessageId = (await messages.add({ conversationId: req.conversationId, parentId: req.parentId, role: 'user', content: req.content })).id;
+      assistantParentId = userMessageId;
+      // What the new message holds raises the conversation's level (types and counts only).
+      await protection.record();
+    }
+    const draft = await replies.begin(messages, { id: assistantMessageId, conversationId: req.conversationId, parentId: assistantParentId!, model: req.model });
+    sink.meta({ ...(userMessageId ? { userMessageId } : {}), assistantMessageId, parentId: assistantParentId! });
 
-  const turn = await consume(stream, sink, signal, startedAt);
-  await messages.add({
-    id: assistantMessageId,
-    conversationId: req.conversationId,
-    parentId: assistantParentId,
-    role: 'assistant',
-    content: turn.text,
-    model: req.model,
-    metadata: {
+    const turn = await readAnswer(stream, {
+      signal,
+      startedAt,
+      onText: (text) => {
+        draft.append(text);
+        sink.delta({ text });
+      },
+    });
+    await conversations.touch(req.conversationId, { model: req.model, titleFrom: req.kind === 'send' ? req.content : undefined });
+    await draft.finish({
       finishReason: turn.finishReason,
       usage: turn.usage,
       ttftMs: turn.ttftMs,
       stopped: turn.stopped,
       // The experiment arm that answered, so feedback on this reply counts for it.
       ...(stream.servedBy ? { servedBy: stream.servedBy } : {}),
-      ...(turn.error ? { failed: true, error: turn.error.message } : {}),
-    },
-  });
-  await conversations.touch(req.conversationId, { model: req.model, titleFrom: req.kind === 'send' ? req.content : undefined });
+      ...(turn.error ? { failed: true, error: turn.error } : {}),
+    });
+    await replies.close(audit(turn.error ? 'failure' : 'success', { assistantMessageId, stopped: turn.stopped }));
 
-  if (turn.error) sink.error(turn.error);
-  else sink.done({ finishReason: turn.finishReason, usage: turn.usage, stopped: turn.stopped });
-  return { assistantMessageId, outcome: turn.error ? 'failure' : 'success', stopped: turn.stopped };
-}
-
-interface ConsumedTurn {
-  text: string;
-  finishReason: string | null;
-  usage: Usage | null;
-  ttftMs: number | null;
-  stopped: boolean;
-  error?: { message: string; status: number };
-}
-
-async function consume(stream: AsyncGenerator<StreamEvent>, sink: ChatSink, signal: AbortSignal, startedAt: number): Promise<ConsumedTurn> {
-  const turn: ConsumedTurn = { text: '', finishReason: null, usage: null, ttftMs: null, stopped: false };
-  try {
-    for await (const event of stream) {
-      if (event.type === 'delta') {
-        turn.ttftMs ??= Math.round((performance.now() - startedAt) * 10) / 10;
-        turn.text += event.text;
-        sink.delta({ text: event.text });
-      } else if (event.type === 'finish') turn.finishReason = event.reason;
-      else turn.usage = event.usage;
-    }
-    if (signal.aborted) turn.stopped = true;
+    if (turn.error) sink.error({ message: turn.error, status: 502 });
+    else sink.done({ finishReason: turn.finishReason, usage: turn.usage, stopped: turn.stopped });
+    return { audited: true };
   } catch (e) {
-    if (signal.aborted) turn.stopped = true;
-    else if (e instanceof UpstreamStreamError) turn.error = { message: e.message, status: 502 };
-    else turn.error = { message: 'The stream from the model was interrupted', status: 502 };
+    await stream.return(undefined).catch(() => undefined);
+    // The caller (the streaming frame) audits this failure: the lease goes without an audit row of its own.
+    await replies.release('The reply could not be saved');
+    throw e;
   }
-  if (turn.stopped) turn.finishReason ??= 'stop_requested';
-  return turn;
 }

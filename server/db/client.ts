@@ -1,5 +1,6 @@
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
+import { inCommitScope, withCommitHooks } from './after-commit';
 import * as schema from './schema';
 
 export type Db = NodePgDatabase<typeof schema> & { $client: pg.Pool };
@@ -9,7 +10,14 @@ export function createDb(url: string, max = 10): Db {
   const pool = new pg.Pool({ connectionString: url, max, idleTimeoutMillis: 30_000 });
   // A dropped connection in the pool must not crash the process; the next query reconnects.
   pool.on('error', () => {});
-  return drizzle(pool, { schema }) as Db;
+  const database = drizzle(pool, { schema }) as Db;
+  // Every transaction defers the afterCommit hooks run inside it (announcements to other processes,
+  // queued work) to its commit, and drops them if it rolls back, wherever it is opened: told before
+  // the commit, a gateway would re-read and cache the old rows. API mutations open their scope
+  // earlier (trpc.ts), so their transaction's hooks join it.
+  const open = database.transaction.bind(database);
+  database.transaction = ((body, config) => (inCommitScope() ? open(body, config) : withCommitHooks(() => open(body, config)))) as Db['transaction'];
+  return database;
 }
 
 let shared: Db | undefined;

@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
-import type { Db } from './client';
+import { createDb, type Db } from './client';
+import { databaseIdentity, grantAppRole } from './app-role';
 import { ensureRequestLogPartitions } from './partitions';
 
 const migrationsFolder = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
@@ -17,5 +18,25 @@ export async function applyMigrations(db: Db): Promise<void> {
   } finally {
     await client.query('SELECT pg_advisory_unlock(727001)').catch(() => {});
     client.release();
+  }
+}
+
+/**
+ * Migrates the app's database. With an owner URL, the owner applies the migrations and then grants the
+ * app's role what it needs (see grantAppRole); without one, the app's own connection migrates.
+ */
+export async function migrateDatabase(appDb: Db, ownerUrl?: string): Promise<void> {
+  if (!ownerUrl) return applyMigrations(appDb);
+  // Two connections: applyMigrations holds one for its lock while Drizzle migrates on the other.
+  const owner = createDb(ownerUrl, 2);
+  try {
+    const [app, own] = await Promise.all([databaseIdentity(appDb), databaseIdentity(owner)]);
+    if (app.database !== own.database) {
+      throw new Error(`DATABASE_OWNER_URL reaches database ${own.database} but DATABASE_URL reaches ${app.database}: they must name the same database`);
+    }
+    await applyMigrations(owner);
+    if (app.role !== own.role) await grantAppRole(owner, app.role);
+  } finally {
+    await owner.$client.end().catch(() => {});
   }
 }

@@ -14,15 +14,8 @@ function day(d: Date): string {
 export async function ensureRequestLogPartitions(db: Db, now = new Date(), daysAhead = 7): Promise<void> {
   for (let i = -1; i <= daysAhead; i++) {
     const from = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()) + i * DAY_MS);
-    const to = new Date(from.getTime() + DAY_MS);
-    const name = `request_logs_${day(from).replaceAll('-', '')}`;
     // A partition overlapping rows already in the default partition cannot be attached; skip that day.
-    await db
-      .execute(
-        sql.raw(
-          `CREATE TABLE IF NOT EXISTS "${name}" PARTITION OF "request_logs" FOR VALUES FROM ('${from.toISOString()}') TO ('${to.toISOString()}')`,
-        ),
-      )
-      .catch(() => {});
+    // The function (migration 0009) runs as the table's owner, so an app role that does not own it can call it.
+    await db.execute(sql`SELECT enclave_request_log_partition(${day(from)}::date)`).catch(() => {});
   }
 }

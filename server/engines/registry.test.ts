@@ -1,13 +1,15 @@
 import { execa } from 'execa';
 import { tmpdir } from 'node:os';
 import { expect, test } from 'vitest';
-import { deploymentSpecSchema } from '../lifecycle/deployment-spec';
-import { freePort } from '../services/free-port';
+import { deploymentSpecSchema } from './deployment-spec';
+import { freePort } from '../core/net/free-port';
+import { until } from '../testing/until';
 import { createLlamaCppDriver } from './llamacpp/driver';
 import { engineDriver } from './registry';
 import type { LaunchRequest } from './types';
 
 const MODEL = '/work/shared/models/stories260K.gguf';
+const KEY = 'enc-replica-registry';
 
 function launch(spec: Record<string, unknown>, port: number, modelLocation = MODEL): LaunchRequest {
   return {
@@ -19,6 +21,7 @@ function launch(spec: Record<string, unknown>, port: number, modelLocation = MOD
     gpuIndices: [0, 1],
     host: '127.0.0.1',
     port,
+    apiKey: KEY,
   };
 }
 
@@ -34,7 +37,8 @@ test('llamacpp: settings from spec.llamacpp over the defaults, GPUs ignored, run
   const cmd = driver.command(launch({ llamacpp: { sequences: 3 } }, 41000))!;
   const flag = (name: string) => cmd.args[cmd.args.indexOf(name) + 1];
   expect([flag('--threads'), flag('--context'), flag('--sequences'), flag('--port'), flag('--name')]).toEqual(['1', '1024', '3', '41000', 'stories']);
-  expect(cmd.env).toEqual({});
+  expect(cmd.env).toEqual({ VLLM_API_KEY: KEY });
+  expect(cmd.args.join(' ')).not.toContain(KEY);
   expect(cmd.args.join(' ')).not.toMatch(/CUDA|gpu/i);
 });
 
@@ -43,17 +47,13 @@ test('llamacpp: the real engine on stories260K goes loading → ready through th
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const cmd = driver.command(launch({}, port))!;
-  expect(await driver.probeReady(url, 'stories')).toBe('loading');
+  expect(await driver.probeReady(url, 'stories', undefined, KEY)).toBe('loading');
   const child = execa(cmd.file, cmd.args, { env: cmd.env, cwd: tmpdir(), reject: false });
   try {
-    const deadline = Date.now() + 30_000;
-    let state = await driver.probeReady(url, 'stories');
-    while (state !== 'ready' && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
-      state = await driver.probeReady(url, 'stories');
-    }
-    expect(state).toBe('ready');
-    expect(await driver.probeReady(url, 'another')).toBe('failed');
+    await until('the engine to be ready', async () => (await driver.probeReady(url, 'stories', undefined, KEY)) === 'ready');
+    expect(await driver.probeReady(url, 'another', undefined, KEY)).toBe('failed');
+    // Without the replica's secret the model list is closed, so the engine cannot be taken for ready.
+    expect(await driver.probeReady(url, 'stories')).toBe('failed');
   } finally {
     child.kill('SIGTERM');
     await child;

@@ -1,4 +1,5 @@
-import type { DeploymentSpec } from '../lifecycle/deployment-spec';
+import type { EngineName } from '../db/schema';
+import type { DeploymentSpec } from './deployment-spec';
 
 /** Everything an engine needs to turn a placed replica into a process. */
 export interface LaunchRequest {
@@ -13,6 +14,8 @@ export interface LaunchRequest {
   gpuIndices: number[];
   host: string;
   port: number;
+  /** The replica's secret (replica-secret.ts): the engine refuses its OpenAI API without it. */
+  apiKey: string;
 }
 
 export interface EngineCommand {
@@ -23,14 +26,30 @@ export interface EngineCommand {
 
 export type Readiness = 'ready' | 'loading' | 'failed';
 
+/** What the reconciler, the dashboards and the load balancer read from one replica's /metrics, whatever the engine. */
+export interface EngineLoad {
+  running: number;
+  waiting: number;
+  /** 0..1; absent on engines that do not report it (llamacpp). */
+  kvCacheUsage?: number;
+  promptTokensTotal?: number;
+  generationTokensTotal?: number;
+  preemptionsTotal?: number;
+}
+
 /**
  * How to run a model on one engine: its command line, how to tell it is ready, and how to explain a
  * failed start from its log. Process-less engines (upstream) return null from command().
  */
 export interface EngineDriver {
-  name: 'llamacpp' | 'vllm' | 'upstream';
+  name: EngineName;
   command(launch: LaunchRequest): EngineCommand | null;
-  probeReady(baseUrl: string, servedName: string, signal?: AbortSignal): Promise<Readiness>;
+  /** `apiKey`: the replica's secret, for engines whose model list needs it (process-less engines ignore it). */
+  probeReady(baseUrl: string, servedName: string, signal?: AbortSignal, apiKey?: string): Promise<Readiness>;
   /** A plain-words reason for a failed start found in the log tail, or null when none is recognised. */
   diagnose(logTail: string): string | null;
+  /** The engine's Prometheus text (its own metric names) as Enclave's load; absent for engines with no /metrics of ours to read. */
+  parseMetrics?(text: string): EngineLoad;
+  /** Every reason a spec cannot run on this engine, in plain words ([] when it can): checked when a deployment is saved. */
+  specProblems?(spec: DeploymentSpec): string[];
 }

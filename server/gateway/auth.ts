@@ -3,6 +3,8 @@ import { eq } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { users, type Role } from '../db/schema';
 import { authenticateApiKey, hashApiKey, looksLikeApiKey } from '../security/api-keys';
+import { groupIdsOf } from '../security/groups/membership';
+import type { CredentialChange } from '../security/credential-events';
 import { internalToken } from '../security/master-key';
 import { GatewayError } from './errors';
 
@@ -16,6 +18,10 @@ export interface Caller {
   models: string[] | null;
   /** ms since epoch; a cached key still stops working the moment it expires. */
   expiresAt: number | null;
+  /** Requests in flight at once; null: the gateway's default, 0: no cap. */
+  maxConcurrent: number | null;
+  /** The account's groups (any source): what group grants and group quotas are checked against. */
+  groups: string[];
 }
 
 type Verdict = { caller: Caller } | { reason: string };
@@ -25,55 +31,101 @@ interface Entry {
   refreshing?: boolean;
 }
 
+/** While changes may be missed (no subscription), a cached answer is trusted this long at most. */
+const UNSUBSCRIBED_TTL_MS = 1_000;
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAX_ENTRIES = 50_000;
 
 /**
  * Authenticates each request without a database query on the hot path: answers (good and bad) are cached
- * for `ttlMs`, so a revoked key or a disabled user stops working within that time. Concurrent first
- * requests for one key share a single lookup.
+ * for `ttlMs`. Revoking a key, or disabling a user or changing their role, is announced over Redis
+ * (credential-events.ts): every gateway drops what it cached about them at once, so the change applies
+ * within a moment while other keys stay cached. While that subscription is down (`subscribed()` false)
+ * answers are trusted for a second at most and never served stale. Concurrent first requests for one
+ * key share a single lookup.
  */
-export function createAuthenticator(db: Db, masterKey: Buffer, ttlMs = 5_000) {
+export function createAuthenticator(db: Db, masterKey: Buffer, ttlMs = 5_000, subscribed: () => boolean = () => false) {
   const internal = Buffer.from(`Bearer ${internalToken(masterKey)}`);
   const keys = new Map<string, Entry>();
   const internalUsers = new Map<string, Entry>();
+  // Bumped by every announced change: a lookup that started before one may have read the old row, and
+  // is not cached (nor answered) from.
+  let generation = 0;
+
+  function lifetime(): number {
+    return subscribed() ? ttlMs : Math.min(ttlMs, UNSUBSCRIBED_TTL_MS);
+  }
+
+  /** load(), read again when a change was announced while it ran. */
+  async function fresh(load: () => Promise<Verdict>): Promise<Verdict> {
+    for (let tries = 0; ; tries++) {
+      const started = generation;
+      const v = await load();
+      if (started === generation || tries >= 2) return v;
+    }
+  }
 
   function cached(map: Map<string, Entry>, id: string, load: () => Promise<Verdict>): Verdict | Promise<Verdict> {
     const now = Date.now();
     const hit = map.get(id);
     if (hit && hit.until > now) return hit.verdict;
     // Stale but settled: answer from it and reload in the background, so no request waits on the
-    // database for a key it has used before (a revocation still lands within ttl + one query).
-    if (hit && !(hit.verdict instanceof Promise) && !hit.refreshing) {
+    // database for a key it has used before. Only while changes are heard of: otherwise a revoked key
+    // could be served from a stale answer.
+    if (hit && subscribed() && !(hit.verdict instanceof Promise) && !hit.refreshing) {
       hit.refreshing = true;
-      load().then(
-        (v) => map.set(id, { verdict: v, until: Date.now() + ttlMs }),
+      const started = generation;
+      fresh(load).then(
+        (v) => {
+          if (started === generation) map.set(id, { verdict: v, until: Date.now() + lifetime() });
+          else hit.refreshing = false;
+        },
         // The database is away: keep answering from what is known, and try again on the next request.
         () => (hit.refreshing = false),
       );
       return hit.verdict;
     }
-    if (hit?.refreshing) return hit.verdict;
+    if (hit?.refreshing && subscribed()) return hit.verdict;
     if (map.size >= MAX_ENTRIES) map.clear();
-    const pending = load().then(
+    const started = generation;
+    const pending = fresh(load).then(
       (v) => {
-        map.set(id, { verdict: v, until: Date.now() + ttlMs });
+        if (started === generation && map.get(id)?.verdict === pending) map.set(id, { verdict: v, until: Date.now() + lifetime() });
         return v;
       },
       (err) => {
-        map.delete(id);
+        if (map.get(id)?.verdict === pending) map.delete(id);
         throw err;
       },
     );
-    map.set(id, { verdict: pending, until: now + ttlMs });
+    map.set(id, { verdict: pending, until: now + lifetime() });
     return pending;
+  }
+
+  /** Drops what is cached about a changed key or user (everything, when changes may have been missed). */
+  function forget(change: CredentialChange): void {
+    generation++;
+    if (change.all) {
+      keys.clear();
+      internalUsers.clear();
+      return;
+    }
+    if (change.userId) internalUsers.delete(change.userId);
+    for (const [hash, entry] of keys) {
+      const v = entry.verdict;
+      // A lookup in flight may have read the row before the change: drop it too.
+      if (v instanceof Promise) keys.delete(hash);
+      else if ('caller' in v && (v.caller.keyId === change.keyId || v.caller.userId === change.userId)) keys.delete(hash);
+    }
   }
 
   async function loadKey(key: string): Promise<Verdict> {
     const r = await authenticateApiKey(db, key);
     if (!r.ok) return { reason: r.reason };
+    const groups = await groupIdsOf(db, r.userId);
     return {
-      caller: { keyId: r.keyId, userId: r.userId, role: r.role, models: r.models, expiresAt: r.expiresAt?.getTime() ?? null },
+      caller: { keyId: r.keyId, userId: r.userId, role: r.role, models: r.models, expiresAt: r.expiresAt?.getTime() ?? null, maxConcurrent: r.maxConcurrent, groups },
     };
   }
 
@@ -81,7 +133,7 @@ export function createAuthenticator(db: Db, masterKey: Buffer, ttlMs = 5_000) {
     const [row] = await db.select({ role: users.role, disabled: users.disabled }).from(users).where(eq(users.id, userId)).limit(1);
     if (!row) return { reason: 'unknown_user' };
     if (row.disabled) return { reason: 'user_disabled' };
-    return { caller: { keyId: null, userId, role: row.role as Role, models: null, expiresAt: null } };
+    return { caller: { keyId: null, userId, role: row.role as Role, models: null, expiresAt: null, maxConcurrent: null, groups: await groupIdsOf(db, userId) } };
   }
 
   function isInternal(header: string): boolean {
@@ -98,6 +150,7 @@ export function createAuthenticator(db: Db, masterKey: Buffer, ttlMs = 5_000) {
   }
 
   return {
+    forget,
     /**
      * The caller, synchronously when the answer is cached (the common case: no promise on the hot path),
      * else a promise. Throws (or rejects with) a 401 GatewayError.

@@ -1,16 +1,21 @@
 import type { IncomingMessage } from 'node:http';
+import { drainRequest } from '../http/request-body';
 import { GatewayError } from './errors';
 
 const READER = Symbol('enclave.bodyReader');
 type Owned = IncomingMessage & { [READER]?: BodyReader };
 
 /**
- * Reads a request body up to `limit` bytes. Past the limit it stops reading at once (the caller answers
- * 413 and closes the connection) rather than buffering whatever a client chooses to send.
+ * Reads a request body up to `limit` bytes. Past the limit it stops keeping what arrives and drains
+ * the rest (see drainRequest: a client like fetch writes its whole body before reading, and must get
+ * to read the 413), rather than buffering whatever a client chooses to send.
  */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
-  if (declared > limit) return Promise.reject(tooLarge(limit));
+  if (declared > limit) {
+    drainRequest(req);
+    return Promise.reject(tooLarge(limit));
+  }
   return new Promise((resolve, reject) => new BodyReader(req as Owned, limit, resolve, reject));
 }
 
@@ -46,7 +51,7 @@ function onData(this: Owned, chunk: Buffer) {
   r.size += chunk.length;
   if (r.size > r.limit) {
     r.settle();
-    this.pause();
+    drainRequest(this);
     r.reject(tooLarge(r.limit));
     return;
   }
@@ -70,7 +75,5 @@ function onClose(this: Owned) {
 }
 
 function tooLarge(limit: number): GatewayError {
-  return new GatewayError(413, 'invalid_request_error', 'request_too_large', `The request body is larger than ${limit} bytes`, null, {
-    connection: 'close',
-  });
+  return new GatewayError(413, 'invalid_request_error', 'request_too_large', `The request body is larger than ${limit} bytes`);
 }

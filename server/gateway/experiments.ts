@@ -1,7 +1,7 @@
 import { asc, inArray } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { experimentVariants, experiments } from '../db/schema';
-import type { Route } from './routing-table';
+import type { Route } from './routes';
 
 /** One arm of an experiment, resolved to its deployment's route. */
 export interface VariantRoute {

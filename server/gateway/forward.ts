@@ -1,9 +1,12 @@
 import http from 'node:http';
 import https from 'node:https';
 import { performance } from 'node:perf_hooks';
+import { guardedAgents, type GuardedAgents } from '../security/outbound/agents';
+import { outboundPolicy } from '../security/outbound/policy';
 import type { Caller } from './auth';
 import { errorBody } from './errors';
 import type { VariantRoute } from './experiments';
+import { HOP_HEADER, nextHops } from './hop';
 import { pickReplica, type Replica, type Route } from './routing-table';
 import { completeEventsEnd, containsToken, findUsageEvent, usageOfBody } from './sse';
 
@@ -53,8 +56,14 @@ export interface ForwardOptions {
   httpsAgent?: https.Agent;
   firstTokenTimeoutMs: number;
   requestTimeoutMs: number;
+  /** This install's name in the hop header sent to upstream APIs (hop.ts). */
+  hopMarker: string;
   onDone(x: Exchange, outcome: Outcome): void;
 }
+
+// Upstream APIs are URLs users gave: reached only through the outbound policy's agents. Engine replicas
+// the agent started are internal and keep the plain agents.
+let upstreamAgents: GuardedAgents | undefined;
 
 interface Failure {
   status: number;
@@ -151,10 +160,16 @@ class Forwarding {
       'content-length': x.body.length,
       accept: x.stream ? 'text/event-stream' : 'application/json',
     };
-    const authorization = x.route.upstream?.authorization;
-    if (authorization) headers.authorization = authorization;
+    let agent = r.tls ? this.opts.httpsAgent : this.opts.agent;
+    const upstream = x.route.upstream;
+    if (upstream) {
+      if (upstream.authorization) headers.authorization = upstream.authorization;
+      headers[HOP_HEADER] = nextHops(x.req, this.opts.hopMarker);
+      upstreamAgents ??= guardedAgents(outboundPolicy());
+      agent = r.tls ? upstreamAgents.https : upstreamAgents.http;
+    } else if (r.authorization) headers.authorization = r.authorization;
     const request: Owned<http.ClientRequest> = (r.tls ? https : http).request({
-      agent: r.tls ? this.opts.httpsAgent : this.opts.agent,
+      agent,
       hostname: r.hostname,
       port: r.port,
       path: r.basePath + x.path,
@@ -226,6 +241,12 @@ class Forwarding {
     if (x.route.upstream && (status === 401 || status === 403)) {
       const message = `The upstream API of '${x.route.name}' refused this deployment's API key (${status}); an admin must update it`;
       return this.respondError(502, errorBody('api_error', 'upstream_auth_failed', message), 'upstream_auth_failed');
+    }
+    // An engine refusing its replica secret was started under another master key (its agent replaces it):
+    // another replica may take the request; the caller never sees the engine's 401.
+    if (!x.route.upstream && status === 401) {
+      const message = `A replica of '${x.route.name}' refused the gateway's replica secret; its agent restarts it`;
+      return this.retryOrGiveUp({ status: 502, code: 'replica_auth_failed', body: Buffer.from(errorBody('api_error', 'replica_auth_failed', message)), contentType: 'application/json' });
     }
     const t = performance.now();
     if (status === 200) {
@@ -303,7 +324,8 @@ class Forwarding {
   writeStreamHead() {
     this.x.res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache',
+      // A stream is someone's conversation: no cache keeps it.
+      'cache-control': 'no-store',
       'x-accel-buffering': 'no',
       'x-enclave-overhead-ms': this.preForwardMs.toFixed(3),
     });

@@ -6,12 +6,13 @@ import { apiKeys, deploymentReplicas, users } from '../db/schema';
 import { internalToken } from '../security/master-key';
 import { testRedisPrefix } from '../testing/database';
 import { makeDeployment } from '../testing/factories';
-import { startEngineDouble, type EngineDouble } from './testing/engine-double';
+import { startOpenAIDouble, type OpenAIDouble } from '../testing/openai-double';
+import { until } from '../testing/until';
 import { startGatewayHarness, type GatewayHarness } from './testing/harness';
 
 let h: GatewayHarness;
 let redis: Redis;
-let engine: EngineDouble;
+let engine: OpenAIDouble;
 let model: string;
 const prefix = testRedisPrefix('gwerr');
 const chat = (m: string, extra: Record<string, unknown> = {}) => ({ model: m, messages: [{ role: 'user', content: 'hi' }], ...extra });
@@ -19,7 +20,7 @@ const chat = (m: string, extra: Record<string, unknown> = {}) => ({ model: m, me
 beforeAll(async () => {
   redis = new Redis('redis://127.0.0.1:6379', { lazyConnect: true, maxRetriesPerRequest: 1 });
   await redis.connect();
-  engine = await startEngineDouble({ tokens: 3 });
+  engine = await startOpenAIDouble({ tokens: 3 });
   h = await startGatewayHarness(
     'gwerr',
     {
@@ -119,15 +120,17 @@ test('401 for a missing, malformed, unknown or revoked key, and for a bad intern
   expect((await errorOf(await eventually(() => asUser(userId)))).status).toBe(401);
 });
 
-/** Polls for up to 2 s until the answer is a 401, returning the last answer. */
-async function eventually(get: () => Promise<Response>): Promise<Response> {
-  let last = await get();
-  for (let i = 0; i < 20 && last.status !== 401; i++) {
-    await last.body?.cancel();
-    await new Promise((r) => setTimeout(r, 100));
-    last = await get();
-  }
-  return last;
+/** Asks until the answer is a 401 (for up to 2 s), and returns it. */
+function eventually(get: () => Promise<Response>): Promise<Response> {
+  return until(
+    'a 401',
+    async () => {
+      const res = await get();
+      if (res.status === 401) return res;
+      await res.body?.cancel();
+    },
+    2_000,
+  );
 }
 
 test('403 when the key is scoped to other models, or the role may not use the model', async () => {
@@ -161,8 +164,8 @@ test('404 model_not_found for an unknown model, and for an unknown endpoint', as
     param: 'model',
   });
   expect((await errorOf(await h.post('/v1/embeddings', {}, key))).status).toBe(404);
-  // A refused request is still logged once the caller is known (the writer flushes every 50 ms here).
-  await new Promise((r) => setTimeout(r, 150));
+  // A refused request is still logged once the caller is known.
+  await h.gateway.flushLogs();
   const logged = await h.t.db.execute(sql`SELECT count(*)::int AS n FROM request_logs WHERE model = 'no-such-model' AND status = 404`);
   expect(logged.rows[0]!.n).toBe(1);
 });
@@ -220,7 +223,7 @@ test('503 when the model has no ready replica', async () => {
 
 test('504 when the first token does not come in time, for a silent engine and one that sent only headers', async () => {
   for (const failure of ['hang', 'hang-after-headers'] as const) {
-    const slow = await startEngineDouble({ failure });
+    const slow = await startOpenAIDouble({ failure });
     const name = await deploy([slow.url]);
     const { key } = await h.keyFor();
     const started = performance.now();

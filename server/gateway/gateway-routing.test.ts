@@ -2,12 +2,13 @@ import { sql } from 'drizzle-orm';
 import net from 'node:net';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { makeDeployment } from '../testing/factories';
-import { startEngineDouble, type EngineDouble } from './testing/engine-double';
+import { startOpenAIDouble, type OpenAIDouble } from '../testing/openai-double';
+import { until } from '../testing/until';
 import { readEvents, startGatewayHarness, type GatewayHarness } from './testing/harness';
 
 let h: GatewayHarness;
 let key: string;
-const doubles: EngineDouble[] = [];
+const doubles: OpenAIDouble[] = [];
 const chat = (m: string, extra: Record<string, unknown> = {}) => ({ model: m, messages: [{ role: 'user', content: 'hi' }], ...extra });
 
 beforeAll(async () => {
@@ -19,8 +20,8 @@ afterAll(async () => {
   await Promise.all(doubles.map((d) => d.close()));
 });
 
-async function double(opts: Parameters<typeof startEngineDouble>[0] = {}) {
-  const d = await startEngineDouble(opts);
+async function double(opts: Parameters<typeof startOpenAIDouble>[0] = {}) {
+  const d = await startOpenAIDouble(opts);
   doubles.push(d);
   return d;
 }
@@ -41,7 +42,7 @@ async function deploy(urls: string[]) {
 }
 
 async function logsFor(deploymentId: string) {
-  await new Promise((r) => setTimeout(r, 150));
+  await h.gateway.flushLogs();
   const res = await h.t.db.execute(
     sql`SELECT status, retries, replica_id, error_type FROM request_logs WHERE deployment_id = ${deploymentId} ORDER BY id`,
   );
@@ -63,7 +64,7 @@ test('a refused connection is retried on another replica and the request succeed
 });
 
 test('a 5xx before the first byte is retried elsewhere; with nowhere left, the engine error is relayed', async () => {
-  const broken = await double({ failure: 'status500' });
+  const broken = await double({ failure: { status: 500, message: 'engine double failed on purpose' } });
   const live = await double();
   const { deployment } = await deploy([broken.url, live.url]);
   for (let i = 0; i < 3; i++) expect((await h.post('/v1/chat/completions', chat(deployment.name, { stream: true }), key)).status).toBe(200);
@@ -83,7 +84,7 @@ test('a 5xx before the first byte is retried elsewhere; with nowhere left, the e
 });
 
 test('nothing is retried once bytes reached the client: a stream that breaks ends with an error event', async () => {
-  const flaky = await double({ failure: 'drop-mid-stream', tokens: 10 });
+  const flaky = await double({ failure: { dropAfterTokens: 2 }, tokens: 10 });
   const live = await double();
   const { deployment } = await deploy([flaky.url]);
   const res = await h.post('/v1/chat/completions', chat(deployment.name, { stream: true }), key);
@@ -100,7 +101,7 @@ test('the replica with the fewest outstanding requests is chosen', async () => {
   const b = await double({ tokens: 30, interTokenMs: 50 });
   const { deployment } = await deploy([a.url, b.url]);
   const long = h.post('/v1/chat/completions', chat(deployment.name, { stream: true }), key);
-  while (a.active + b.active === 0) await new Promise((r) => setTimeout(r, 5));
+  await until('the long stream to reach a replica', async () => a.active + b.active > 0);
   const busy = a.active === 1 ? a : b;
   const idle = busy === a ? b : a;
   for (let i = 0; i < 4; i++) {

@@ -1,18 +1,19 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { makeDeployment } from '../testing/factories';
-import { startEngineDouble, type EngineDouble } from './testing/engine-double';
+import { startOpenAIDouble, type OpenAIDouble } from '../testing/openai-double';
+import { until } from '../testing/until';
 import { readEvents, startGatewayHarness, type GatewayHarness } from './testing/harness';
 
 let h: GatewayHarness;
-let engine: EngineDouble;
+let engine: OpenAIDouble;
 let deployment: { id: string; name: string };
 let replicaId: string;
 let caller: { key: string; keyId: string; userId: string };
 
 beforeAll(async () => {
   h = await startGatewayHarness('gwstream');
-  engine = await startEngineDouble({ firstTokenDelayMs: 60, interTokenMs: 40, tokens: 6 });
+  engine = await startOpenAIDouble({ firstTokenMs: 60, interTokenMs: 40, tokens: 6 });
   const made = await makeDeployment(h.t.db, {}, [engine.url]);
   deployment = made.deployment;
   replicaId = made.replicas[0]!.id;
@@ -27,7 +28,7 @@ afterAll(async () => {
 const messages = [{ role: 'user', content: 'one two three four' }];
 
 async function logRows(where = sql`true`) {
-  await new Promise((r) => setTimeout(r, 150));
+  await h.gateway.flushLogs();
   const res = await h.t.db.execute(sql`SELECT * FROM request_logs WHERE ${where} ORDER BY id`);
   return res.rows as Record<string, unknown>[];
 }
@@ -44,9 +45,10 @@ test('a stream is relayed event by event, in order, as the engine produces it', 
   expect(events.at(-1)!.data).toBe('[DONE]');
   // Not buffered: the tokens arrive spread over the engine's ~200 ms of generation, not all at the end.
   expect(tokens[0]!.at).toBeGreaterThanOrEqual(55);
-  expect(tokens.at(-1)!.at - tokens[0]!.at).toBeGreaterThan(150);
+  // (Buffered, they would arrive together; a loaded machine may bunch a few, hence not the full 200 ms.)
+  expect(tokens.at(-1)!.at - tokens[0]!.at).toBeGreaterThan(100);
   // Usage was requested from the engine for the log, but the client did not ask for it.
-  expect(engine.lastBody).toMatchObject({ stream_options: { include_usage: true } });
+  expect(engine.requests.at(-1)!.body).toMatchObject({ stream_options: { include_usage: true } });
   expect(events.some((e) => e.data.includes('"usage":{'))).toBe(false);
 });
 
@@ -67,7 +69,7 @@ test('the usage event reaches a client that asked for it', async () => {
     caller.key,
   );
   expect((await readEvents(declined)).some((e) => e.data.includes('"usage":{'))).toBe(false);
-  expect(engine.lastBody).toMatchObject({ stream_options: { include_usage: true }, messages });
+  expect(engine.requests.at(-1)!.body).toMatchObject({ stream_options: { include_usage: true }, messages });
 });
 
 test('each request writes a request_logs row with tokens and timings, and never the text', async () => {
@@ -108,18 +110,20 @@ test('each request writes a request_logs row with tokens and timings, and never 
 });
 
 test('a client that disconnects mid-stream aborts the engine request, and the log says so', async () => {
-  const slow = await startEngineDouble({ firstTokenDelayMs: 10, interTokenMs: 100, tokens: 50 });
+  const slow = await startOpenAIDouble({ firstTokenMs: 10, interTokenMs: 100, tokens: 50 });
   const { deployment: dep } = await makeDeployment(h.t.db, {}, [slow.url]);
   await h.gateway.refresh();
   const res = await h.post('/v1/chat/completions', { model: dep.name, messages, stream: true }, caller.key);
   const reader = res.body!.getReader();
   await reader.read();
   await reader.cancel();
-  const deadline = Date.now() + 2000;
-  while (slow.abandoned === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  await until('the engine to see its stream abandoned', async () => slow.abandoned > 0, 2_000);
   expect(slow.abandoned).toBe(1);
   expect(slow.active).toBe(0);
-  const rows = await logRows(sql`deployment_id = ${dep.id}`);
+  const rows = await until('the 499 to be logged', async () => {
+    const logged = await logRows(sql`deployment_id = ${dep.id}`);
+    return logged.length > 0 && logged;
+  });
   expect(rows).toEqual([expect.objectContaining({ status: 499, error_type: 'client_closed' })]);
   await slow.close();
 });

@@ -3,17 +3,26 @@ import https from 'node:https';
 import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
 import type { Db } from '../db/client';
-import type { Env } from '../env';
+import type { Env } from '../core/env';
+import { errorMessage, log } from '../core/log';
 import { createAuthenticator, type Caller } from './auth';
 import { readBody } from './body';
 import { GatewayError, sendError } from './errors';
 import { forward, type Exchange, type Outcome } from './forward';
 import { assignVariant, isLive, type ExperimentRoute, type VariantRoute } from './experiments';
+import { hopMarker, loopRefusal } from './hop';
 import { createGatewayMetrics } from './metrics';
+import { createConcurrencyLimiter } from './concurrency';
 import { createRateLimiter } from './rate-limit';
+import { createQuotaEnforcer, type QuotaEnforcer } from './quotas';
+import { clientAddress } from '../security/client-address';
+import { subscribeCredentialChanges } from '../security/credential-events';
 import { createRequestLogWriter } from './request-log';
+import { createDataProtection } from './data-protection';
+import { createProtectionSettingsCache } from '../security/classification';
 import { createRoutingTable, mayUse, type Route } from './routing-table';
 import { parseBody, type BodyKind, type ForwardedBody } from './validation';
+import { logRequest, setRequestActor } from '../http/access-log';
 
 type GatewayEnv = Pick<
   Env,
@@ -21,14 +30,18 @@ type GatewayEnv = Pick<
   | 'GATEWAY_FIRST_TOKEN_TIMEOUT_MS'
   | 'GATEWAY_REQUEST_TIMEOUT_MS'
   | 'GATEWAY_RATE_LIMIT_PER_MINUTE'
+  | 'GATEWAY_MAX_CONCURRENT_PER_KEY'
   | 'REDIS_PREFIX'
+  | 'ENCLAVE_TRUSTED_PROXIES'
 >;
 
 export interface GatewayOptions {
   db: Db;
   env: GatewayEnv;
-  /** Needed only for rate limits (GATEWAY_RATE_LIMIT_PER_MINUTE > 0). */
+  /** Needed for rate limits (GATEWAY_RATE_LIMIT_PER_MINUTE > 0), quotas (quotas.ts) and hearing of revoked keys. */
   redis?: Redis;
+  /** How often quota rows reload (ms). */
+  quotaRefreshMs?: number;
   masterKey: Buffer;
   /** How often the model → replicas table reloads (ms). */
   routingRefreshMs?: number;
@@ -42,6 +55,8 @@ export interface Gateway {
   handle(req: http.IncomingMessage, res: http.ServerResponse): void;
   /** Reloads deployments and replicas now (after a deploy, or in tests). */
   refresh(): Promise<void>;
+  /** Writes the request logs buffered so far, without waiting for the next batch (for tests that read them). */
+  flushLogs(): Promise<void>;
   /** Stops background work and flushes buffered request logs. */
   close(): Promise<void>;
 }
@@ -67,30 +82,64 @@ function withUsageRequested(raw: Buffer, body: ForwardedBody): Buffer {
 
 export function createGateway(opts: GatewayOptions): Gateway {
   const { db, env } = opts;
-  const auth = createAuthenticator(db, opts.masterKey, opts.authCacheMs);
+  // Revocations and disabled users reach this process over Redis within a moment (credential-events.ts).
+  // So do quota changes (the rows are reloaded at once; the poll below is the fallback).
+  const credentials = opts.redis
+    ? subscribeCredentialChanges(opts.redis, env.REDIS_PREFIX, (change) => {
+        if (change.quotas || change.all) quotas?.refresh().catch((err) => log.error('quotas: reloading limits failed', { error: errorMessage(err) }));
+        if (change.routes || change.all) table.refresh().catch((err) => log.error('routing: reloading the table failed', { error: errorMessage(err) }));
+        // Data-protection settings and key levels are announced as route changes (classification router).
+        if (change.routes || change.all) protectionSettings.refresh().catch((err) => log.error('data protection: reloading settings failed', { error: errorMessage(err) }));
+        if (change.keyId || change.all) protection.forget(change.keyId);
+        if (!change.quotas && !change.routes) auth.forget(change);
+      })
+    : null;
+  const auth = createAuthenticator(db, opts.masterKey, opts.authCacheMs, () => credentials?.healthy() ?? false);
+  const slots = createConcurrencyLimiter(env.GATEWAY_MAX_CONCURRENT_PER_KEY);
   const table = createRoutingTable(db, opts.routingRefreshMs, opts.masterKey);
+  const protectionSettings = createProtectionSettingsCache(db, opts.routingRefreshMs);
+  const protection = createDataProtection(db, protectionSettings);
   table.ready.catch(() => {}); // a database still starting: the next background reload retries
   const logs = createRequestLogWriter(db, {
     intervalMs: opts.logFlushMs,
-    onError: (err) => console.error(`gateway: writing request logs failed: ${(err as Error).message}`),
+    onError: (err) => log.error('gateway: writing request logs failed', { error: errorMessage(err) }),
   });
   const metrics = createGatewayMetrics();
   const limiter =
     opts.redis && env.GATEWAY_RATE_LIMIT_PER_MINUTE > 0
       ? createRateLimiter(opts.redis, env.REDIS_PREFIX, env.GATEWAY_RATE_LIMIT_PER_MINUTE)
       : null;
+  const quotas: QuotaEnforcer | null = opts.redis
+    ? createQuotaEnforcer(db, opts.redis, { prefix: env.REDIS_PREFIX, leaseMs: env.GATEWAY_REQUEST_TIMEOUT_MS + 5_000, refreshMs: opts.quotaRefreshMs })
+    : null;
+  type Admission = NonNullable<ReturnType<QuotaEnforcer['admit']>>;
+  const admissions = new WeakMap<http.IncomingMessage, Admission>();
+  /** Gives a request's quota reservation back with the tokens it used (once; nothing when it had none). */
+  function releaseQuota(req: http.IncomingMessage, deploymentId: string | null, promptTokens: number | null, completionTokens: number | null) {
+    const admitted = admissions.get(req);
+    if (!admitted) return;
+    admissions.delete(req);
+    admitted.then(
+      (r) => quotas!.release(r, deploymentId, promptTokens, completionTokens),
+      () => {},
+    );
+  }
   // Keep-alive to engines: a new TCP connection per request would cost more than everything else here.
   const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, scheduling: 'lifo' });
   const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: Infinity, scheduling: 'lifo' });
+  const hop = hopMarker(opts.masterKey);
   const forwardOptions = {
     agent,
     httpsAgent,
+    hopMarker: hop,
     firstTokenTimeoutMs: env.GATEWAY_FIRST_TOKEN_TIMEOUT_MS,
     requestTimeoutMs: env.GATEWAY_REQUEST_TIMEOUT_MS,
     onDone: record,
   };
 
   function record(x: Exchange, o: Outcome) {
+    slots.release(x.req);
+    releaseQuota(x.req, x.route.deploymentId, o.promptTokens, o.completionTokens);
     metrics.observe(x.model, x.route.deploymentId, o.status, o.ttftMs, o.e2eMs, o.overheadMs, o.itlMs, o.tpotMs);
     logs.push({
       createdAt: new Date(),
@@ -108,7 +157,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
       e2eMs: o.e2eMs,
       overheadMs: o.overheadMs,
       retries: o.retries,
-      clientAddress: x.req.socket.remoteAddress ?? null,
+      clientAddress: clientAddress(x.req),
       experimentId: x.variant?.experimentId ?? null,
       variantId: x.variant?.id ?? null,
       tpotMs: o.tpotMs,
@@ -118,6 +167,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
 
   /** A request refused before it reached an engine; logged only once the caller is known (no log flood from bad keys). */
   function refuse(req: http.IncomingMessage, res: http.ServerResponse, t0: number, err: GatewayError, caller?: Caller, model = '', route?: Route) {
+    slots.release(req);
+    releaseQuota(req, null, null, null);
     const overheadMs = performance.now() - t0;
     sendError(res, err, { 'x-enclave-overhead-ms': overheadMs.toFixed(3) });
     if (!caller) return;
@@ -139,7 +190,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
       e2eMs,
       overheadMs,
       retries: 0,
-      clientAddress: req.socket.remoteAddress ?? null,
+      clientAddress: clientAddress(req),
       experimentId: null,
       variantId: null,
       tpotMs: null,
@@ -169,11 +220,20 @@ export function createGateway(opts: GatewayOptions): Gateway {
     try {
       const authed = auth.authenticate(req.headers.authorization, req.headers['x-enclave-user-id']);
       caller = authed instanceof Promise ? await authed : authed;
+      setRequestActor(req, caller);
+      slots.acquire(req, caller);
       // The rate-limit round trip to Redis overlaps with reading the body.
       const limited = limiter?.check(caller.keyId ?? `user:${caller.userId}`);
       limited?.catch(() => {});
+      // So does the quota's (one script: concurrency, requests per minute, token budgets); none without a quota.
+      const admitted = quotas?.admit(caller);
+      if (admitted) {
+        admitted.catch(() => {});
+        admissions.set(req, admitted);
+      }
       const raw = await readBody(req, env.GATEWAY_MAX_BODY_BYTES);
       if (limited) await limited;
+      if (admitted) await admitted;
       const body: ForwardedBody = parseBody(PATHS[path]!, raw);
       model = body.model;
       const cached = table.get(model);
@@ -195,18 +255,25 @@ export function createGateway(opts: GatewayOptions): Gateway {
       if (!route) throw new GatewayError(404, 'invalid_request_error', 'model_not_found', `The model '${model}' does not exist`, 'model');
       const access = mayUse(route, caller, experiment ? model : route.name);
       if (access !== 'ok') {
-        const why = access === 'key_scope' ? 'this API key is not allowed to use it' : `the role '${caller.role}' may not use it`;
+        const why =
+          access === 'key_scope' ? 'this API key is not allowed to use it' : access === 'group' ? 'it is granted to groups this account is not in' : `the role '${caller.role}' may not use it`;
         throw new GatewayError(403, 'permission_error', 'model_not_allowed', `The model '${model}' is not available: ${why}`, 'model');
       }
+      // Sensitive data above the deployment's level: refused (403) or masked; nothing to do (sync null) on most deployments.
+      const guarded = protection.check(req, caller, route, body);
+      const sent = guarded ? ((await guarded) ?? raw) : raw;
       const stream = body.stream === true;
       const stripUsage = stream && body.stream_options?.include_usage !== true;
       // Usage feeds the request log, so the engine is always asked for it; the client never sees it unasked.
-      const upstreamBody = stripUsage ? withUsageRequested(raw, body) : raw;
+      const upstreamBody = stripUsage ? withUsageRequested(sent, body) : sent;
       forward({ req, res, t0, route, variant, model: experiment ? model : route.name, caller, path, body: upstreamBody, stream, stripUsage }, forwardOptions);
     } catch (err) {
-      if (!(err instanceof GatewayError)) console.error(`gateway: ${(err as Error).message}`);
+      if (!(err instanceof GatewayError)) log.error('gateway request failed', { path, error: errorMessage(err) });
       const e = err instanceof GatewayError ? err : new GatewayError(500, 'api_error', 'internal_error', 'The gateway failed; try again');
-      if (e.status === 499) return;
+      if (e.status === 499) {
+        releaseQuota(req, null, null, null);
+        return slots.release(req);
+      }
       refuse(req, res, t0, e, caller, model, route);
     }
   }
@@ -214,6 +281,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
   async function listModels(req: http.IncomingMessage, res: http.ServerResponse, t0: number) {
     try {
       const caller = await auth.authenticate(req.headers.authorization, req.headers['x-enclave-user-id']);
+      setRequestActor(req, caller);
       await table.ready.catch(() => {});
       const data = [];
       for (const route of table.all()) {
@@ -222,9 +290,10 @@ export function createGateway(opts: GatewayOptions): Gateway {
       }
       const now = Date.now();
       for (const e of table.experiments()) {
-        const arm = e.winner ?? e.variants[0]!;
-        if (!isLive(e, now) || mayUse(arm.route, caller, e.name) !== 'ok') continue;
-        data.push({ id: e.name, object: 'model', created: Math.floor(arm.route.createdAt / 1000), owned_by: 'enclave' });
+        const arms = e.winner ? [e.winner] : e.variants;
+        // Every arm the caller could be assigned must be usable, as the chat's model list requires.
+        if (!isLive(e, now) || arms.some((arm) => mayUse(arm.route, caller, e.name) !== 'ok')) continue;
+        data.push({ id: e.name, object: 'model', created: Math.floor(arms[0]!.route.createdAt / 1000), owned_by: 'enclave' });
       }
       data.sort((a, b) => a.id.localeCompare(b.id));
       const body = JSON.stringify({ object: 'list', data });
@@ -243,9 +312,14 @@ export function createGateway(opts: GatewayOptions): Gateway {
   return {
     handle(req, res) {
       const t0 = performance.now();
+      logRequest(req, res, 'gateway', env.ENCLAVE_TRUSTED_PROXIES);
+      // Completions are people's conversations: no cache between here and the client keeps them.
+      res.setHeader('cache-control', 'no-store');
       const url = req.url ?? '';
       const q = url.indexOf('?');
       const path = q === -1 ? url : url.slice(0, q);
+      const loop = loopRefusal(req, hop);
+      if (loop) return refuse(req, res, t0, loop);
       if (PATHS[path]) {
         if (req.method === 'POST') return void modelRequest(req, res, t0, path);
         return refuse(req, res, t0, new GatewayError(405, 'invalid_request_error', 'method_not_allowed', `Use POST for ${path}`, null, { allow: 'POST' }));
@@ -256,9 +330,15 @@ export function createGateway(opts: GatewayOptions): Gateway {
       }
       refuse(req, res, t0, new GatewayError(404, 'invalid_request_error', 'unknown_url', `Unknown endpoint: ${req.method} ${path}`));
     },
-    refresh: () => table.refresh(),
+    async refresh() {
+      await Promise.all([table.refresh(), quotas?.refresh(), protectionSettings.refresh()]);
+    },
+    flushLogs: () => logs.flush(),
     async close() {
       table.close();
+      protectionSettings.close();
+      quotas?.close();
+      await credentials?.close();
       await logs.close();
       agent.destroy();
       httpsAgent.destroy();

@@ -1,5 +1,5 @@
 import client from 'prom-client';
-import { E2E_BUCKETS, ITL_BUCKETS, metricsRegistry, OVERHEAD_BUCKETS, TPOT_BUCKETS, TTFT_BUCKETS } from '../metrics';
+import { E2E_BUCKETS, ITL_BUCKETS, metricsRegistry, OVERHEAD_BUCKETS, TPOT_BUCKETS, TTFT_BUCKETS } from '../core/metrics';
 
 type Histogram = client.Histogram<'model' | 'deployment' | 'status'>;
 

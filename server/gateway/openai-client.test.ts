@@ -1,7 +1,7 @@
 import OpenAI from 'openai';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { startLlamaCppEngine, type StartedLlamaCppEngine } from '../runtime/llamacpp';
+import { startLlamaCppEngine, type StartedLlamaCppEngine } from '../engines/llamacpp/process';
 import { makeDeployment } from '../testing/factories';
 import { startGatewayHarness, type GatewayHarness } from './testing/harness';
 
@@ -55,7 +55,7 @@ test('the openai client streams a chat completion through the gateway from the r
     code: 'model_not_found',
   });
 
-  await new Promise((r) => setTimeout(r, 150));
+  await h.gateway.flushLogs();
   const rows = await h.t.db.execute(sql`SELECT status, completion_tokens, ttft_ms FROM request_logs WHERE api_key_id = ${keyId} AND status = 200`);
   expect(rows.rows).toEqual([expect.objectContaining({ completion_tokens: usage!.completion_tokens })]);
   expect(Number(rows.rows[0]!.ttft_ms)).toBeGreaterThan(0);

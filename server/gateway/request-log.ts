@@ -25,17 +25,36 @@ export interface RequestLogRow {
   itlMs: readonly number[] | null;
 }
 
+/** Each column of request_logs: its name, the PostgreSQL type of its array in the INSERT, and its value. */
+const COLUMNS: [name: string, arrayType: string, value: (r: RequestLogRow) => unknown][] = [
+  ['created_at', 'timestamptz', (r) => r.createdAt.toISOString()],
+  ['api_key_id', 'uuid', (r) => r.apiKeyId],
+  ['user_id', 'uuid', (r) => r.userId],
+  ['model', 'text', (r) => r.model],
+  ['deployment_id', 'uuid', (r) => r.deploymentId],
+  ['replica_id', 'uuid', (r) => r.replicaId],
+  ['status', 'int', (r) => r.status],
+  ['error_type', 'text', (r) => r.errorType],
+  ['stream', 'int', (r) => (r.stream ? 1 : 0)],
+  ['prompt_tokens', 'int', (r) => r.promptTokens],
+  ['completion_tokens', 'int', (r) => r.completionTokens],
+  ['ttft_ms', 'real', (r) => r.ttftMs],
+  ['e2e_ms', 'real', (r) => r.e2eMs],
+  ['overhead_ms', 'real', (r) => r.overheadMs],
+  ['retries', 'int', (r) => r.retries],
+  ['client_address', 'text', (r) => r.clientAddress],
+  ['experiment_id', 'uuid', (r) => r.experimentId],
+  ['variant_id', 'uuid', (r) => r.variantId],
+  ['tpot_ms', 'real', (r) => r.tpotMs],
+  // unnest would flatten a 2-D array, so each row's gaps travel as one array literal ('{1.5,2}'), cast per row.
+  ['itl_ms', 'text', (r) => arrayLiteral(r.itlMs)],
+];
+
 // One statement text whatever the batch size: columns travel as arrays and unnest pairs them up again.
-// itl_ms is itself an array, and unnest would flatten a 2-D array, so each row's gaps travel as one
-// array literal ('{1.5,2}') and are cast per row.
-const INSERT = `INSERT INTO request_logs (created_at, api_key_id, user_id, model, deployment_id, replica_id, status, error_type,
-  stream, prompt_tokens, completion_tokens, ttft_ms, e2e_ms, overhead_ms, retries, client_address,
-  experiment_id, variant_id, tpot_ms, itl_ms)
-  SELECT c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16, c17, c18, c19, c20::real[]
-  FROM unnest($1::timestamptz[], $2::uuid[], $3::uuid[], $4::text[], $5::uuid[], $6::uuid[], $7::int[], $8::text[],
-  $9::int[], $10::int[], $11::int[], $12::real[], $13::real[], $14::real[], $15::int[], $16::text[],
-  $17::uuid[], $18::uuid[], $19::real[], $20::text[])
-  AS u(c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16, c17, c18, c19, c20)`;
+const INSERT = `INSERT INTO request_logs (${COLUMNS.map(([name]) => name).join(', ')})
+  SELECT ${COLUMNS.map(([name], i) => `c${i + 1}${name === 'itl_ms' ? '::real[]' : ''}`).join(', ')}
+  FROM unnest(${COLUMNS.map(([, type], i) => `$${i + 1}::${type}[]`).join(', ')})
+  AS u(${COLUMNS.map((_, i) => `c${i + 1}`).join(', ')})`;
 
 /** A PostgreSQL array literal of the gaps, rounded to µs (the column is real anyway). */
 function arrayLiteral(values: readonly number[] | null): string | null {
@@ -45,10 +64,18 @@ function arrayLiteral(values: readonly number[] | null): string | null {
   return out + '}';
 }
 
+/** Text PostgreSQL can store: no NUL, no lone surrogate (which UTF-8 would turn into something else). */
+function storableText(value: string | null): string | null {
+  if (value === null) return null;
+  return value.includes('\u0000') || !value.isWellFormed() ? value.replaceAll('\u0000', '').toWellFormed() : value;
+}
+
 /**
  * Buffers rows in memory and writes them in one INSERT every `intervalMs` or every `maxRows`, so the hot
  * path only pushes to an array. Also records which keys were used, to update api_keys.last_used_at in
- * the same flush. A failed write is reported to `onError` and dropped: logs must never stall requests.
+ * the same flush. Logs must never stall requests, and one row must never cost the others: text is made
+ * storable on the way in, a batch that fails anyway is written again row by row (only a row that fails
+ * on its own is dropped, reported to `onError`), and last_used_at is updated whatever the rows did.
  */
 export function createRequestLogWriter(db: Db, opts: { intervalMs?: number; maxRows?: number; onError?: (err: unknown) => void } = {}) {
   const intervalMs = opts.intervalMs ?? 250;
@@ -59,32 +86,16 @@ export function createRequestLogWriter(db: Db, opts: { intervalMs?: number; maxR
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
 
+  const columns = (rows: RequestLogRow[]): unknown[][] => COLUMNS.map(([, , value]) => rows.map(value));
+
   async function write(rows: RequestLogRow[], keys: string[]): Promise<void> {
-    const cols: unknown[][] = Array.from({ length: 20 }, () => new Array(rows.length));
-    rows.forEach((r, i) => {
-      cols[0]![i] = r.createdAt.toISOString();
-      cols[1]![i] = r.apiKeyId;
-      cols[2]![i] = r.userId;
-      cols[3]![i] = r.model;
-      cols[4]![i] = r.deploymentId;
-      cols[5]![i] = r.replicaId;
-      cols[6]![i] = r.status;
-      cols[7]![i] = r.errorType;
-      cols[8]![i] = r.stream ? 1 : 0;
-      cols[9]![i] = r.promptTokens;
-      cols[10]![i] = r.completionTokens;
-      cols[11]![i] = r.ttftMs;
-      cols[12]![i] = r.e2eMs;
-      cols[13]![i] = r.overheadMs;
-      cols[14]![i] = r.retries;
-      cols[15]![i] = r.clientAddress;
-      cols[16]![i] = r.experimentId;
-      cols[17]![i] = r.variantId;
-      cols[18]![i] = r.tpotMs;
-      cols[19]![i] = arrayLiteral(r.itlMs);
-    });
     try {
-      await db.$client.query(INSERT, cols);
+      await db.$client.query(INSERT, columns(rows));
+    } catch (err) {
+      if (rows.length === 1) opts.onError?.(err);
+      else for (const row of rows) await db.$client.query(INSERT, columns([row])).catch((e) => opts.onError?.(e));
+    }
+    try {
       if (keys.length) await db.$client.query('UPDATE api_keys SET last_used_at = now() WHERE id = ANY($1::uuid[])', [keys]);
     } catch (err) {
       opts.onError?.(err);
@@ -109,6 +120,9 @@ export function createRequestLogWriter(db: Db, opts: { intervalMs?: number; maxR
   return {
     push(row: RequestLogRow): void {
       if (closed) return;
+      row.model = storableText(row.model)!;
+      row.errorType = storableText(row.errorType);
+      row.clientAddress = storableText(row.clientAddress);
       buffer.push(row);
       if (row.apiKeyId) usedKeys.add(row.apiKeyId);
       if (buffer.length >= maxRows) void flush();

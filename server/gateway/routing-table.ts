@@ -1,32 +1,15 @@
 import { eq } from 'drizzle-orm';
 import type { Db } from '../db/client';
-import { deploymentReplicas, deployments } from '../db/schema';
+import { deploymentGrants, deploymentReplicas, deployments, type Role } from '../db/schema';
+import { userMayUse } from '../chat/model-access';
+import { errorMessage, log } from '../core/log';
+import { upstreamBasePath } from '../engines/upstream/base-url';
+import { replicaAuthorization } from '../engines/replica-secret';
 import { openUpstreamKey, sealedKeyOf } from '../engines/upstream/keys';
 import { loadExperiments, type ExperimentRoute } from './experiments';
+import type { Replica, Route } from './routes';
 
-export interface Replica {
-  id: string;
-  hostname: string;
-  port: number;
-  /** Path prefix of the engine's base URL ('' for http://host:port). */
-  basePath: string;
-  /** https: an upstream API reached over TLS. */
-  tls?: boolean;
-  /** Requests this gateway process has in flight to it; survives table refreshes. */
-  outstanding: number;
-}
-
-export interface Route {
-  deploymentId: string;
-  name: string;
-  status: string;
-  /** null: every role. */
-  allowedRoles: string[] | null;
-  createdAt: number;
-  replicas: Replica[];
-  /** Set for engine 'upstream': the header value that authenticates Enclave, and the model name it expects. */
-  upstream?: { authorization: string | null; model: string | null };
-}
+export type { Replica, Route } from './routes';
 
 /**
  * model name → deployment → ready replicas, held in memory and reloaded in the background, so routing a
@@ -37,7 +20,9 @@ export function createRoutingTable(db: Db, refreshMs = 2_000, masterKey?: Buffer
   let routes = new Map<string, Route>();
   let experimentsByName = new Map<string, ExperimentRoute>();
   let replicasById = new Map<string, Replica>();
+  // The reload running now, and the one queued behind it for callers who asked while it ran.
   let loading: Promise<void> | undefined;
+  let queued: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
   // Sealed upstream key → opened header value, so a reload decrypts only keys that changed.
   let openedKeys = new Map<string, string>();
@@ -55,6 +40,9 @@ export function createRoutingTable(db: Db, refreshMs = 2_000, masterKey?: Buffer
       })
       .from(deployments);
     const nextKeys = new Map<string, string>();
+    const grants = new Map<string, string[]>();
+    for (const g of deps.length ? await db.select({ deploymentId: deploymentGrants.deploymentId, groupId: deploymentGrants.groupId }).from(deploymentGrants) : [])
+      grants.set(g.deploymentId, [...(grants.get(g.deploymentId) ?? []), g.groupId]);
     const reps = deps.length
       ? await db
           .select({ id: deploymentReplicas.id, deploymentId: deploymentReplicas.deploymentId, url: deploymentReplicas.url })
@@ -69,6 +57,7 @@ export function createRoutingTable(db: Db, refreshMs = 2_000, masterKey?: Buffer
         name: d.name,
         status: d.status,
         allowedRoles: d.allowedRoles,
+        groupIds: grants.get(d.id) ?? null,
         createdAt: d.createdAt.getTime(),
         replicas: [],
       };
@@ -89,11 +78,13 @@ export function createRoutingTable(db: Db, refreshMs = 2_000, masterKey?: Buffer
       const previous = replicasById.get(r.id);
       const replica: Replica = {
         id: r.id,
-        hostname: url.hostname,
+        hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'),
         port: Number(url.port) || (url.protocol === 'https:' ? 443 : 80),
-        basePath: url.pathname.replace(/\/+$/, ''),
+        // An upstream row saved as .../v1 before URLs were normalised is still called once-prefixed.
+        basePath: route.upstream ? upstreamBasePath(url.pathname) : url.pathname.replace(/\/+$/, ''),
         tls: url.protocol === 'https:',
         outstanding: previous?.outstanding ?? 0,
+        authorization: !route.upstream && masterKey ? replicaAuthorization(masterKey, r.id) : undefined,
       };
       if (previous && previous.hostname === replica.hostname && previous.port === replica.port && previous.tls === replica.tls) {
         nextReplicas.set(r.id, previous);
@@ -122,7 +113,7 @@ export function createRoutingTable(db: Db, refreshMs = 2_000, masterKey?: Buffer
           authorization = `Bearer ${await openUpstreamKey(db, masterKey, spec)}`;
         } catch (err) {
           // Never the key: the message names the data key and the master key's fingerprint only.
-          console.error(`gateway: cannot open the upstream key of '${name}': ${(err as Error).message}`);
+          log.error('gateway: cannot open an upstream key', { deployment: name, error: errorMessage(err) });
         }
       }
       if (authorization) nextKeys.set(sealed.upstreamKeyEnc, authorization);
@@ -130,16 +121,32 @@ export function createRoutingTable(db: Db, refreshMs = 2_000, masterKey?: Buffer
     return { authorization, model: typeof model === 'string' ? model : null };
   }
 
+  /**
+   * A reload that starts after this call: one already running may have read the tables before the
+   * caller's last write, so the caller waits for the next one. Everyone who asks while a reload runs
+   * shares that next one.
+   */
   function refresh(): Promise<void> {
-    loading ??= load().finally(() => {
-      loading = undefined;
-    });
-    return loading;
+    if (!loading) {
+      loading = load().finally(() => {
+        loading = undefined;
+      });
+      return loading;
+    }
+    queued ??= loading
+      .catch(() => {})
+      .then(() => {
+        queued = undefined;
+        // A reload someone started since the last one ended is one that started after these callers asked.
+        return loading ?? refresh();
+      });
+    return queued;
   }
 
   const ready = refresh();
   timer = setInterval(() => {
-    refresh().catch(() => {}); // keep serving from the last good table while the database is away
+    // The periodic reload promises no freshness: one already running will do.
+    if (!loading) refresh().catch(() => {}); // keep serving from the last good table while the database is away
   }, refreshMs);
   timer.unref();
 
@@ -202,9 +209,17 @@ export function pickReplica(replicas: readonly Replica[], tried: ReadonlySet<str
   return best;
 }
 
-/** `name` is what the client asked for: a key scoped to an experiment may use it whatever arm answers. */
-export function mayUse(route: Route, caller: { role: string; models: string[] | null }, name = route.name): 'ok' | 'key_scope' | 'role' {
+/**
+ * `name` is what the client asked for: a key scoped to an experiment may use it whatever arm answers.
+ * A deployment granted to groups needs the caller in one of them, on top of its roles.
+ */
+export function mayUse(
+  route: Pick<Route, 'name' | 'allowedRoles' | 'groupIds'>,
+  caller: { role: Role; models: string[] | null; groups: readonly string[] },
+  name = route.name,
+): 'ok' | 'key_scope' | 'role' | 'group' {
   if (caller.models && !caller.models.includes(name)) return 'key_scope';
   if (route.allowedRoles && !route.allowedRoles.includes(caller.role)) return 'role';
+  if (!userMayUse(null, route.groupIds ?? undefined, caller)) return 'group';
   return 'ok';
 }

@@ -1,8 +1,15 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { metricsRegistry } from '../metrics';
+import { parseEnv } from '../core/env';
+import { hardenServer, type HardeningSettings } from '../http/hardening';
+import { metricsRegistry } from '../core/metrics';
 import { errorBody } from './errors';
 import { createGateway, type GatewayOptions } from './gateway';
+
+/** The listener settings' defaults, for callers (tests, benchmarks) that pass none. */
+function hardeningDefaults(): HardeningSettings {
+  return parseEnv({});
+}
 
 export interface GatewayServer {
   port: number;
@@ -10,6 +17,8 @@ export interface GatewayServer {
   server: http.Server;
   /** Reloads deployments and replicas now (after a deploy, or in tests). */
   refresh(): Promise<void>;
+  /** Writes the request logs buffered so far (for tests that read them right after a request). */
+  flushLogs(): Promise<void>;
   /** Stops accepting, ends open connections, flushes request logs. */
   close(): Promise<void>;
 }
@@ -18,9 +27,13 @@ export interface GatewayServer {
  * The standalone `gateway` role: /v1/* through the gateway, plus /health and /metrics for the
  * orchestrator. Plain node:http, so nothing but the gateway's own work sits on the hot path.
  */
-export async function startGatewayServer(opts: GatewayOptions & { port: number; host?: string }): Promise<GatewayServer> {
+export async function startGatewayServer(
+  opts: GatewayOptions & { port: number; host?: string; hardening?: HardeningSettings; exemptFromConnectionCap?: (address: string) => boolean },
+): Promise<GatewayServer> {
   const gateway = createGateway(opts);
-  const server = http.createServer({ noDelay: true, keepAliveTimeout: 65_000 }, (req, res) => {
+  // No Host header is no concern of the gateway's: Node would answer it with an empty 400.
+  const server = http.createServer({ noDelay: true, keepAliveTimeout: 65_000, requireHostHeader: false }, (req, res) => {
+    hardening.beforeRequest(req, res);
     const url = req.url ?? '';
     if (url.startsWith('/v1/')) return gateway.handle(req, res);
     if (url === '/health') {
@@ -38,6 +51,8 @@ export async function startGatewayServer(opts: GatewayOptions & { port: number; 
     res.writeHead(404, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
     res.end(body);
   });
+  // Timeouts for receiving requests, the per-client connection cap, JSON answers for parser refusals.
+  const hardening = hardenServer(server, opts.hardening ?? hardeningDefaults(), { exemptFromCap: opts.exemptFromConnectionCap });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host ?? '0.0.0.0', () => resolve());
@@ -48,6 +63,7 @@ export async function startGatewayServer(opts: GatewayOptions & { port: number; 
     url: `http://127.0.0.1:${port}`,
     server,
     refresh: () => gateway.refresh(),
+    flushLogs: () => gateway.flushLogs(),
     async close() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -1,3 +1,4 @@
+import { exceedsJsonDepth, MAX_JSON_DEPTH } from '../core/json-input';
 import { GatewayError } from './errors';
 
 /**
@@ -49,9 +50,16 @@ function number(o: Record<string, unknown>, key: string, min: number, max: numbe
   if (v > max) throw new Invalid(key, `must be at most ${max}`);
 }
 
+/** Names Enclave keeps (request logs, metrics labels): no NUL (PostgreSQL refuses it) and no lone surrogate (UTF-8 cannot carry it). */
+function storable(key: string, value: string) {
+  if (value.includes('\u0000')) throw new Invalid(key, 'contains a NUL character (\\u0000)');
+  if (!value.isWellFormed()) throw new Invalid(key, 'contains an unpaired UTF-16 surrogate');
+}
+
 function common(o: Record<string, unknown>) {
   const model = o.model;
   if (typeof model !== 'string' || model.length === 0 || model.length > 256) throw new Invalid('model', 'expected a model name (1 to 256 characters)');
+  storable('model', model);
   if (!absent(o.stream) && typeof o.stream !== 'boolean') throw new Invalid('stream', 'expected a boolean');
   const so = o.stream_options;
   if (!absent(so)) {
@@ -73,6 +81,7 @@ function common(o: Record<string, unknown>) {
     });
   }
   if (o.user !== undefined && (typeof o.user !== 'string' || o.user.length > 256)) throw new Invalid('user', 'expected a string of at most 256 characters');
+  if (typeof o.user === 'string') storable('user', o.user);
 }
 
 function chat(o: Record<string, unknown>) {
@@ -112,6 +121,9 @@ export function parseBody(kind: 'chat', raw: Buffer): ChatCompletionBody;
 export function parseBody(kind: 'completion', raw: Buffer): CompletionBody;
 export function parseBody(kind: BodyKind, raw: Buffer): ForwardedBody;
 export function parseBody(kind: BodyKind, raw: Buffer): ForwardedBody {
+  // Parsing is iterative, but re-serialising (an experiment's model rename, stream options) is not.
+  if (exceedsJsonDepth(raw))
+    throw new GatewayError(400, 'invalid_request_error', 'invalid_body', `The request body nests deeper than ${MAX_JSON_DEPTH} levels`);
   let json: unknown;
   try {
     json = JSON.parse(raw.toString('utf8'));

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { metricsRegistry } from '../metrics';
+import { metricsRegistry } from '../core/metrics';
 
 export async function handleMetrics(_req: IncomingMessage, res: ServerResponse) {
   const registry = metricsRegistry();

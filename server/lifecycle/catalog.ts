@@ -5,7 +5,7 @@ import { and, asc, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Db } from '../db/client';
 import { MODEL_FORMATS, models, modelVersions } from '../db/schema';
-import { DomainError } from '../security/errors';
+import { DomainError } from '../core/errors';
 
 export const registerVersionSchema = z.object({
   modelName: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._\/-]{0,127}$/, 'letters, digits, dot, dash, underscore and slash; up to 128'),

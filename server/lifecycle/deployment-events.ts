@@ -1,6 +1,6 @@
 import { desc, eq } from 'drizzle-orm';
 import { deploymentEvents } from '../db/schema';
-import type { DbOrTx } from '../security/db-types';
+import type { DbOrTx } from '../db/types';
 
 export type DeploymentEventKind = 'status' | 'restart' | 'error' | 'scale' | 'info';
 

@@ -1,16 +1,17 @@
 import { storeUpstreamKey } from '../engines/upstream/keys';
-import { scrapeMetrics } from '../engines/vllm/metrics';
+import { engineDriver, scrapeEngineLoad } from '../engines/registry';
 import { and, asc, desc, eq, inArray, isNull, ne, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Db } from '../db/client';
 import { allocations, deploymentEvents, deploymentReplicas, deployments, models, modelVersions } from '../db/schema';
-import { errorMessage, log } from '../log';
-import { enqueue } from '../queues';
-import type { DbOrTx } from '../security/db-types';
-import { DomainError, notFound } from '../security/errors';
-import { deploymentSpecSchema, type DeploymentSpec } from './deployment-spec';
+import { errorMessage, log } from '../core/log';
+import { enqueue } from '../core/queues';
+import type { DbOrTx } from '../db/types';
+import { DomainError, notFound } from '../core/errors';
+import { deploymentSpecSchema, type DeploymentSpec } from '../engines/deployment-spec';
 import { recordEvent } from './deployment-events';
-import { storedSpec } from './stored-spec';
+import { storedSpec } from '../engines/stored-spec';
+import { afterCommit } from '../db/after-commit';
 
 export interface Actor {
   id: string;
@@ -31,13 +32,17 @@ export type CreateDeploymentInput = z.input<typeof createDeploymentSchema>;
 
 /** Asks the worker to reconcile now. The sweep would get there within seconds anyway, so Redis being away is no error. */
 export async function requestReconcile(deploymentId: string): Promise<void> {
-  await enqueue('deploy', { deploymentId }, deploymentId).catch((e) => log.warn('could not enqueue a reconcile', { deployment: deploymentId, error: errorMessage(e) }));
+  // The worker reads the row it is told about: only once the change is committed.
+  await afterCommit(() => enqueue('deploy', { deploymentId }).catch((e) => log.warn('could not enqueue a reconcile', { deployment: deploymentId, error: errorMessage(e) })));
 }
 
 /** Which model formats each engine can serve. */
-const ENGINE_FORMATS: Record<DeploymentSpec['engine'], readonly string[]> = { llamacpp: ['gguf'], vllm: ['hf', 'gguf'], upstream: [] };
+const ENGINE_FORMATS: Record<DeploymentSpec['engine'], readonly string[]> = { llamacpp: ['gguf'], vllm: ['hf', 'gguf'], tgi: ['hf'], sglang: ['hf'], upstream: [] };
 
 async function checkModelVersion(db: DbOrTx, spec: DeploymentSpec, modelVersionId: string | undefined) {
+  // A spec the engine cannot run is refused now, in its words, not at the replica's first start.
+  const problems = engineDriver(spec.engine).specProblems?.(spec) ?? [];
+  if (problems.length) throw new DomainError('BAD_REQUEST', `spec: ${problems.join('; ')}`);
   if (spec.engine === 'upstream') return;
   if (!modelVersionId) throw new DomainError('BAD_REQUEST', `modelVersionId: a ${spec.engine} deployment needs a model version`);
   const [version] = await db.select({ format: modelVersions.format }).from(modelVersions).where(eq(modelVersions.id, modelVersionId));
@@ -175,7 +180,8 @@ const listColumns = {
   updatedAt: deployments.updatedAt,
 };
 
-function listView(row: { rawSpec: Record<string, unknown>; engine: DeploymentSpec['engine']; desiredReplicas: number } & Record<string, unknown>) {
+// Generic over the row, so the columns keep their types all the way to the pages (tRPC infers them).
+function listView<Row extends { rawSpec: Record<string, unknown>; engine: DeploymentSpec['engine']; desiredReplicas: number }>(row: Row) {
   const { rawSpec, ...rest } = row;
   return { ...rest, spec: storedSpec({ engine: row.engine, spec: rawSpec, desiredReplicas: row.desiredReplicas }) };
 }
@@ -216,14 +222,14 @@ export async function getDeployment(db: Db, id: string) {
     .where(eq(deploymentEvents.deploymentId, id))
     .orderBy(desc(deploymentEvents.id))
     .limit(RECENT_EVENTS);
-  // Live load of each ready engine from its own /metrics (vLLM's names; the llamacpp engine speaks them
-  // too). Upstreams are not scraped: their metrics are not ours to read.
+  // Live load of each ready engine from its own /metrics, read with its engine's names (the llamacpp
+  // engine speaks vLLM's). Upstreams are not scraped: their metrics are not ours to read.
   const withLoad = await Promise.all(
     replicas.map(async (r) => ({
       ...r,
       load:
         r.status === 'ready' && r.url && row.engine !== 'upstream'
-          ? await scrapeMetrics(r.url, AbortSignal.timeout(1_500)).catch(() => null)
+          ? await scrapeEngineLoad(row.engine, r.url, AbortSignal.timeout(1_500)).catch(() => null)
           : null,
     })),
   );

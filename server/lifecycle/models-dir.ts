@@ -3,7 +3,7 @@ import path from 'node:path';
 import { and, eq } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { deployments, models, modelVersions } from '../db/schema';
-import { DomainError } from '../security/errors';
+import { DomainError } from '../core/errors';
 import { registerVersion } from './catalog';
 import { recordEvent } from './deployment-events';
 

@@ -5,19 +5,25 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { and, eq, isNull, ne } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { allocations, deploymentEvents, deploymentReplicas, deployments, gpuNodes, gpus } from '../db/schema';
-import { closeQueues, queue } from '../queues';
+import { allocations, deploymentEvents, deploymentReplicas, deployments } from '../db/schema';
+import { closeQueues, queue } from '../core/queues';
+import { countCompletedJobs } from '../testing/completed-jobs';
 import { createTestDatabase, testRedisPrefix, type TestDatabase } from '../testing/database';
+import { makeNode } from '../testing/factories';
+import { until } from '../testing/until';
 import { randomBytes } from 'node:crypto';
-import { reconcileOptions, startDeployWorker } from '../../jobs/deploy';
+import { reconcileOptions, startDeployWorker } from '../../workers/deploy';
 import { storeUpstreamKey } from '../engines/upstream/keys';
 import { registerVersion } from './catalog';
 import { createDeployment, scaleDeployment, startDeployment, stopDeployment } from './deployments';
 import { reconcileDeployment } from './reconcile';
+import { claimForDeployment } from '../gpu/placement/model-config';
 
 const masterKey = randomBytes(32);
 
 process.env.REDIS_PREFIX = testRedisPrefix('reconcile');
+// The upstream doubles below are on 127.0.0.1, which the outbound policy refuses unless the admin allows it.
+process.env.ENCLAVE_OUTBOUND_ALLOW = '127.0.0.1';
 const GiB = 1024 ** 3;
 // The estimator's per-GPU claim for a 40 GiB model: split evenly across tensor-parallel GPUs.
 let opts: ReturnType<typeof reconcileOptions>;
@@ -34,9 +40,8 @@ beforeAll(async () => {
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ num_hidden_layers: 32, num_attention_heads: 32, hidden_size: 4096, torch_dtype: 'bfloat16' }));
   hfVersion = (await registerVersion(t.db, { modelName: 'llama-like', format: 'hf', location: dir })).id;
   ggufVersion = (await registerVersion(t.db, { modelName: 'stories', format: 'gguf', location: path.resolve(__dirname, '../../../shared/models/stories260K.gguf') })).id;
-  const [gpuNode] = await t.db.insert(gpuNodes).values({ name: 'gpu-a', status: 'healthy' }).returning();
-  await t.db.insert(gpus).values([0, 1].map((index) => ({ nodeId: gpuNode!.id, index, name: 'A100', memoryTotalMiB: 81920 })));
-  await t.db.insert(gpuNodes).values({ name: 'cpu-1', status: 'healthy', labels: { 'enclave.io/engines': 'llamacpp' } });
+  await makeNode(t.db, { name: 'gpu-a', gpuCount: 2, gpuName: 'A100', memoryTotalMiB: 81920 });
+  await makeNode(t.db, { name: 'cpu-1', labels: { 'enclave.io/engines': 'llamacpp' } });
 });
 afterAll(async () => {
   await queue('deploy').obliterate({ force: true });
@@ -56,6 +61,22 @@ async function stopAll() {
 }
 
 describe('placement', () => {
+  it('a model the estimator cannot size (an architecture it was not taught) is no placement, with the estimator\'s reason', async () => {
+    const mambaDir = fs.mkdtempSync(path.join(os.tmpdir(), 'enclave-reconcile-mamba-'));
+    try {
+      fs.writeFileSync(path.join(mambaDir, 'config.json'), JSON.stringify({ architectures: ['MambaForCausalLM'], hidden_size: 2560, num_hidden_layers: 64, vocab_size: 50280, torch_dtype: 'float16' }));
+      const version = (await registerVersion(t.db, { modelName: 'mamba', format: 'hf', location: mambaDir })).id;
+      const { id } = await createDeployment(t.db, null, { name: 'mamba', modelVersionId: version, spec: { engine: 'vllm', tp: 1, replicas: 1 } });
+      // The real claim (the estimator on the version's config.json), as the deploy worker uses it.
+      await reconcileDeployment(t.db, id, reconcileOptions(t.db, { ...testOptions, claimFor: claimForDeployment(t.db) }));
+      expect(await activeReplicas(id)).toEqual([]);
+      expect((await events(id)).filter((e) => e.startsWith('error: no placement for 1 replica(s): ') && e.includes('MambaForCausalLM'))).toHaveLength(1);
+      await stopDeployment(t.db, null, id).then(() => reconcileDeployment(t.db, id, opts));
+    } finally {
+      fs.rmSync(mambaDir, { recursive: true, force: true });
+    }
+  });
+
   it('places a CPU replica on a healthy node without GPUs, once', async () => {
     const { id } = await createDeployment(t.db, null, { name: 'stories', modelVersionId: ggufVersion, spec: { engine: 'llamacpp', replicas: 1 } });
     await reconcileDeployment(t.db, id, opts);
@@ -105,6 +126,9 @@ describe('placement', () => {
   });
 });
 
+/** Time passing IS what a restart backoff is about: this sleeps past the test's backoff (a fixed 200 ms). */
+const waitOutBackoff = () => new Promise((r) => setTimeout(r, testOptions.backoff.maxMs + 50));
+
 describe('failures', () => {
   it('releases a failed replica, restarts it after the backoff, and gives up after repeated failures', async () => {
     const { id } = await vllm('crashy');
@@ -120,7 +144,7 @@ describe('failures', () => {
     expect((await activeReplicas(id))[0]!.status).toBe('failed');
 
     for (let restart = 1; restart <= 2; restart++) {
-      await new Promise((r) => setTimeout(r, 250));
+      await waitOutBackoff();
       await reconcileDeployment(t.db, id, opts);
       const [again] = await activeReplicas(id);
       expect([again!.id, again!.status, again!.restarts]).toEqual([replica!.id, 'starting', restart]);
@@ -128,7 +152,7 @@ describe('failures', () => {
       await fail();
       await reconcileDeployment(t.db, id, opts);
     }
-    await new Promise((r) => setTimeout(r, 250));
+    await waitOutBackoff();
     await reconcileDeployment(t.db, id, opts);
     const [given] = await activeReplicas(id);
     expect([given!.status, given!.nodeName]).toEqual(['failed', null]);
@@ -193,16 +217,14 @@ describe('worker', () => {
   it('reconciles from the queue and a restarted worker adopts the rows without duplicating them', async () => {
     const { id } = await vllm('adopted', 2);
     let worker = await startDeployWorker(t.db, { ...opts, sweepEveryMs: 300 });
-    const until = async (check: () => Promise<boolean>) => {
-      for (let i = 0; i < 100 && !(await check()); i++) await new Promise((r) => setTimeout(r, 100));
-    };
-    await until(async () => (await activeReplicas(id)).length === 2);
+    await until('two replicas', async () => (await activeReplicas(id)).length === 2);
     const before = (await activeReplicas(id)).map((r) => r.id).sort();
     expect(before).toHaveLength(2);
     await worker.close();
     worker = await startDeployWorker(t.db, { ...opts, sweepEveryMs: 300 });
+    const reconciled = countCompletedJobs(worker, (job) => job.deploymentId === id);
     await scaleDeployment(t.db, null, id, 2); // an enqueue as well as the sweep
-    await new Promise((r) => setTimeout(r, 1_500));
+    await reconciled.atLeast(2, 'the restarted worker to reconcile the deployment twice');
     expect((await activeReplicas(id)).map((r) => r.id).sort()).toEqual(before);
     expect(await activeAllocations()).toHaveLength(2);
     await worker.close();

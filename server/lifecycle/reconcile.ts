@@ -1,16 +1,16 @@
 import { and, count, eq, gte, ne } from 'drizzle-orm';
 import type { Db } from '../db/client';
-import { deploymentEvents, deploymentReplicas, deployments } from '../db/schema';
+import { deploymentEvents, deploymentReplicas, deployments, isGpuEngine } from '../db/schema';
 import type { Readiness } from '../engines/types';
-import type { ClaimPerGpu, Policy } from '../gpu/planner';
-import { restartDelayMs, type BackoffPolicy } from '../runtime/backoff';
-import type { DbOrTx } from '../security/db-types';
-import type { DeploymentSpec } from './deployment-spec';
+import { formatBytes, type ClaimPerGpu, type Policy } from '../gpu/planner';
+import { restartDelayMs, type BackoffPolicy } from '../process/backoff';
+import type { DbOrTx } from '../db/types';
+import type { DeploymentSpec } from '../engines/deployment-spec';
 import { recordEvent, recordEventOnce } from './deployment-events';
 import { deriveDeploymentStatus, failureStage } from './deployment-status';
 import { stopReplicas } from './deployments';
-import { assignReplica, choosePlacement, lockPlacement, releaseAllocations, type Choice } from './placement';
-import { storedSpec } from './stored-spec';
+import { assignReplica, choosePlacement, lockPlacement, releaseAllocations, type Choice } from '../gpu/placement/claims';
+import { storedSpec } from '../engines/stored-spec';
 
 type DeploymentRow = typeof deployments.$inferSelect;
 type ReplicaRow = typeof deploymentReplicas.$inferSelect;
@@ -30,6 +30,8 @@ export interface ReconcileOptions {
 export const DEFAULT_RECONCILE = { policy: 'binpack', backoff: { baseMs: 2_000, maxMs: 60_000 }, giveUpAfter: 5, giveUpWindowMs: 10 * 60_000 } as const;
 
 const short = (id: string) => id.slice(0, 8);
+/** What a GPU placement's claim came from (a measured start or the estimate), for the event line. */
+const claimedFrom = (choice: Extract<Choice, { feasible: true }>) => (choice.gpus.length && choice.basis ? `, claiming ${formatBytes(choice.claimBytes)} per GPU from ${choice.basis}` : '');
 
 /** Which replicas go first when scaling down: the ones doing the least good, newest first. */
 const STOP_ORDER: Record<string, number> = { failed: 0, starting: 1, unhealthy: 2, ready: 3 };
@@ -45,7 +47,7 @@ export async function reconcileDeployment(db: Db, deploymentId: string, opts: Re
   if (!snapshot) return;
   const spec = storedSpec(snapshot);
   const probes = snapshot.engine === 'upstream' && snapshot.status !== 'stopped' ? await probeUpstream(db, snapshot, opts) : new Map<string, Readiness>();
-  const claimPerGpu = snapshot.engine === 'vllm' ? await opts.claimFor(snapshot, spec).catch(() => undefined) : undefined;
+  const claimPerGpu = isGpuEngine(snapshot.engine) ? await opts.claimFor(snapshot, spec).catch(() => undefined) : undefined;
 
   await db.transaction(async (tx) => {
     const [dep] = await tx.select().from(deployments).where(eq(deployments.id, deploymentId)).for('update');
@@ -83,7 +85,7 @@ export async function reconcileDeployment(db: Db, deploymentId: string, opts: Re
       }
       const [row] = await tx.insert(deploymentReplicas).values({ deploymentId: dep.id, nodeName: choice.node, gpuIndices: choice.gpus, url: '', status: 'starting' }).returning();
       await assignReplica(tx, row!.id, choice);
-      await recordEvent(tx, dep.id, 'scale', `replica ${short(row!.id)} placed on ${choice.node}${choice.gpus.length ? ` GPUs ${choice.gpus.join(',')}` : ''}`, row!.id);
+      await recordEvent(tx, dep.id, 'scale', `replica ${short(row!.id)} placed on ${choice.node}${choice.gpus.length ? ` GPUs ${choice.gpus.join(',')}` : ''}${claimedFrom(choice)}`, row!.id);
     }
 
     replicas = await listActive();
@@ -147,7 +149,7 @@ async function handleFailure(tx: DbOrTx, dep: DeploymentRow, r: ReplicaRow, opts
     .set({ status: 'starting', nodeName: choice.node, gpuIndices: choice.gpus, url: '', pid: null, port: null, restarts: r.restarts + 1, startedAt: now, updatedAt: now })
     .where(eq(deploymentReplicas.id, r.id));
   await assignReplica(tx, r.id, choice);
-  await recordEvent(tx, dep.id, 'restart', `replica ${short(r.id)} restart ${r.restarts + 1} on ${choice.node}${choice.gpus.length ? ` GPUs ${choice.gpus.join(',')}` : ''}`, r.id);
+  await recordEvent(tx, dep.id, 'restart', `replica ${short(r.id)} restart ${r.restarts + 1} on ${choice.node}${choice.gpus.length ? ` GPUs ${choice.gpus.join(',')}` : ''}${claimedFrom(choice)}`, r.id);
 }
 
 async function probeUpstream(db: Db, dep: DeploymentRow, opts: ReconcileOptions): Promise<Map<string, Readiness>> {

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import { eq } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { deploymentReplicas } from '../db/schema';
-import { notFound } from '../security/errors';
+import { notFound } from '../core/errors';
 
 /** Never more than this much of a log file is read, however many lines are asked for. */
 export const LOG_READ_LIMIT_BYTES = 1024 * 1024;

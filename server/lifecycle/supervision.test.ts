@@ -1,16 +1,19 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Worker } from 'bullmq';
 import { and, eq, ne } from 'drizzle-orm';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startDeployWorker } from '../../jobs/deploy';
+import { startDeployWorker } from '../../workers/deploy';
 import { deploymentEvents, deploymentReplicas, deployments } from '../db/schema';
 import { TEST_MODEL_PATH } from '../engines/llamacpp/test-support';
-import { parseEnv } from '../env';
-import { closeQueues, queue } from '../queues';
-import { startAgent, type AgentRole } from '../roles/agent';
-import { isAlive } from '../runtime/detached-process';
+import { replicaAuthorization } from '../engines/replica-secret';
+import { parseEnv } from '../core/env';
+import { closeQueues, queue } from '../core/queues';
+import { startAgent, type AgentRole } from '../fleet/agent';
+import { isAlive } from '../process/detached-process';
+import { countCompletedJobs } from '../testing/completed-jobs';
 import { until } from '../testing/until';
 import { createTestDatabase, testRedisPrefix, type TestDatabase } from '../testing/database';
 import { registerVersion } from './catalog';
@@ -23,6 +26,7 @@ import { createDeployment } from './deployments';
  */
 process.env.REDIS_PREFIX = testRedisPrefix('supervision');
 const NODE = 'supervision-node';
+const MASTER_KEY = randomBytes(32);
 let t: TestDatabase;
 let dataDir: string;
 let worker: Worker | undefined;
@@ -32,7 +36,7 @@ const pids = new Set<number>();
 const env = () => parseEnv({ ENCLAVE_DATA_DIR: dataDir, ENCLAVE_LLAMACPP_CONTEXT: '1024', ENCLAVE_LLAMACPP_SEQUENCES: '1' });
 const newWorker = () => startDeployWorker(t.db, { sweepEveryMs: 250, backoff: { baseMs: 200, maxMs: 400 } });
 const newAgent = async () => {
-  const agent = await startAgent(t.db, env(), { nodeName: NODE, pollMs: 200, heartbeatMs: 60_000, healthEveryMs: 300 });
+  const agent = await startAgent(t.db, env(), { masterKey: MASTER_KEY, nodeName: NODE, pollMs: 200, heartbeatMs: 60_000, healthEveryMs: 300 });
   agents.push(agent);
   return agent;
 };
@@ -75,7 +79,7 @@ it('places, restarts after SIGKILL, and survives a worker restart and an agent r
   expect(first.nodeName).toBe(NODE);
   const chat = await fetch(`${first.url}/v1/chat/completions`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: replicaAuthorization(MASTER_KEY, first.id) },
     body: JSON.stringify({ model: 'supervised-stories', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 4 }),
   });
   expect(chat.status).toBe(200);
@@ -91,14 +95,18 @@ it('places, restarts after SIGKILL, and survives a worker restart and an agent r
   // The worker restarts: the database is the truth, nothing is placed twice.
   await worker.close();
   worker = await newWorker();
-  await new Promise((r) => setTimeout(r, 1_000));
+  await countCompletedJobs(worker, (job) => job.deploymentId === id).atLeast(2, 'the restarted worker to reconcile the deployment twice');
   expect((await active(id)).map((r) => [r.id, r.pid, r.status])).toEqual([[second.id, second.pid, 'ready']]);
 
   // The agent crashes (its engine keeps running) and a new one adopts the engine.
   agent.abandon();
   agent = await newAgent();
   await until('adoption', async () => agent.supervisor.running().find((r) => r.replicaId === second.id && r.adopted));
-  await new Promise((r) => setTimeout(r, 1_000));
+  // Carrying on: the new agent's loop and the worker both went over it again, and changed nothing.
+  const reconciled = countCompletedJobs(worker, (job) => job.deploymentId === id);
+  await agent.supervisor.sync();
+  await agent.supervisor.sync();
+  await reconciled.atLeast(2, 'the worker to reconcile the deployment twice after the adoption');
   expect((await active(id)).map((r) => [r.id, r.pid, r.status])).toEqual([[second.id, second.pid, 'ready']]);
   expect((await fetch(`${second.url}/health`)).status).toBe(200);
   expect((await t.db.select().from(deployments).where(eq(deployments.id, id)))[0]!.status).toBe('ready');

@@ -1,18 +1,18 @@
 import { ensureUiBuild } from '../http/next-build';
-import { startWebServer, type WebServer } from '../http/web-server';
-import { closeRedis } from '../redis';
-import { closeQueues } from '../queues';
+import { startWebServer, type WebServer } from './web-server';
+import { closeRedis } from '../core/redis';
+import { closeQueues } from '../core/queues';
 import { closeJobFollowers } from '../lifecycle/jobs/live';
-import type { Env } from '../env';
-import { errorMessage, log } from '../log';
+import type { Env } from '../core/env';
+import { errorMessage, log } from '../core/log';
 import { registerModelsDir } from '../lifecycle/models-dir';
 import { ensureAdmin } from '../security/users';
 import { prepareInfrastructure } from '../services/infrastructure';
 import { createGateway } from '../gateway/gateway';
 import { startGatewayServer } from '../gateway/server';
-import { redis } from '../redis';
-import { startWorkers } from '../../jobs/index';
-import { startAgent } from './agent';
+import { redis } from '../core/redis';
+import { startWorkers } from '../../workers/index';
+import { startAgent } from '../fleet/agent';
 
 export interface RoleSet {
   web?: boolean;
@@ -56,7 +56,7 @@ export async function runRoles(env: Env, roles: RoleSet): Promise<void> {
     if (roles.web) {
       const admin = await ensureAdmin(db, env);
       if (admin.created && admin.oneTimePassword) {
-        process.stdout.write(`\nCreated the admin ${admin.email} with a one-time password (shown once): ${admin.oneTimePassword}\n\n`);
+        process.stdout.write(`\nCreated the admin ${admin.email} with a one-time password (shown once; you choose your own at the first sign-in): ${admin.oneTimePassword}\n\n`);
       } else if (admin.created) log.info('created the admin from ENCLAVE_ADMIN_EMAIL', { email: admin.email });
     }
     if (roles.agent) {
@@ -88,7 +88,7 @@ export async function runRoles(env: Env, roles: RoleSet): Promise<void> {
       });
       stops.push(['web', () => web!.close()]);
     } else if (roles.gateway) {
-      const gateway = await startGatewayServer({ db, env, masterKey, redis: redis(), port: env.GATEWAY_PORT, host: env.HOST });
+      const gateway = await startGatewayServer({ db, env, masterKey, redis: redis(), port: env.GATEWAY_PORT, host: env.HOST, hardening: env });
       stops.push(['gateway', () => gateway.close()]);
     }
     const where = web ? `http://localhost:${web.port}` : roles.gateway ? `http://localhost:${env.GATEWAY_PORT}` : undefined;

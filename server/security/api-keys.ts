@@ -2,6 +2,7 @@ import { hash, randomBytes } from 'node:crypto';
 import { and, desc, eq, isNull } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { apiKeys, users, type Role } from '../db/schema';
+import { announceCredentialChange } from './credential-events';
 
 /**
  * API keys for the gateway. A key is `sk-enc-` + 32 random bytes (base64url); only its sha256 and a short
@@ -28,6 +29,8 @@ export interface CreateApiKeyInput {
   /** null or undefined: every model the owner's role may use. */
   models?: string[] | null;
   expiresAt?: Date | null;
+  /** Requests in flight at once; null or undefined: the gateway's default, 0: no cap (a load test's own key). */
+  maxConcurrent?: number | null;
 }
 
 export async function createApiKey(db: Db, input: CreateApiKeyInput): Promise<{ id: string; key: string; prefix: string }> {
@@ -47,6 +50,7 @@ export async function createApiKey(db: Db, input: CreateApiKeyInput): Promise<{ 
       keyHash: hashApiKey(key),
       models: input.models ? [...new Set(input.models.map((m) => m.trim()))] : null,
       expiresAt: input.expiresAt ?? null,
+      maxConcurrent: input.maxConcurrent ?? null,
     })
     .returning({ id: apiKeys.id });
   return { id: row!.id, key, prefix };
@@ -60,6 +64,7 @@ export interface AuthenticatedKey {
   /** null: every model the role may use. */
   models: string[] | null;
   expiresAt: Date | null;
+  maxConcurrent: number | null;
 }
 export type ApiKeyRejection = { ok: false; reason: 'malformed' | 'unknown' | 'revoked' | 'expired' | 'user_disabled' };
 
@@ -72,6 +77,7 @@ export async function authenticateApiKey(db: Db, key: string, now = new Date()):
       userId: apiKeys.userId,
       models: apiKeys.models,
       expiresAt: apiKeys.expiresAt,
+      maxConcurrent: apiKeys.maxConcurrent,
       revokedAt: apiKeys.revokedAt,
       role: users.role,
       disabled: users.disabled,
@@ -84,7 +90,7 @@ export async function authenticateApiKey(db: Db, key: string, now = new Date()):
   if (row.revokedAt) return { ok: false, reason: 'revoked' };
   if (row.expiresAt && row.expiresAt.getTime() <= now.getTime()) return { ok: false, reason: 'expired' };
   if (row.disabled) return { ok: false, reason: 'user_disabled' };
-  return { ok: true, keyId: row.keyId, userId: row.userId, role: row.role as Role, models: row.models, expiresAt: row.expiresAt };
+  return { ok: true, keyId: row.keyId, userId: row.userId, role: row.role as Role, models: row.models, expiresAt: row.expiresAt, maxConcurrent: row.maxConcurrent };
 }
 
 export interface ApiKeySummary {
@@ -124,5 +130,6 @@ export async function revokeApiKey(db: Db, userId: string, id: string): Promise<
     .set({ revokedAt: new Date() })
     .where(and(eq(apiKeys.id, id), eq(apiKeys.userId, userId), isNull(apiKeys.revokedAt)))
     .returning({ id: apiKeys.id });
+  if (rows.length === 1) await announceCredentialChange({ keyId: id });
   return rows.length === 1;
 }

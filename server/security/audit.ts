@@ -1,48 +1,12 @@
-import { createHash } from 'node:crypto';
-import { and, asc, desc, gt, lt, sql } from 'drizzle-orm';
-import type { Db } from '../db/client';
-import { auditLog, AUDIT_OUTCOMES } from '../db/schema';
-import type { DbOrTx } from './db-types';
+import { desc, sql } from 'drizzle-orm';
+import { auditLog, type AuditEntry } from '../db/schema';
+import { auditRowHash, GENESIS_HASH, type HashedFields } from './audit-hash';
+import type { DbOrTx } from '../db/types';
 
-export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
+export type { AuditEntry, AuditOutcome } from '../db/schema';
 
-export interface AuditEntry {
-  actorUserId?: string | null;
-  actorLabel?: string | null;
-  action: string;
-  target?: string | null;
-  clientAddress?: string | null;
-  outcome: AuditOutcome;
-  detail?: Record<string, unknown>;
-}
-
-export const GENESIS_HASH = '0'.repeat(64);
-
-/** JSON with object keys sorted at every level, so PostgreSQL's jsonb key order cannot change a hash. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value ?? null);
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-}
-
-interface HashedFields {
-  at: Date;
-  actorUserId: string | null;
-  actorLabel: string | null;
-  action: string;
-  target: string | null;
-  clientAddress: string | null;
-  outcome: AuditOutcome;
-  detail: Record<string, unknown>;
-}
-
-export function auditRowHash(prevHash: string, f: HashedFields): string {
-  const body = canonicalJson({ ...f, at: f.at.toISOString() });
-  return createHash('sha256').update(prevHash).update(body).digest('hex');
-}
+export { auditRowHash, canonicalJson, GENESIS_HASH } from './audit-hash';
+export { verifyAuditChain } from './audit-verify';
 
 /**
  * Appends one row to the hash chain. The advisory lock serialises writers across every process, so
@@ -50,7 +14,8 @@ export function auditRowHash(prevHash: string, f: HashedFields): string {
  */
 export async function writeAudit(db: DbOrTx, entry: AuditEntry): Promise<void> {
   const fields: HashedFields = {
-    // Milliseconds, which PostgreSQL stores exactly, so the hash can be recomputed from the row.
+    // Milliseconds, which PostgreSQL stores exactly, so the hash can be recomputed from the row. Set
+    // again under the lock below: ids and times must rise together (see there).
     at: new Date(),
     actorUserId: entry.actorUserId ?? null,
     actorLabel: entry.actorLabel ?? null,
@@ -63,56 +28,15 @@ export async function writeAudit(db: DbOrTx, entry: AuditEntry): Promise<void> {
   };
   await db.transaction(async (tx) => {
     await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtext('enclave.audit-chain'))`);
-    const [last] = await tx.select({ hash: auditLog.hash }).from(auditLog).orderBy(desc(auditLog.id)).limit(1);
+    const [last] = await tx.select({ hash: auditLog.hash, at: auditLog.at }).from(auditLog).orderBy(desc(auditLog.id)).limit(1);
     const prevHash = last?.hash ?? GENESIS_HASH;
-    await tx.insert(auditLog).values({ ...fields, prevHash, hash: auditRowHash(prevHash, fields) });
+    // Never earlier than the row before: a month's partition then holds one unbroken run of ids, so
+    // dropping it after its archive leaves the chain whole from the next row on (audit-archive.ts).
+    const now = Date.now();
+    const at = new Date(last && last.at.getTime() > now ? last.at.getTime() : now);
+    const row = { ...fields, at };
+    await tx.insert(auditLog).values({ ...row, prevHash, hash: auditRowHash(prevHash, row) });
   });
-}
-
-/** Walks the whole chain in id order; the first row whose links or hash do not match is reported. */
-export async function verifyAuditChain(db: Db): Promise<{ ok: boolean; checked: number; brokenAtId?: number }> {
-  let prevHash = GENESIS_HASH;
-  let afterId = 0;
-  let checked = 0;
-  for (;;) {
-    const rows = await db.select().from(auditLog).where(gt(auditLog.id, afterId)).orderBy(asc(auditLog.id)).limit(1000);
-    if (rows.length === 0) return { ok: true, checked };
-    for (const row of rows) {
-      const expected = auditRowHash(prevHash, {
-        at: row.at,
-        actorUserId: row.actorUserId,
-        actorLabel: row.actorLabel,
-        action: row.action,
-        target: row.target,
-        clientAddress: row.clientAddress,
-        outcome: row.outcome,
-        detail: row.detail,
-      });
-      if (row.prevHash !== prevHash || row.hash !== expected) return { ok: false, checked, brokenAtId: row.id };
-      prevHash = row.hash;
-      checked++;
-    }
-    afterId = rows[rows.length - 1]!.id;
-  }
-}
-
-export async function listAudit(db: Db, { limit, beforeId }: { limit: number; beforeId?: number }) {
-  return db
-    .select({
-      id: auditLog.id,
-      at: auditLog.at,
-      actorUserId: auditLog.actorUserId,
-      actorLabel: auditLog.actorLabel,
-      action: auditLog.action,
-      target: auditLog.target,
-      clientAddress: auditLog.clientAddress,
-      outcome: auditLog.outcome,
-      detail: auditLog.detail,
-    })
-    .from(auditLog)
-    .where(beforeId === undefined ? undefined : and(lt(auditLog.id, beforeId)))
-    .orderBy(desc(auditLog.id))
-    .limit(limit);
 }
 
 // Input fields that hold secrets or user content: never copied into an audit row.

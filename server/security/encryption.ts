@@ -1,15 +1,20 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { desc, eq, ne } from 'drizzle-orm';
+import { and, desc, eq, isNull, ne } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { dataKeys } from '../db/schema';
-import type { DbOrTx } from './db-types';
-import { DomainError } from './errors';
+import type { DbOrTx } from '../db/types';
+import { DomainError } from '../core/errors';
 import { keyFingerprint } from './master-key';
 
 /**
  * Envelope encryption: content is sealed with AES-256-GCM under a data key, and each data key is
  * stored sealed under the master key. Rotating the master key re-seals the few data keys, never the
  * messages. A sealed value is iv (12) ‖ tag (16) ‖ ciphertext.
+ *
+ * A person's content (messages, titles, datasets) is sealed under data keys owned by that person
+ * (`data_keys.owner_user_id`); install content (upstream keys, webhooks) under keys owned by nobody.
+ * Erasing a person destroys their keys (crypto-shredding): every copy of their ciphertext, backups
+ * included, can no longer be opened.
  */
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
@@ -30,18 +35,46 @@ export function unseal(key: Buffer, sealed: Buffer): Buffer {
   return Buffer.concat([decipher.update(sealed.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]);
 }
 
+/** Whose data key: a user's id, or null for install content. */
+export type KeyOwner = string | null;
+
 interface KeyCache {
   /** `${masterFingerprint}:${dataKeyId}` → unwrapped data key. */
   unwrapped: Map<string, Buffer>;
-  /** masterFingerprint → the data key new content is sealed with. */
+  /** `${masterFingerprint}:${owner}` → the data key new content of that owner is sealed with. */
   current: Map<string, Promise<{ id: number; key: Buffer; uses: number }>>;
 }
 // Per database handle, so two databases in one process (tests) never share key ids.
 const caches = new WeakMap<object, KeyCache>();
+// Every cache still alive, so destroyed keys can be dropped from all of them (forgetDestroyedDataKeys).
+const liveCaches = new Set<WeakRef<KeyCache>>();
 function cacheFor(db: DbOrTx): KeyCache {
   let c = caches.get(db);
-  if (!c) caches.set(db, (c = { unwrapped: new Map(), current: new Map() }));
+  if (!c) {
+    caches.set(db, (c = { unwrapped: new Map(), current: new Map() }));
+    liveCaches.add(new WeakRef(c));
+  }
   return c;
+}
+
+/**
+ * Drops destroyed keys (an erasure) from every cache this process holds: no later call opens content
+ * with a key whose row is gone, and no new content is sealed under it.
+ */
+export async function forgetDestroyedDataKeys(ids: number[]): Promise<void> {
+  const gone = new Set(ids);
+  for (const ref of liveCaches) {
+    const cache = ref.deref();
+    if (!cache) {
+      liveCaches.delete(ref);
+      continue;
+    }
+    for (const name of [...cache.unwrapped.keys()]) if (gone.has(Number(name.split(':')[1]))) cache.unwrapped.delete(name);
+    for (const [name, entry] of [...cache.current]) {
+      const current = await entry.catch(() => undefined);
+      if (!current || gone.has(current.id)) cache.current.delete(name);
+    }
+  }
 }
 
 /** Drops every unwrapped key this process holds for a database (after a rotation). */
@@ -49,37 +82,45 @@ export function forgetDataKeys(db: DbOrTx): void {
   caches.delete(db);
 }
 
-async function currentDataKey(db: Db, masterKey: Buffer): Promise<{ id: number; key: Buffer }> {
+async function currentDataKey(db: Db, masterKey: Buffer, owner: KeyOwner = null): Promise<{ id: number; key: Buffer }> {
   const fp = keyFingerprint(masterKey);
   const cache = cacheFor(db);
-  let entry = cache.current.get(fp);
+  const slot = `${fp}:${owner ?? ''}`;
+  let entry = cache.current.get(slot);
   if (!entry) {
     entry = (async () => {
-      const [newest] = await db.select().from(dataKeys).where(eq(dataKeys.masterFingerprint, fp)).orderBy(desc(dataKeys.id)).limit(1);
+      const ownedBy = owner ? eq(dataKeys.ownerUserId, owner) : isNull(dataKeys.ownerUserId);
+      const [newest] = await db
+        .select()
+        .from(dataKeys)
+        .where(and(eq(dataKeys.masterFingerprint, fp), ownedBy))
+        .orderBy(desc(dataKeys.id))
+        .limit(1);
       if (newest) return { id: newest.id, key: unseal(masterKey, newest.wrappedKey), uses: 0 };
       // Keys exist but none under this master key: it was rotated away, or the configured key is
       // wrong. A new key sealed under it would be unreadable after the next restart, so refuse.
-      const [other] = await db.select({ fp: dataKeys.masterFingerprint }).from(dataKeys).limit(1);
+      // (A person's first key is made on first use; any key under another master key means the above.)
+      const [other] = await db.select({ fp: dataKeys.masterFingerprint }).from(dataKeys).where(ne(dataKeys.masterFingerprint, fp)).limit(1);
       if (other)
         throw new Error(`The data keys are wrapped by master key ${other.fp}, not the configured ${fp}: restart with the current master key`);
-      return createDataKey(db, masterKey);
+      return createDataKey(db, masterKey, owner);
     })();
-    cache.current.set(fp, entry);
-    entry.catch(() => cache.current.delete(fp));
+    cache.current.set(slot, entry);
+    entry.catch(() => cache.current.delete(slot));
   }
   const current = await entry;
   if (++current.uses > MAX_USES_PER_DATA_KEY) {
-    cache.current.delete(fp);
-    return currentDataKey(db, masterKey);
+    cache.current.delete(slot);
+    return currentDataKey(db, masterKey, owner);
   }
   return current;
 }
 
-async function createDataKey(db: Db, masterKey: Buffer): Promise<{ id: number; key: Buffer; uses: number }> {
+async function createDataKey(db: Db, masterKey: Buffer, owner: KeyOwner): Promise<{ id: number; key: Buffer; uses: number }> {
   const key = randomBytes(32);
   const [row] = await db
     .insert(dataKeys)
-    .values({ wrappedKey: seal(masterKey, key), masterFingerprint: keyFingerprint(masterKey) })
+    .values({ wrappedKey: seal(masterKey, key), masterFingerprint: keyFingerprint(masterKey), ownerUserId: owner })
     .returning({ id: dataKeys.id });
   return { id: row!.id, key, uses: 0 };
 }
@@ -91,6 +132,8 @@ async function dataKeyById(db: Db, masterKey: Buffer, id: number): Promise<Buffe
   if (cached) return cached;
   const [row] = await db.select().from(dataKeys).where(eq(dataKeys.id, id));
   if (!row) throw new Error(`data key ${id} does not exist`);
+  // A restore puts a placeholder row where a backup's keyring lost a key to an erasure (operations/backup/restore.ts).
+  if (row.masterFingerprint === 'shredded') throw new Error(`data key ${id} was destroyed by an erasure (crypto-shredded)`);
   if (row.masterFingerprint !== fp)
     throw new Error(`data key ${id} is wrapped by master key ${row.masterFingerprint}, not the configured ${fp}`);
   const key = unseal(masterKey, row.wrappedKey);
@@ -98,8 +141,9 @@ async function dataKeyById(db: Db, masterKey: Buffer, id: number): Promise<Buffe
   return key;
 }
 
-export async function encryptText(db: Db, masterKey: Buffer, text: string): Promise<{ ciphertext: Buffer; dataKeyId: number }> {
-  const { id, key } = await currentDataKey(db, masterKey);
+/** Seals text under the owner's current data key (made on first use); without an owner, under the install's. */
+export async function encryptText(db: Db, masterKey: Buffer, text: string, owner: KeyOwner = null): Promise<{ ciphertext: Buffer; dataKeyId: number }> {
+  const { id, key } = await currentDataKey(db, masterKey, owner);
   return { ciphertext: seal(key, Buffer.from(text, 'utf8')), dataKeyId: id };
 }
 
@@ -144,5 +188,5 @@ export async function dataKeysNotWrappedBy(db: Db, masterKey: Buffer): Promise<n
  * The data-key machinery for content sealed outside the database (dataset files): the current key with
  * its id, to seal a file's own key under it, and a key by id, to open one.
  */
-export const dataKeyForSealing = (db: Db, masterKey: Buffer) => currentDataKey(db, masterKey);
+export const dataKeyForSealing = (db: Db, masterKey: Buffer, owner: KeyOwner = null) => currentDataKey(db, masterKey, owner);
 export const dataKeyForOpening = (db: Db, masterKey: Buffer, id: number) => dataKeyById(db, masterKey, id);

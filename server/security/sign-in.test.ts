@@ -2,8 +2,8 @@ import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditLog, sessions, users } from '../db/schema';
 import { createTestDatabase, type TestDatabase } from '../testing/database';
-import { DomainError } from './errors';
-import { FailureLimiter } from './rate-limit';
+import { DomainError } from '../core/errors';
+import { memorySignInLimiter, type SignInLimiter } from './sign-in-limits';
 import { createSession, getUserByToken, hashSessionToken } from './sessions';
 import { signIn } from './sign-in';
 import { createUser, ensureAdmin, setUserDisabled } from './users';
@@ -16,7 +16,7 @@ afterAll(async () => {
   await t?.drop();
 });
 
-const attempt = (email: string, password: string, limiter = new FailureLimiter()) =>
+const attempt = (email: string, password: string, limiter: SignInLimiter = memorySignInLimiter()) =>
   signIn(t.db, { email, password, clientAddress: '203.0.113.7', sessionHours: 1, limiter });
 
 async function auditFor(email: string) {
@@ -103,16 +103,21 @@ describe('sign-in', () => {
     expect(unknown).toBeGreaterThan(known * 0.4);
   });
 
-  it('limits failed sign-ins per email and address, even with the right password afterwards', async () => {
+  it('limits failed sign-ins per account, even with the right password afterwards, and gives one answer for unknown accounts', async () => {
     await createUser(t.db, { email: 'frank@example.test', password: 'frank-password', role: 'user' });
-    const limiter = new FailureLimiter(3, 60_000);
-    for (let i = 0; i < 3; i++) expect(await codeOf(attempt('frank@example.test', `guess-${i}-xx`, limiter))).toMatch(/^401/);
-    expect(await codeOf(attempt('frank@example.test', 'frank-password', limiter))).toMatch(/^429 TOO_MANY_REQUESTS: Too many failed sign-ins/);
-    // Another address is not locked out by someone else's guessing.
-    const other = await signIn(t.db, { email: 'frank@example.test', password: 'frank-password', clientAddress: '198.51.100.1', sessionHours: 1, limiter });
-    expect(other.user.email).toBe('frank@example.test');
+    const limiter = memorySignInLimiter({ accountFree: 3, addressFree: 100, baseDelayMs: 60_000, maxDelayMs: 60_000, forgetAfterMs: 60_000, globalPerMinute: 1000 });
+    // The fourth counted attempt is still checked; it starts the wait.
+    for (let i = 0; i < 4; i++) expect(await codeOf(attempt('frank@example.test', `guess-${i}-xx`, limiter))).toMatch(/^401/);
+    const locked = await codeOf(attempt('frank@example.test', 'frank-password', limiter));
+    expect(locked).toMatch(/^429 TOO_MANY_REQUESTS: Too many failed sign-ins for this account: try again in 60 s/);
+    // Per account, not per address: another address waits too.
+    const elsewhere = await codeOf(signIn(t.db, { email: 'frank@example.test', password: 'frank-password', clientAddress: '198.51.100.1', sessionHours: 1, limiter }));
+    expect(elsewhere).toBe(locked);
+    // An email nobody has is limited the same way, with the same words.
+    for (let i = 0; i < 4; i++) await codeOf(attempt('nobody4@example.test', `guess-${i}-xx`, limiter));
+    expect(await codeOf(attempt('nobody4@example.test', 'anything-at-all', limiter))).toBe(locked);
     const outcomes = (await auditFor('frank@example.test')).map((r) => r.outcome);
-    expect(outcomes).toEqual(['failure', 'failure', 'failure', 'denied', 'success']);
+    expect(outcomes).toEqual(['failure', 'failure', 'failure', 'failure', 'denied', 'denied']);
   });
 
   it('reads an expired session as nobody', async () => {
@@ -126,16 +131,3 @@ describe('sign-in', () => {
   });
 });
 
-describe('FailureLimiter', () => {
-  it('forgets failures once the window has passed', () => {
-    let now = 0;
-    const limiter = new FailureLimiter(2, 1000, () => now);
-    limiter.recordFailure('k');
-    limiter.recordFailure('k');
-    expect(limiter.retryAfterMs('k')).toBe(1000);
-    now = 600;
-    expect(limiter.retryAfterMs('k')).toBe(400);
-    now = 1001;
-    expect(limiter.retryAfterMs('k')).toBe(0);
-  });
-});

@@ -1,10 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import { and, asc, count, eq, ne, sql } from 'drizzle-orm';
 import type { Db } from '../db/client';
-import { ROLES, sessions, users, type Role } from '../db/schema';
-import type { Env } from '../env';
-import type { DbOrTx } from './db-types';
-import { DomainError } from './errors';
+import { passwordHistory, ROLES, sessions, users, type Role } from '../db/schema';
+import type { Env } from '../core/env';
+import type { DbOrTx } from '../db/types';
+import { DomainError } from '../core/errors';
+import { announceCredentialChange } from './credential-events';
+import { generateOneTimePassword } from './password-change';
 import { hashPassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './passwords';
 
 // Loose on purpose: `admin@localhost` is a valid address for a private install, which zod's email() refuses.
@@ -23,9 +24,11 @@ export interface NewUser {
   password: string;
   role: string;
   name?: string;
+  /** A password someone else chose (an admin, the CLI, the first start): its owner must change it at first sign-in. */
+  oneTime?: boolean;
 }
 
-export type PublicUser = Pick<typeof users.$inferSelect, 'id' | 'email' | 'name' | 'role' | 'locale' | 'disabled' | 'createdAt'>;
+export type PublicUser = Pick<typeof users.$inferSelect, 'id' | 'email' | 'name' | 'role' | 'locale' | 'disabled' | 'mustChangePassword' | 'createdAt'>;
 const publicColumns = {
   id: users.id,
   email: users.email,
@@ -33,6 +36,7 @@ const publicColumns = {
   role: users.role,
   locale: users.locale,
   disabled: users.disabled,
+  mustChangePassword: users.mustChangePassword,
   createdAt: users.createdAt,
 };
 
@@ -52,8 +56,15 @@ function validateNewUser(input: NewUser): { email: string; role: Role; name: str
 export async function createUser(db: DbOrTx, input: NewUser): Promise<PublicUser> {
   const { email, role, name } = validateNewUser(input);
   const passwordHash = await hashPassword(input.password);
-  const [row] = await db.insert(users).values({ email, role, name, passwordHash }).onConflictDoNothing({ target: users.email }).returning(publicColumns);
+  const mustChangePassword = input.oneTime ?? false;
+  const [row] = await db
+    .insert(users)
+    .values({ email, role, name, passwordHash, mustChangePassword })
+    .onConflictDoNothing({ target: users.email })
+    .returning(publicColumns);
   if (!row) throw new DomainError('CONFLICT', `A user with the email ${email} already exists`);
+  // The first entry of the history: the first change cannot set the same password again.
+  await db.insert(passwordHistory).values({ userId: row.id, passwordHash });
   return row;
 }
 
@@ -74,9 +85,10 @@ export async function ensureAdmin(db: Db, env: Pick<Env, 'ENCLAVE_ADMIN_EMAIL' |
     await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtext('enclave.ensure-admin'))`);
     const [existing] = await tx.select({ email: users.email }).from(users).where(eq(users.role, 'admin')).orderBy(asc(users.createdAt)).limit(1);
     if (existing) return { created: false, email: existing.email };
-    const oneTimePassword = env.ENCLAVE_ADMIN_PASSWORD ? undefined : randomBytes(18).toString('base64url');
+    const oneTimePassword = env.ENCLAVE_ADMIN_PASSWORD ? undefined : generateOneTimePassword();
     const email = env.ENCLAVE_ADMIN_EMAIL ?? 'admin@localhost';
-    await createUser(tx, { email, password: env.ENCLAVE_ADMIN_PASSWORD ?? oneTimePassword!, role: 'admin', name: 'Administrator' });
+    // A password the operator configured is theirs; a generated one is printed in a log and must be changed.
+    await createUser(tx, { email, password: env.ENCLAVE_ADMIN_PASSWORD ?? oneTimePassword!, role: 'admin', name: 'Administrator', oneTime: !!oneTimePassword });
     return { created: true, email: normalizeEmail(email), ...(oneTimePassword ? { oneTimePassword } : {}) };
   });
 }
@@ -105,6 +117,8 @@ export async function setUserRole(db: Db, id: string, role: string): Promise<Pub
   const target = await getTarget(db, id);
   if (target.role === 'admin' && role !== 'admin' && !target.disabled) await assertAnotherAdmin(db, id);
   const [row] = await db.update(users).set({ role }).where(eq(users.id, id)).returning(publicColumns);
+  // A role decides which models the user's keys reach: every gateway must forget what it knew.
+  await announceCredentialChange({ userId: id });
   return row!;
 }
 
@@ -112,11 +126,13 @@ export async function setUserRole(db: Db, id: string, role: string): Promise<Pub
 export async function setUserDisabled(db: Db, id: string, disabled: boolean): Promise<PublicUser> {
   const target = await getTarget(db, id);
   if (disabled && target.role === 'admin' && !target.disabled) await assertAnotherAdmin(db, id);
-  return db.transaction(async (tx) => {
-    const [row] = await tx.update(users).set({ disabled }).where(eq(users.id, id)).returning(publicColumns);
+  const row = await db.transaction(async (tx) => {
+    const [updated] = await tx.update(users).set({ disabled }).where(eq(users.id, id)).returning(publicColumns);
     if (disabled) await tx.delete(sessions).where(eq(sessions.userId, id));
-    return row!;
+    return updated!;
   });
+  await announceCredentialChange({ userId: id });
+  return row;
 }
 
 export async function setUserLocale(db: Db, id: string, locale: string): Promise<void> {

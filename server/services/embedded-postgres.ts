@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import type { Env } from '../env';
-import { log } from '../log';
-import { freePort } from './free-port';
+import type { Env } from '../core/env';
+import { log } from '../core/log';
+import { freePort } from '../core/net/free-port';
 
 /**
  * A real PostgreSQL under the data directory, for installs without DATABASE_URL. Its port and
@@ -16,12 +16,21 @@ interface EmbeddedState {
 }
 
 export interface EmbeddedPostgresHandle {
+  /** As the app role: no superuser, owns nothing, and may only read and append the audit log. */
   url: string;
+  /** As the superuser that owns the tables: migrations only. */
+  ownerUrl: string;
   /** Stops the server when this process started it; a no-op when it was already running. */
   stop(): Promise<void>;
 }
 
 const DATABASE = 'enclave';
+/**
+ * The role every process connects as. The superuser's password sits in the data directory too, so this
+ * does not stop someone who can run code as Enclave's OS user; it stops what reaches PostgreSQL only
+ * through the app (an injected query, a bug) from truncating the audit log or switching its trigger off.
+ */
+const APP_ROLE = 'enclave_app';
 
 function stateFile(env: Pick<Env, 'dataDir'>) {
   return path.join(env.dataDir, 'postgres.json');
@@ -37,6 +46,32 @@ function readState(env: Pick<Env, 'dataDir'>): EmbeddedState | undefined {
 
 function urlFor(state: EmbeddedState, database = DATABASE) {
   return `postgres://postgres:${encodeURIComponent(state.password)}@127.0.0.1:${state.port}/${database}`;
+}
+
+/** Derived from the superuser's password, so every process agrees on it without another secret to store or race over. */
+function appPassword(state: EmbeddedState): string {
+  return createHmac('sha256', state.password).update('enclave-embedded-app-role').digest('base64url');
+}
+
+function appUrlFor(state: EmbeddedState) {
+  return `postgres://${APP_ROLE}:${encodeURIComponent(appPassword(state))}@127.0.0.1:${state.port}/${DATABASE}`;
+}
+
+/** Creates the app role, or puts it back as it should be (login, no other power, this password). */
+async function ensureAppRole(state: EmbeddedState): Promise<void> {
+  const admin = new pg.Client({ connectionString: urlFor(state, 'postgres') });
+  await admin.connect();
+  try {
+    const found = await admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [APP_ROLE]);
+    const attributes = `LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD ${admin.escapeLiteral(appPassword(state))}`;
+    await admin.query(found.rowCount ? `ALTER ROLE ${APP_ROLE} WITH ${attributes}` : `CREATE ROLE ${APP_ROLE} ${attributes}`);
+  } finally {
+    await admin.end();
+  }
+}
+
+function handle(state: EmbeddedState, stop: () => Promise<void>): EmbeddedPostgresHandle {
+  return { url: appUrlFor(state), ownerUrl: urlFor(state), stop };
 }
 
 async function canConnect(url: string): Promise<boolean> {
@@ -73,7 +108,8 @@ async function importWithoutSignalHooks() {
 export async function ensureEmbeddedPostgres(env: Pick<Env, 'dataDir'>): Promise<EmbeddedPostgresHandle> {
   const existing = readState(env);
   if (existing && (await canConnect(urlFor(existing)))) {
-    return { url: urlFor(existing), stop: async () => {} };
+    await ensureAppRole(existing);
+    return handle(existing, async () => {});
   }
   const { default: EmbeddedPostgres } = await importWithoutSignalHooks();
   const databaseDir = path.join(env.dataDir, 'postgres');
@@ -109,6 +145,10 @@ export async function ensureEmbeddedPostgres(env: Pick<Env, 'dataDir'>): Promise
     if (found.rowCount === 0) await admin.query(`CREATE DATABASE "${DATABASE}"`);
     await admin.end();
   }
+  await ensureAppRole(state).catch(async (e) => {
+    await server.stop();
+    throw e;
+  });
   log.info('embedded PostgreSQL is running', { port: state.port });
-  return { url: urlFor(state), stop: () => server.stop() };
+  return handle(state, () => server.stop());
 }

@@ -19,16 +19,15 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-/** A fresh, migrated database of its own for one test file; drop() removes it. */
-export async function createTestDatabase(label = 't'): Promise<TestDatabase> {
+/** A fresh, empty database (no migrations: what a restore expects); drop() removes it. */
+export async function createEmptyTestDatabase(label = 't', poolSize = 5): Promise<TestDatabase> {
   const name = `enclave_test_${label.replace(/[^a-z0-9]/gi, '').toLowerCase().slice(0, 20)}_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client({ connectionString: TEST_PG_ADMIN_URL });
   await admin.connect();
   await admin.query(`CREATE DATABASE "${name}"`);
   await admin.end();
   const url = databaseUrl(name);
-  const db = createDb(url, 5);
-  await applyMigrations(db);
+  const db = createDb(url, poolSize);
   return {
     name,
     url,
@@ -41,6 +40,13 @@ export async function createTestDatabase(label = 't'): Promise<TestDatabase> {
       await c.end();
     },
   };
+}
+
+/** A fresh, migrated database of its own for one test file; drop() removes it. */
+export async function createTestDatabase(label = 't'): Promise<TestDatabase> {
+  const t = await createEmptyTestDatabase(label);
+  await applyMigrations(t.db);
+  return t;
 }
 
 /** A Redis key prefix of its own for one test file. */

@@ -1,10 +1,11 @@
 'use client';
 
 import Link from 'next/link';
-import { useCallback, useEffect, useState, type KeyboardEvent } from 'react';
+import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { useState, type KeyboardEvent } from 'react';
 import { useI18n } from '../../i18n/provider';
 import { readableError } from '../../lib/errors';
-import { trpc } from '../../lib/trpc';
+import { useTRPC } from '../../lib/trpc';
 import { useToast } from '../toast';
 import { AnswerColumn } from './answer-column';
 import { useArenaRound } from './use-arena-round';
@@ -16,17 +17,11 @@ export function ArenaScreen() {
   const toast = useToast();
   const round = useArenaRound();
   const [draft, setDraft] = useState('');
-  const [quota, setQuota] = useState<{ votesToday: number; dailyCap: number } | null>(null);
-
-  const loadQuota = useCallback(async () => {
-    try {
-      const mine = await trpc.arena.myBattles.query({ limit: 1 });
-      setQuota({ votesToday: mine.votesToday, dailyCap: mine.dailyCap });
-    } catch {
-      // The count is a courtesy: the server enforces the cap whatever this shows.
-    }
-  }, []);
-  useEffect(() => void loadQuota(), [loadQuota]);
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  // The count is a courtesy (a failure shows nothing): the server enforces the cap whatever this shows.
+  const quota = useQuery(trpc.arena.myBattles.queryOptions({ limit: 1 })).data ?? null;
+  const loadQuota = () => queryClient.invalidateQueries(trpc.arena.myBattles.pathFilter());
 
   const streaming = round.phase === 'streaming';
   const capReached = quota !== null && quota.votesToday >= quota.dailyCap;

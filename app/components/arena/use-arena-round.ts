@@ -1,8 +1,9 @@
 'use client';
 
+import { useMutation } from '@tanstack/react-query';
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { trpc, type RouterOutputs } from '../../lib/trpc';
-import { EventStreamError } from '../../lib/event-stream';
+import { errorStatus, useTRPC, useTRPCClient, type RouterOutputs } from '../../lib/trpc';
+import { StreamError } from '../../lib/event-stream';
 import { streamArena, type Side } from './arena-stream';
 
 export type VoteResult = RouterOutputs['arena']['vote'];
@@ -33,6 +34,9 @@ export function useArenaRound() {
   const [voting, setVoting] = useState(false);
   const [maxTokens, setMaxTokens] = useState(0);
   const abortRef = useRef<AbortController | null>(null);
+  const client = useTRPCClient();
+  const trpc = useTRPC();
+  const { mutateAsync: sendVote } = useMutation(trpc.arena.vote.mutationOptions());
 
   const patch = (side: Side, change: (a: Answer) => Answer) => setAnswers((all) => ({ ...all, [side]: change(all[side]) }));
 
@@ -47,6 +51,7 @@ export function useArenaRound() {
     setPhase('streaming');
     try {
       const outcome = await streamArena(
+        client,
         { content },
         {
           onMeta: (meta) => setMaxTokens(meta.maxTokens),
@@ -58,25 +63,25 @@ export function useArenaRound() {
       );
       setPhase(outcome === 'aborted' ? 'stopped' : 'voting');
     } catch (err) {
-      setError({ message: err instanceof Error ? err.message : String(err), status: err instanceof EventStreamError ? err.status : 0 });
+      setError({ message: err instanceof Error ? err.message : String(err), status: err instanceof StreamError ? err.status : (errorStatus(err) ?? 0) });
       setPhase('failed');
     } finally {
       if (abortRef.current === controller) abortRef.current = null;
     }
-  }, []);
+  }, [client]);
 
   const vote = useCallback(
     async (winner: Winner) => {
       if (!battleId || voting) return;
       setVoting(true);
       try {
-        setResult(await trpc.arena.vote.mutate({ battleId, winner }));
+        setResult(await sendVote({ battleId, winner }));
         setPhase('voted');
       } finally {
         setVoting(false);
       }
     },
-    [battleId, voting],
+    [battleId, voting, sendVote],
   );
 
   const reset = useCallback(() => {

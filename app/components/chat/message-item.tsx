@@ -115,6 +115,11 @@ function ReplyDetails({ metadata }: { metadata: Record<string, unknown> }) {
           {t('chat.stopped')}
         </span>
       )}
+      {metadata.interrupted === true && (
+        <span className="badge" data-testid="reply-interrupted" title={t('chat.interruptedHint')}>
+          {t('chat.interrupted')}
+        </span>
+      )}
       {usage && (usage.promptTokens !== undefined || usage.completionTokens !== undefined) && (
         <span data-testid="reply-usage">{t('chat.tokens', { prompt: usage.promptTokens ?? '–', completion: usage.completionTokens ?? '–' })}</span>
       )}

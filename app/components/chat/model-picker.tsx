@@ -1,13 +1,9 @@
 'use client';
 
 import { useI18n } from '../../i18n/provider';
+import type { RouterOutputs } from '../../lib/trpc';
 
-export interface ModelOption {
-  name: string;
-  engine: string;
-  status: string;
-  ready: boolean;
-}
+type ModelOption = RouterOutputs['models']['list'][number];
 
 /** Only the models the caller may use arrive from models.list; the ones not ready are shown but disabled. */
 export function ModelPicker({ models, value, onChange }: { models: ModelOption[] | null; value: string | null; onChange(name: string): void }) {

@@ -3,16 +3,13 @@
 import Link from 'next/link';
 import { useState, type KeyboardEvent } from 'react';
 import { useI18n } from '../../i18n/provider';
+import type { RouterOutputs } from '../../lib/trpc';
+import { Brand } from '../brand';
 import { ConfirmDialog } from '../confirm-dialog';
-import { PencilIcon, TrashIcon } from '../icons';
+import { IconButton, PencilIcon, TrashIcon } from '../icons';
 import { UserMenu } from '../user-menu';
 
-export interface ConversationSummary {
-  id: string;
-  title: string | null;
-  model: string | null;
-  updatedAt: string | Date;
-}
+type ConversationSummary = RouterOutputs['conversations']['list'][number];
 
 interface Props {
   conversations: ConversationSummary[] | null;
@@ -47,12 +44,7 @@ export function Sidebar({ conversations, activeId, search, onSearch, onNew, onRe
   return (
     <aside className="sidebar">
       <div className="sidebar-top">
-        <div className="brand">
-          <span className="brand-mark" aria-hidden>
-            ◆
-          </span>
-          {t('app.name')}
-        </div>
+        <Brand />
         <button type="button" className="button button-primary button-block" onClick={onNew} data-testid="new-chat">
           + {t('sidebar.newChat')}
         </button>
@@ -91,29 +83,16 @@ export function Sidebar({ conversations, activeId, search, onSearch, onNew, onRe
                   {titleOf(c)}
                 </Link>
                 <span className="conversation-actions">
-                  <button
-                    type="button"
-                    className="icon-button"
-                    title={t('sidebar.rename')}
-                    aria-label={t('sidebar.rename')}
+                  <IconButton
+                    label={t('sidebar.rename')}
+                    icon={<PencilIcon />}
                     onClick={() => {
                       setDraft(c.title ?? '');
                       setEditingId(c.id);
                     }}
-                    data-testid="rename-conversation"
-                  >
-                    <PencilIcon />
-                  </button>
-                  <button
-                    type="button"
-                    className="icon-button"
-                    title={t('sidebar.delete')}
-                    aria-label={t('sidebar.delete')}
-                    onClick={() => setDeleting(c)}
-                    data-testid="delete-conversation"
-                  >
-                    <TrashIcon />
-                  </button>
+                    testId="rename-conversation"
+                  />
+                  <IconButton label={t('sidebar.delete')} icon={<TrashIcon />} onClick={() => setDeleting(c)} testId="delete-conversation" />
                 </span>
               </>
             )}

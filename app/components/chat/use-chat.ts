@@ -1,21 +1,15 @@
 'use client';
 
+import { useQueryClient } from '@tanstack/react-query';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { streamChat, type ChatRequest, type ReplyMeta } from '../../lib/chat-stream';
 import { newestLeafUnder } from '../../lib/message-tree';
-import { errorCode, trpc } from '../../lib/trpc';
+import { errorCode, useTRPC, useTRPCClient, type RouterOutputs } from '../../lib/trpc';
 import { useToast } from '../toast';
 import { useI18n } from '../../i18n/provider';
 
-export interface ChatMessage {
-  id: string;
-  parentId: string | null;
-  role: string;
-  content: string;
-  model: string | null;
-  metadata: Record<string, unknown> | null;
-  createdAt: string;
-}
+/** A message as the server keeps it; a turn in progress shows local ones until its meta event names them. */
+export type ChatMessage = RouterOutputs['conversations']['get']['messages'][number];
 
 export interface GenerationSettings {
   temperature?: number;
@@ -49,16 +43,21 @@ export function useChat({ routeId, onCreated, onActivity }: Options) {
   const [leafId, setLeafId] = useState<string | null>(null);
   const [loadState, setLoadState] = useState<LoadState>('empty');
   const [streaming, setStreaming] = useState(false);
+  const [quotaRefusal, setQuotaRefusal] = useState<string | null>(null);
   const abortRef = useRef<AbortController | null>(null);
   // The id this hook itself created: arriving at its URL must not reload (and cut) the live stream.
   const ownIdRef = useRef<string | null>(null);
+  const trpc = useTRPC();
+  const client = useTRPCClient();
+  const queryClient = useQueryClient();
 
   const load = useCallback(
     async (id: string, quiet = false) => {
       if (!quiet) setLoadState('loading');
       try {
-        const conversation = await trpc.conversations.get.query({ id });
-        const list = conversation.messages.map(toChatMessage);
+        // Always the server's copy: a turn just ended changed it.
+        const conversation = await queryClient.fetchQuery({ ...trpc.conversations.get.queryOptions({ id }), staleTime: 0 });
+        const list = conversation.messages;
         setConversationId(conversation.id);
         setModelState(conversation.model ?? null);
         setMessages(list);
@@ -72,7 +71,7 @@ export function useChat({ routeId, onCreated, onActivity }: Options) {
         }
       }
     },
-    [toast],
+    [toast, queryClient, trpc],
   );
 
   // Only a change of URL (re)loads: a new `load` identity (e.g. after a language switch) must not cut a stream.
@@ -100,7 +99,7 @@ export function useChat({ routeId, onCreated, onActivity }: Options) {
       if (!id) {
         let created: string;
         try {
-          ({ id: created } = await trpc.conversations.create.mutate({ title: draftTitle ?? undefined, model: chosenModel }));
+          ({ id: created } = await client.conversations.create.mutate({ title: draftTitle ?? undefined, model: chosenModel }));
         } catch (err) {
           toast.error(err);
           return false;
@@ -114,19 +113,22 @@ export function useChat({ routeId, onCreated, onActivity }: Options) {
 
       const userLocal = 'content' in request ? localId('user') : null;
       const assistantLocal = localId('assistant');
-      const now = new Date().toISOString();
+      const now = new Date();
       const assistantParent = 'content' in request ? userLocal : request.regenerateFrom;
       setMessages((list) => [
         ...list,
         ...(userLocal && 'content' in request
-          ? [{ id: userLocal, parentId: request.parentId, role: 'user', content: request.content, model: null, metadata: null, createdAt: now }]
+          ? [{ id: userLocal, parentId: request.parentId, role: 'user' as const, content: request.content, model: null, metadata: {}, createdAt: now }]
           : []),
-        { id: assistantLocal, parentId: assistantParent, role: 'assistant', content: '', model: chosenModel, metadata: { streaming: true }, createdAt: now },
+        { id: assistantLocal, parentId: assistantParent, role: 'assistant' as const, content: '', model: chosenModel, metadata: { streaming: true }, createdAt: now },
       ]);
       setLeafId(assistantLocal);
       setStreaming(true);
 
       let assistantId = assistantLocal;
+      // A refusal before anything was stored (data protection: the deployment may not receive this
+      // conversation's level) keeps the typed text in the box: runTurn answers false.
+      let refused = false;
       const controller = new AbortController();
       abortRef.current = controller;
       const patchAssistant = (patch: (m: ChatMessage) => ChatMessage) =>
@@ -135,8 +137,10 @@ export function useChat({ routeId, onCreated, onActivity }: Options) {
         patchAssistant((m) => ({ ...m, metadata: { ...withoutStreaming(m.metadata), ...meta } }));
 
       try {
+        setQuotaRefusal(null);
         const outcome = await streamChat(
-          { ...request, conversationId: id, model: chosenModel, ...settings } as ChatRequest,
+          client,
+          { ...request, conversationId: id, model: chosenModel, ...settings },
           {
             onMeta(meta) {
               const renamed = new Map<string, string>([[assistantLocal, meta.assistantMessageId]]);
@@ -164,17 +168,25 @@ export function useChat({ routeId, onCreated, onActivity }: Options) {
         if (outcome === 'aborted') finish({ stopped: true });
       } catch (err) {
         patchAssistant((m) => ({ ...m, metadata: { ...withoutStreaming(m.metadata), error: true } }));
-        toast.show(t('chat.streamError', { message: err instanceof Error ? err.message : String(err) }), 'error');
+        // A quota refusal stays on screen (the meter shows it) until the next turn goes through.
+        refused = errorCode(err) === 'FORBIDDEN';
+        if (errorCode(err) === 'TOO_MANY_REQUESTS') setQuotaRefusal(err instanceof Error ? err.message : String(err));
+        else toast.show(t('chat.streamError', { message: err instanceof Error ? err.message : String(err) }), 'error');
         // The server is the record: show what it actually kept of this turn.
         if (id) void load(id, true);
       } finally {
         if (abortRef.current === controller) abortRef.current = null;
         setStreaming(false);
+        // The gateway adds a turn's tokens to the quota just after the reply's last byte: read the meter now
+        // and once more a moment later, so it never lags a turn behind until its 30 s refresh.
+        const refreshQuota = () => void queryClient.invalidateQueries({ queryKey: trpc.quotas.mine.queryKey() });
+        refreshQuota();
+        setTimeout(refreshQuota, 1_000);
         onActivity();
       }
-      return true;
+      return !refused;
     },
-    [conversationId, load, onActivity, onCreated, t, toast],
+    [conversationId, load, onActivity, onCreated, t, toast, client, queryClient, trpc],
   );
 
   const stop = useCallback(() => abortRef.current?.abort(), []);
@@ -182,32 +194,12 @@ export function useChat({ routeId, onCreated, onActivity }: Options) {
   // Leaving the page mid-stream is a stop: the server keeps the partial reply.
   useEffect(() => () => abortRef.current?.abort(), []);
 
-  return { conversationId, model, messages, leafId, setLeafId, loadState, streaming, runTurn, stop, reload: load };
+  return { conversationId, model, messages, leafId, setLeafId, loadState, streaming, runTurn, stop, reload: load, quotaRefusal };
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
-function withoutStreaming(metadata: Record<string, unknown> | null): Record<string, unknown> {
-  const { streaming: _streaming, ...rest } = metadata ?? {};
+function withoutStreaming(metadata: Record<string, unknown>): Record<string, unknown> {
+  const { streaming: _streaming, ...rest } = metadata;
   return rest;
-}
-
-function toChatMessage(m: {
-  id: string;
-  parentId: string | null;
-  role: string;
-  content: string;
-  model?: string | null;
-  metadata?: unknown;
-  createdAt: string | Date;
-}): ChatMessage {
-  return {
-    id: m.id,
-    parentId: m.parentId,
-    role: m.role,
-    content: m.content,
-    model: m.model ?? null,
-    metadata: m.metadata && typeof m.metadata === 'object' ? (m.metadata as Record<string, unknown>) : null,
-    createdAt: new Date(m.createdAt).toISOString(),
-  };
 }

@@ -1,18 +1,21 @@
 'use client';
 
+import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useParams, useRouter } from 'next/navigation';
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useEffect, useState } from 'react';
 import { useI18n } from '../../i18n/provider';
 import { pathTo } from '../../lib/message-tree';
-import { trpc } from '../../lib/trpc';
+import { useTRPC } from '../../lib/trpc';
 import { NotFoundView } from '../not-found-view';
-import { useToast } from '../toast';
+import { useErrorToast, useToast } from '../toast';
 import { Composer } from './composer';
+import { QuotaMeter } from './quota-meter';
 import { ExportMenu } from './export-menu';
 import { loadGenerationSettings, saveGenerationSettings } from './generation-settings';
 import { MessageList } from './message-list';
-import { ModelPicker, type ModelOption } from './model-picker';
-import { Sidebar, type ConversationSummary } from './sidebar';
+import { ModelPicker } from './model-picker';
+import { ClassificationSelect } from '../classification-select';
+import { Sidebar } from './sidebar';
 import { useChat, type GenerationSettings } from './use-chat';
 
 /**
@@ -26,69 +29,42 @@ export function ChatWorkspace() {
   const params = useParams<{ id?: string }>();
   const routeId = typeof params?.id === 'string' ? params.id : undefined;
 
-  const [conversations, setConversations] = useState<ConversationSummary[] | null>(null);
   const [search, setSearch] = useState('');
-  const [models, setModels] = useState<ModelOption[] | null>(null);
+  const [searched, setSearched] = useState('');
   const [selectedModel, setSelectedModel] = useState<string | null>(null);
   const [settings, setSettings] = useState<GenerationSettings>({});
   const [sidebarOpen, setSidebarOpen] = useState(false);
-  const searchRef = useRef(search);
-  searchRef.current = search;
-
-  const refreshList = useCallback(async () => {
-    try {
-      const list = await trpc.conversations.list.query({ search: searchRef.current.trim() || undefined });
-      setConversations(list);
-    } catch (err) {
-      toast.error(err);
-      setConversations((current) => current ?? []);
-    }
-  }, [toast]);
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
 
   // Searching waits for a pause in typing, so each keystroke is not a query.
   useEffect(() => {
-    const timer = setTimeout(() => void refreshList(), search ? 250 : 0);
+    const timer = setTimeout(() => setSearched(search.trim()), search ? 250 : 0);
     return () => clearTimeout(timer);
-  }, [search, refreshList]);
+  }, [search]);
+  const list = useQuery(trpc.conversations.list.queryOptions({ search: searched || undefined }, { placeholderData: keepPreviousData }));
+  useErrorToast(list.error);
+  const conversations = list.data ?? (list.error ? [] : null);
+  const refreshList = () => queryClient.invalidateQueries(trpc.conversations.list.pathFilter());
 
   useEffect(() => setSettings(loadGenerationSettings()), []);
 
   // Engines start after the web role, and deployments come and go: keep the model list fresh,
   // quickly while nothing is ready yet, slowly after that.
-  const toastRef = useRef(toast);
-  toastRef.current = toast;
+  const modelList = useQuery(trpc.models.list.queryOptions(undefined, { refetchInterval: (query) => (query.state.data?.some((m) => m.ready) ? 30_000 : 3_000) }));
+  useErrorToast(modelList.error);
+  const models = modelList.data ?? (modelList.error ? [] : null);
   useEffect(() => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let stopped = false;
-    let failures = 0;
-    const poll = async () => {
-      let anyReady = false;
-      try {
-        const list = await trpc.models.list.query();
-        anyReady = list.some((m) => m.ready);
-        failures = 0;
-        if (stopped) return;
-        setModels(list);
-        setSelectedModel((current) => current ?? list.find((m) => m.ready)?.name ?? null);
-      } catch (err) {
-        if (stopped) return;
-        setModels((current) => current ?? []);
-        if (failures++ === 0) toastRef.current.error(err);
-      }
-      if (!stopped) timer = setTimeout(poll, anyReady ? 30_000 : 3_000);
-    };
-    void poll();
-    return () => {
-      stopped = true;
-      clearTimeout(timer);
-    };
-  }, []);
+    if (modelList.data) setSelectedModel((current) => current ?? modelList.data.find((m) => m.ready)?.name ?? null);
+  }, [modelList.data]);
 
   const chat = useChat({
     routeId,
     onCreated: (id) => router.replace(`/c/${id}`),
     onActivity: () => void refreshList(),
   });
+  const renameConversation = useMutation(trpc.conversations.rename.mutationOptions());
+  const deleteConversation = useMutation(trpc.conversations.delete.mutationOptions());
 
   // An opened conversation brings back the model it was using.
   useEffect(() => {
@@ -113,7 +89,7 @@ export function ChatWorkspace() {
 
   async function rename(id: string, title: string) {
     try {
-      await trpc.conversations.rename.mutate({ id, title });
+      await renameConversation.mutateAsync({ id, title });
     } catch (err) {
       toast.error(err);
     }
@@ -122,7 +98,7 @@ export function ChatWorkspace() {
 
   async function remove(id: string) {
     try {
-      await trpc.conversations.delete.mutate({ id });
+      await deleteConversation.mutateAsync({ id });
     } catch (err) {
       toast.error(err);
       return;
@@ -158,6 +134,7 @@ export function ChatWorkspace() {
           <h1 className="chat-title" data-testid="chat-title">
             {chat.conversationId ? activeTitle || t('sidebar.untitled') : ''}
           </h1>
+          {chat.conversationId && chat.loadState === 'ready' && <ClassificationSelect kind="conversation" id={chat.conversationId} refreshKey={chat.streaming} />}
           {chat.conversationId && chat.loadState === 'ready' && <ExportMenu conversationId={chat.conversationId} />}
         </header>
         {chat.loadState === 'notFound' ? (
@@ -196,6 +173,7 @@ export function ChatWorkspace() {
         )}
         {chat.loadState !== 'notFound' && (
           <div className="composer-dock">
+            <QuotaMeter refusal={chat.quotaRefusal} />
             <Composer
               streaming={chat.streaming}
               disabled={!selectedModel || chat.loadState === 'loading'}

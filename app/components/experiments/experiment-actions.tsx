@@ -1,35 +1,28 @@
 'use client';
 
+import { useMutation } from '@tanstack/react-query';
 import { useState } from 'react';
 import { useI18n } from '../../i18n/provider';
 import { ConfirmDialog } from '../confirm-dialog';
-import { useToast } from '../toast';
-import { experimentsApi, type ExperimentView } from './api';
+import { useBusyAction } from '../use-busy-action';
+import { useTRPC } from '../../lib/trpc';
+import type { ExperimentView } from './views';
 
 /** Start, stop and promote (both confirmed: they change what every client of the name gets). */
 export function ExperimentActions({ experiment, onChanged }: { experiment: ExperimentView; onChanged(): void }) {
   const { t } = useI18n();
-  const toast = useToast();
-  const [busy, setBusy] = useState(false);
+  const { busy, act } = useBusyAction(onChanged);
   const [confirming, setConfirming] = useState<{ kind: 'stop' } | { kind: 'promote'; variantId: string; label: string } | null>(null);
   const { status } = experiment;
-
-  async function act(action: () => Promise<unknown>) {
-    setBusy(true);
-    try {
-      await action();
-    } catch (err) {
-      toast.error(err);
-    } finally {
-      setBusy(false);
-      onChanged();
-    }
-  }
+  const trpc = useTRPC();
+  const start = useMutation(trpc.experiments.start.mutationOptions()).mutateAsync;
+  const stop = useMutation(trpc.experiments.stop.mutationOptions()).mutateAsync;
+  const promote = useMutation(trpc.experiments.promote.mutationOptions()).mutateAsync;
 
   return (
     <div className="actions-row" data-testid="experiment-actions">
       {status === 'draft' && (
-        <button type="button" className="button button-primary" disabled={busy} onClick={() => void act(() => experimentsApi.start(experiment.id))} data-testid="experiment-start">
+        <button type="button" className="button button-primary" disabled={busy} onClick={() => void act(() => start({ id: experiment.id }))} data-testid="experiment-start">
           {t('experiments.start')}
         </button>
       )}
@@ -52,7 +45,7 @@ export function ExperimentActions({ experiment, onChanged }: { experiment: Exper
           onConfirm={() => {
             const c = confirming;
             setConfirming(null);
-            void act(() => (c.kind === 'stop' ? experimentsApi.stop(experiment.id) : experimentsApi.promote(experiment.id, c.variantId)));
+            void act(() => (c.kind === 'stop' ? stop({ id: experiment.id }) : promote({ id: experiment.id, variantId: c.variantId })));
           }}
         />
       )}

@@ -1,9 +1,10 @@
 'use client';
 
+import { useMutation } from '@tanstack/react-query';
 import { useState } from 'react';
 import { useI18n } from '../../i18n/provider';
 import { useToast } from '../toast';
-import { experimentsApi } from './api';
+import { useTRPC } from '../../lib/trpc';
 import { ThumbIcon } from './thumb-icon';
 import './feedback.css';
 
@@ -12,19 +13,12 @@ export function FeedbackButtons({ messageId, initial }: { messageId: string; ini
   const { t } = useI18n();
   const toast = useToast();
   const [rating, setRating] = useState<number>(initial === 1 || initial === -1 ? initial : 0);
-  const [busy, setBusy] = useState(false);
+  const trpc = useTRPC();
+  const feedback = useMutation(trpc.experiments.feedback.mutationOptions({ onSuccess: (_, { rating }) => setRating(rating), onError: (err) => toast.error(err) }));
+  const busy = feedback.isPending;
 
-  async function rate(value: 1 | -1) {
-    const next = rating === value ? 0 : value;
-    setBusy(true);
-    try {
-      await experimentsApi.feedback(messageId, next);
-      setRating(next);
-    } catch (err) {
-      toast.error(err);
-    } finally {
-      setBusy(false);
-    }
+  function rate(value: 1 | -1) {
+    feedback.mutate({ messageId, rating: rating === value ? 0 : value });
   }
 
   return (

@@ -4,8 +4,9 @@ import { useI18n } from '../../i18n/provider';
 import { readableError } from '../../lib/errors';
 import { Histogram } from '../charts/histogram';
 import { PALETTE } from '../charts/scale';
-import { usePoll } from '../fleet/use-poll';
-import { experimentsApi, formatMs, type LatencyInput } from './api';
+import { keepPreviousData, useQuery } from '@tanstack/react-query';
+import { useTRPC } from '../../lib/trpc';
+import { formatMs, type LatencyInput } from './views';
 
 const REFRESH_MS = 15_000;
 
@@ -15,8 +16,8 @@ const REFRESH_MS = 15_000;
  */
 export function LatencyHistogram({ query, title, names, testId }: { query: LatencyInput; title: string; names?: Map<string, string>; testId?: string }) {
   const { t } = useI18n();
-  const key = JSON.stringify(query);
-  const { data, error } = usePoll(() => experimentsApi.latency(query), REFRESH_MS, key);
+  const trpc = useTRPC();
+  const { data, error } = useQuery(trpc.experiments.latency.queryOptions(query, { refetchInterval: REFRESH_MS, placeholderData: keepPreviousData }));
   if (!data) return error ? <p className="form-error">{readableError(error, t)}</p> : <p className="muted">{t('common.loading')}</p>;
   const series = data.series.map((s, i) => ({
     name: names?.get(s.key) ?? (s.key || title),

@@ -3,7 +3,7 @@
 import { useI18n } from '../../i18n/provider';
 import type { MessageKey } from '../../i18n/en';
 import { IntervalChart } from '../charts/interval-chart';
-import { formatMs, formatPercent, type ComparisonView, type ExperimentView } from './api';
+import { formatMs, formatPercent, type ComparisonView, type ExperimentView } from './views';
 
 const pValue = (p: number) => (p < 0.0001 ? p.toExponential(1) : p.toFixed(4));
 

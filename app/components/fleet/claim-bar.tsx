@@ -2,7 +2,7 @@
 
 import { useI18n } from '../../i18n/provider';
 import { formatBytes } from './format';
-import type { PerGpuClaim } from './types';
+import type { PerGpuClaim } from './views';
 
 const PARTS = [
   { key: 'weightsBytes', label: 'dryRun.weights', className: 'part-weights' },

@@ -1,14 +1,17 @@
 'use client';
 
+import { keepPreviousData, skipToken, useMutation, useQuery } from '@tanstack/react-query';
 import { useRouter } from 'next/navigation';
-import { useEffect, useMemo, useState, type FormEvent, type ReactNode } from 'react';
+import { useMemo, useState, type FormEvent } from 'react';
 import { useI18n } from '../../i18n/provider';
 import type { MessageKey } from '../../i18n/en';
+import { Field } from '../field';
 import { useToast } from '../toast';
 import { DryRunPanel } from './dry-run-panel';
-import { fleetApi } from './fleet-api';
-import { buildSpec, type DeploymentSpecInput, DTYPES, initialSpecForm, QUANTIZATIONS, suggestName, TP_CHOICES, type SpecFormState } from './spec-form';
-import type { DryRunView, ModelView, NodeView } from './types';
+import { useTRPC } from '../../lib/trpc';
+import { useDebounced } from '../../lib/use-debounced';
+import { buildSpec, type DeploymentSpecInput, DTYPES, FORM_ENGINES, initialSpecForm, isGpuFormEngine, QUANTIZATIONS, suggestName, TP_CHOICES, type SpecFormState } from './spec-form';
+import type { ModelView, NodeView } from './views';
 
 const DRY_RUN_DELAY_MS = 350;
 
@@ -29,10 +32,11 @@ export function DeploymentForm({ models, nodes, existingNames, initialVersionId 
   const [versionId, setVersionId] = useState(initial?.id ?? '');
   const [name, setName] = useState(initial ? suggestName(initial.modelName, initial.version, existingNames) : '');
   const [form, setForm] = useState<SpecFormState>(() => initialSpecForm(initial?.format));
-  const [busy, setBusy] = useState(false);
   // Kept out of the spec form state: it is sent once, sealed by the server, and never shown again.
   const [upstreamKey, setUpstreamKey] = useState('');
-  const [dryRun, setDryRun] = useState<{ result: DryRunView | null; error: unknown; checking: boolean }>({ result: null, error: null, checking: false });
+  const trpc = useTRPC();
+  const create = useMutation(trpc.deployments.create.mutationOptions());
+  const busy = create.isPending || create.isSuccess;
 
   const set = <K extends keyof SpecFormState>(key: K, value: SpecFormState[K]) => setForm((f) => ({ ...f, [key]: value }));
   const built = buildSpec(form);
@@ -40,22 +44,15 @@ export function DeploymentForm({ models, nodes, existingNames, initialVersionId 
   const specKey = 'spec' in built ? JSON.stringify(built.spec) : null;
   const waiting = !versionId || form.engine === 'upstream';
 
-  // Debounced: typing "8192" asks once, and an answer to an older spec never replaces a newer one.
-  useEffect(() => {
-    if (waiting || !specKey) return;
-    let current = true;
-    setDryRun((d) => ({ ...d, checking: true }));
-    const timer = setTimeout(() => {
-      fleetApi
-        .dryRun(versionId, JSON.parse(specKey) as DeploymentSpecInput)
-        .then((result) => current && setDryRun({ result, error: null, checking: false }))
-        .catch((error: unknown) => current && setDryRun({ result: null, error, checking: false }));
-    }, DRY_RUN_DELAY_MS);
-    return () => {
-      current = false;
-      clearTimeout(timer);
-    };
-  }, [versionId, specKey, waiting]);
+  // Debounced, and keyed by the spec asked about: an answer to an older spec never replaces a newer one.
+  const question = waiting || !specKey ? null : JSON.stringify({ modelVersionId: versionId, spec: JSON.parse(specKey) as DeploymentSpecInput });
+  const asked = useDebounced(question, DRY_RUN_DELAY_MS);
+  const current = asked !== null && asked === question;
+  const planned = useQuery({
+    ...trpc.deployments.dryRun.queryOptions(asked ? (JSON.parse(asked) as { modelVersionId: string; spec: DeploymentSpecInput }) : skipToken),
+    placeholderData: keepPreviousData,
+  });
+  const dryRun = { result: planned.error ? null : (planned.data ?? null), error: planned.error, checking: !waiting && Boolean(specKey) && (!current || planned.isFetching) };
 
   function chooseVersion(id: string) {
     setVersionId(id);
@@ -68,19 +65,17 @@ export function DeploymentForm({ models, nodes, existingNames, initialVersionId 
   async function submit(event: FormEvent) {
     event.preventDefault();
     if (!('spec' in built)) return;
-    setBusy(true);
     try {
       const key = form.engine === 'upstream' && upstreamKey.trim() ? upstreamKey.trim() : undefined;
-      const created = await fleetApi.create({ name: name.trim(), modelVersionId: versionId || undefined, spec: built.spec, upstreamKey: key });
+      const created = await create.mutateAsync({ name: name.trim(), modelVersionId: versionId || undefined, spec: built.spec, upstreamKey: key });
       toast.show(t('form.created', { name: name.trim() }));
       router.push(`/deployments/${created.id}`);
     } catch (err) {
       toast.error(err);
-      setBusy(false);
     }
   }
 
-  const gpuEngine = form.engine === 'vllm';
+  const gpuEngine = isGpuFormEngine(form.engine);
   return (
     <div className="deploy-layout">
       <form className="card deploy-form" onSubmit={submit} data-testid="deployment-form">
@@ -89,7 +84,7 @@ export function DeploymentForm({ models, nodes, existingNames, initialVersionId 
         </Field>
         <Field label={t('form.engine')}>
           <select value={form.engine} onChange={(e) => set('engine', e.target.value as SpecFormState['engine'])} data-testid="deploy-engine">
-            {(['vllm', 'llamacpp', 'upstream'] as const).map((engine) => (
+            {FORM_ENGINES.map((engine) => (
               <option key={engine} value={engine}>
                 {t(`form.engine.${engine}` as MessageKey)}
               </option>
@@ -158,7 +153,7 @@ export function DeploymentForm({ models, nodes, existingNames, initialVersionId 
             <Field label={t('form.maxModelLen')} hint={t('form.maxModelLenHint')}>
               <input type="number" min={16} value={form.maxModelLen} onChange={(e) => set('maxModelLen', e.target.value)} data-testid="deploy-max-model-len" />
             </Field>
-            <Field label={t('form.gpuMemoryUtilization')}>
+            <Field label={t('form.gpuMemoryUtilization')} hint={form.engine === 'tgi' || form.engine === 'sglang' ? t(`form.gpuMemoryUtilizationHint.${form.engine}`) : undefined}>
               <div className="slider-row">
                 <input
                   type="range"
@@ -220,15 +215,5 @@ export function DeploymentForm({ models, nodes, existingNames, initialVersionId 
         nodes={nodes}
       />
     </div>
-  );
-}
-
-function Field({ label, hint, wide, children }: { label: string; hint?: string; wide?: boolean; children: ReactNode }) {
-  return (
-    <label className={`field${wide ? ' field-wide' : ''}`}>
-      <span>{label}</span>
-      {children}
-      {hint && <small>{hint}</small>}
-    </label>
   );
 }

@@ -4,7 +4,7 @@ import { useI18n } from '../../i18n/provider';
 import { readableError } from '../../lib/errors';
 import { ClaimBar } from './claim-bar';
 import { PlacementTiles } from './gpu-tiles';
-import type { DryRunView, NodeView } from './types';
+import type { DryRunView, NodeView } from './views';
 
 const MiB = 1024 * 1024;
 
@@ -68,6 +68,12 @@ export function DryRunPanel({ result, checking, error, waiting, external, utiliz
                 {result.tp !== null && ` · ${t('dryRun.parallel', { tp: result.tp, pp: result.pp ?? 1 })}`}
               </h3>
               <PlacementTiles placements={result.placements} nodes={nodes} />
+              {/* A measured start of the same model, dtype, TP and GPU type replaces the estimate: say which. */}
+              {result.basis && (
+                <p className="muted" data-testid="dry-run-basis">
+                  {t('measured.plannedFrom', { basis: result.basis })}
+                </p>
+              )}
             </section>
           )}
           {result.maxConcurrentSequences !== null && result.maxConcurrentSequences !== undefined && (

@@ -2,7 +2,7 @@
 
 import { useI18n } from '../../i18n/provider';
 import { formatDateTime } from '../format';
-import type { DeploymentEventView } from './types';
+import type { DeploymentEventView } from './views';
 
 /** A deployment's status history, newest first, as a vertical timeline. */
 export function EventsTimeline({ events }: { events: DeploymentEventView[] }) {

@@ -2,7 +2,7 @@
 
 import { useI18n } from '../../i18n/provider';
 import { formatBytes, percentOf } from './format';
-import type { NodeView } from './types';
+import type { NodeView } from './views';
 
 const MiB = 1024 * 1024;
 

@@ -5,7 +5,7 @@ import { useI18n } from '../../i18n/provider';
 import { formatAge, formatBytes, formatMiB, percentOf } from './format';
 import { Sparkline } from './sparkline';
 import { StatusBadge } from './status-badge';
-import type { GpuView, NodeView, SamplePoint } from './types';
+import type { GpuView, NodeView, SamplePoint } from './views';
 
 const HOUR_MS = 3_600_000;
 

@@ -1,28 +1,31 @@
 'use client';
 
+import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { useI18n } from '../../i18n/provider';
+import { useTRPC } from '../../lib/trpc';
 import { useToast } from '../toast';
-import { fleetApi } from './fleet-api';
-import type { ModelView } from './types';
+import type { ModelView } from './views';
 
 const FORMATS = ['hf', 'gguf', 'lora-adapter'] as const;
 const EMPTY = { modelName: '', version: '', format: 'hf' as (typeof FORMATS)[number], location: '', dtype: '', quantization: '', parentVersionId: '' };
 
 /** Registers a version of a new or existing model (engineers and admins); lineage through its parent. */
-export function RegisterVersionForm({ models, onRegistered }: { models: ModelView[]; onRegistered(): void }) {
+export function RegisterVersionForm({ models }: { models: ModelView[] }) {
   const { t } = useI18n();
   const toast = useToast();
   const [form, setForm] = useState(EMPTY);
-  const [busy, setBusy] = useState(false);
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const register = useMutation(trpc.catalog.registerVersion.mutationOptions({ onSuccess: () => queryClient.invalidateQueries(trpc.catalog.list.pathFilter()) }));
+  const busy = register.isPending;
   const set = (patch: Partial<typeof EMPTY>) => setForm((f) => ({ ...f, ...patch }));
   const optional = (value: string) => value.trim() || undefined;
 
   async function submit(event: FormEvent) {
     event.preventDefault();
-    setBusy(true);
     try {
-      await fleetApi.registerVersion({
+      await register.mutateAsync({
         modelName: form.modelName.trim(),
         version: optional(form.version),
         format: form.format,
@@ -33,11 +36,8 @@ export function RegisterVersionForm({ models, onRegistered }: { models: ModelVie
       });
       toast.show(t('models.registered', { name: form.modelName.trim() }));
       setForm(EMPTY);
-      onRegistered();
     } catch (err) {
       toast.error(err);
-    } finally {
-      setBusy(false);
     }
   }
 

@@ -1,13 +1,14 @@
 'use client';
 
+import { keepPreviousData, skipToken, useQuery } from '@tanstack/react-query';
 import { useEffect, useRef, useState } from 'react';
 import { useI18n } from '../../i18n/provider';
 import { readableError } from '../../lib/errors';
-import { fleetApi } from './fleet-api';
-import type { ReplicaView } from './types';
-import { usePoll } from './use-poll';
+import { useTRPC } from '../../lib/trpc';
+import type { ReplicaView } from './views';
 
 const LOG_POLL_MS = 1500;
+const TAIL_LINES = 300;
 
 /** The last lines of a chosen replica's engine log, polled, following the end unless the reader scrolled up. */
 export function ReplicaLogs({ replicas }: { replicas: ReplicaView[] }) {
@@ -17,8 +18,12 @@ export function ReplicaLogs({ replicas }: { replicas: ReplicaView[] }) {
   const [follow, setFollow] = useState(true);
   const box = useRef<HTMLPreElement>(null);
   const replicaId = replicas.some((r) => r.id === chosen) ? chosen : (replicas[0]?.id ?? '');
-  const { data, error } = usePoll(() => (replicaId ? fleetApi.logs(replicaId) : Promise.resolve({ lines: [] })), LOG_POLL_MS, replicaId);
-  const lines = data?.lines ?? [];
+  const trpc = useTRPC();
+  const { data, error } = useQuery({
+    ...trpc.deployments.logs.queryOptions(replicaId ? { replicaId, tail: TAIL_LINES } : skipToken, { refetchInterval: LOG_POLL_MS }),
+    placeholderData: keepPreviousData,
+  });
+  const lines = (replicaId && data?.lines) || [];
 
   useEffect(() => {
     if (follow && box.current) box.current.scrollTop = box.current.scrollHeight;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { deploymentSpecSchema } from '../../../server/lifecycle/deployment-spec';
-import { buildSpec, initialSpecForm, suggestName } from './spec-form';
+import { deploymentSpecSchema } from '../../../server/engines/deployment-spec';
+import { buildSpec, FORM_ENGINES, initialSpecForm, isGpuFormEngine, suggestName } from './spec-form';
 
 describe('deployment form → spec', () => {
   it('defaults by format: GGUF on llama.cpp, others on vLLM, and the server schema accepts both', () => {
@@ -12,6 +12,15 @@ describe('deployment form → spec', () => {
       const parsed = deploymentSpecSchema.safeParse(built.spec);
       expect(parsed.success, JSON.stringify(parsed.error?.issues)).toBe(true);
       expect(built.spec.tp).toBeUndefined(); // auto: the planner picks
+    }
+  });
+
+  it('offers TGI and SGLang as GPU engines (TP and GPU share), and the server schema accepts what the form sends for them', () => {
+    expect(FORM_ENGINES.filter(isGpuFormEngine)).toEqual(['vllm', 'tgi', 'sglang']);
+    for (const engine of ['tgi', 'sglang'] as const) {
+      const built = buildSpec({ ...initialSpecForm('hf'), engine, tp: '2', maxModelLen: '4096', gpuMemoryUtilization: 0.8 });
+      if (!('spec' in built)) throw new Error('expected a spec');
+      expect(deploymentSpecSchema.parse(built.spec)).toMatchObject({ engine, tp: 2, maxModelLen: 4096, gpuMemoryUtilization: 0.8 });
     }
   });
 

@@ -1,13 +1,13 @@
 // Type-only: the spec's schema stays on the server; the form builds its input shape.
 import type { z } from 'zod';
-import type { deploymentSpecSchema } from '../../../server/lifecycle/deployment-spec';
+import type { deploymentSpecSchema } from '../../../server/engines/deployment-spec';
 import { parseAdapters, parseLabels } from './format';
 
 export type DeploymentSpecInput = z.input<typeof deploymentSpecSchema>;
 
 /** The deployment form's fields as typed (strings where a person types); turned into a spec by buildSpec. */
 export interface SpecFormState {
-  engine: 'vllm' | 'llamacpp' | 'upstream';
+  engine: 'vllm' | 'tgi' | 'sglang' | 'llamacpp' | 'upstream';
   tp: 'auto' | '1' | '2' | '4' | '8';
   pp: string;
   dtype: 'auto' | 'float16' | 'bfloat16' | 'float32';
@@ -27,6 +27,9 @@ export interface SpecFormState {
 export const DTYPES = ['auto', 'float16', 'bfloat16', 'float32'] as const;
 export const QUANTIZATIONS = ['fp8', 'int8', 'awq', 'gptq', 'bitsandbytes', 'compressed-tensors', 'q8_0', 'f16'] as const;
 export const TP_CHOICES = ['auto', '1', '2', '4', '8'] as const;
+/** Engines the form offers, GPU engines first; the GPU ones take TP, PP and a GPU memory share. */
+export const FORM_ENGINES = ['vllm', 'tgi', 'sglang', 'llamacpp', 'upstream'] as const;
+export const isGpuFormEngine = (engine: SpecFormState['engine']) => engine === 'vllm' || engine === 'tgi' || engine === 'sglang';
 
 export function initialSpecForm(format?: string | null): SpecFormState {
   return {

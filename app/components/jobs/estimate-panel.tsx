@@ -3,7 +3,7 @@
 import { useI18n } from '../../i18n/provider';
 import { readableError } from '../../lib/errors';
 import { formatBytes } from '../fleet/format';
-import type { EstimateView } from './types';
+import type { EstimateView } from './views';
 
 const PART_COLORS = ['#4263eb', '#20c997', '#fab005', '#e8590c', '#adb5bd', '#7950f2'];
 
@@ -13,7 +13,7 @@ export function EstimatePanel({ estimate, error, checking, waiting }: { estimate
   const perGpu = estimate?.perGpuBytes ?? estimate?.memoryBytes ?? null;
   const parts = Object.entries(estimate?.breakdown ?? {}).filter(([, v]) => typeof v === 'number' && v > 0);
   const total = parts.reduce((s, [, v]) => s + v, 0);
-  const reasons = estimate?.reasons ?? (estimate?.reason ? [estimate.reason] : []);
+  const reasons = estimate?.reasons ?? [];
   const placements = estimate?.placements?.length ? estimate.placements : estimate?.node ? [{ node: estimate.node, gpus: estimate.gpus ?? [] }] : [];
   return (
     <aside className="card dry-run" data-testid="job-estimate" aria-busy={checking}>

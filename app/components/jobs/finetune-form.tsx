@@ -1,15 +1,16 @@
 'use client';
 
-import { useRouter } from 'next/navigation';
-import { useEffect, useState, type FormEvent } from 'react';
+import { keepPreviousData, skipToken, useQuery } from '@tanstack/react-query';
+import { useState } from 'react';
 import { useI18n } from '../../i18n/provider';
 import type { MessageKey } from '../../i18n/en';
-import { useToast } from '../toast';
 import { EstimatePanel } from './estimate-panel';
-import { FormField, submitErrors } from './form-field';
-import { buildFinetuneSpec, initialFinetuneForm, SCHEDULERS, type FieldErrors, type FinetuneForm } from './job-form';
-import { jobsApi } from './jobs-api';
-import type { DatasetOption, EstimateView } from './types';
+import { FormField, VersionSelect } from './form-field';
+import { buildFinetuneSpec, initialFinetuneForm, SCHEDULERS, type FinetuneForm } from './job-form';
+import { useJobSubmit } from './use-job-submit';
+import { useTRPC } from '../../lib/trpc';
+import { useDebounced } from '../../lib/use-debounced';
+import type { DatasetOption, FinetuneInput } from './views';
 
 const ESTIMATE_DELAY_MS = 400;
 const NUMBER_FIELDS = {
@@ -27,14 +28,10 @@ export interface VersionOption {
 /** The fine-tune form: hyper-parameters with defaults, errors as they are typed, and the live memory and placement estimate. */
 export function FinetuneFormView({ versions, datasets }: { versions: VersionOption[]; datasets: DatasetOption[] }) {
   const { t } = useI18n();
-  const toast = useToast();
-  const router = useRouter();
   const [form, setForm] = useState<FinetuneForm>(initialFinetuneForm);
   const [touched, setTouched] = useState<Set<string>>(new Set());
-  const [submitted, setSubmitted] = useState(false);
-  const [serverErrors, setServerErrors] = useState<FieldErrors>({});
-  const [busy, setBusy] = useState(false);
-  const [estimate, setEstimate] = useState<{ result: EstimateView | null; error: unknown; checking: boolean }>({ result: null, error: null, checking: false });
+  const trpc = useTRPC();
+  const { submit, submitted, serverErrors, clearError, busy } = useJobSubmit(trpc.jobs.createFinetune.mutationOptions(), FIELDS);
 
   const built = buildFinetuneSpec(form);
   const specKey = built.spec ? JSON.stringify(built.spec) : null;
@@ -42,40 +39,13 @@ export function FinetuneFormView({ versions, datasets }: { versions: VersionOpti
   const set = <K extends keyof FinetuneForm>(field: K, value: FinetuneForm[K]) => {
     setForm((f) => ({ ...f, [field]: value }));
     setTouched((s) => new Set(s).add(field));
-    setServerErrors(({ [field]: _gone, ...rest }) => rest);
+    clearError(field);
   };
 
-  // Debounced, and an answer to an older spec never replaces a newer one.
-  useEffect(() => {
-    if (!specKey) return;
-    let current = true;
-    setEstimate((e) => ({ ...e, checking: true }));
-    const timer = setTimeout(() => {
-      jobsApi
-        .estimate(JSON.parse(specKey) as Record<string, unknown>)
-        .then((result) => current && setEstimate({ result, error: null, checking: false }))
-        .catch((error: unknown) => current && setEstimate({ result: null, error, checking: false }));
-    }, ESTIMATE_DELAY_MS);
-    return () => {
-      current = false;
-      clearTimeout(timer);
-    };
-  }, [specKey]);
-
-  async function submit(event: FormEvent) {
-    event.preventDefault();
-    setSubmitted(true);
-    if (!built.spec) return;
-    setBusy(true);
-    try {
-      const created = await jobsApi.createFinetune(built.spec);
-      toast.show(t('jobs.form.created'));
-      router.push(`/jobs/${created.id}`);
-    } catch (err) {
-      setServerErrors(submitErrors(err, FIELDS, t));
-      setBusy(false);
-    }
-  }
+  // Debounced, and keyed by the spec asked about: an answer to an older spec never replaces a newer one.
+  const asked = useDebounced(specKey, ESTIMATE_DELAY_MS);
+  const estimated = useQuery({ ...trpc.jobs.estimate.queryOptions(asked ? (JSON.parse(asked) as FinetuneInput) : skipToken), placeholderData: keepPreviousData });
+  const estimate = { result: estimated.error ? null : (estimated.data ?? null), error: estimated.error, checking: Boolean(specKey) && (asked !== specKey || estimated.isFetching) };
 
   const numberField = (field: keyof FinetuneForm) => (
     <FormField key={field} name={field} label={t(`jobs.form.${field}` as MessageKey)} error={errorOf(field)}>
@@ -86,16 +56,9 @@ export function FinetuneFormView({ versions, datasets }: { versions: VersionOpti
 
   return (
     <div className="deploy-layout">
-      <form className="card job-form" onSubmit={submit} noValidate data-testid="finetune-form">
+      <form className="card job-form" onSubmit={(e) => void submit(e, built.spec)} noValidate data-testid="finetune-form">
         <FormField name="baseVersionId" label={t('jobs.form.base')} error={errorOf('baseVersionId')} wide>
-          <select value={form.baseVersionId} onChange={(e) => set('baseVersionId', e.target.value)} data-testid="ft-base">
-            <option value="">{t('jobs.form.chooseVersion')}</option>
-            {versions.map((v) => (
-              <option key={v.id} value={v.id}>
-                {v.label}
-              </option>
-            ))}
-          </select>
+          <VersionSelect versions={versions} value={form.baseVersionId} onChange={(id) => set('baseVersionId', id)} testId="ft-base" />
         </FormField>
         <FormField name="datasetId" label={t('jobs.form.dataset')} error={errorOf('datasetId')} hint={datasets.length === 0 ? t('jobs.form.noDatasets') : undefined} wide>
           <select value={form.datasetId} onChange={(e) => set('datasetId', e.target.value)} data-testid="ft-dataset">

@@ -3,6 +3,7 @@
 import type { ReactNode } from 'react';
 import { readableError } from '../../lib/errors';
 import { isTRPCError } from '../../lib/trpc';
+import { useI18n } from '../../i18n/provider';
 import type { MessageKey } from '../../i18n/en';
 import { serverFieldErrors, type FieldErrors } from './job-form';
 
@@ -20,6 +21,21 @@ export function FormField({ label, error, hint, wide, children, name }: { label:
         hint && <small>{hint}</small>
       )}
     </label>
+  );
+}
+
+/** The model version a job starts from; none is chosen at first. */
+export function VersionSelect({ versions, value, onChange, testId }: { versions: readonly { id: string; label: string }[]; value: string; onChange(id: string): void; testId: string }) {
+  const { t } = useI18n();
+  return (
+    <select value={value} onChange={(e) => onChange(e.target.value)} data-testid={testId}>
+      <option value="">{t('jobs.form.chooseVersion')}</option>
+      {versions.map((v) => (
+        <option key={v.id} value={v.id}>
+          {v.label}
+        </option>
+      ))}
+    </select>
   );
 }
 

@@ -1,12 +1,14 @@
 'use client';
 
+import { useMutation } from '@tanstack/react-query';
 import Link from 'next/link';
 import { useState } from 'react';
 import { useI18n } from '../../i18n/provider';
 import { ConfirmDialog } from '../confirm-dialog';
 import { useToast } from '../toast';
-import { jobsApi } from './jobs-api';
-import { FINISHED, type JobView } from './types';
+import { useBusyAction } from '../use-busy-action';
+import { useTRPC } from '../../lib/trpc';
+import { FINISHED, type JobView } from './views';
 
 /**
  * Cancel while it can still change; once it produced a version: promote it (refused while the gate
@@ -16,20 +18,17 @@ export function JobActions({ job, outputStage, onChanged }: { job: JobView; outp
   const { t } = useI18n();
   const toast = useToast();
   const [confirming, setConfirming] = useState(false);
-  const [busy, setBusy] = useState(false);
+  const { busy, act } = useBusyAction();
+  const trpc = useTRPC();
+  const promote = useMutation(trpc.jobs.promoteVersion.mutationOptions()).mutateAsync;
+  const cancel = useMutation(trpc.jobs.cancel.mutationOptions()).mutateAsync;
 
-  async function act(work: () => Promise<unknown>, done: string) {
-    setBusy(true);
-    try {
-      await work();
+  // Only a change that went through is announced and reloaded.
+  const run = (work: () => Promise<unknown>, done: string) =>
+    act(work, () => {
       toast.show(done);
       onChanged();
-    } catch (err) {
-      toast.error(err);
-    } finally {
-      setBusy(false);
-    }
-  }
+    });
 
   const blocked = job.gateStatus === 'blocked';
   const version = job.outputVersionId;
@@ -46,7 +45,7 @@ export function JobActions({ job, outputStage, onChanged }: { job: JobView; outp
           className="button"
           disabled={busy || blocked}
           title={blocked ? t('jobs.promoteBlocked') : t('jobs.versionCandidate')}
-          onClick={() => act(() => jobsApi.promote(version), t('jobs.promoted'))}
+          onClick={() => run(() => promote({ versionId: version }), t('jobs.promoted'))}
           data-testid="job-promote"
         >
           {t('jobs.promote')}
@@ -65,7 +64,7 @@ export function JobActions({ job, outputStage, onChanged }: { job: JobView; outp
           onCancel={() => setConfirming(false)}
           onConfirm={() => {
             setConfirming(false);
-            void act(() => jobsApi.cancel(job.id), t('jobs.cancelled', { name: job.name }));
+            void run(() => cancel({ id: job.id }), t('jobs.cancelled', { name: job.name }));
           }}
         />
       )}

@@ -1,3 +1,5 @@
+import type { FinetuneInput, QuantizeInput } from './views';
+
 /**
  * The new-job forms' fields as typed (strings where a person types) and their conversion to the
  * spec jobs.createFinetune / jobs.createQuantize validate. Checked here: what a person can see is
@@ -70,7 +72,7 @@ export function targetsFor(format: string | undefined): readonly string[] {
 }
 
 export type FieldErrors = Partial<Record<string, string>>;
-export type Built = { spec: Record<string, unknown>; errors: null } | { spec: null; errors: FieldErrors };
+export type Built<Spec> = { spec: Spec; errors: null } | { spec: null; errors: FieldErrors };
 
 type Check = { kind: 'int'; min: number; max: number } | { kind: 'number'; min: number; max: number; exclusiveMin?: boolean };
 
@@ -88,7 +90,7 @@ function readNumber(text: string, check: Check): { value: number } | { error: st
   return { value };
 }
 
-const FINETUNE_NUMBERS: Record<string, Check> = {
+const FINETUNE_NUMBERS = {
   lora_r: { kind: 'int', min: 1, max: 256 },
   lora_alpha: { kind: 'int', min: 1, max: 1024 },
   lora_dropout: { kind: 'number', min: 0, max: 0.5 },
@@ -100,7 +102,7 @@ const FINETUNE_NUMBERS: Record<string, Check> = {
   warmup_ratio: { kind: 'number', min: 0, max: 0.5 },
   seed: { kind: 'int', min: 0, max: 2 ** 31 - 1 },
   gpus: { kind: 'int', min: 1, max: 8 },
-};
+} as const satisfies Partial<Record<keyof FinetuneForm, Check>>;
 
 /** "q_proj, v_proj" → ['q_proj', 'v_proj']; module names are identifiers, maybe dotted. */
 export function parseModules(text: string): { modules: string[] } | { error: string } {
@@ -110,41 +112,38 @@ export function parseModules(text: string): { modules: string[] } | { error: str
   return bad ? { error: `not a module name: ${bad}` } : { modules: [...new Set(modules)] };
 }
 
-export function buildFinetuneSpec(form: FinetuneForm): Built {
+export function buildFinetuneSpec(form: FinetuneForm): Built<FinetuneInput> {
   const errors: FieldErrors = {};
-  const spec: Record<string, unknown> = {};
   if (!form.baseVersionId) errors.baseVersionId = 'required';
-  else spec.baseVersionId = form.baseVersionId;
   if (!form.datasetId) errors.datasetId = 'required';
-  else spec.datasetId = form.datasetId;
-  for (const [field, check] of Object.entries(FINETUNE_NUMBERS)) {
-    const read = readNumber(form[field as keyof FinetuneForm] as string, check);
+  const numbers: Partial<Record<keyof typeof FINETUNE_NUMBERS, number>> = {};
+  for (const [field, check] of Object.entries(FINETUNE_NUMBERS) as [keyof typeof FINETUNE_NUMBERS, Check][]) {
+    const read = readNumber(form[field], check);
     if ('error' in read) errors[field] = read.error;
-    else spec[field] = read.value;
+    else numbers[field] = read.value;
   }
   const modules = parseModules(form.target_modules);
   if ('error' in modules) errors.target_modules = modules.error;
-  else spec.target_modules = modules.modules;
-  spec.scheduler = form.scheduler;
-  spec.merge = form.merge;
-  return Object.keys(errors).length ? { spec: null, errors } : { spec, errors: null };
+  if (Object.keys(errors).length || 'error' in modules) return { spec: null, errors };
+  const spec = { baseVersionId: form.baseVersionId, datasetId: form.datasetId, ...numbers, target_modules: modules.modules, scheduler: form.scheduler, merge: form.merge };
+  return { spec, errors: null };
 }
 
-export function buildQuantizeSpec(form: QuantizeForm, sourceFormat: string | undefined): Built {
+const isTarget = (target: string): target is QuantizeInput['target'] => (GGUF_TARGETS as readonly string[]).includes(target) || (HF_TARGETS as readonly string[]).includes(target);
+
+export function buildQuantizeSpec(form: QuantizeForm, sourceFormat: string | undefined): Built<QuantizeInput> {
   const errors: FieldErrors = {};
-  const spec: Record<string, unknown> = {};
   if (!form.sourceVersionId) errors.sourceVersionId = 'required';
-  else spec.sourceVersionId = form.sourceVersionId;
   const targets = targetsFor(sourceFormat);
   if (!form.target) errors.target = 'required';
   else if (form.sourceVersionId && !targets.includes(form.target)) errors.target = `not available for a ${sourceFormat ?? 'this'} source`;
-  else spec.target = form.target;
-  // Optional: without one the server measures on its small bundled held-out text.
-  if (form.evalDatasetId) spec.evalDatasetId = form.evalDatasetId;
+  else if (!isTarget(form.target)) errors.target = 'unknown target';
   const limit = readNumber(form.maxPerplexityDeltaPct, { kind: 'number', min: 0, max: 1000 });
   if ('error' in limit) errors.maxPerplexityDeltaPct = limit.error;
-  else spec.maxPerplexityDeltaPct = limit.value;
-  return Object.keys(errors).length ? { spec: null, errors } : { spec, errors: null };
+  if (Object.keys(errors).length || 'error' in limit || !isTarget(form.target)) return { spec: null, errors };
+  // The dataset is optional: without one the server measures on its small bundled held-out text.
+  const spec = { sourceVersionId: form.sourceVersionId, target: form.target, ...(form.evalDatasetId ? { evalDatasetId: form.evalDatasetId } : {}), maxPerplexityDeltaPct: limit.value };
+  return { spec, errors: null };
 }
 
 /**

@@ -4,7 +4,7 @@ import Link from 'next/link';
 import { useI18n } from '../../i18n/provider';
 import { formatBytes } from '../fleet/format';
 import { SpecTable } from './spec-table';
-import type { JobView } from './types';
+import type { JobView } from './views';
 
 /** Where the job runs and what it claims, its spec, and what it produced so far. */
 export function JobSide({ job, names }: { job: JobView; names: Map<string, string> }) {

@@ -2,7 +2,7 @@
 
 import { useI18n } from '../../i18n/provider';
 import type { MessageKey } from '../../i18n/en';
-import { JOB_STATUSES } from './types';
+import { JOB_STATUSES } from './views';
 
 const KNOWN = new Set<string>(JOB_STATUSES);
 

@@ -3,7 +3,7 @@
 import { ProgressBar } from '../charts/progress-bar';
 import { useI18n } from '../../i18n/provider';
 import { etaSeconds, formatDuration, jobSeconds, progressFraction, stepRate } from './progress';
-import type { JobView, MetricView } from './types';
+import type { JobView, MetricView } from './views';
 
 const num = (v: unknown, digits: number) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(digits) : '—');
 

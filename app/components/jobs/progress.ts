@@ -1,9 +1,9 @@
-import type { JobView, MetricView } from './types';
+import type { JobView, MetricView } from './views';
 
 /** How many of the latest step events the rate is measured over: recent enough to follow a slowdown, long enough to smooth jitter. */
 const RATE_WINDOW = 20;
 
-const ms = (at: string | Date) => new Date(at).getTime();
+const ms = (at: Date) => at.getTime();
 
 /**
  * Steps per second over the latest step events. Measured between events rather than from the job's

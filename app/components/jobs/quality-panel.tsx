@@ -1,5 +1,6 @@
 'use client';
 
+import { useMutation } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { useI18n } from '../../i18n/provider';
 import { readableError } from '../../lib/errors';
@@ -7,10 +8,10 @@ import { formatBytes } from '../fleet/format';
 import { useToast } from '../toast';
 import { GateBadge } from './job-status-badge';
 import { serverFieldErrors } from './job-form';
-import { jobsApi } from './jobs-api';
+import { useTRPC } from '../../lib/trpc';
 import { formatDuration } from './progress';
 import { readQuality, withinLimit } from './quality';
-import type { JobView } from './types';
+import type { JobView } from './views';
 
 const pct = (v: number) => `${v >= 0 ? '+' : ''}${v.toFixed(2)}%`;
 
@@ -67,14 +68,15 @@ export function QualityPanel({ job, canManage, onChanged }: { job: JobView; canM
   const q = readQuality(job.result, job.spec);
   const [reason, setReason] = useState('');
   const [problem, setProblem] = useState('');
-  const [busy, setBusy] = useState(false);
+  const trpc = useTRPC();
+  const overrideGate = useMutation(trpc.jobs.overrideGate.mutationOptions());
+  const busy = overrideGate.isPending;
 
   async function override(event: FormEvent) {
     event.preventDefault();
     if (!reason.trim()) return setProblem(t('jobs.overrideReasonRequired'));
-    setBusy(true);
     try {
-      await jobsApi.overrideGate(job.id, reason.trim());
+      await overrideGate.mutateAsync({ id: job.id, reason: reason.trim() });
       toast.show(t('jobs.overrideDone'));
       setReason('');
       setProblem('');
@@ -83,8 +85,6 @@ export function QualityPanel({ job, canManage, onChanged }: { job: JobView; canM
       // The server says how long a reason must be: show it under the box it is about.
       const text = readableError(err, t);
       setProblem(serverFieldErrors(text, ['reason']).reason ?? text);
-    } finally {
-      setBusy(false);
     }
   }
 

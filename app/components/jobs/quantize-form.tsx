@@ -1,15 +1,14 @@
 'use client';
 
-import { useRouter } from 'next/navigation';
-import { useState, type FormEvent } from 'react';
+import { useState } from 'react';
 import { useI18n } from '../../i18n/provider';
 import { formatBytes } from '../fleet/format';
-import { useToast } from '../toast';
-import { FormField, submitErrors } from './form-field';
+import { FormField, VersionSelect } from './form-field';
 import type { VersionOption } from './finetune-form';
-import { buildQuantizeSpec, initialQuantizeForm, targetsFor, type FieldErrors, type QuantizeForm } from './job-form';
-import { jobsApi } from './jobs-api';
-import type { DatasetOption } from './types';
+import { buildQuantizeSpec, initialQuantizeForm, targetsFor, type QuantizeForm } from './job-form';
+import { useJobSubmit } from './use-job-submit';
+import { useTRPC } from '../../lib/trpc';
+import type { DatasetOption } from './views';
 
 const FIELDS = Object.keys(initialQuantizeForm());
 
@@ -19,13 +18,10 @@ const FIELDS = Object.keys(initialQuantizeForm());
  */
 export function QuantizeFormView({ versions, datasets, initialSource }: { versions: (VersionOption & { sizeBytes: number | null })[]; datasets: DatasetOption[]; initialSource: string | null }) {
   const { t } = useI18n();
-  const toast = useToast();
-  const router = useRouter();
   const start = versions.find((v) => v.id === initialSource);
   const [form, setForm] = useState<QuantizeForm>(() => ({ ...initialQuantizeForm(), sourceVersionId: start?.id ?? '', target: start ? (targetsFor(start.format)[0] ?? '') : '' }));
-  const [submitted, setSubmitted] = useState(false);
-  const [serverErrors, setServerErrors] = useState<FieldErrors>({});
-  const [busy, setBusy] = useState(false);
+  const trpc = useTRPC();
+  const { submit, submitted, serverErrors, clearError, clearErrors, busy } = useJobSubmit(trpc.jobs.createQuantize.mutationOptions(), FIELDS);
   const source = versions.find((v) => v.id === form.sourceVersionId);
   const targets = targetsFor(source?.format);
   const built = buildQuantizeSpec(form, source?.format);
@@ -33,42 +29,20 @@ export function QuantizeFormView({ versions, datasets, initialSource }: { versio
 
   const set = <K extends keyof QuantizeForm>(field: K, value: QuantizeForm[K]) => {
     setForm((f) => ({ ...f, [field]: value }));
-    setServerErrors(({ [field]: _gone, ...rest }) => rest);
+    clearError(field);
   };
   const chooseSource = (id: string) => {
     const v = versions.find((x) => x.id === id);
     const allowed = targetsFor(v?.format);
     setForm((f) => ({ ...f, sourceVersionId: id, target: allowed.includes(f.target) ? f.target : (allowed[0] ?? '') }));
-    setServerErrors({});
+    clearErrors();
   };
-
-  async function submit(event: FormEvent) {
-    event.preventDefault();
-    setSubmitted(true);
-    if (!built.spec) return;
-    setBusy(true);
-    try {
-      const created = await jobsApi.createQuantize(built.spec);
-      toast.show(t('jobs.form.created'));
-      router.push(`/jobs/${created.id}`);
-    } catch (err) {
-      setServerErrors(submitErrors(err, FIELDS, t));
-      setBusy(false);
-    }
-  }
 
   return (
     <div className="deploy-layout">
-      <form className="card job-form" onSubmit={submit} noValidate data-testid="quantize-form">
+      <form className="card job-form" onSubmit={(e) => void submit(e, built.spec)} noValidate data-testid="quantize-form">
         <FormField name="sourceVersionId" label={t('jobs.form.source')} error={errorOf('sourceVersionId')} wide>
-          <select value={form.sourceVersionId} onChange={(e) => chooseSource(e.target.value)} data-testid="q-source">
-            <option value="">{t('jobs.form.chooseVersion')}</option>
-            {versions.map((v) => (
-              <option key={v.id} value={v.id}>
-                {v.label}
-              </option>
-            ))}
-          </select>
+          <VersionSelect versions={versions} value={form.sourceVersionId} onChange={chooseSource} testId="q-source" />
         </FormField>
         <FormField name="target" label={t('jobs.form.target')} error={errorOf('target')}>
           <select value={form.target} onChange={(e) => set('target', e.target.value)} disabled={!source} data-testid="q-target">

@@ -2,7 +2,7 @@
 
 import { LineChart } from '../charts/line-chart';
 import { useI18n } from '../../i18n/provider';
-import type { MetricView } from './types';
+import type { MetricView } from './views';
 
 function series(metrics: MetricView[], kind: MetricView['kind'], field: string) {
   return metrics.flatMap((m) => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { mergeMetrics } from './use-job-live';
 
-const m = (kind: 'step' | 'eval', step: number, loss: number) => ({ kind, step, at: '2026-01-01T00:00:00Z', values: { loss } });
+const m = (kind: 'step' | 'eval', step: number, loss: number) => ({ kind, step, at: new Date('2026-01-01T00:00:00Z'), values: { loss } });
 
 describe('incremental metric points', () => {
   it('appends new points in step order, steps before evals of the same step', () => {

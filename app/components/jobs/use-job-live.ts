@@ -1,8 +1,9 @@
 'use client';
 
-import { useCallback, useEffect, useRef, useState } from 'react';
-import { jobsApi } from './jobs-api';
-import { FINISHED, type JobView, type MetricView } from './types';
+import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { useSubscription } from '@trpc/tanstack-react-query';
+import { useTRPC, useTRPCClient } from '../../lib/trpc';
+import { FINISHED, type JobView, type MetricView } from './views';
 
 /** Running jobs report a step every second or so; polling faster than that only repeats the same answer. */
 const LIVE_MS = 1500;
@@ -28,96 +29,36 @@ interface Live {
 }
 
 /**
- * A job, its metric points and its last log lines, fetched whenever the server's event stream says the
- * job changed (polling every 1.5 s when there is no stream) and once more when it finishes; then it
- * stops. Metrics are fetched incrementally (sinceStep).
+ * A job, its metric points and its last log lines, read together whenever the job's subscription says
+ * it changed (polling every 1.5 s while there is no subscription) and once more when it finishes; then
+ * it stops. Metrics are read incrementally (sinceStep) and merged with those already shown.
  */
 export function useJobLive(id: string): Live {
-  const [job, setJob] = useState<JobView | undefined>(undefined);
-  const [metrics, setMetrics] = useState<MetricView[]>([]);
-  const [logs, setLogs] = useState<string[]>([]);
-  const [error, setError] = useState<unknown>(null);
-  const [tick, setTick] = useState(0);
-  const lastStep = useRef<number | undefined>(undefined);
-  const streaming = useRef(false);
-  const wake = useRef<() => void>(() => {});
+  const trpc = useTRPC();
+  const client = useTRPCClient();
+  const queryClient = useQueryClient();
+  const queryKey = [...trpc.jobs.get.queryKey({ id }), 'live'];
 
-  // Server-sent events (fed by the runner's Redis messages) say when the job changed; each one triggers
-  // a fetch now instead of at the next poll. Without them (proxy, old browser) polling carries on alone.
-  useEffect(() => {
-    if (typeof EventSource === 'undefined') return;
-    const events = new EventSource(`/api/jobs/${encodeURIComponent(id)}/events`);
-    events.onopen = () => void (streaming.current = true);
-    events.onmessage = (event: MessageEvent<string>) => {
-      wake.current();
-      // The server ends the stream when the job finishes; closing here keeps the browser from reconnecting.
-      try {
-        if (FINISHED.has((JSON.parse(event.data) as { status: JobView['status'] }).status)) events.close();
-      } catch {
-        // not JSON: the fetch it triggered is all that matters
-      }
-    };
-    // A dropped stream reconnects by itself; until then, poll at the normal pace.
-    events.onerror = () => void (streaming.current = false);
-    return () => {
-      streaming.current = false;
-      events.close();
-    };
-  }, [id]);
+  // Updates (fed by the runner's Redis messages) say when the job changed; each one triggers a read now
+  // instead of at the next poll. Without them (a proxy, a dropped stream) polling carries on alone.
+  const events = useSubscription(trpc.jobs.events.subscriptionOptions({ id }, { onData: () => void live.refetch() }));
+  const streaming = events.status === 'pending';
 
-  useEffect(() => {
-    let cancelled = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let inFlight = false;
-    let again = false;
-    let done = false;
-    wake.current = () => {
-      if (cancelled || done) return;
-      if (inFlight) again = true;
-      else {
-        clearTimeout(timer);
-        void run();
-      }
-    };
-    const run = async () => {
-      inFlight = true;
-      let finished = false;
-      if (document.visibilityState !== 'hidden') {
-        try {
-          // One step back: an eval event may arrive for the step the last poll already saw.
-          const since = lastStep.current === undefined ? undefined : Math.max(0, lastStep.current - 1);
-          const [j, fresh, lines] = await Promise.all([jobsApi.get(id), jobsApi.metrics(id, since), jobsApi.logs(id)]);
-          if (cancelled) return;
-          setJob(j);
-          setLogs(lines);
-          setMetrics((old) => {
-            const merged = mergeMetrics(old, fresh);
-            lastStep.current = merged.length ? merged[merged.length - 1]!.step : undefined;
-            return merged;
-          });
-          setError(null);
-          finished = FINISHED.has(j.status);
-        } catch (err) {
-          if (!cancelled) setError(err);
-        }
-      }
-      inFlight = false;
-      done = finished;
-      if (cancelled || finished) return;
-      if (again) {
-        again = false;
-        return void run();
-      }
-      timer = setTimeout(run, streaming.current ? STREAMING_POLL_MS : LIVE_MS);
-    };
-    void run();
-    return () => {
-      cancelled = true;
-      clearTimeout(timer);
-      wake.current = () => {};
-    };
-  }, [id, tick]);
+  const live = useQuery({
+    queryKey,
+    queryFn: async () => {
+      const shown = queryClient.getQueryData<{ metrics: MetricView[] }>(queryKey)?.metrics ?? [];
+      // One step back: an eval event may arrive for the step the last read already saw.
+      const last = shown.at(-1)?.step;
+      const sinceStep = last === undefined ? undefined : Math.max(0, last - 1);
+      const [job, fresh, logs] = await Promise.all([client.jobs.get.query({ id }), client.jobs.metrics.query({ id, sinceStep }), client.jobs.logs.query({ id })]);
+      return { job, metrics: mergeMetrics(shown, fresh), logs: logs.lines };
+    },
+    refetchInterval: (query) => (FINISHED.has(query.state.data?.job.status ?? '') ? false : streaming ? STREAMING_POLL_MS : LIVE_MS),
+  });
 
-  const reload = useCallback(() => setTick((n) => n + 1), []);
-  return { job, metrics, logs, error, reload };
+  return { job: live.data?.job, metrics: live.data?.metrics ?? NO_METRICS, logs: live.data?.logs ?? NO_LOGS, error: live.error, reload: () => void live.refetch() };
 }
+
+const NO_METRICS: MetricView[] = [];
+const NO_LOGS: string[] = [];

@@ -1,16 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import type { LineageNodeView } from '../jobs/types';
+import type { LineageNodeView } from '../jobs/views';
 import { layoutLineage } from './layout';
 
-const node = (id: string, parentVersionId: string | null, format = 'hf', quantization: string | null = null): LineageNodeView => ({
+const node = (id: string, parentVersionId: string | null, format: LineageNodeView['format'] = 'hf', quantization: string | null = null): LineageNodeView => ({
   id,
   model: 'm',
   version: id,
   format,
   quantization,
   stage: 'promoted',
+  sizeBytes: null,
   parentVersionId,
   producedByJobId: parentVersionId ? `job-${id}` : null,
+  producedByJob: null,
+  createdAt: new Date(0),
+  deployments: [],
 });
 
 const place = (layout: ReturnType<typeof layoutLineage>) => Object.fromEntries(layout.boxes.map((b) => [b.key, { col: b.col, row: b.row, role: b.role }]));

@@ -1,4 +1,4 @@
-import type { LineageNodeView, LineageView } from '../jobs/types';
+import type { LineageNodeView, LineageView } from '../jobs/views';
 
 /** What a version is in the chain, for its label and colour. */
 export type LineageRole = 'base' | 'adapter' | 'merged' | 'quantized' | 'deployment';
@@ -32,7 +32,7 @@ export function roleOf(node: LineageNodeView, hasParent: boolean): LineageRole {
  * sits at the middle of its children. A parent outside the answer (or a cycle, which the database
  * should never hold) makes a version a root rather than hiding it.
  */
-export function layoutLineage(view: LineageView): LineageLayout {
+export function layoutLineage(view: Pick<LineageView, 'nodes' | 'deployments'>): LineageLayout {
   const byId = new Map(view.nodes.map((n) => [n.id, n]));
   const children = new Map<string, string[]>();
   const roots: string[] = [];

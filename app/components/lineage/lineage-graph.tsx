@@ -1,11 +1,12 @@
 'use client';
 
+import { useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
-import { useEffect, useState } from 'react';
+import { useEffect, useRef } from 'react';
 import { useI18n } from '../../i18n/provider';
 import type { MessageKey } from '../../i18n/en';
-import { jobsApi } from '../jobs/jobs-api';
-import type { LineageView } from '../jobs/types';
+import { useTRPC } from '../../lib/trpc';
+import type { LineageView } from '../jobs/views';
 import { layoutLineage, type LineageBox } from './layout';
 import './lineage.css';
 
@@ -97,18 +98,18 @@ export function LineageGraph({ view, focusId }: { view: LineageView; focusId?: s
 /** Loads the lineage of one version (its whole chain) and draws it; nothing while loading or when it has no relatives. */
 export function LineagePanel({ versionId, refreshKey, title = true }: { versionId: string; refreshKey?: unknown; title?: boolean }) {
   const { t } = useI18n();
-  const [view, setView] = useState<LineageView | null>(null);
+  const trpc = useTRPC();
+  // A companion view: its failure must not take the page around it down (it just draws nothing).
+  const lineage = useQuery(trpc.jobs.lineage.queryOptions({ versionId }));
+  const view = lineage.error ? null : (lineage.data ?? null);
+  // The page says when the family may have changed (a job finished, a version was promoted).
+  const { refetch } = lineage;
+  const seen = useRef(refreshKey);
   useEffect(() => {
-    let current = true;
-    jobsApi
-      .lineage(versionId)
-      .then((v) => current && setView(v))
-      // The lineage is a companion view: its failure must not take the page around it down.
-      .catch(() => current && setView(null));
-    return () => {
-      current = false;
-    };
-  }, [versionId, refreshKey]);
+    if (seen.current === refreshKey) return;
+    seen.current = refreshKey;
+    void refetch();
+  }, [refreshKey, refetch]);
   if (!view || (view.nodes.length < 2 && view.deployments.length === 0)) return null;
   return (
     <div data-testid="lineage-panel" data-version={versionId}>

@@ -1,10 +1,11 @@
 'use client';
 
+import { useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 import { useI18n } from '../../i18n/provider';
-import type { ModelView } from '../fleet/types';
-import { jobsApi } from '../jobs/jobs-api';
-import type { LineageView } from '../jobs/types';
+import { useTRPC } from '../../lib/trpc';
+import type { ModelView } from '../fleet/views';
+import type { LineageView } from '../jobs/views';
 import { LineageGraph } from './lineage-graph';
 
 /**
@@ -17,6 +18,8 @@ export function ModelLineage({ model, models }: { model: ModelView; models: Mode
   const parents = new Set(models.flatMap((m) => m.versions.map((v) => v.parentVersionId).filter(Boolean)));
   const related = model.versions.filter((v) => v.parentVersionId || parents.has(v.id)).map((v) => v.id);
   const relatedKey = related.join(',');
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
 
   useEffect(() => {
     if (!relatedKey) return setFamilies([]);
@@ -26,7 +29,8 @@ export function ModelLineage({ model, models }: { model: ModelView; models: Mode
       for (const id of relatedKey.split(',')) {
         if (found.some((f) => f.nodes.some((n) => n.id === id))) continue;
         try {
-          found.push(await jobsApi.lineage(id));
+          // One family at a time: a version already drawn in one needs no question of its own.
+          found.push(await queryClient.fetchQuery(trpc.jobs.lineage.queryOptions({ versionId: id })));
         } catch {
           // A companion drawing: a failed family is left out, the versions table still lists it.
         }
@@ -42,7 +46,7 @@ export function ModelLineage({ model, models }: { model: ModelView; models: Mode
     return () => {
       current = false;
     };
-  }, [relatedKey]);
+  }, [relatedKey, queryClient, trpc]);
 
   if (families.length === 0) return null;
   return (

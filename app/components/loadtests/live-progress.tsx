@@ -3,7 +3,7 @@
 import { useEffect, useRef, useState } from 'react';
 import { LineChart } from '../charts/line-chart';
 import { useI18n } from '../../i18n/provider';
-import { ms, type ProgressView } from './api';
+import { ms, type ProgressView } from './views';
 
 /** Running percentiles while the run goes: a table of now, and a chart of how they moved. */
 export function LiveProgress({ progress }: { progress: ProgressView }) {

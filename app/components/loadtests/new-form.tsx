@@ -1,10 +1,13 @@
 'use client';
 
+import { useMutation, useQuery } from '@tanstack/react-query';
 import { useRouter } from 'next/navigation';
-import { useEffect, useState, type FormEvent, type ReactNode } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import { useI18n } from '../../i18n/provider';
+import { Field } from '../field';
 import { readableError } from '../../lib/errors';
-import { loadtestsApi, type CreateInput } from './api';
+import { useTRPC } from '../../lib/trpc';
+import type { CreateInput } from './views';
 import { parsePrompts } from './parse-prompts';
 
 interface FormState {
@@ -93,20 +96,20 @@ export function NewLoadTestForm({ onCancel }: { onCancel: () => void }) {
   const { t } = useI18n();
   const router = useRouter();
   const [f, setF] = useState<FormState>(INITIAL);
-  const [deployments, setDeployments] = useState<{ id: string; name: string; status: string }[]>([]);
   const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
   const set = <K extends keyof FormState>(k: K, v: FormState[K]) => setF((s) => ({ ...s, [k]: v }));
+  const trpc = useTRPC();
+  // Without the list (a failure), a URL target still works.
+  const deploymentList = useQuery(trpc.deployments.list.queryOptions());
+  const deployments = deploymentList.data ?? [];
+  const create = useMutation(trpc.loadtests.create.mutationOptions());
+  const busy = create.isPending || create.isSuccess;
 
+  // A ready deployment is the likely target, picked once the list is known.
   useEffect(() => {
-    loadtestsApi
-      .deployments()
-      .then((d) => {
-        setDeployments(d);
-        setF((s) => (s.deploymentId || !d[0] ? s : { ...s, deploymentId: (d.find((x) => x.status === 'ready') ?? d[0]).id }));
-      })
-      .catch(() => setDeployments([]));
-  }, []);
+    const d = deployments;
+    setF((s) => (s.deploymentId || !d[0] ? s : { ...s, deploymentId: (d.find((x) => x.status === 'ready') ?? d[0]).id }));
+  }, [deployments]);
 
   async function submit(e: FormEvent) {
     e.preventDefault();
@@ -117,13 +120,11 @@ export function NewLoadTestForm({ onCancel }: { onCancel: () => void }) {
     } catch (err) {
       return setError(err instanceof Error ? err.message : String(err));
     }
-    setBusy(true);
     try {
-      const { id } = await loadtestsApi.create(input);
+      const { id } = await create.mutateAsync(input);
       router.push(`/loadtests/${id}`);
     } catch (err) {
       setError(readableError(err, t));
-      setBusy(false);
     }
   }
 
@@ -142,7 +143,9 @@ export function NewLoadTestForm({ onCancel }: { onCancel: () => void }) {
         <>
           <Field label={t('loadtests.form.deployment')}>
             <select value={f.deploymentId} onChange={(e) => set('deploymentId', e.target.value)} required data-testid="lt-deployment">
-              {deployments.length === 0 && <option value="">{t('loadtests.form.noDeployments')}</option>}
+              {/* "None" only once the list is known: while it loads there is nothing to say yet. */}
+              {deploymentList.isPending && <option value="">{t('common.loading')}</option>}
+              {!deploymentList.isPending && deployments.length === 0 && <option value="">{t('loadtests.form.noDeployments')}</option>}
               {deployments.map((d) => (
                 <option key={d.id} value={d.id}>
                   {d.name} ({d.status})
@@ -269,15 +272,5 @@ export function NewLoadTestForm({ onCancel }: { onCancel: () => void }) {
         </button>
       </div>
     </form>
-  );
-}
-
-function Field({ label, hint, wide, full, children }: { label: string; hint?: string; wide?: boolean; full?: boolean; children: ReactNode }) {
-  return (
-    <label className={`field${wide ? ' field-wide' : ''}${full ? ' field-full' : ''}`}>
-      <span>{label}</span>
-      {children}
-      {hint && <small>{hint}</small>}
-    </label>
   );
 }

@@ -2,7 +2,7 @@
 
 import { Histogram } from '../charts/histogram';
 import { useI18n } from '../../i18n/provider';
-import { ms, type Dist, type HistogramSet, type Metric, type SummaryView } from './api';
+import { ms, type Dist, type HistogramSet, type Metric, type SummaryView } from './views';
 
 export const METRICS: Metric[] = ['ttft', 'itl', 'tpot', 'e2e'];
 const KEY = { ttft: 'ttftMs', itl: 'itlMs', tpot: 'tpotMs', e2e: 'e2eMs' } as const;

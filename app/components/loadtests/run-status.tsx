@@ -1,7 +1,7 @@
 'use client';
 
 import { useI18n } from '../../i18n/provider';
-import type { ProgressView, RunView } from './api';
+import type { ProgressView, RunView } from './views';
 
 const CLASS: Record<RunView['status'], string> = { queued: 'pending', running: 'starting', succeeded: 'ready', failed: 'failed', cancelled: 'stopped' };
 

@@ -2,7 +2,7 @@
 
 import { LineChart } from '../charts/line-chart';
 import { useI18n } from '../../i18n/provider';
-import { ms, num, type SummaryView } from './api';
+import { ms, num, type SummaryView } from './views';
 
 type Stage = NonNullable<SummaryView['stages']>[number];
 

@@ -1,7 +1,7 @@
 'use client';
 
 import { useI18n } from '../../i18n/provider';
-import { num, type SummaryView } from './api';
+import { num, type SummaryView } from './views';
 
 /** Throughput, goodput, errors and the generator's own timing error, as big numbers. */
 export function StatTiles({ summary }: { summary: SummaryView }) {

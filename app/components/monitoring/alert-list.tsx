@@ -3,7 +3,7 @@
 import { formatDateTime } from '../format';
 import { formatAge } from '../fleet/format';
 import { useI18n } from '../../i18n/provider';
-import type { AlertView } from './monitoring-api';
+import type { AlertView } from './views';
 
 export function SeverityBadge({ severity }: { severity: 'warning' | 'critical' }) {
   const { t } = useI18n();

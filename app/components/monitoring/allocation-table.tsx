@@ -5,7 +5,7 @@ import { formatDateTime } from '../format';
 import { formatBytes } from '../fleet/format';
 import { useI18n } from '../../i18n/provider';
 import { holderLabel } from './gpu-charts';
-import type { AllocationView } from './monitoring-api';
+import type { AllocationView } from './views';
 
 /** The same allocations the bands show, as rows with exact times (a band's edge is hard to read to the minute). */
 export function AllocationTable({ allocations }: { allocations: AllocationView[] }) {

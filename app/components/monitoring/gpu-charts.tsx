@@ -3,7 +3,7 @@
 import { LineChart } from '../charts/line-chart';
 import { PALETTE } from '../charts/scale';
 import { useI18n } from '../../i18n/provider';
-import type { AllocationView, GpuSeries, NodeSeries } from './monitoring-api';
+import type { AllocationView, GpuSeries, NodeSeries } from './views';
 
 // Soft fills so lines stay readable over the bands; one per holder, in order of appearance.
 const BAND_COLORS = ['#dfe6ff', '#d9f2e3', '#ffedd2', '#f0defa', '#d5f0f5'];

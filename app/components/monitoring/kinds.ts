@@ -1,4 +1,4 @@
-import type { AlertKind } from './monitoring-api';
+import type { AlertKind } from './views';
 
 /**
  * How the UI writes each kind's threshold and duration. Mirrors KIND_INFO in

@@ -3,7 +3,7 @@
 import { useState, type FormEvent } from 'react';
 import { useI18n } from '../../i18n/provider';
 import { ALERT_KIND_LIST, KIND_UI } from './kinds';
-import type { AlertKind, RuleInput, RuleView } from './monitoring-api';
+import type { AlertKind, RuleInput, RuleView } from './views';
 
 const DEFAULTS: Record<AlertKind, { threshold: number; durationSeconds: number }> = {
   gpu_temperature: { threshold: 85, durationSeconds: 300 },

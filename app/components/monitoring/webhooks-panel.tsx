@@ -1,53 +1,54 @@
 'use client';
 
+import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { ConfirmDialog } from '../confirm-dialog';
-import { TrashIcon } from '../icons';
+import { DataTable } from '../data-table';
+import { IconButton, TrashIcon } from '../icons';
 import { useToast } from '../toast';
 import { useI18n } from '../../i18n/provider';
-import { monitoringApi, type WebhookView } from './monitoring-api';
+import { useTRPC } from '../../lib/trpc';
+import type { WebhookView } from './views';
 
 /** Where alerts are posted. The URL is typed once; afterwards only its host is shown. */
-export function WebhooksPanel({ webhooks, canEdit, reload }: { webhooks: WebhookView[]; canEdit: boolean; reload(): void }) {
+export function WebhooksPanel({ webhooks, canEdit }: { webhooks: WebhookView[]; canEdit: boolean }) {
   const { t } = useI18n();
   const toast = useToast();
   const [name, setName] = useState('');
   const [url, setUrl] = useState('');
-  const [busy, setBusy] = useState(false);
   const [deleting, setDeleting] = useState<WebhookView | null>(null);
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const changed = { onSuccess: () => queryClient.invalidateQueries(trpc.monitoring.webhooks.pathFilter()), onError: (err: unknown) => toast.error(err) };
+  const createWebhook = useMutation(trpc.monitoring.createWebhook.mutationOptions(changed));
+  const updateWebhook = useMutation(trpc.monitoring.updateWebhook.mutationOptions(changed));
+  const deleteWebhook = useMutation(trpc.monitoring.deleteWebhook.mutationOptions(changed));
+  const testWebhook = useMutation(trpc.monitoring.testWebhook.mutationOptions({ onError: (err) => toast.error(err) }));
+  const busy = createWebhook.isPending;
 
-  const add = async (e: FormEvent) => {
+  const add = (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    try {
-      await monitoringApi.createWebhook(name, url);
-      setName('');
-      setUrl('');
-      toast.show(t('alerts.webhooks.added'));
-      reload();
-    } catch (err) {
-      toast.error(err);
-    } finally {
-      setBusy(false);
-    }
+    createWebhook.mutate(
+      { name, secretUrl: url },
+      {
+        onSuccess: () => {
+          setName('');
+          setUrl('');
+          toast.show(t('alerts.webhooks.added'));
+        },
+      },
+    );
   };
-  const act = (fn: () => Promise<unknown>) => async () => {
-    try {
-      await fn();
-      reload();
-    } catch (err) {
-      toast.error(err);
-    }
-  };
-  const test = async (hook: WebhookView) => {
-    try {
-      const r = await monitoringApi.testWebhook(hook.id);
-      if (r.ok) toast.show(t('alerts.webhooks.testOk', { status: r.status }));
-      else toast.show(t('alerts.webhooks.testFailed', { error: r.error }), 'error');
-    } catch (err) {
-      toast.error(err);
-    }
-  };
+  const test = (hook: WebhookView) =>
+    testWebhook.mutate(
+      { id: hook.id },
+      {
+        onSuccess: (r) => {
+          if (r.ok) toast.show(t('alerts.webhooks.testOk', { status: r.status }));
+          else toast.show(t('alerts.webhooks.testFailed', { error: r.error }), 'error');
+        },
+      },
+    );
 
   return (
     <>
@@ -55,43 +56,40 @@ export function WebhooksPanel({ webhooks, canEdit, reload }: { webhooks: Webhook
       {webhooks.length === 0 ? (
         <p className="muted">{t('alerts.webhooks.empty')}</p>
       ) : (
-        <div className="table-wrap">
-          <table className="table table-dense" data-testid="webhooks-table">
-            <thead>
-              <tr>
-                <th>{t('alerts.rules.enabled')}</th>
-                <th>{t('alerts.webhooks.name')}</th>
-                <th>{t('alerts.webhooks.host')}</th>
-                {canEdit && <th />}
-              </tr>
-            </thead>
-            <tbody>
-              {webhooks.map((w) => (
-                <tr key={w.id} data-testid="webhook-row">
-                  <td>
-                    <input type="checkbox" checked={w.enabled} disabled={!canEdit} onChange={act(() => monitoringApi.updateWebhook(w.id, !w.enabled))} aria-label={t('alerts.rules.enabled')} />
-                  </td>
-                  <td>
-                    <strong>{w.name}</strong>
-                  </td>
-                  <td className="mono">{w.host}</td>
-                  {canEdit && (
-                    <td>
-                      <span className="row-actions">
-                        <button type="button" className="button button-quiet" onClick={() => test(w)} data-testid="webhook-test">
-                          {t('alerts.webhooks.test')}
-                        </button>
-                        <button type="button" className="icon-button" onClick={() => setDeleting(w)} aria-label={t('common.delete')} title={t('common.delete')}>
-                          <TrashIcon />
-                        </button>
-                      </span>
-                    </td>
-                  )}
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          testId="webhooks-table"
+          className="table table-dense"
+          head={
+            <>
+              <th>{t('alerts.rules.enabled')}</th>
+              <th>{t('alerts.webhooks.name')}</th>
+              <th>{t('alerts.webhooks.host')}</th>
+              {canEdit && <th />}
+            </>
+          }
+        >
+          {webhooks.map((w) => (
+            <tr key={w.id} data-testid="webhook-row">
+              <td>
+                <input type="checkbox" checked={w.enabled} disabled={!canEdit} onChange={() => updateWebhook.mutate({ id: w.id, enabled: !w.enabled })} aria-label={t('alerts.rules.enabled')} />
+              </td>
+              <td>
+                <strong>{w.name}</strong>
+              </td>
+              <td className="mono">{w.host}</td>
+              {canEdit && (
+                <td>
+                  <span className="row-actions">
+                    <button type="button" className="button button-quiet" onClick={() => test(w)} data-testid="webhook-test">
+                      {t('alerts.webhooks.test')}
+                    </button>
+                    <IconButton label={t('common.delete')} icon={<TrashIcon />} onClick={() => setDeleting(w)} />
+                  </span>
+                </td>
+              )}
+            </tr>
+          ))}
+        </DataTable>
       )}
       {canEdit && (
         <form className="card inline-form" onSubmit={add} data-testid="webhook-form">
@@ -116,7 +114,7 @@ export function WebhooksPanel({ webhooks, canEdit, reload }: { webhooks: Webhook
           onConfirm={() => {
             const hook = deleting;
             setDeleting(null);
-            void act(() => monitoringApi.deleteWebhook(hook.id))();
+            deleteWebhook.mutate({ id: hook.id });
           }}
           onCancel={() => setDeleting(null)}
         />

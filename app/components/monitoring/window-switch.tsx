@@ -1,7 +1,7 @@
 'use client';
 
 import { useI18n } from '../../i18n/provider';
-import type { TelemetryWindow } from './monitoring-api';
+import type { TelemetryWindow } from './views';
 
 const WINDOWS: TelemetryWindow[] = ['hour', 'day', 'week'];
 

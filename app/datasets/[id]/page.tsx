@@ -1,5 +1,6 @@
 'use client';
 
+import { useMutation, useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
 import { useParams, useRouter } from 'next/navigation';
 import { useState } from 'react';
@@ -7,12 +8,13 @@ import { Histogram } from '../../components/charts/histogram';
 import { ConfirmDialog } from '../../components/confirm-dialog';
 import { formatDateTime } from '../../components/format';
 import { formatBytes } from '../../components/fleet/format';
-import { usePoll } from '../../components/fleet/use-poll';
 import { useToast } from '../../components/toast';
+import { ClassificationSelect } from '../../components/classification-select';
 import { useI18n } from '../../i18n/provider';
 import { readableError } from '../../lib/errors';
-import { errorCode } from '../../lib/trpc';
-import { datasetsApi, splitOf, statsOf, type PreviewRow } from '../_components/datasets-api';
+import { errorCode, useTRPC, type RouterOutputs } from '../../lib/trpc';
+
+type PreviewRow = RouterOutputs['datasets']['preview']['rows'][number];
 
 const PREVIEW_ROWS = 10;
 
@@ -21,8 +23,10 @@ export default function DatasetPage() {
   const { id } = useParams<{ id: string }>();
   const router = useRouter();
   const toast = useToast();
-  const { data: d, error } = usePoll(() => datasetsApi.get(id), 0, id);
-  const { data: preview, error: previewError } = usePoll(() => datasetsApi.preview(id, PREVIEW_ROWS), 0, id);
+  const trpc = useTRPC();
+  const { data: d, error } = useQuery(trpc.datasets.get.queryOptions({ id }));
+  const { data: preview, error: previewError } = useQuery(trpc.datasets.preview.queryOptions({ id, limit: PREVIEW_ROWS }));
+  const deleteDataset = useMutation(trpc.datasets.delete.mutationOptions());
   const [confirming, setConfirming] = useState(false);
   const number = new Intl.NumberFormat(locale, { maximumFractionDigits: 1 });
 
@@ -36,13 +40,12 @@ export default function DatasetPage() {
     );
   }
 
-  const stats = statsOf(d);
-  const split = splitOf(d);
+  const { stats, split } = d;
   const tokenizer = stats.tokenizer;
   const remove = async () => {
     setConfirming(false);
     try {
-      await datasetsApi.remove(d.id);
+      await deleteDataset.mutateAsync({ id: d.id });
       toast.show(t('datasets.deleted'));
       router.push('/datasets');
     } catch (err) {
@@ -61,6 +64,7 @@ export default function DatasetPage() {
             <span>{formatBytes(d.sizeBytes)}</span>
             <span>{d.ownerEmail}</span>
             <span>{formatDateTime(d.createdAt, locale)}</span>
+            <ClassificationSelect kind="dataset" id={d.id} />
           </p>
         </div>
         <span className="spacer" />

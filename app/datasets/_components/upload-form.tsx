@@ -4,10 +4,10 @@ import Link from 'next/link';
 import { useRef, useState, type FormEvent } from 'react';
 import { ProgressBar } from '../../components/charts/progress-bar';
 import { formatBytes } from '../../components/fleet/format';
-import type { ModelView } from '../../components/fleet/types';
+import type { ModelView } from '../../components/fleet/views';
 import { useI18n } from '../../i18n/provider';
 import { readableError } from '../../lib/errors';
-import { uploadDataset, type UploadOutcome } from './datasets-api';
+import { uploadDataset, type UploadOutcome } from './upload-request';
 
 const FORMATS = ['auto', 'openai', 'alpaca', 'sharegpt'] as const;
 

@@ -1,18 +1,19 @@
 'use client';
 
+import { useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
 import { useParams } from 'next/navigation';
+import { DetailHead } from '../../components/detail-head';
 import { formatDateTime } from '../../components/format';
 import { DeploymentActions } from '../../components/fleet/deployment-actions';
 import { EventsTimeline } from '../../components/fleet/events-timeline';
-import { fleetApi } from '../../components/fleet/fleet-api';
 import { ReplicaLogs } from '../../components/fleet/replica-logs';
 import { canManageFleet } from '../../components/fleet/roles';
 import { StatusBadge } from '../../components/fleet/status-badge';
-import { usePoll } from '../../components/fleet/use-poll';
+import { StartMeasurementsPanel } from '../../components/start-measurements/start-measurements-panel';
 import { useSession } from '../../components/session';
 import { useI18n } from '../../i18n/provider';
-import { errorCode } from '../../lib/trpc';
+import { errorCode, useTRPC } from '../../lib/trpc';
 import { readableError } from '../../lib/errors';
 
 const REFRESH_MS = 2000;
@@ -21,7 +22,8 @@ export default function DeploymentPage() {
   const { t, locale } = useI18n();
   const { me } = useSession();
   const { id } = useParams<{ id: string }>();
-  const { data: d, error, reload } = usePoll(() => fleetApi.deployment(id), REFRESH_MS, id);
+  const trpc = useTRPC();
+  const { data: d, error, refetch } = useQuery(trpc.deployments.get.queryOptions({ id }, { refetchInterval: REFRESH_MS }));
 
   if (!d) {
     const missing = errorCode(error) === 'NOT_FOUND' || errorCode(error) === 'BAD_REQUEST';
@@ -36,34 +38,30 @@ export default function DeploymentPage() {
   return (
     <div className="manage-page fleet-page" data-testid="deployment-detail">
       <Link href="/deployments">← {t('deployments.backToList')}</Link>
-      <div className="page-head">
-        <div>
-          <h1 style={{ display: 'flex', alignItems: 'center', gap: 10 }}>
-            {d.name} <StatusBadge status={d.status} testId="deployment-status" />
-          </h1>
-          <p className="muted" style={{ display: 'flex', gap: 10, alignItems: 'center', flexWrap: 'wrap' }}>
-            <span className="chip">{d.engine}</span>
-            <span data-testid="deployment-ready">
-              {d.readyReplicas} / {d.desiredReplicas} {t('deployments.replicas')}
-            </span>
-            {d.modelVersionId ? (
-              <>
-                <Link href={`/models#version-${d.modelVersionId}`} className="chip chip-accent" data-testid="lineage-link">
-                  {t('deployments.modelVersion', { version: d.modelName ?? d.modelVersionId.slice(0, 8) })}
-                </Link>
-                {/* The drawing of where this version came from (base → adapter → merged → quantized), on /models. */}
-                <Link href={`/models#lineage-${d.modelVersionId}`} data-testid="deployment-lineage">
-                  {t('jobs.lineage')} →
-                </Link>
-              </>
-            ) : (
-              <span>{t('deployments.noModelVersion')}</span>
-            )}
-          </p>
-        </div>
-        <span className="spacer" />
-        {canManageFleet(me.role) && <DeploymentActions key={`${d.id}-${d.desiredReplicas}`} deployment={d} onChanged={reload} />}
-      </div>
+      <DetailHead
+        title={<>{d.name} <StatusBadge status={d.status} testId="deployment-status" /></>}
+        actions={canManageFleet(me.role) && <DeploymentActions key={`${d.id}-${d.desiredReplicas}`} deployment={d} onChanged={() => void refetch()} />}
+      >
+        <p className="muted" style={{ display: 'flex', gap: 10, alignItems: 'center', flexWrap: 'wrap' }}>
+          <span className="chip">{d.engine}</span>
+          <span data-testid="deployment-ready">
+            {d.readyReplicas} / {d.desiredReplicas} {t('deployments.replicas')}
+          </span>
+          {d.modelVersionId ? (
+            <>
+              <Link href={`/models#version-${d.modelVersionId}`} className="chip chip-accent" data-testid="lineage-link">
+                {t('deployments.modelVersion', { version: d.modelName ?? d.modelVersionId.slice(0, 8) })}
+              </Link>
+              {/* The drawing of where this version came from (base → adapter → merged → quantized), on /models. */}
+              <Link href={`/models#lineage-${d.modelVersionId}`} data-testid="deployment-lineage">
+                {t('jobs.lineage')} →
+              </Link>
+            </>
+          ) : (
+            <span>{t('deployments.noModelVersion')}</span>
+          )}
+        </p>
+      </DetailHead>
 
       <div className="detail-grid">
         <div style={{ display: 'flex', flexDirection: 'column', gap: 16, minWidth: 0 }}>
@@ -110,6 +108,7 @@ export default function DeploymentPage() {
             </table>
           </div>
           <ReplicaLogs replicas={d.replicas} />
+          {d.engine === 'vllm' && <StartMeasurementsPanel deploymentId={d.id} />}
         </div>
         <EventsTimeline events={d.events} />
       </div>

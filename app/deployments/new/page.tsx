@@ -1,16 +1,16 @@
 'use client';
 
+import { useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
 import { useSearchParams } from 'next/navigation';
-import { Suspense, useEffect, useState } from 'react';
+import { Suspense } from 'react';
 import { DeploymentForm } from '../../components/fleet/deployment-form';
 import { ReadOnlyNote } from '../../components/fleet/fleet-gate';
-import { fleetApi } from '../../components/fleet/fleet-api';
 import { canManageFleet } from '../../components/fleet/roles';
-import type { ModelView, NodeView } from '../../components/fleet/types';
 import { useSession } from '../../components/session';
-import { useToast } from '../../components/toast';
+import { useErrorToast } from '../../components/toast';
 import { useI18n } from '../../i18n/provider';
+import { useTRPC } from '../../lib/trpc';
 
 export default function NewDeploymentPage() {
   return (
@@ -22,16 +22,14 @@ export default function NewDeploymentPage() {
 
 function NewDeployment() {
   const { t } = useI18n();
-  const toast = useToast();
   const { me } = useSession();
   const params = useSearchParams();
-  const [loaded, setLoaded] = useState<{ models: ModelView[]; nodes: NodeView[]; names: string[] } | null>(null);
-
-  useEffect(() => {
-    Promise.all([fleetApi.models(), fleetApi.nodes(), fleetApi.deployments()])
-      .then(([models, nodes, deployments]) => setLoaded({ models, nodes, names: deployments.map((d) => d.name) }))
-      .catch((err) => toast.error(err));
-  }, [toast]);
+  const trpc = useTRPC();
+  const models = useQuery(trpc.catalog.list.queryOptions());
+  const nodes = useQuery(trpc.fleet.nodes.queryOptions());
+  const deployments = useQuery(trpc.deployments.list.queryOptions());
+  useErrorToast(models.error ?? nodes.error ?? deployments.error);
+  const loaded = models.data && nodes.data && deployments.data ? { models: models.data, nodes: nodes.data, names: deployments.data.map((d) => d.name) } : null;
 
   return (
     <div className="manage-page fleet-page">

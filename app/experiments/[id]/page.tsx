@@ -1,20 +1,20 @@
 'use client';
 
+import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
 import { useParams } from 'next/navigation';
 import { useState } from 'react';
-import { experimentsApi } from '../../components/experiments/api';
+import { DetailHead } from '../../components/detail-head';
 import { ExperimentActions } from '../../components/experiments/experiment-actions';
 import { ExperimentStatus } from '../../components/experiments/experiment-status';
 import { LatencyHistogram } from '../../components/experiments/latency-histogram';
 import { VariantTable } from '../../components/experiments/variant-table';
 import { ComparisonCharts, VerdictPanel } from '../../components/experiments/verdict-panel';
 import { canManageFleet } from '../../components/fleet/roles';
-import { usePoll } from '../../components/fleet/use-poll';
 import { formatDateTime } from '../../components/format';
 import { useSession } from '../../components/session';
 import { useI18n } from '../../i18n/provider';
-import { errorCode } from '../../lib/trpc';
+import { errorCode, useTRPC } from '../../lib/trpc';
 import { readableError } from '../../lib/errors';
 
 const REFRESH_MS = 5000;
@@ -27,7 +27,9 @@ export default function ExperimentPage() {
   const { id } = useParams<{ id: string }>();
   const [hours, setHours] = useState<number>(0);
   const [metric, setMetric] = useState<(typeof METRICS)[number]>('e2e');
-  const { data, error, reload } = usePoll(() => experimentsApi.report(id, hours || undefined), REFRESH_MS, `${id}-${hours}`);
+  const trpc = useTRPC();
+  // Another window keeps the figures of the one before on screen until its own arrive.
+  const { data, error, refetch } = useQuery(trpc.experiments.get.queryOptions({ id, hours: hours || undefined }, { refetchInterval: REFRESH_MS, placeholderData: keepPreviousData }));
 
   if (!data) {
     const missing = errorCode(error) === 'NOT_FOUND' || errorCode(error) === 'BAD_REQUEST';
@@ -44,20 +46,16 @@ export default function ExperimentPage() {
   return (
     <div className="manage-page fleet-page" data-testid="experiment-detail">
       <Link href="/experiments">← {t('experiments.backToList')}</Link>
-      <div className="page-head">
-        <div>
-          <h1 style={{ display: 'flex', alignItems: 'center', gap: 10 }}>
-            {e.name} <ExperimentStatus status={e.status} testId="experiment-status" />
-          </h1>
-          <p className="muted">
-            {e.description ? `${e.description} · ` : ''}
-            {t(e.stickiness === 'key' ? 'experiments.perKey' : 'experiments.perUser')} · {e.startsAt ? formatDateTime(e.startsAt, locale) : t('experiments.whenStarted')} →{' '}
-            {e.endsAt ? formatDateTime(e.endsAt, locale) : t('experiments.untilStopped')}
-          </p>
-        </div>
-        <span className="spacer" />
-        {canManageFleet(me.role) && <ExperimentActions experiment={e} onChanged={reload} />}
-      </div>
+      <DetailHead
+        title={<>{e.name} <ExperimentStatus status={e.status} testId="experiment-status" /></>}
+        actions={canManageFleet(me.role) && <ExperimentActions experiment={e} onChanged={() => void refetch()} />}
+      >
+        <p className="muted">
+          {e.description ? `${e.description} · ` : ''}
+          {t(e.stickiness === 'key' ? 'experiments.perKey' : 'experiments.perUser')} · {e.startsAt ? formatDateTime(e.startsAt, locale) : t('experiments.whenStarted')} →{' '}
+          {e.endsAt ? formatDateTime(e.endsAt, locale) : t('experiments.untilStopped')}
+        </p>
+      </DetailHead>
 
       <div className="latency-controls card">
         <label className="field">

@@ -1,17 +1,18 @@
 'use client';
 
+import { useMutation, useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
 import { useRouter } from 'next/navigation';
-import { useEffect, useState, type FormEvent, type ReactNode } from 'react';
-import { experimentsApi } from '../../components/experiments/api';
+import { useState, type FormEvent } from 'react';
 import { WeightBar } from '../../components/experiments/weight-bar';
+import { Field } from '../../components/field';
 import { ReadOnlyNote } from '../../components/fleet/fleet-gate';
-import { fleetApi } from '../../components/fleet/fleet-api';
 import { canManageFleet } from '../../components/fleet/roles';
 import { useSession } from '../../components/session';
-import { useToast } from '../../components/toast';
+import { useErrorToast } from '../../components/toast';
 import { useI18n } from '../../i18n/provider';
 import { readableError } from '../../lib/errors';
+import { useTRPC } from '../../lib/trpc';
 
 interface VariantDraft {
   label: string;
@@ -22,9 +23,13 @@ interface VariantDraft {
 export default function NewExperimentPage() {
   const { t } = useI18n();
   const { me } = useSession();
-  const toast = useToast();
   const router = useRouter();
-  const [deployments, setDeployments] = useState<{ id: string; name: string }[] | null>(null);
+  const trpc = useTRPC();
+  const deploymentList = useQuery(trpc.deployments.list.queryOptions());
+  useErrorToast(deploymentList.error);
+  const deployments = deploymentList.data ?? null;
+  const create = useMutation(trpc.experiments.create.mutationOptions());
+  const start = useMutation(trpc.experiments.start.mutationOptions());
   const [name, setName] = useState('');
   const [description, setDescription] = useState('');
   const [stickiness, setStickiness] = useState<'user' | 'key'>('user');
@@ -37,13 +42,6 @@ export default function NewExperimentPage() {
   ]);
   const [busy, setBusy] = useState(false);
   const [problem, setProblem] = useState<string | null>(null);
-
-  useEffect(() => {
-    fleetApi
-      .deployments()
-      .then((list) => setDeployments(list.map((d) => ({ id: d.id, name: d.name }))))
-      .catch((err) => toast.error(err));
-  }, [toast]);
 
   const names = new Set(deployments?.map((d) => d.name));
   const localProblem = names.has(name.trim())
@@ -62,15 +60,15 @@ export default function NewExperimentPage() {
     setBusy(true);
     setProblem(null);
     try {
-      const { id } = await experimentsApi.create({
+      const { id } = await create.mutateAsync({
         name: name.trim(),
         description,
         stickiness,
         startsAt: startsAt ? new Date(startsAt).toISOString() : null,
         endsAt: endsAt ? new Date(endsAt).toISOString() : null,
         variants: variants.map((v) => ({ label: v.label.trim(), deploymentId: v.deploymentId, weight: Number(v.weight) })),
-      } as Parameters<typeof experimentsApi.create>[0]);
-      if (startNow) await experimentsApi.start(id);
+      });
+      if (startNow) await start.mutateAsync({ id });
       router.push(`/experiments/${id}`);
     } catch (err) {
       setProblem(readableError(err, t));
@@ -159,15 +157,5 @@ export default function NewExperimentPage() {
         </form>
       )}
     </div>
-  );
-}
-
-function Field({ label, hint, wide, children }: { label: string; hint?: string; wide?: boolean; children: ReactNode }) {
-  return (
-    <label className={`field${wide ? ' field-wide' : ''}`}>
-      <span>{label}</span>
-      {children}
-      {hint && <small>{hint}</small>}
-    </label>
   );
 }

@@ -2,20 +2,21 @@
 
 import Link from 'next/link';
 import { useParams } from 'next/navigation';
-import { useEffect, useState } from 'react';
+import { keepPreviousData, useQuery } from '@tanstack/react-query';
+import { useState } from 'react';
+import { DetailHead } from '../../components/detail-head';
 import { formatAge } from '../../components/fleet/format';
 import { canManageFleet } from '../../components/fleet/roles';
 import { StatusBadge } from '../../components/fleet/status-badge';
-import { usePoll } from '../../components/fleet/use-poll';
 import { AllocationTable } from '../../components/monitoring/allocation-table';
 import { GpuCharts, type Thresholds } from '../../components/monitoring/gpu-charts';
 import { formatDuration } from '../../components/monitoring/kinds';
-import { monitoringApi, type TelemetryWindow } from '../../components/monitoring/monitoring-api';
+import type { TelemetryWindow } from '../../components/monitoring/views';
 import { WindowSwitch } from '../../components/monitoring/window-switch';
 import { useSession } from '../../components/session';
 import { useI18n } from '../../i18n/provider';
 import { readableError } from '../../lib/errors';
-import { errorCode } from '../../lib/trpc';
+import { errorCode, useTRPC } from '../../lib/trpc';
 
 // A point per 30 s at most: refreshing faster than that only redraws the same buckets.
 const REFRESH_MS = 30_000;
@@ -27,21 +28,16 @@ export default function GpuNodePage() {
   const { node: nodeId } = useParams<{ node: string }>();
   const [span, setSpan] = useState<TelemetryWindow>('hour');
   const [gpu, setGpu] = useState<number | 'all' | null>(null);
-  const { data, error } = usePoll(() => monitoringApi.gpuSeries(nodeId, span), REFRESH_MS, `${nodeId}/${span}`);
-  const [thresholds, setThresholds] = useState<Thresholds>({});
-  const alerts = usePoll(monitoringApi.alerts, REFRESH_MS);
+  const trpc = useTRPC();
+  // Another window keeps the charts of the one before on screen until its own arrive.
+  const { data, error } = useQuery(trpc.monitoring.gpuSeries.queryOptions({ nodeId, window: span }, { refetchInterval: REFRESH_MS, placeholderData: keepPreviousData }));
+  const alerts = useQuery(trpc.monitoring.alerts.queryOptions(undefined, { refetchInterval: REFRESH_MS }));
 
-  // The alert thresholds are drawn as lines; rules are readable by engineers and admins only.
-  useEffect(() => {
-    if (!canManageFleet(me.role)) return;
-    monitoringApi
-      .rules()
-      .then((rules) => {
-        const on = (kind: string) => rules.find((r) => r.kind === kind && r.enabled && !r.scope.node && !r.scope.gpu)?.threshold;
-        setThresholds({ temperatureC: on('gpu_temperature'), memoryPct: on('gpu_memory_pressure') });
-      })
-      .catch(() => undefined); // the charts are still right without the lines
-  }, [me.role]);
+  // The alert thresholds are drawn as lines; rules are readable by engineers and admins only (and the
+  // charts are still right without the lines if they cannot be read).
+  const rules = useQuery(trpc.monitoring.rules.queryOptions(undefined, { enabled: canManageFleet(me.role) })).data;
+  const on = (kind: string) => rules?.find((r) => r.kind === kind && r.enabled && !r.scope.node && !r.scope.gpu)?.threshold;
+  const thresholds: Thresholds = rules ? { temperatureC: on('gpu_temperature'), memoryPct: on('gpu_memory_pressure') } : {};
 
   // One GPU shows its own bands and memory allocated; a node with several starts on all of them.
   const selected = gpu ?? (data && data.gpus.length === 1 ? data.gpus[0]!.index : 'all');
@@ -62,16 +58,11 @@ export default function GpuNodePage() {
   return (
     <div className="manage-page fleet-page" data-testid="gpu-node-page" data-node={data.node.name}>
       <Link href="/gpus">← {t('monitoring.backToGpus')}</Link>
-      <div className="page-head">
-        <div>
-          <h1 style={{ display: 'flex', alignItems: 'center', gap: 10 }}>
-            {data.node.name} <StatusBadge status={data.node.status} />
-          </h1>
-          <p className="muted">
-            {data.node.lastHeartbeatAt ? t('gpus.lastHeartbeat', { age: formatAge(data.node.lastHeartbeatAt, locale) }) : t('gpus.noHeartbeat')}
-          </p>
-        </div>
-      </div>
+      <DetailHead title={<>{data.node.name} <StatusBadge status={data.node.status} /></>}>
+        <p className="muted">
+          {data.node.lastHeartbeatAt ? t('gpus.lastHeartbeat', { age: formatAge(data.node.lastHeartbeatAt, locale) }) : t('gpus.noHeartbeat')}
+        </p>
+      </DetailHead>
       {firingHere.length > 0 && (
         <Link href="/alerts" className="card alert-item alert-critical" data-testid="node-firing-alerts" style={{ display: 'block', textDecoration: 'none', color: 'inherit' }}>
           <strong>{t('monitoring.firingOnNode', { count: firingHere.length })}</strong>

@@ -1,19 +1,17 @@
 'use client';
 
+import { useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
 import { useRouter, useSearchParams } from 'next/navigation';
-import { Suspense, useEffect, useState } from 'react';
+import { Suspense } from 'react';
 import { ReadOnlyNote } from '../../components/fleet/fleet-gate';
-import { fleetApi } from '../../components/fleet/fleet-api';
 import { canManageFleet } from '../../components/fleet/roles';
-import type { ModelView } from '../../components/fleet/types';
 import { FinetuneFormView } from '../../components/jobs/finetune-form';
-import { jobsApi } from '../../components/jobs/jobs-api';
 import { QuantizeFormView } from '../../components/jobs/quantize-form';
-import type { DatasetOption } from '../../components/jobs/types';
 import { useSession } from '../../components/session';
-import { useToast } from '../../components/toast';
+import { useErrorToast } from '../../components/toast';
 import { useI18n } from '../../i18n/provider';
+import { useTRPC } from '../../lib/trpc';
 
 export default function NewJobPage() {
   return (
@@ -25,19 +23,16 @@ export default function NewJobPage() {
 
 function NewJob() {
   const { t } = useI18n();
-  const toast = useToast();
   const { me } = useSession();
   const router = useRouter();
   const params = useSearchParams();
   const kind = params.get('kind') === 'quantize' ? 'quantize' : 'finetune';
-  const [loaded, setLoaded] = useState<{ models: ModelView[]; datasets: DatasetOption[] } | null>(null);
-
-  useEffect(() => {
-    // Without datasets a quantization still works (bundled text); the fine-tune form says where to upload one.
-    Promise.all([fleetApi.models(), jobsApi.datasets().catch(() => [] as DatasetOption[])])
-      .then(([models, datasets]) => setLoaded({ models, datasets }))
-      .catch((err) => toast.error(err));
-  }, [toast]);
+  const trpc = useTRPC();
+  const models = useQuery(trpc.catalog.list.queryOptions());
+  useErrorToast(models.error);
+  // Without datasets a quantization still works (bundled text); the fine-tune form says where to upload one.
+  const datasets = useQuery(trpc.datasets.list.queryOptions());
+  const loaded = models.data && (datasets.data || datasets.error) ? { models: models.data, datasets: datasets.data ?? [] } : null;
 
   const versions = (loaded?.models ?? []).flatMap((m) =>
     m.versions.map((v) => ({

@@ -1,21 +1,21 @@
 'use client';
 
+import { useMutation, useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
 import { useParams } from 'next/navigation';
-import { useEffect, useState } from 'react';
 import { ProgressBar } from '../../components/charts/progress-bar';
 import { canManageFleet } from '../../components/fleet/roles';
-import { usePoll } from '../../components/fleet/use-poll';
-import { loadtestsApi, ms, num, type HistogramSet, type RunView } from '../../components/loadtests/api';
+import { ms, num, type RunView } from '../../components/loadtests/views';
 import { LiveProgress } from '../../components/loadtests/live-progress';
 import { PercentileTable, RunHistograms } from '../../components/loadtests/run-charts';
 import { RunStatus } from '../../components/loadtests/run-status';
 import { StageTable } from '../../components/loadtests/stage-table';
 import { StatTiles } from '../../components/loadtests/stat-tiles';
 import { useSession } from '../../components/session';
-import { useToast } from '../../components/toast';
+import { useErrorToast, useToast } from '../../components/toast';
 import { useI18n } from '../../i18n/provider';
 import { readableError } from '../../lib/errors';
+import { useTRPC } from '../../lib/trpc';
 
 const LIVE_MS = 1000;
 const DONE = new Set<RunView['status']>(['succeeded', 'failed', 'cancelled']);
@@ -25,26 +25,16 @@ export default function LoadTestPage() {
   const { t } = useI18n();
   const { me } = useSession();
   const toast = useToast();
-  const [finished, setFinished] = useState(false);
+  const trpc = useTRPC();
   // Polls every second while the run goes; once it has ended, the row no longer changes.
-  const { data: run, error, reload } = usePoll(() => loadtestsApi.get(id), finished ? 0 : LIVE_MS, `${id}:${finished}`);
-  const [histograms, setHistograms] = useState<HistogramSet | null>(null);
+  const { data: run, error, refetch } = useQuery(trpc.loadtests.get.queryOptions({ id }, { refetchInterval: (query) => (query.state.data && DONE.has(query.state.data.status) ? false : LIVE_MS) }));
   const done = run ? DONE.has(run.status) : false;
-
-  useEffect(() => {
-    if (!done) return;
-    setFinished(true);
-    loadtestsApi.histograms(id).then(setHistograms, (err) => toast.error(err));
-  }, [done, id, toast]);
-
-  async function cancel() {
-    try {
-      await loadtestsApi.cancel(id);
-      reload();
-    } catch (err) {
-      toast.error(err);
-    }
-  }
+  // The histograms need every sample: read once, when the run has ended.
+  const histogramQuery = useQuery(trpc.loadtests.histograms.queryOptions({ id }, { enabled: done }));
+  useErrorToast(histogramQuery.error);
+  const histograms = histogramQuery.data ?? null;
+  const cancelRun = useMutation(trpc.loadtests.cancel.mutationOptions({ onSuccess: () => refetch(), onError: (err) => toast.error(err) }));
+  const cancel = () => cancelRun.mutate({ id });
 
   if (!run) {
     return <div className="manage-page fleet-page">{error !== null ? <p className="form-error">{readableError(error, t)}</p> : <p className="muted">{t('common.loading')}</p>}</div>;

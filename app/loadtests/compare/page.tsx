@@ -1,12 +1,14 @@
 'use client';
 
+import { useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
 import { useSearchParams } from 'next/navigation';
-import { Suspense, useEffect, useState } from 'react';
-import { loadtestsApi, ms, num, type CompareRun } from '../../components/loadtests/api';
+import { Suspense } from 'react';
+import { ms, num } from '../../components/loadtests/views';
 import { distOf, METRICS, RunHistograms } from '../../components/loadtests/run-charts';
 import { useI18n } from '../../i18n/provider';
 import { readableError } from '../../lib/errors';
+import { useTRPC } from '../../lib/trpc';
 
 export default function ComparePage() {
   return (
@@ -19,12 +21,10 @@ export default function ComparePage() {
 function Compare() {
   const { t } = useI18n();
   const ids = (useSearchParams().get('ids') ?? '').split(',').filter(Boolean);
-  const key = ids.join(',');
-  const [runs, setRuns] = useState<CompareRun[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
-    loadtestsApi.compare(key.split(',')).then(setRuns, (err) => setError(readableError(err, t)));
-  }, [key, t]);
+  const trpc = useTRPC();
+  const compared = useQuery(trpc.loadtests.compare.queryOptions({ ids }));
+  const runs = compared.data ?? null;
+  const error = compared.error ? readableError(compared.error, t) : null;
 
   return (
     <div className="manage-page fleet-page">

@@ -1,70 +1,67 @@
 'use client';
 
-import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useState, type FormEvent } from 'react';
 import { ConfirmDialog } from '../../components/confirm-dialog';
+import { DataTable } from '../../components/data-table';
 import { formatDateTime } from '../../components/format';
-import { useToast } from '../../components/toast';
+import { useErrorToast, useToast } from '../../components/toast';
+import { ClassificationSelect } from '../../components/classification-select';
 import { useI18n } from '../../i18n/provider';
-import { trpc, type RouterOutputs } from '../../lib/trpc';
+import { useTRPC, type RouterOutputs } from '../../lib/trpc';
 
 type ApiKey = RouterOutputs['keys']['list'][number];
 
 export default function ApiKeysPage() {
   const { t, locale } = useI18n();
   const toast = useToast();
-  const [keys, setKeys] = useState<ApiKey[] | null>(null);
   const [name, setName] = useState('');
   const [models, setModels] = useState('');
   const [days, setDays] = useState('');
-  const [busy, setBusy] = useState(false);
+  // The key's classification (data protection): requests through it are held to this level ('': the default).
+  const [level, setLevel] = useState('');
   const [created, setCreated] = useState<string | null>(null);
   const [revoking, setRevoking] = useState<ApiKey | null>(null);
-
-  const refresh = useCallback(() => {
-    trpc.keys.list
-      .query()
-      .then(setKeys)
-      .catch((err) => {
-        setKeys((k) => k ?? []);
-        toast.error(err);
-      });
-  }, [toast]);
-  useEffect(refresh, [refresh]);
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const list = useQuery(trpc.keys.list.queryOptions());
+  const levels = useQuery(trpc.classification.levels.queryOptions());
+  const setKeyLevel = useMutation(trpc.classification.set.mutationOptions());
+  useErrorToast(list.error);
+  const keys = list.data ?? (list.error ? [] : null);
+  const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.keys.list.queryKey() });
+  const createKey = useMutation(trpc.keys.create.mutationOptions());
+  const revokeKey = useMutation(trpc.keys.revoke.mutationOptions({ onError: (err) => toast.error(err), onSettled: refresh }));
+  const busy = createKey.isPending;
 
   async function create(event: FormEvent) {
     event.preventDefault();
-    setBusy(true);
     try {
       const modelList = models.split(',').map((m) => m.trim()).filter(Boolean);
-      const result = await trpc.keys.create.mutate({
+      const result = await createKey.mutateAsync({
         name: name.trim(),
         models: modelList.length ? modelList : undefined,
         expiresInDays: days ? Number(days) : undefined,
       });
+      if (level !== '') await setKeyLevel.mutateAsync({ kind: 'api_key', id: result.id, level: Number(level) });
       setCreated(result.key);
       setName('');
+      setLevel('');
       setModels('');
       setDays('');
-      refresh();
+      void refresh();
     } catch (err) {
       toast.error(err);
-    } finally {
-      setBusy(false);
     }
   }
 
-  async function revoke(key: ApiKey) {
+  function revoke(key: ApiKey) {
     setRevoking(null);
-    try {
-      await trpc.keys.revoke.mutate({ id: key.id });
-    } catch (err) {
-      toast.error(err);
-    }
-    refresh();
+    revokeKey.mutate({ id: key.id });
   }
 
   const statusOf = (k: ApiKey) =>
-    k.revokedAt ? t('keys.revoked') : k.expiresAt && new Date(k.expiresAt).getTime() < Date.now() ? t('keys.expired') : t('keys.active');
+    k.revokedAt ? t('keys.revoked') : k.expiresAt && k.expiresAt.getTime() < Date.now() ? t('keys.expired') : t('keys.active');
 
   return (
     <div className="manage-page">
@@ -100,59 +97,63 @@ export default function ApiKeysPage() {
           <span>{t('keys.expiresInDays')}</span>
           <input type="number" min={1} value={days} placeholder={t('keys.expiresHint')} onChange={(e) => setDays(e.target.value)} />
         </label>
+        <label className="field field-narrow">
+          <span>{t('dp.level')}</span>
+          <select value={level} onChange={(e) => setLevel(e.target.value)} data-testid="key-level">
+            <option value="">{levels.data ? t('dp.default', { level: levels.data.names[levels.data.defaultLevel]! }) : ''}</option>
+            {levels.data?.names.map((n, i) => (
+              <option key={n} value={i}>
+                {n}
+              </option>
+            ))}
+          </select>
+        </label>
         <button type="submit" className="button button-primary" disabled={busy || !name.trim()} data-testid="create-key">
           {t('keys.create')}
         </button>
       </form>
 
-      <div className="table-wrap">
-        <table className="table" data-testid="keys-table">
-          <thead>
-            <tr>
-              <th>{t('keys.name')}</th>
-              <th>{t('keys.prefix')}</th>
-              <th>{t('keys.models')}</th>
-              <th>{t('keys.expires')}</th>
-              <th>{t('keys.lastUsed')}</th>
-              <th>{t('keys.created')}</th>
-              <th>{t('keys.status')}</th>
-              <th />
-            </tr>
-          </thead>
-          <tbody>
-            {keys === null && (
-              <tr>
-                <td colSpan={8} className="muted">{t('common.loading')}</td>
-              </tr>
-            )}
-            {keys?.length === 0 && (
-              <tr>
-                <td colSpan={8} className="muted">{t('keys.empty')}</td>
-              </tr>
-            )}
-            {keys?.map((k) => (
-              <tr key={k.id}>
-                <td>{k.name}</td>
-                <td>
-                  <code>{k.prefix}…</code>
-                </td>
-                <td>{k.models?.length ? k.models.join(', ') : t('keys.allModels')}</td>
-                <td>{formatDateTime(k.expiresAt, locale) || t('common.never')}</td>
-                <td>{formatDateTime(k.lastUsedAt, locale) || t('common.never')}</td>
-                <td>{formatDateTime(k.createdAt, locale)}</td>
-                <td>{statusOf(k)}</td>
-                <td>
-                  {!k.revokedAt && (
-                    <button type="button" className="text-button danger" onClick={() => setRevoking(k)}>
-                      {t('keys.revoke')}
-                    </button>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <DataTable
+        testId="keys-table"
+        head={
+          <>
+            <th>{t('keys.name')}</th>
+            <th>{t('keys.prefix')}</th>
+            <th>{t('keys.models')}</th>
+            <th>{t('keys.expires')}</th>
+            <th>{t('keys.lastUsed')}</th>
+            <th>{t('keys.created')}</th>
+            <th>{t('keys.status')}</th>
+            <th>{t('dp.level')}</th>
+            <th />
+          </>
+        }
+        columns={9}
+        loading={keys === null}
+        empty={keys?.length === 0 && t('keys.empty')}
+      >
+        {keys?.map((k) => (
+          <tr key={k.id}>
+            <td>{k.name}</td>
+            <td>
+              <code>{k.prefix}…</code>
+            </td>
+            <td>{k.models?.length ? k.models.join(', ') : t('keys.allModels')}</td>
+            <td>{formatDateTime(k.expiresAt, locale) || t('common.never')}</td>
+            <td>{formatDateTime(k.lastUsedAt, locale) || t('common.never')}</td>
+            <td>{formatDateTime(k.createdAt, locale)}</td>
+            <td>{statusOf(k)}</td>
+            <td>{!k.revokedAt && <ClassificationSelect kind="api_key" id={k.id} testId={`key-level-${k.id}`} />}</td>
+            <td>
+              {!k.revokedAt && (
+                <button type="button" className="text-button danger" onClick={() => setRevoking(k)}>
+                  {t('keys.revoke')}
+                </button>
+              )}
+            </td>
+          </tr>
+        ))}
+      </DataTable>
       {revoking && (
         <ConfirmDialog
           message={t('keys.confirmRevoke', { name: revoking.name })}

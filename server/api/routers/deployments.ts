@@ -9,8 +9,9 @@ import {
   startDeployment,
   stopDeployment,
 } from '../../lifecycle/deployments';
-import { dryRun, dryRunSchema } from '../../lifecycle/dry-run';
-import { estimateForVersion } from '../../lifecycle/model-config';
+import { dryRun, dryRunSchema } from '../../gpu/placement/dry-run';
+import { estimateForVersion } from '../../gpu/placement/model-config';
+import { estimateErrors, listStartMeasurements } from '../../gpu/placement/measurement-views';
 import { replicaLogTail } from '../../lifecycle/replica-logs';
 import { roleProcedure, router } from '../trpc';
 
@@ -22,6 +23,10 @@ export const deploymentsRouter = router({
   list: read.query(({ ctx }) => listDeployments(ctx.db)),
   get: read.input(byId).query(({ ctx, input }) => getDeployment(ctx.db, input.id)),
   dryRun: read.input(dryRunSchema).query(({ ctx, input }) => dryRun(ctx.db, input, (versionId, spec) => estimateForVersion(ctx.db, versionId, spec))),
+  /** Predicted vs measured, per replica start of this deployment (vLLM's start-up log). */
+  startMeasurements: read.input(byId).query(({ ctx, input }) => listStartMeasurements(ctx.db, input.id)),
+  /** The fleet's estimate errors: each model, dtype, TP and GPU type's latest start, predicted vs measured. */
+  estimateErrors: read.query(({ ctx }) => estimateErrors(ctx.db)),
   logs: read
     .input(z.object({ replicaId: z.string().uuid(), tail: z.number().int().min(1).max(5_000).optional() }))
     .query(({ ctx, input }) => replicaLogTail(ctx.db, input.replicaId, input.tail)),

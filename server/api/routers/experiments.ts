@@ -18,9 +18,10 @@ export const experimentsRouter = router({
   /** The experiment, per-variant figures and the verdict. */
   get: read.input(byId.merge(windowSchema)).query(({ ctx, input }) => experimentReport(ctx.db, input.id, input.hours)),
   create: write.input(createExperimentSchema).mutation(({ ctx, input }) => createExperiment(ctx.db, ctx.user, input)),
-  start: write.input(byId).mutation(({ ctx, input }) => startExperiment(ctx.db, input.id)),
-  stop: write.input(byId).mutation(({ ctx, input }) => stopExperiment(ctx.db, input.id)),
-  promote: write.input(byId.extend({ variantId: z.string().uuid() })).mutation(({ ctx, input }) => promoteVariant(ctx.db, input.id, input.variantId)),
+  /** Start, stop and promote: the experiment's creator or an admin. */
+  start: write.input(byId).mutation(({ ctx, input }) => startExperiment(ctx.db, ctx.user, input.id)),
+  stop: write.input(byId).mutation(({ ctx, input }) => stopExperiment(ctx.db, ctx.user, input.id)),
+  promote: write.input(byId.extend({ variantId: z.string().uuid() })).mutation(({ ctx, input }) => promoteVariant(ctx.db, ctx.user, input.id, input.variantId)),
   /** Any signed-in user, on their own assistant messages only. */
   feedback: authedProcedure.input(feedbackSchema).mutation(({ ctx, input }) => setFeedback(ctx.db, ctx.user.id, input.messageId, input.rating)),
   latency: read.input(latencyQuerySchema).query(async ({ ctx, input }) => {

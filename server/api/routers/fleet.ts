@@ -1,4 +1,4 @@
-import { fleetSamples, listFleetNodes, samplesSchema } from '../../lifecycle/fleet-view';
+import { fleetSamples, listFleetNodes, samplesSchema } from '../../fleet/view';
 import { roleProcedure, router } from '../trpc';
 
 const read = roleProcedure('admin', 'engineer', 'viewer');

@@ -3,12 +3,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
-import { startTrainingWorker } from '../../../jobs/training';
+import { startTrainingWorker } from '../../../workers/training';
 import { auditLog, modelVersions } from '../../db/schema';
 import { registerVersion } from '../../lifecycle/catalog';
-import { makeDataset, makeGpuNode, makeHfBase, tempDir, TRAINER_DOUBLE_COMMAND } from '../../lifecycle/jobs/testing/fixtures';
-import { closeQueues, queue } from '../../queues';
-import { closeRedis } from '../../redis';
+import { makeHfBase, tempDir, TRAINER_DOUBLE_COMMAND } from '../../lifecycle/jobs/testing/fixtures';
+import { makeDataset, makeNode } from '../../testing/factories';
+import { closeQueues, queue } from '../../core/queues';
+import { closeRedis } from '../../core/redis';
 import { createTestDatabase, testRedisPrefix, type TestDatabase } from '../../testing/database';
 import { until } from '../../testing/until';
 import { startApiTestServer } from '../testing/api-test-server';
@@ -32,7 +33,7 @@ beforeAll(async () => {
   t = await createTestDatabase('jobsapi');
   dataDir = tempDir('jobsapi');
   api = await startApiTestServer({ db: t.db, masterKey, env: { ENCLAVE_NODE_NAME: 'gpu-api', ENCLAVE_DATA_DIR: dataDir } });
-  await makeGpuNode(t.db, 'gpu-api', 1);
+  await makeNode(t.db, { name: 'gpu-api', gpuCount: 1 });
   baseId = (await makeHfBase(t.db, dataDir)).id;
   ggufId = (await registerVersion(t.db, { modelName: 'stories260K', format: 'gguf', location: gguf })).id;
   s = {} as typeof s;
@@ -147,6 +148,10 @@ it('quantizes stories260K to Q8_0: measured, gated, and a blocked gate needs an 
   expect(refused.status).toBe(409);
   expect((await call('mutation', 'overrideGate', { id: strict.data.id, reason: 'fine' }, 'engineer')).error?.message).toBe('reason: say why in at least 15 characters');
   expect((await call('mutation', 'overrideGate', { id: strict.data.id, reason: 'a viewer cannot do this' }, 'viewer')).status).toBe(403);
+  // One rule for every job action: its owner or an admin. Another engineer may watch, not vouch for it.
+  const notOwner = await call('mutation', 'overrideGate', { id: strict.data.id, reason: 'another engineer vouching for it' }, 'engineer2');
+  expect([notOwner.status, notOwner.error?.message]).toEqual([403, 'Only the owner of this job or an admin may do this']);
+  expect((await call('mutation', 'promoteVersion', { versionId: ok.outputVersionId }, 'engineer2')).status).toBe(403);
   const reason = 'delta is 0.07%, well within what chat quality tolerates';
   expect((await call('mutation', 'overrideGate', { id: strict.data.id, reason }, 'engineer')).data).toEqual({ id: strict.data.id, gateStatus: 'overridden' });
   const audits = await t.db.select().from(auditLog).where(eq(auditLog.action, 'jobs.overrideGate'));

@@ -7,6 +7,7 @@ import { lineage } from '../../lifecycle/jobs/lineage';
 import { cancelJob, getJob, jobLogs, jobMetricSeries, listJobs } from '../../lifecycle/jobs/queries';
 import { quantizeSpecSchema } from '../../lifecycle/jobs/quantize-spec';
 import { roleProcedure, router } from '../trpc';
+import { jobEvents } from './job-events';
 
 // Fleet pages: engineers and admins act, viewers read (plain users only chat; see page-guard.ts).
 const read = roleProcedure('admin', 'engineer', 'viewer');
@@ -28,6 +29,8 @@ export const jobsRouter = router({
   metrics: read
     .input(byId.extend({ sinceStep: z.number().int().min(0).optional() }))
     .query(({ ctx, input }) => jobMetricSeries(ctx.db, ctx.user, input.id, input.sinceStep)),
+  /** The job's updates as they happen (see job-events.ts). */
+  events: jobEvents,
   /** The trainer's last log lines. → { lines } */
   logs: read.input(byId).query(({ ctx, input }) => jobLogs(ctx.db, ctx.user, input.id)),
   /** Cancels a job (its owner or an admin): at once when not started, else the worker stops the process and frees the GPUs. */

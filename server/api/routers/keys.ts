@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ApiKeyInputError, createApiKey, listApiKeys, revokeApiKey } from '../../security/api-keys';
-import { DomainError } from '../../security/errors';
+import { DomainError } from '../../core/errors';
 import { authedProcedure, router } from '../trpc';
 
 export const keysRouter = router({

@@ -1,6 +1,6 @@
-import { listModelsForRole } from '../../chat/models';
+import { listModelsFor } from '../../chat/models';
 import { authedProcedure, router } from '../trpc';
 
 export const modelsRouter = router({
-  list: authedProcedure.query(({ ctx }) => listModelsForRole(ctx.db, ctx.user.role)),
+  list: authedProcedure.query(({ ctx }) => listModelsFor(ctx.db, ctx.user)),
 });

@@ -1,4 +1,5 @@
 import { type AnyPgColumn, customType, index, integer, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import type { AuditEntry } from './compliance';
 import { users } from './identity';
 
 export const bytea = customType<{ data: Buffer; driverData: Buffer }>({ dataType: () => 'bytea' });
@@ -9,6 +10,8 @@ export const dataKeys = pgTable('data_keys', {
   wrappedKey: bytea('wrapped_key').notNull(),
   /** Fingerprint of the master key that wrapped it: tells rotation which keys remain. */
   masterFingerprint: text('master_fingerprint').notNull(),
+  /** Whose content it seals (crypto-shredding: erasing the person destroys it); null for install content. */
+  ownerUserId: uuid('owner_user_id').references((): AnyPgColumn => users.id),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
 });
 
@@ -44,4 +47,26 @@ export const messages = pgTable(
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [index('messages_conversation_idx').on(t.conversationId, t.createdAt)],
+);
+
+/**
+ * A streamed call (a chat turn, an arena round) while its replies are being written: a lease the
+ * writing process renews, the replies it writes, and the audit row it would leave if it died. The
+ * worker's sweep ends leases nobody renewed (process killed, machine gone): their replies are marked
+ * interrupted and the audit row is written. Whoever deletes the row writes the audit row, so it is
+ * written once, whether the writer or the sweep gets there first.
+ */
+export const replyStreams = pgTable(
+  'reply_streams',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    /** The assistant messages being streamed (they may not exist yet, or be gone with their conversation). */
+    messageIds: uuid('message_ids').array().notNull(),
+    /** Database time; renewed by the writer, so clocks of other machines do not matter. */
+    leaseUntil: timestamp('lease_until', { withTimezone: true }).notNull(),
+    /** The audit row for an interrupted call: actor, action, target, address, detail (never content). */
+    audit: jsonb('audit').$type<AuditEntry>().notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('reply_streams_lease_idx').on(t.leaseUntil)],
 );

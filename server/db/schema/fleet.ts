@@ -1,8 +1,11 @@
 import { bigint, bigserial, index, integer, jsonb, pgTable, real, text, timestamp, unique, uuid } from 'drizzle-orm/pg-core';
 import { modelVersions } from './lifecycle';
 
-export const ENGINES = ['llamacpp', 'vllm', 'upstream'] as const;
+export const ENGINES = ['llamacpp', 'vllm', 'tgi', 'sglang', 'upstream'] as const;
 export type EngineName = (typeof ENGINES)[number];
+/** Engines that run on GPUs: placed by the planner with tensor parallelism and sized by the memory estimator. */
+export const GPU_ENGINES = ['vllm', 'tgi', 'sglang'] as const satisfies readonly EngineName[];
+export const isGpuEngine = (engine: string): engine is (typeof GPU_ENGINES)[number] => (GPU_ENGINES as readonly string[]).includes(engine);
 export const DEPLOYMENT_STATUSES = ['pending', 'starting', 'ready', 'degraded', 'failed', 'stopped'] as const;
 export const REPLICA_STATUSES = ['starting', 'ready', 'unhealthy', 'failed', 'stopped'] as const;
 

@@ -36,6 +36,18 @@ export type JobKind = (typeof JOB_KINDS)[number];
 /** waiting: accepted but no GPU can take it yet (the reason is in waiting_reason). */
 export const JOB_STATUSES = ['queued', 'waiting', 'running', 'succeeded', 'failed', 'cancelled'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
+
+/** A job's last step event as the runner keeps it (trainers report some fields, the GGUF quantizer its stage). */
+export type JobProgress = {
+  step?: number;
+  totalSteps?: number;
+  epoch?: number | null;
+  tokensPerSecond?: number | null;
+  stage?: string | null;
+  loss?: number | null;
+  learningRate?: number | null;
+  etaSeconds?: number | null;
+} & Record<string, unknown>;
 export const GATE_STATUSES = ['passed', 'blocked', 'overridden'] as const;
 
 /**
@@ -61,7 +73,7 @@ export const jobs = pgTable(
     gpuIndices: integer('gpu_indices').array(),
     pid: integer('pid'),
     /** { step, totalSteps, epoch, tokensPerSecond, stage, loss, learningRate } from the last step event. */
-    progress: jsonb('progress').$type<Record<string, unknown>>().notNull().default({}),
+    progress: jsonb('progress').$type<JobProgress>().notNull().default({}),
     /** The last lines the process printed (never dataset content: trainers print figures). */
     logTail: text('log_tail').array().notNull().default([]),
     logPath: text('log_path'),

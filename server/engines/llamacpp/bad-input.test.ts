@@ -1,6 +1,6 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLlamaCppEngine, type StartedLlamaCppEngine } from '../../runtime/llamacpp';
+import { startLlamaCppEngine, type StartedLlamaCppEngine } from './process';
 import { postJson, TEST_MODEL_PATH } from './test-support';
 
 let engine: StartedLlamaCppEngine;

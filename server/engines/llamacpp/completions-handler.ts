@@ -20,9 +20,11 @@ export async function handleCompletion(engine: LlamaCppEngine, endpoint: Endpoin
   if (request.model !== undefined && request.model !== engine.name) {
     throw new EngineError(404, `The model '${request.model}' does not exist.`, 'invalid_request_error', 'model', 'model_not_found');
   }
+  // The messages' own text is less than the rendered prompt: too long already, it is refused before rendering copies it.
+  if ('turns' in request) engine.refuseOversized(request.turns.reduce((bytes, turn) => bytes + Buffer.byteLength(turn.content), 0));
   const promptText = 'turns' in request ? renderChatPrompt(request.turns) : request.prompt;
   const stops = endpoint === 'chat' ? [...request.stop, ...CHAT_TURN_STOPS] : request.stop;
-  const prompt = engine.prepare(promptText, { ...request, stop: stops }, endpoint === 'chat');
+  const prompt = await engine.prepare(promptText, { ...request, stop: stops }, endpoint === 'chat');
   const head = { id: newResponseId(endpoint), created: Math.floor(Date.now() / 1000), model: engine.name, includeUsage: request.includeUsage };
 
   if (!request.stream) {

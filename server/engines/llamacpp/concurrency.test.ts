@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLlamaCppEngine, type StartedLlamaCppEngine } from '../../runtime/llamacpp';
+import { startLlamaCppEngine, type StartedLlamaCppEngine } from './process';
+import { until } from '../../testing/until';
 import { eventData, metricValue, postJson, TEST_MODEL_PATH } from './test-support';
 
 // One sequence: a second request must queue behind the first.
@@ -15,14 +16,9 @@ const metrics = async () => (await fetch(`${engine.url}/metrics`)).text();
 const longStream = (signal?: AbortSignal) =>
   postJson(`${engine.url}/v1/completions`, { prompt: 'Once upon a time', max_tokens: 2000, ignore_eos: true, stream: true }, { signal });
 
-async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return false;
-}
+/** The engine's own gauge reaching `value`, read every 20 ms (a queued request waits a few hundred ms at most). */
+const untilMetric = (name: string, value: number, timeoutMs: number) =>
+  until(`${name} = ${value}`, async () => metricValue(await metrics(), name) === value, timeoutMs, 20);
 
 describe('more requests than sequences', () => {
   it('queues the extra requests in order and counts them as waiting', async () => {
@@ -35,18 +31,23 @@ describe('more requests than sequences', () => {
       return index;
     };
     const first = run(0);
-    await waitFor(async () => metricValue(await metrics(), 'vllm:num_requests_running') === 1, 5_000);
+    await untilMetric('vllm:num_requests_running', 1, 5_000);
     // Sent one after the other (not just in program order) so the queue order is the order of arrival.
     const second = run(1);
-    await waitFor(async () => metricValue(await metrics(), 'vllm:num_requests_waiting') === 1, 5_000);
+    await untilMetric('vllm:num_requests_waiting', 1, 5_000);
     const third = run(2);
     let maxWaiting = 0;
-    const watching = waitFor(async () => {
-      const text = await metrics();
-      maxWaiting = Math.max(maxWaiting, metricValue(text, 'vllm:num_requests_waiting'));
-      expect(metricValue(text, 'vllm:num_requests_running')).toBeLessThanOrEqual(1);
-      return maxWaiting >= 2;
-    }, 10_000);
+    const watching = until(
+      'two requests waiting',
+      async () => {
+        const text = await metrics();
+        maxWaiting = Math.max(maxWaiting, metricValue(text, 'vllm:num_requests_waiting'));
+        expect(metricValue(text, 'vllm:num_requests_running')).toBeLessThanOrEqual(1);
+        return maxWaiting >= 2;
+      },
+      10_000,
+      20,
+    );
     await Promise.all([first, second, third, watching]);
     expect(maxWaiting).toBe(2);
     expect(started).toEqual([0, 1, 2]);
@@ -67,7 +68,7 @@ describe('a client that disconnects', () => {
 
     const queuedAt = performance.now();
     const queued = postJson(`${engine.url}/v1/completions`, { prompt: 'Once upon a time', max_tokens: 5, ignore_eos: true });
-    expect(await waitFor(async () => metricValue(await metrics(), 'vllm:num_requests_waiting') === 1, 5_000)).toBe(true);
+    await untilMetric('vllm:num_requests_waiting', 1, 5_000);
     abort.abort();
 
     const answer = (await (await queued).json()) as any;
@@ -89,12 +90,12 @@ describe('a client that disconnects', () => {
 
     const waiter = new AbortController();
     const waiting = longStream(waiter.signal).catch(() => undefined);
-    expect(await waitFor(async () => metricValue(await metrics(), 'vllm:num_requests_waiting') === 1, 5_000)).toBe(true);
+    await untilMetric('vllm:num_requests_waiting', 1, 5_000);
     waiter.abort();
     await waiting;
-    expect(await waitFor(async () => metricValue(await metrics(), 'vllm:num_requests_waiting') === 0, 2_000)).toBe(true);
+    await untilMetric('vllm:num_requests_waiting', 0, 2_000);
     holder.abort();
-    expect(await waitFor(async () => metricValue(await metrics(), 'vllm:num_requests_running') === 0, 2_000)).toBe(true);
+    await untilMetric('vllm:num_requests_running', 0, 2_000);
   });
 });
 

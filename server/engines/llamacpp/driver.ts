@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
-import { env } from '../../env';
-import { llamaCppCommand } from '../../runtime/llamacpp';
+import { env } from '../../core/env';
+import { llamaCppCommand } from './process';
 import type { EngineDriver } from '../types';
 import { probeOpenAiServer } from '../vllm/readiness';
 
@@ -38,11 +38,12 @@ export function createLlamaCppDriver(defaults: () => LlamaCppDefaults = envDefau
         threads: own.threads ?? d.threads,
         context: own.context ?? d.context,
         sequences: own.sequences ?? d.sequences,
+        apiKey: launch.apiKey,
       });
       const args = cmd.args.map((a, i) => (a === 'tsx' && cmd.args[i - 1] === '--import' ? TSX_LOADER : a));
-      return { file: cmd.file, args, env: {} };
+      return { file: cmd.file, args, env: cmd.env ?? {} };
     },
-    probeReady: async (baseUrl, servedName, signal) => (await probeOpenAiServer(baseUrl, servedName, { signal })).readiness,
+    probeReady: async (baseUrl, servedName, signal, apiKey) => (await probeOpenAiServer(baseUrl, servedName, { signal, apiKey })).readiness,
     diagnose(logTail) {
       for (const [pattern, explain] of DIAGNOSES) {
         const m = logTail.match(pattern);

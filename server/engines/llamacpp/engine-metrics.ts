@@ -1,5 +1,5 @@
 import client from 'prom-client';
-import { E2E_BUCKETS, ITL_BUCKETS, TTFT_BUCKETS } from '../../metrics';
+import { E2E_BUCKETS, ITL_BUCKETS, TTFT_BUCKETS } from '../../core/metrics';
 
 /**
  * vLLM's metric names and buckets, so dashboards and the gateway read this engine exactly as they read vLLM.

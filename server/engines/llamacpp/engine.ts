@@ -3,9 +3,17 @@ import { getLlama, LlamaLogLevel, TokenBias, type Llama, type LlamaContext, type
 import type { EngineArgs } from './args';
 import { createEngineMetrics, type EngineMetrics } from './engine-metrics';
 import { badRequest, EngineError } from './errors';
+import { OffThreadTokenizer } from './off-thread-tokenizer';
+import { promptByteLimit } from './prompt-size';
 import { SequencePool } from './sequence-pool';
 import { StopDetector } from './stop-detector';
 import { TokenText } from './token-text';
+
+/**
+ * Prompts up to this size are tokenized on the event loop: a few milliseconds at most (llama.cpp takes
+ * about 0.7 ms per KB), less than the round trip to the tokenizer thread and its queue behind long ones.
+ */
+const INLINE_TOKENIZE_BYTES = 8 * 1024;
 
 export type SamplingOptions = { maxTokens?: number; temperature: number; topP: number; seed?: number; stop: string[]; ignoreEos?: boolean };
 
@@ -25,14 +33,20 @@ export class LlamaCppEngine {
   private readonly active = new Set<{ controller: AbortController; done: Promise<unknown> }>();
   private stopping = false;
 
+  /** Prompts of more bytes than this cannot fit the context, whatever their tokens: refused untokenized. */
+  private readonly promptByteLimit: number;
+
   private constructor(
     readonly name: string,
     private readonly llama: Llama,
     private readonly model: LlamaModel,
     private readonly context: LlamaContext,
     private readonly pool: SequencePool<LlamaContextSequence>,
+    private readonly tokenizer: OffThreadTokenizer,
     readonly metrics: EngineMetrics,
-  ) {}
+  ) {
+    this.promptByteLimit = promptByteLimit(model, context.contextSize);
+  }
 
   static async load(args: EngineArgs): Promise<LlamaCppEngine> {
     const llama = await getLlama({
@@ -54,7 +68,10 @@ export class LlamaCppEngine {
     const sequences = Array.from({ length: args.sequences }, () => context.getSequence());
     const pool = new SequencePool(sequences, (sequence) => sequence.clearHistory());
     const metrics = createEngineMetrics(args.name, () => ({ running: pool.running, waiting: pool.waiting }));
-    return new LlamaCppEngine(args.name, llama, model, context, pool, metrics);
+    const tokenizer = new OffThreadTokenizer(args.model);
+    // In the background: the engine serves meanwhile, and a long prompt waits for the thread off the loop.
+    tokenizer.start().catch((error: unknown) => process.stderr.write(`llamacpp engine: ${error instanceof Error ? error.message : String(error)}\n`));
+    return new LlamaCppEngine(args.name, llama, model, context, pool, tokenizer, metrics);
   }
 
   /** Tokens one sequence can hold: prompt and completion together. */
@@ -66,8 +83,25 @@ export class LlamaCppEngine {
     return this.stopping;
   }
 
-  prepare(promptText: string, sampling: SamplingOptions, trimLeadingSpace = false): PreparedPrompt {
-    const tokens = this.model.tokenize(promptText, false);
+  /** Refuses a prompt of `bytes` (or one at least that long) that cannot fit the context whatever its tokens. */
+  refuseOversized(bytes: number): void {
+    if (bytes <= this.promptByteLimit) return;
+    throw badRequest(
+      `The prompt is ${bytes} bytes; this model's context holds ${this.contextSize} tokens including the completion, which no prompt over ${this.promptByteLimit} bytes fits.`,
+      'messages',
+      'context_length_exceeded',
+    );
+  }
+
+  /**
+   * Checks a prompt against the context and tokenizes it, without long synchronous work on the event loop
+   * (every other stream is written from it): a prompt that cannot fit by its size alone is refused
+   * untokenized, and a long one is tokenized on the tokenizer thread.
+   */
+  async prepare(promptText: string, sampling: SamplingOptions, trimLeadingSpace = false): Promise<PreparedPrompt> {
+    const bytes = Buffer.byteLength(promptText);
+    this.refuseOversized(bytes);
+    const tokens = bytes <= INLINE_TOKENIZE_BYTES ? this.model.tokenize(promptText, false) : await this.tokenizeOffThread(promptText);
     if (this.model.tokens.bos != null && this.model.tokens.shouldPrependBosToken) tokens.unshift(this.model.tokens.bos);
     if (tokens.length === 0) throw badRequest('The prompt is empty.', 'prompt');
     const room = this.contextSize - tokens.length;
@@ -81,6 +115,15 @@ export class LlamaCppEngine {
     // A budget past the context is capped, not refused: the context is the real limit.
     const maxTokens = Math.min(sampling.maxTokens ?? room, room);
     return { tokens, maxTokens, stops: sampling.stop, sampling, trimLeadingSpace };
+  }
+
+  private async tokenizeOffThread(promptText: string): Promise<Token[]> {
+    try {
+      return await this.tokenizer.tokenize(promptText);
+    } catch (error) {
+      process.stderr.write(`llamacpp engine: ${error instanceof Error ? error.message : 'tokenizer thread failed'}\n`);
+      throw new EngineError(503, 'The engine cannot tokenize long prompts right now; try again.', 'server_error');
+    }
   }
 
   /**
@@ -170,6 +213,7 @@ export class LlamaCppEngine {
     this.pool.close();
     for (const entry of this.active) entry.controller.abort(new Error('engine is shutting down'));
     await Promise.all([...this.active].map((entry) => entry.done));
+    await this.tokenizer.close();
     await this.context.dispose();
     await this.model.dispose();
     await this.llama.dispose();

@@ -48,16 +48,16 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 }
 
 /**
- * Answers with OpenAI's error object. A refused oversized body is drained (Node discards what is left
- * of it) rather than cut: closing at once makes the client's next write fail with EPIPE/RST, and the
- * client may then lose the 413 that explains why. The server's request timeout bounds the drain.
+ * Answers with OpenAI's error object. A body refused unread (too large, or no key) is drained (Node
+ * discards what is left of it) rather than cut: closing at once makes the client's next write fail with
+ * EPIPE/RST, and the client may then lose the answer that explains why. The request timeout bounds it.
  */
 export function sendError(res: ServerResponse, error: EngineError): void {
   if (res.headersSent) {
     res.end();
     return;
   }
-  if (error.status === 413) res.req.resume();
+  if (!res.req.readableEnded) res.req.resume();
   sendJson(res, error.status, error.toBody());
 }
 

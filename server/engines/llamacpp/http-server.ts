@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { createApiKeyCheck } from './api-key';
 import { handleCompletion } from './completions-handler';
 import type { LlamaCppEngine } from './engine';
 import { EngineError } from './errors';
@@ -6,12 +7,15 @@ import { sendError, sendJson } from './http-io';
 
 const startedAt = Math.floor(Date.now() / 1000);
 
-/** The engine's OpenAI-compatible HTTP surface, with vLLM's /health and /metrics. */
-export function createEngineServer(engine: LlamaCppEngine): Server {
+/** The engine's OpenAI-compatible HTTP surface, with vLLM's /health and /metrics, and vLLM's API key check. */
+export function createEngineServer(engine: LlamaCppEngine, opts: { apiKey?: string } = {}): Server {
+  const checkApiKey = createApiKeyCheck(opts.apiKey);
   const server = createServer(async (req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0]!;
     const route = `${req.method} ${path}`;
     try {
+      // Before anything else, the body included: a caller without the secret costs no parsing.
+      checkApiKey(req, path);
       switch (route) {
         case 'GET /health':
           if (engine.isStopping) throw new EngineError(503, 'The engine is shutting down.', 'server_error');

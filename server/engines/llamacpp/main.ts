@@ -2,8 +2,10 @@
  * The built-in CPU engine: one process serving one GGUF model over an OpenAI-compatible API.
  *   node --import tsx server/engines/llamacpp/main.ts --model PATH --name NAME --port 0 --threads 1 --context 2048 --sequences 4
  * When ready it prints one JSON line to stdout, {"event":"listening","port":N,"pid":P}; everything else goes to stderr.
+ * With VLLM_API_KEY in its environment, /v1 answers 401 without `Authorization: Bearer <key>`, as vLLM does.
  */
 import type { AddressInfo } from 'node:net';
+import { ENGINE_API_KEY_ENV } from '../replica-secret';
 import { parseEngineArgs } from './args';
 import { LlamaCppEngine } from './engine';
 import { createEngineServer } from './http-server';
@@ -17,8 +19,13 @@ async function main(): Promise<void> {
     process.exit(2);
   }
 
+  // The replica's secret comes in the environment, never on the command line (world-readable in /proc).
+  const apiKey = process.env[ENGINE_API_KEY_ENV] || undefined;
+  delete process.env[ENGINE_API_KEY_ENV];
+  if (!apiKey) process.stderr.write(`llamacpp engine: no ${ENGINE_API_KEY_ENV}: /v1 is open to anyone who can reach ${args.host}\n`);
+
   const engine = await LlamaCppEngine.load(args);
-  const server = createEngineServer(engine);
+  const server = createEngineServer(engine, { apiKey });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(args.port, args.host, () => resolve());

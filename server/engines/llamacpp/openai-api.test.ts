@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLlamaCppEngine, type StartedLlamaCppEngine } from '../../runtime/llamacpp';
+import { startLlamaCppEngine, type StartedLlamaCppEngine } from './process';
 import { metricValue, postJson, readEventStream, TEST_MODEL_PATH } from './test-support';
 
 // One real engine process for the whole file: stories260K, one thread, as SOURCES.md asks.

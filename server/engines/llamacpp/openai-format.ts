@@ -18,6 +18,13 @@ export function usageOf(outcome: GenerationOutcome) {
 
 type ChunkHead = { id: string; created: number; model: string; includeUsage: boolean };
 
+/** The fields every response object starts with, in OpenAI's order. */
+function envelope(object: string, head: Omit<ChunkHead, 'includeUsage'>) {
+  return { id: head.id, object, created: head.created, model: head.model };
+}
+
+const chunkObject = (endpoint: Endpoint) => (endpoint === 'chat' ? 'chat.completion.chunk' : 'text_completion');
+
 /** One streamed chunk. With include_usage, OpenAI puts `usage: null` on every chunk but the last. */
 export function streamChunk(
   endpoint: Endpoint,
@@ -34,26 +41,12 @@ export function streamChunk(
           finish_reason,
         }
       : { index: 0, text: piece.text ?? '', logprobs: null, finish_reason };
-  return {
-    id: head.id,
-    object: endpoint === 'chat' ? 'chat.completion.chunk' : 'text_completion',
-    created: head.created,
-    model: head.model,
-    choices: [choice],
-    ...(head.includeUsage ? { usage: null } : {}),
-  };
+  return { ...envelope(chunkObject(endpoint), head), choices: [choice], ...(head.includeUsage ? { usage: null } : {}) };
 }
 
 /** The closing chunk OpenAI sends when include_usage is set: no choices, only usage. */
 export function usageChunk(endpoint: Endpoint, head: ChunkHead, outcome: GenerationOutcome) {
-  return {
-    id: head.id,
-    object: endpoint === 'chat' ? 'chat.completion.chunk' : 'text_completion',
-    created: head.created,
-    model: head.model,
-    choices: [],
-    usage: usageOf(outcome),
-  };
+  return { ...envelope(chunkObject(endpoint), head), choices: [], usage: usageOf(outcome) };
 }
 
 export function fullResponse(endpoint: Endpoint, head: Omit<ChunkHead, 'includeUsage'>, text: string, outcome: GenerationOutcome) {
@@ -61,12 +54,5 @@ export function fullResponse(endpoint: Endpoint, head: Omit<ChunkHead, 'includeU
     endpoint === 'chat'
       ? { index: 0, message: { role: 'assistant', content: text }, logprobs: null, finish_reason: outcome.finishReason }
       : { index: 0, text, logprobs: null, finish_reason: outcome.finishReason };
-  return {
-    id: head.id,
-    object: endpoint === 'chat' ? 'chat.completion' : 'text_completion',
-    created: head.created,
-    model: head.model,
-    choices: [choice],
-    usage: usageOf(outcome),
-  };
+  return { ...envelope(endpoint === 'chat' ? 'chat.completion' : 'text_completion', head), choices: [choice], usage: usageOf(outcome) };
 }

@@ -40,3 +40,41 @@ export function metricValue(text: string, name: string): number {
   if (!line) throw new Error(`metric ${name} not found`);
   return Number(line.slice(line.lastIndexOf(' ') + 1));
 }
+
+/**
+ * Runs `during` while another client's stream flows from the engine at `baseUrl`: the longest gap between
+ * that stream's chunks from just before `during` until 20 chunks after it, which is how long the engine
+ * stalled its other clients. The stream is ended either way (it may hold the engine's only sequence).
+ */
+export async function streamGapsDuring<T>(baseUrl: string, during: () => Promise<T>): Promise<{ longestGapMs: number; chunksAfter: number; result: T }> {
+  const abort = new AbortController();
+  const res = await postJson(`${baseUrl}/v1/completions`, { prompt: 'Once upon a time', max_tokens: 100_000, ignore_eos: true, stream: true }, { signal: abort.signal });
+  if (res.status !== 200) throw new Error(`the stream answered ${res.status}`);
+  const arrivals: number[] = [];
+  let after = false;
+  let chunksAfter = 0;
+  let started!: () => void;
+  const flowing = new Promise<void>((resolve) => (started = resolve));
+  const reading = (async () => {
+    try {
+      for await (const _event of eventData(res)) {
+        arrivals.push(performance.now());
+        if (arrivals.length === 20) started();
+        if (after && ++chunksAfter >= 20) abort.abort();
+      }
+    } catch (error) {
+      if (!abort.signal.aborted) throw error;
+    }
+  })();
+  try {
+    await flowing;
+    const from = arrivals.at(-1)!;
+    const result = await during();
+    after = true;
+    await reading;
+    const window = arrivals.filter((at) => at >= from);
+    return { longestGapMs: Math.max(...window.slice(1).map((at, i) => at - window[i]!)), chunksAfter, result };
+  } finally {
+    abort.abort();
+  }
+}

@@ -1,8 +1,9 @@
 /**
  * A TEST DOUBLE for the `vllm` executable: `vllm serve MODEL --host H --port P --served-model-name NAME ...`
  * as the vllm engine driver builds it. It checks its arguments as vLLM does (argparse choices, TP against
- * the attention heads, TP x PP against the visible GPUs), "loads" for a while without answering, then
- * serves vLLM's HTTP endpoints (vllm-double.ts). Run through server/engines/testing/bin/vllm.
+ * the attention heads, TP x PP against the visible GPUs), writes vLLM's start-up logs, "loads" for a while
+ * without answering, then serves vLLM's HTTP endpoints through the one OpenAI double
+ * (server/testing/openai-double.ts). Run through server/engines/testing/bin/vllm.
  *
  * Environment (all optional):
  *   VLLM_DOUBLE_LOAD_MS          simulated weight loading time (default 500)
@@ -10,13 +11,17 @@
  *                                'early': the port is bound at once and requests wait unanswered, as real vLLM does
  *   VLLM_DOUBLE_ATTENTION_HEADS  the model's attention heads (default 32)
  *   VLLM_DOUBLE_GPUS             GPUs on the host when CUDA_VISIBLE_DEVICES is unset (default 8)
+ *   VLLM_DOUBLE_GPU_MEMORY_GIB   total memory of one GPU, for the start-up figures (default 79.19, an H100 80GB)
  *   VLLM_DOUBLE_FAIL             'oom' | 'kv-cache' | 'no-cache-blocks': fail while loading with vLLM's recorded log, exit 1
+ *   VLLM_API_KEY                 as vLLM reads it: the key /v1 requires when no --api-key is given
  */
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createVllmDoubleServer } from './vllm-double';
+import { createOpenAIDouble } from '../../testing/openai-double';
+import { startupLines } from './vllm-double-startup';
+import { stopOnSignals } from './engine-double';
 
 const fixtures = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../vllm/fixtures');
 const QUANTIZATIONS = ['aqlm', 'awq', 'deepspeedfp', 'tpu_int8', 'fp8', 'fbgemm_fp8', 'modelopt', 'marlin', 'gguf', 'gptq_marlin', 'awq_marlin', 'gptq', 'compressed-tensors', 'bitsandbytes', 'qqq', 'hqq', 'experts_int8', 'ipex', 'quark', 'moe_wna16'];
@@ -70,7 +75,10 @@ function parse(argv: string[]) {
     tp: int('--tensor-parallel-size', 1),
     pp: int('--pipeline-parallel-size', 1),
     maxModelLen: flags.has('--max-model-len') ? int('--max-model-len', 0) : undefined,
-    apiKey: flags.get('--api-key')?.[0],
+    gpuMemoryUtilization: Number(one('--gpu-memory-utilization', '0.9')) || 0.9,
+    enforceEager: flags.has('--enforce-eager'),
+    // As vLLM: --api-key wins over VLLM_API_KEY; an empty value is no key.
+    apiKey: flags.get('--api-key')?.[0] || process.env.VLLM_API_KEY || undefined,
     loraModules,
     flags,
   };
@@ -94,12 +102,9 @@ async function main() {
   let markLoaded!: () => void;
   const loaded = new Promise<void>((resolve) => (markLoaded = resolve));
   const early = process.env.VLLM_DOUBLE_BIND === 'early';
-  const { server } = createVllmDoubleServer({
-    servedName: args.servedName,
-    modelPath: args.model,
-    loraModules: args.loraModules,
+  const { server } = createOpenAIDouble({
+    served: { servedName: args.servedName, modelPath: args.model, loraModules: args.loraModules, maxModelLen: args.maxModelLen },
     apiKey: args.apiKey,
-    maxModelLen: args.maxModelLen,
     loaded: early ? loaded : undefined,
   });
   const listen = () =>
@@ -107,23 +112,19 @@ async function main() {
       server.once('error', (err) => die(`OSError: [Errno 98] error while attempting to bind on address ('${args.host}', ${args.port}): ${(err as Error).message}`));
       server.listen(args.port, args.host, resolve);
     });
-  const stop = () => {
-    server.close();
-    server.closeAllConnections();
-    process.exit(0);
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  stopOnSignals(server);
 
   if (early) await listen();
-  info('model_runner.py:1072', `Starting to load model ${args.model}...`);
+  info('gpu_model_runner.py:1273', `Starting to load model ${args.model}...`);
   await new Promise((r) => setTimeout(r, loadMs));
   if (failure) {
     const file = FAILURES[failure];
     if (!file) die(`vllm double: unknown VLLM_DOUBLE_FAIL '${failure}' (one of ${Object.keys(FAILURES).join(', ')})`, 2);
     die(readFileSync(path.join(fixtures, file), 'utf8'));
   }
-  info('model_runner.py:1077', 'Loading model weights took 0.0000 GB');
+  // The start-up figures in vLLM's V1 wording, derived from the settings: what Enclave's measurement reads.
+  const gpuMemoryGiB = Number(process.env.VLLM_DOUBLE_GPU_MEMORY_GIB ?? 79.19);
+  for (const line of startupLines({ ...args, gpuMemoryGiB })) info(line.where, line.msg);
   if (!early) await listen();
   markLoaded();
   const { port } = server.address() as AddressInfo;

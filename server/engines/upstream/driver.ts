@@ -1,14 +1,14 @@
-import type { DeploymentSpec } from '../../lifecycle/deployment-spec';
+import type { DeploymentSpec } from '../deployment-spec';
+import { OutboundRefused, type OutboundPolicy } from '../../security/outbound/policy';
+import { outboundRequest } from '../../security/outbound/request';
 import type { EngineDriver } from '../types';
 import type { ProbeResult } from '../vllm/readiness';
+import { upstreamBaseUrl } from './base-url';
 
-/**
- * The replica URL for an upstream: its base without a trailing /v1, since the gateway appends
- * /v1/chat/completions (engines are addressed by their root, as vLLM is).
- */
+/** The replica URL for an upstream: its base (see base-url.ts), to which the gateway appends /v1/chat/completions. */
 export function upstreamReplicaUrl(spec: Pick<DeploymentSpec, 'upstream'>): string {
   if (!spec.upstream) throw new Error('an upstream deployment needs upstream.url');
-  return spec.upstream.url.replace(/\/+$/, '').replace(/\/v1$/, '');
+  return upstreamBaseUrl(spec.upstream.url);
 }
 
 export interface UpstreamCredentials {
@@ -22,34 +22,38 @@ export interface UpstreamCredentials {
  * model. Unreachable or 5xx: not yet (a line may be down for a while); a refused key or a missing model:
  * failed, with the reason in plain words.
  */
-export async function checkUpstream(baseUrl: string, servedName: string, creds: UpstreamCredentials, signal?: AbortSignal): Promise<ProbeResult> {
-  const timeout = AbortSignal.timeout(10_000);
-  let res: Response;
+export async function checkUpstream(baseUrl: string, servedName: string, creds: UpstreamCredentials, signal?: AbortSignal, policy?: OutboundPolicy): Promise<ProbeResult> {
+  let url: string;
   try {
-    res = await fetch(`${baseUrl.replace(/\/+$/, '')}/v1/models`, {
-      headers: creds.key ? { authorization: `Bearer ${creds.key}` } : {},
-      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-    });
+    url = `${upstreamBaseUrl(baseUrl)}/v1/models`;
+  } catch {
+    return { readiness: 'failed', reason: 'the upstream URL is not a valid URL' };
+  }
+  let res: { status: number; body: Buffer };
+  try {
+    // Under the outbound policy, redirects not followed: the key goes to this origin and nowhere else.
+    res = await outboundRequest(
+      url,
+      { headers: creds.key ? { authorization: `Bearer ${creds.key}` } : {}, timeoutMs: 10_000, maxBodyBytes: 4 * 1024 * 1024, signal },
+      policy,
+    );
   } catch (err) {
     if (signal?.aborted) throw err;
+    if (err instanceof OutboundRefused) return { readiness: 'failed', reason: err.message };
     return { readiness: 'loading', reason: 'the upstream does not answer' };
   }
   if (res.status === 401 || res.status === 403) {
-    await res.body?.cancel();
     return { readiness: 'failed', reason: creds.key ? `the upstream refused the API key (${res.status})` : `the upstream needs an API key (${res.status})` };
   }
   if (res.status >= 500) {
-    await res.body?.cancel();
     return { readiness: 'loading', reason: `the upstream answered ${res.status}` };
   }
-  if (res.status !== 200) {
-    await res.body?.cancel();
-    return { readiness: 'failed', reason: `GET /v1/models answered ${res.status}: is this an OpenAI-compatible API?` };
-  }
+  if (res.status >= 300 && res.status < 400) return { readiness: 'failed', reason: `GET /v1/models answered a redirect (${res.status}), which is not followed: give the URL it leads to` };
+  if (res.status !== 200) return { readiness: 'failed', reason: `GET /v1/models answered ${res.status}: is this an OpenAI-compatible API?` };
   const model = creds.model ?? servedName;
   let ids: string[];
   try {
-    ids = (((await res.json()) as { data?: { id?: unknown }[] }).data ?? []).map((m) => String(m.id));
+    ids = ((JSON.parse(res.body.toString('utf8')) as { data?: { id?: unknown }[] }).data ?? []).map((m) => String(m.id));
   } catch {
     return { readiness: 'failed', reason: 'GET /v1/models did not answer a model list' };
   }

@@ -2,7 +2,7 @@ import { and, eq, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { deployments } from '../../db/schema';
 import { decryptText, encryptText } from '../../security/encryption';
-import { DomainError } from '../../security/errors';
+import { DomainError } from '../../core/errors';
 
 /**
  * An upstream deployment's API key, sealed with the data keys that seal messages, kept in the

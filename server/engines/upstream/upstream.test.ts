@@ -1,32 +1,37 @@
 import { eq } from 'drizzle-orm';
-import type http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { deployments } from '../../db/schema';
 import { readEvents, startGatewayHarness, type GatewayHarness } from '../../gateway/testing/harness';
-import { freePort } from '../../services/free-port';
+import { freePort } from '../../core/net/free-port';
 import { makeDeployment } from '../../testing/factories';
-import { createVllmDoubleServer, type VllmDoubleState } from '../testing/vllm-double';
+import { setLevel } from '../../security/classification';
+import { fromGateway, startOpenAIDouble, type OpenAIDouble, type RecordedRequest } from '../../testing/openai-double';
+import { replicaAuthorization } from '../replica-secret';
 import { checkUpstream, upstreamReplicaUrl } from './driver';
 import { loadUpstreamKey, storeUpstreamKey } from './keys';
 
-// The external API is played by the vLLM TEST DOUBLE started with an API key (as `vllm serve --api-key`).
+// The doubles listen on loopback, which the outbound policy refuses unless the admin allows it.
+process.env.ENCLAVE_OUTBOUND_ALLOW = '127.0.0.1';
+
+// The external API is played by the OpenAI TEST DOUBLE started with an API key (as `vllm serve --api-key`).
 const UPSTREAM_KEY = 'sk-upstream-0123456789abcdef';
 let h: GatewayHarness;
 let clientKey: string;
-let upstream: { url: string; state: VllmDoubleState; server: http.Server };
+let upstream: OpenAIDouble;
+/** What this file's gateway sent the upstream, newest last. */
+const sent = (): RecordedRequest[] => upstream.requests.filter(fromGateway(h.masterKey));
 
 beforeAll(async () => {
   h = await startGatewayHarness('upstream');
-  clientKey = (await h.keyFor()).key;
-  const { server, state } = createVllmDoubleServer({ servedName: 'vendor-large-2', modelPath: 'vendor/large-2', apiKey: UPSTREAM_KEY });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  upstream = { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, state, server };
+  const client = await h.keyFor();
+  clientKey = client.key;
+  // An upstream endpoint takes public data only (issue 13): this client's key is declared public.
+  await setLevel(h.t.db, 'api_key', client.keyId, 0, 'admin');
+  upstream = await startOpenAIDouble({ served: { servedName: 'vendor-large-2', modelPath: 'vendor/large-2' }, apiKey: UPSTREAM_KEY });
 });
 afterAll(async () => {
   await h?.close();
-  upstream?.server.closeAllConnections();
-  upstream?.server.close();
+  await upstream?.close();
 });
 
 async function upstreamDeployment(model = 'vendor-large-2') {
@@ -72,8 +77,7 @@ test('through the gateway: the upstream gets its own key and model name, the cli
   const res = await h.post('/v1/chat/completions', { model: deployment.name, messages: [{ role: 'user', content: 'hello there' }] }, clientKey);
   expect(res.status).toBe(200);
   expect(((await res.json()) as { choices: unknown[] }).choices).toHaveLength(1);
-  expect(upstream.state.lastAuthorization).toBe(`Bearer ${UPSTREAM_KEY}`);
-  expect(upstream.state.lastBody?.model).toBe('vendor-large-2');
+  expect(sent().at(-1)).toMatchObject({ path: '/v1/chat/completions', headers: { authorization: `Bearer ${UPSTREAM_KEY}` }, body: { model: 'vendor-large-2' } });
 
   const stream = await h.post('/v1/chat/completions', { model: deployment.name, messages: [{ role: 'user', content: 'hi' }], stream: true }, clientKey);
   expect(stream.status).toBe(200);
@@ -91,28 +95,27 @@ test('a key the upstream refuses: 502 upstream_auth_failed, without the upstream
   const text = await res.text();
   expect(JSON.parse(text).error.code).toBe('upstream_auth_failed');
   expect(text).not.toContain('sk-revoked-key');
-  expect(upstream.state.lastAuthorization).toBe('Bearer sk-revoked-key');
+  expect(sent().at(-1)?.headers.authorization).toBe('Bearer sk-revoked-key');
 
   // No key at all is the same failure, not a crash.
   const bare = await upstreamDeployment();
   await h.gateway.refresh();
   const noKey = await h.post('/v1/chat/completions', { model: bare.deployment.name, messages: [{ role: 'user', content: 'hi' }] }, clientKey);
   expect(noKey.status).toBe(502);
-  expect(upstream.state.lastAuthorization).toBeUndefined();
+  expect(sent().at(-1)?.headers.authorization).toBeUndefined();
 });
 
-test('engines other than upstream get no Authorization header and the client model name', async () => {
-  const { server, state } = createVllmDoubleServer({ servedName: 'placeholder', modelPath: '/m' });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+test("engines other than upstream get their replica's own secret (never an upstream key) and the client model name", async () => {
+  const engine = await startOpenAIDouble({ served: { servedName: 'placeholder', modelPath: '/m' } });
   try {
-    const { deployment } = await makeDeployment(h.t.db, { engine: 'vllm' }, [`http://127.0.0.1:${(server.address() as AddressInfo).port}`]);
+    const { deployment, replicas } = await makeDeployment(h.t.db, { engine: 'vllm' }, [engine.url]);
     await h.gateway.refresh();
     const res = await h.post('/v1/chat/completions', { model: deployment.name, messages: [{ role: 'user', content: 'hi' }] }, clientKey);
     expect(res.status).toBe(404); // the double serves 'placeholder': the body kept the deployment's name
-    expect(state.lastBody?.model).toBe(deployment.name);
-    expect(state.lastAuthorization).toBeUndefined();
+    const forwarded = engine.requests.at(-1);
+    expect(forwarded?.body?.model).toBe(deployment.name);
+    expect(forwarded?.headers.authorization).toBe(replicaAuthorization(h.masterKey, replicas[0]!.id));
   } finally {
-    server.closeAllConnections();
-    server.close();
+    await engine.close();
   }
 });

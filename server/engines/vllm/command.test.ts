@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { deploymentSpecSchema } from '../../lifecycle/deployment-spec';
+import { deploymentSpecSchema } from '../deployment-spec';
 import type { LaunchRequest } from '../types';
 import { vllmCommand, VllmSpecError, vllmSpecProblems } from './command';
 
@@ -13,6 +13,7 @@ function launch(spec: Record<string, unknown>, gpuIndices = [0], over: Partial<L
     gpuIndices,
     host: '127.0.0.1',
     port: 41000,
+    apiKey: 'enc-replica-secret-r1',
     ...over,
   };
 }
@@ -32,7 +33,9 @@ test('every flag from the spec, in vLLM spelling, and CUDA_VISIBLE_DEVICES from 
     '--max-model-len', '8192',
     '--gpu-memory-utilization', '0.85',
   ]);
-  expect(cmd.env).toEqual({ CUDA_VISIBLE_DEVICES: '3,1', CUDA_DEVICE_ORDER: 'PCI_BUS_ID' });
+  // The replica's secret goes in the environment, where only the engine's owner can read it, never in argv.
+  expect(cmd.env).toEqual({ CUDA_VISIBLE_DEVICES: '3,1', CUDA_DEVICE_ORDER: 'PCI_BUS_ID', VLLM_API_KEY: 'enc-replica-secret-r1' });
+  expect(cmd.args.join(' ')).not.toContain('enc-replica-secret-r1');
 });
 
 test('LoRA adapters become --enable-lora --lora-modules name=path ... --max-loras', () => {

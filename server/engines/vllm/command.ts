@@ -1,4 +1,8 @@
-import type { DeploymentSpec } from '../../lifecycle/deployment-spec';
+import type { DeploymentSpec } from '../deployment-spec';
+import { extraArgProblems } from '../extra-args';
+import { placedGpuEnv } from '../gpu-env';
+import { ggufOnlyProblem, HF_QUANTIZATION } from '../hf-quantization';
+import { ENGINE_API_KEY_ENV } from '../replica-secret';
 import type { EngineCommand, LaunchRequest } from '../types';
 
 /**
@@ -22,45 +26,24 @@ const OWNED_FLAGS = new Set([
   '--enable-lora',
   '--lora-modules',
   '--max-loras',
-  // The gateway is the only door: an engine-side key or a second API server would bypass it.
+  // The replica's own secret reaches vLLM through VLLM_API_KEY (not argv, which any local user can read);
+  // an --api-key here would replace it with a key the gateway does not know, or one visible in /proc.
   '--api-key',
   '--data-parallel-size',
   '-dp',
 ]);
 
 /** vLLM's own `--quantization` names for the spec's values; int8 checkpoints carry their method in config.json. */
-const VLLM_QUANTIZATION: Record<string, string | null> = {
-  fp8: 'fp8',
-  awq: 'awq',
-  gptq: 'gptq',
-  bitsandbytes: 'bitsandbytes',
-  'compressed-tensors': 'compressed-tensors',
-  // W8A8 checkpoints (llm-compressor) name their scheme in quantization_config; vLLM reads it from there.
-  int8: null,
-};
+const VLLM_QUANTIZATION = HF_QUANTIZATION;
 
 export class VllmSpecError extends Error {}
 
 /** Every reason this spec cannot become a `vllm serve` command line, in plain words ([] when it can). */
 export function vllmSpecProblems(spec: DeploymentSpec): string[] {
   const problems: string[] = [];
-  if (spec.quantization && !(spec.quantization in VLLM_QUANTIZATION))
-    problems.push(`vLLM cannot serve '${spec.quantization}' weights: that is a GGUF (llama.cpp) format; use the llamacpp engine`);
-  const extra = spec.extraArgs;
-  for (let i = 0; i < extra.length; i++) {
-    const arg = extra[i]!;
-    if (!arg.startsWith('-')) {
-      const previous = extra[i - 1];
-      if (!previous?.startsWith('-') || previous.includes('=')) problems.push(`extra argument '${arg}' is not a flag or a flag's value`);
-      continue;
-    }
-    if (!/^--?[a-z0-9][a-z0-9-_]*(=.*)?$/i.test(arg)) {
-      problems.push(`extra argument '${arg}' is not a well-formed flag`);
-      continue;
-    }
-    const flag = arg.split('=')[0]!.replaceAll('_', '-');
-    if (OWNED_FLAGS.has(flag)) problems.push(`extra argument '${flag}' is set from the deployment spec; change the spec instead`);
-  }
+  const gguf = ggufOnlyProblem('vLLM', spec, VLLM_QUANTIZATION);
+  if (gguf) problems.push(gguf);
+  problems.push(...extraArgProblems(spec.extraArgs, OWNED_FLAGS));
   return problems;
 }
 
@@ -99,9 +82,9 @@ export function vllmCommand(launch: LaunchRequest, bin = process.env.ENCLAVE_VLL
     file: bin,
     args,
     env: {
-      CUDA_VISIBLE_DEVICES: launch.gpuIndices.join(','),
-      // Placement picks GPUs by nvidia-smi's index; CUDA's default order (fastest first) can differ from it.
-      CUDA_DEVICE_ORDER: 'PCI_BUS_ID',
+      ...placedGpuEnv(launch.gpuIndices),
+      // vLLM then answers 401 on /v1/* without `Authorization: Bearer <secret>`; /health and /metrics stay open.
+      [ENGINE_API_KEY_ENV]: launch.apiKey,
     },
   };
 }

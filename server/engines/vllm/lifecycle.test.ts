@@ -1,16 +1,19 @@
 import { execa, type ResultPromise } from 'execa';
 import path from 'node:path';
 import { afterEach, expect, test } from 'vitest';
-import { deploymentSpecSchema } from '../../lifecycle/deployment-spec';
-import { freePort } from '../../services/free-port';
+import { deploymentSpecSchema } from '../deployment-spec';
+import { freePort } from '../../core/net/free-port';
 import { vllmCommand } from './command';
 import { vllmDriver } from './driver';
 import { scrapeMetrics } from './metrics';
 import { probeOpenAiServer } from './readiness';
+import { until } from '../../testing/until';
 
 // The vLLM TEST DOUBLE stands in for `vllm`: the driver's real command line runs against it.
 const DOUBLE_BIN = path.resolve(import.meta.dirname, '../testing/bin/vllm');
 const running: ResultPromise[] = [];
+const KEY = 'enc-replica-lifecycle';
+const auth = { authorization: `Bearer ${KEY}` };
 
 afterEach(async () => {
   for (const p of running.splice(0)) {
@@ -31,6 +34,7 @@ async function start(spec: Record<string, unknown>, gpuIndices: number[], env: R
       gpuIndices,
       host: '127.0.0.1',
       port,
+      apiKey: KEY,
     },
     DOUBLE_BIN,
   );
@@ -39,28 +43,30 @@ async function start(spec: Record<string, unknown>, gpuIndices: number[], env: R
   return { url: `http://127.0.0.1:${port}`, child };
 }
 
-async function until(url: string, want: string, name = 'llama-8b') {
+/** The driver's readiness states, each once, until it reads `want`. */
+async function statesUntil(url: string, want: string, name = 'llama-8b') {
   const seen: string[] = [];
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    const r = await vllmDriver.probeReady(url, name);
+  const reached = async () => {
+    const r = await vllmDriver.probeReady(url, name, undefined, KEY);
     if (seen.at(-1) !== r) seen.push(r);
-    if (r === want) return seen;
-    await new Promise((res) => setTimeout(res, 100));
-  }
-  throw new Error(`never ${want}; saw ${seen.join(' → ')}`);
+    return r === want;
+  };
+  await until(want, reached, 15_000).catch(() => {
+    throw new Error(`never ${want}; saw ${seen.join(' → ')}`);
+  });
+  return seen;
 }
 
 test('loading (connection refused) → ready; it then streams chat and reports vLLM metrics', async () => {
   const { url } = await start({ tp: 2, loraAdapters: [{ name: 'sql', path: '/adapters/sql' }] }, [0, 1]);
-  expect(await until(url, 'ready')).toEqual(['loading', 'ready']);
+  expect(await statesUntil(url, 'ready')).toEqual(['loading', 'ready']);
 
-  const models = (await (await fetch(`${url}/v1/models`)).json()) as { data: { id: string; parent: string | null }[] };
+  const models = (await (await fetch(`${url}/v1/models`, { headers: auth })).json()) as { data: { id: string; parent: string | null }[] };
   expect(models.data.map((m) => [m.id, m.parent])).toEqual([['llama-8b', null], ['sql', 'llama-8b']]);
 
   const res = await fetch(`${url}/v1/chat/completions`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...auth },
     body: JSON.stringify({ model: 'llama-8b', messages: [{ role: 'user', content: 'one two three' }], stream: true, stream_options: { include_usage: true } }),
   });
   const events = (await res.text()).split('\n\n').filter(Boolean);
@@ -71,18 +77,34 @@ test('loading (connection refused) → ready; it then streams chat and reports v
   expect(load).toMatchObject({ running: 0, waiting: 0, promptTokensTotal: 3, generationTokensTotal: 5 });
 });
 
+test('the replica secret reaches vLLM through VLLM_API_KEY: /v1 answers 401 without it, /health and /metrics stay open', async () => {
+  const { url, child } = await start({}, [0], { VLLM_DOUBLE_LOAD_MS: '0' });
+  await statesUntil(url, 'ready');
+  // Nothing on the command line: any local user can read /proc/PID/cmdline.
+  expect((child.spawnargs ?? []).join(' ')).not.toContain(KEY);
+  const attempts: Record<string, string>[] = [{}, { authorization: 'Bearer wrong' }, { authorization: KEY }];
+  for (const headers of attempts) {
+    expect((await fetch(`${url}/v1/models`, { headers })).status).toBe(401);
+    const post = await fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{"model":"llama-8b","messages":[]}' });
+    expect([post.status, await post.json()]).toEqual([401, { error: 'Unauthorized' }]);
+  }
+  expect((await fetch(`${url}/v1/models`, { headers: { authorization: `bearer ${KEY}` } })).status).toBe(200);
+  expect((await fetch(`${url}/health`)).status).toBe(200);
+  expect((await fetch(`${url}/metrics`)).status).toBe(200);
+  expect(await probeOpenAiServer(url, 'llama-8b', { apiKey: 'another-master-key' })).toEqual({ readiness: 'failed', reason: 'the engine refused the replica secret (401): it was started with another one' });
+});
+
 test('a port bound early but silent (as real vLLM while loading weights) is still loading', async () => {
   const { url } = await start({}, [0], { VLLM_DOUBLE_BIND: 'early', VLLM_DOUBLE_LOAD_MS: '3000' });
-  const deadline = Date.now() + 5_000;
-  while (!(await portOpen(url)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  await until('the port to be bound', () => portOpen(url), 5_000, 50);
   expect(await probeOpenAiServer(url, 'llama-8b', { timeoutMs: 200 })).toEqual({ readiness: 'loading', reason: 'the engine does not answer yet' });
-  await until(url, 'ready');
+  await statesUntil(url, 'ready');
 });
 
 test('a server that serves another name has failed, with the reason', async () => {
   const { url } = await start({}, [0], { VLLM_DOUBLE_LOAD_MS: '0' });
-  await until(url, 'ready');
-  expect(await probeOpenAiServer(url, 'other-model')).toEqual({ readiness: 'failed', reason: "the engine serves 'llama-8b', not 'other-model'" });
+  await statesUntil(url, 'ready');
+  expect(await probeOpenAiServer(url, 'other-model', { apiKey: KEY })).toEqual({ readiness: 'failed', reason: "the engine serves 'llama-8b', not 'other-model'" });
 });
 
 test.each([
@@ -94,7 +116,7 @@ test.each([
   const { child, url } = await start(spec, gpus, { VLLM_DOUBLE_LOAD_MS: '100', ...env });
   const result = await child;
   expect(result.exitCode).toBe(1);
-  expect(await vllmDriver.probeReady(url, 'llama-8b')).toBe('loading');
+  expect(await vllmDriver.probeReady(url, 'llama-8b', undefined, KEY)).toBe('loading');
   expect(vllmDriver.diagnose(result.all as string)).toMatch(expected);
 });
 

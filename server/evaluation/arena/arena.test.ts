@@ -2,25 +2,39 @@ import { randomBytes } from 'node:crypto';
 import { count, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiTestServer } from '../../api/testing/api-test-server';
-import { auditLog, battles, conversations, deploymentReplicas, messages, models, modelVersions } from '../../db/schema';
+import type { StreamedEvent } from '../../api/testing/stream-client';
+import { auditLog, battles, conversations, deploymentReplicas, messages } from '../../db/schema';
 import { internalToken } from '../../security/master-key';
 import { createTestDatabase, type TestDatabase } from '../../testing/database';
-import { makeDeployment } from '../../testing/factories';
+import { makeDeployment, makeModelVersion } from '../../testing/factories';
+import { answer, startOpenAIDouble, type OpenAIDouble, type OpenAIDoubleOptions } from '../../testing/openai-double';
+import { until } from '../../testing/until';
 import { identityNames } from './battles';
-import { startScriptedGatewayDouble } from './testing/scripted-gateway-double';
 
 let t: TestDatabase;
 let api: Awaited<ReturnType<typeof startApiTestServer>>;
-let gateway: Awaited<ReturnType<typeof startScriptedGatewayDouble>>;
+let gateway: OpenAIDouble;
 let alice: Awaited<ReturnType<typeof api.userSession>>;
 const masterKey = randomBytes(32);
 
 // Names chosen so that none is a substring of another or of any answer.
 const ANSWERS = { 'zeta-north': 'Once upon a time there was a small red boat. ', 'omega-south': 'The sun rose over the quiet hills and fields. ', leaky: 'Hello, I am ChatGPT and I like boats. ' };
 
+/** The gateway as the web role calls it (its internal token): each model answers its text word by word; "refuser" has no ready replica. */
+const gatewayAnswering = (pieceMs: number): OpenAIDoubleOptions => ({
+  apiKey: internalToken(masterKey),
+  ...answer('A plain answer from a model.'),
+  firstTokenMs: pieceMs,
+  interTokenMs: pieceMs,
+  models: {
+    ...Object.fromEntries(Object.entries(ANSWERS).map(([model, text]) => [model, answer(text)])),
+    refuser: { failure: { status: 503, message: "The model 'refuser' has no ready replica", type: 'server_error' } },
+  },
+});
+
 beforeAll(async () => {
   t = await createTestDatabase('arena');
-  gateway = await startScriptedGatewayDouble({ token: internalToken(masterKey), answers: ANSWERS, refuse: ['refuser'] });
+  gateway = await startOpenAIDouble(gatewayAnswering(2));
   api = await startApiTestServer({ db: t.db, masterKey, gatewayUrl: gateway.url });
   alice = await api.userSession('user');
   // users, viewers and admins see the two clean models; engineers see zeta-north and the one that names itself.
@@ -35,22 +49,10 @@ afterAll(async () => {
   await t?.drop();
 });
 
-interface SseEvent {
-  event: string;
-  data: any;
-}
+type SseEvent = StreamedEvent;
 
-/** POST /api/arena like the page does: every event, and the raw text to search for names. */
-async function round(body: unknown, cookie = alice.cookie, server = api) {
-  const res = await server.request('/api/arena', { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body), cookie });
-  const raw = await res.text();
-  if (!res.headers.get('content-type')?.startsWith('text/event-stream')) return { status: res.status, events: [] as SseEvent[], raw, json: JSON.parse(raw) };
-  const events = raw
-    .split('\n\n')
-    .filter((block) => block.startsWith('event: '))
-    .map((block) => ({ event: /^event: (.*)$/m.exec(block)![1]!, data: JSON.parse(/^data: (.*)$/m.exec(block)![1]!) }));
-  return { status: res.status, events, raw, json: undefined };
-}
+/** arena.start like the page does: every event, and the raw text to search for names. */
+const round = (body: unknown, cookie = alice.cookie, server = api) => server.stream('arena.start', body, { cookie });
 
 const vote = (battleId: string, winner: string, cookie = alice.cookie, server = api) => server.trpc('mutation', 'arena.vote', { battleId, winner }, cookie);
 const textOf = (events: SseEvent[], side: 'a' | 'b') => events.filter((e) => e.event === 'delta' && e.data.side === side).map((e) => e.data.text).join('');
@@ -66,15 +68,15 @@ describe('arena rounds', () => {
     for (const e of events.filter((x) => x.event === 'delta')) expect(Object.keys(e.data).sort()).toEqual(['side', 'text']);
     expect(Object.keys(events.at(-1)!.data)).toEqual(['battleId']);
     expect(events.at(-1)!.event).toBe('end');
-    expect(events.filter((e) => e.event === 'side-done').map((e) => e.data.side).sort()).toEqual(['a', 'b']);
+    expect(events.filter((e) => e.event === 'sideDone').map((e) => e.data.side).sort()).toEqual(['a', 'b']);
     for (const name of ['zeta-north', 'omega-south', 'zeta', 'omega']) expect(raw.toLowerCase()).not.toContain(name);
     const answers = [textOf(events, 'a'), textOf(events, 'b')].sort();
     expect(answers).toEqual([ANSWERS['omega-south'], ANSWERS['zeta-north']].sort());
 
     // Both models got the same prompt, as alice (so the gateway applies her access and logs).
     const sent = gateway.requests.slice(-2);
-    expect(sent.map((r) => r.model).sort()).toEqual(['omega-south', 'zeta-north']);
-    for (const r of sent) expect([r.userId, r.body.messages]).toEqual([alice.user.id, [{ role: 'user', content: 'Tell me about boats' }]]);
+    expect(sent.map((r) => r.body?.model).sort()).toEqual(['omega-south', 'zeta-north']);
+    for (const r of sent) expect([r.headers['x-enclave-user-id'], r.body?.messages]).toEqual([alice.user.id, [{ role: 'user', content: 'Tell me about boats' }]]);
 
     const { battleId } = events.at(-1)!.data;
     const { conversationId, userMessageId } = events[0]!.data;
@@ -151,7 +153,7 @@ describe('arena rounds', () => {
     const admin = await api.userSession('admin');
     const before = [await rowCount(conversations), await rowCount(messages), await rowCount(battles)];
     const cases: [body: unknown, cookie: string, status: number, message: RegExp][] = [
-      ['{not json', alice.cookie, 400, /not valid JSON/],
+      ['not an object', alice.cookie, 400, /JSON object/],
       [[1, 2], alice.cookie, 400, /JSON object/],
       [{ content: '   ' }, alice.cookie, 400, /content cannot be empty/],
       [{ content: 'x'.repeat(32_001) }, alice.cookie, 400, /at most 32000/],
@@ -161,7 +163,7 @@ describe('arena rounds', () => {
     ];
     for (const [body, cookie, status, message] of cases) {
       const res = await round(body, cookie);
-      expect([res.status, res.json?.error?.message]).toEqual([status, expect.stringMatching(message)]);
+      expect([res.status, res.error?.message]).toEqual([status, expect.stringMatching(message)]);
     }
     // The admin can see "refuser", which the gateway turns away: retried until that pair comes up.
     let refused: Awaited<ReturnType<typeof round>> | undefined;
@@ -170,19 +172,19 @@ describe('arena rounds', () => {
       if (r.status !== 200) refused = r;
     }
     expect(refused?.status).toBe(503);
-    expect(refused?.json.error.message).toBe('One of the two models could not take the request; try a new round');
-    const adminRounds = gateway.requests.filter((r) => r.model === 'refuser').length;
+    expect(refused?.error?.message).toBe('One of the two models could not take the request; try a new round');
+    const adminRounds = gateway.requests.filter((r) => r.body?.model === 'refuser').length;
     expect(adminRounds).toBeGreaterThan(0);
 
     // With only one ready model there is no pair.
     await t.db.update(deploymentReplicas).set({ status: 'starting' });
     const lonely = await round({ content: 'hi' });
-    expect([lonely.status, lonely.json?.error?.message]).toEqual([409, 'The arena needs at least two ready models you may use']);
+    expect([lonely.status, lonely.error?.message]).toEqual([409, 'The arena needs at least two ready models you may use']);
     await t.db.update(deploymentReplicas).set({ status: 'ready' });
 
-    const getRes = await api.request('/api/arena', { cookie: alice.cookie });
+    const getRes = await api.request('/api/trpc/arena.start', { cookie: alice.cookie });
     expect(getRes.status).toBe(405);
-    const crossSite = await api.request('/api/arena', { method: 'POST', body: JSON.stringify({ content: 'hi' }), cookie: alice.cookie, headers: { origin: 'https://evil.example' } });
+    const crossSite = await api.stream('arena.start', { content: 'hi' }, { cookie: alice.cookie, headers: { origin: 'https://evil.example' } });
     expect(crossSite.status).toBe(403);
     // Only the admin's successful rounds wrote rows: each one conversation, three messages, one battle.
     const adminBattles = (await t.db.select({ n: count() }).from(battles).where(eq(battles.userId, admin.user.id)))[0]!.n;
@@ -211,30 +213,20 @@ describe('arena rounds', () => {
   });
 
   it('checks answers against the deployments’ names and the names of the models behind them', async () => {
-    const [model] = await t.db.insert(models).values({ name: 'Wombat-7B' }).returning();
-    const [version] = await t.db.insert(modelVersions).values({ modelId: model!.id, version: 'v1', format: 'gguf', location: '/models/wombat.gguf' }).returning();
-    await makeDeployment(t.db, { name: 'internal-chat', modelVersionId: version!.id });
+    const { version } = await makeModelVersion(t.db, { modelName: 'Wombat-7B', location: '/models/wombat.gguf' });
+    await makeDeployment(t.db, { name: 'internal-chat', modelVersionId: version.id });
     expect((await identityNames(t.db, ['internal-chat', 'zeta-north'])).sort()).toEqual(['Wombat-7B', 'internal-chat', 'zeta-north']);
   });
 
   it('keeps the partial answers of a round the browser stopped, as a battle left out of the ratings', async () => {
-    const slow = await startScriptedGatewayDouble({ token: internalToken(masterKey), answers: ANSWERS, pieceDelayMs: 40 });
+    const slow = await startOpenAIDouble(gatewayAnswering(40));
     const slowApi = await startApiTestServer({ db: t.db, masterKey, gatewayUrl: slow.url });
     try {
       const dave = await slowApi.userSession('user');
-      const aborter = new AbortController();
-      const res = await slowApi.request('/api/arena', { method: 'POST', body: JSON.stringify({ content: 'Stop me' }), cookie: dave.cookie, signal: aborter.signal });
-      const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-      let seen = '';
-      while (!seen.includes('event: delta')) seen += (await reader.read()).value ?? '';
-      aborter.abort();
-      let battle: typeof battles.$inferSelect | undefined;
-      for (let i = 0; i < 100 && !battle; i++) {
-        [battle] = await t.db.select().from(battles).where(eq(battles.userId, dave.user.id));
-        if (!battle) await new Promise((r) => setTimeout(r, 50));
-      }
+      await slowApi.stream('arena.start', { content: 'Stop me' }, { cookie: dave.cookie, stopAfterDeltas: 1 });
+      const battle = await until('the stopped round to be saved', async () => (await t.db.select().from(battles).where(eq(battles.userId, dave.user.id)))[0]);
       expect(battle).toMatchObject({ excluded: true, excludedReason: 'The round was stopped before both answers finished', winner: null });
-      const answers = (await slowApi.trpc('query', 'conversations.get', { id: battle!.conversationId }, dave.cookie)).data.messages.filter((m: any) => m.role === 'assistant');
+      const answers = (await slowApi.trpc('query', 'conversations.get', { id: battle.conversationId }, dave.cookie)).data.messages.filter((m: any) => m.role === 'assistant');
       expect(answers).toHaveLength(2);
       for (const a of answers) expect(a.metadata).toMatchObject({ stopped: true, finishReason: 'stop_requested' });
     } finally {

@@ -1,8 +1,8 @@
 import { and, count, desc, eq, gte, inArray, isNull, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { battles, deployments, messages, models, modelVersions } from '../../db/schema';
-import { DomainError } from '../../security/errors';
-import { isUuid } from '../../chat/ids';
+import { DomainError } from '../../core/errors';
+import { isUuid } from '../../core/ids';
 import type { Winner } from './games';
 
 export interface VoteResult {

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { bradleyTerryWithIntervals, fitBradleyTerry, quantile } from './bradley-terry';
+import { quantile } from '../../core/quantile';
+import { bradleyTerryWithIntervals, fitBradleyTerry } from './bradley-terry';
 import { onlineElo } from './elo';
 import { gameOf, type Game } from './games';
 import { buildLeaderboard } from './leaderboard';
-import { seededRandom } from '../stats/random';
+import { seededRandom } from '../../core/random';
 
 /** A tournament among players of known rating: uniform random pairs, outcomes drawn from the BT model. */
 function tournament(truth: Record<string, number>, games: number, seed: number): Game[] {

@@ -1,5 +1,6 @@
+import { quantile } from '../../core/quantile';
 import type { Game } from './games';
-import { seededRandom } from '../stats/random';
+import { seededRandom } from '../../core/random';
 
 /** Ratings on the Elo-like scale: 400·log10(strength), shifted so the models' mean is the anchor. */
 export const RATING_SCALE = 400;
@@ -166,10 +167,3 @@ export function bradleyTerryWithIntervals(models: string[], games: Game[], { res
   );
 }
 
-/** Linear interpolation between order statistics (type 7, as numpy's default). */
-export function quantile(sorted: number[], q: number): number {
-  const position = (sorted.length - 1) * q;
-  const lower = Math.floor(position);
-  const upper = Math.ceil(position);
-  return sorted[lower]! + (sorted[upper]! - sorted[lower]!) * (position - lower);
-}

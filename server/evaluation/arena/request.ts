@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { MAX_CONTENT_CHARS } from '../../chat/request';
-import { DomainError } from '../../security/errors';
+import { DomainError } from '../../core/errors';
 
 // Short answers keep a round quick to read and compare, and keep two engines busy for less time.
 export const ARENA_DEFAULT_MAX_TOKENS = 256;
@@ -16,7 +16,10 @@ const schema = z.strictObject({
 
 export type ArenaRequest = z.infer<typeof schema>;
 
-/** Validates a POST /api/arena body; a DomainError (400) names the first bad field. */
+/** arena.start's input: typed for the client, checked by parseArenaRequest. */
+export const arenaRequestInput = z.custom<z.input<typeof schema>>().transform((body) => parseArenaRequest(body));
+
+/** Validates one round's request; a DomainError (400) names the first bad field. */
 export function parseArenaRequest(body: unknown): ArenaRequest {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new DomainError('BAD_REQUEST', 'The body must be a JSON object');
   const result = schema.safeParse(body);

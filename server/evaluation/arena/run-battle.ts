@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Role } from '../../db/schema';
 import { Conversations } from '../../chat/conversations';
-import { openCompletionStream, UpstreamStreamError, type StreamEvent, type Usage } from '../../chat/gateway-client';
+import { openCompletionStream, readAnswer, type StreamEvent } from '../../chat/gateway-client';
 import { Messages } from '../../chat/messages';
-import { listModelsForRole } from '../../chat/models';
-import type { ChatDeps } from '../../chat/send';
-import { DomainError } from '../../security/errors';
+import { listModelsFor } from '../../chat/models';
+import { ReplyStream } from '../../chat/reply-stream';
+import type { ChatDeps, TurnAudit } from '../../chat/send';
+import { DomainError } from '../../core/errors';
 import { Battles, identityNames } from './battles';
 import { identityLeak } from './identity';
 import { pickPair } from './pairing';
@@ -25,29 +26,22 @@ export interface ArenaSink {
   end(data: { battleId: string }): void;
 }
 
-interface SideResult {
-  text: string;
-  finishReason: string | null;
-  usage: Usage | null;
-  ttftMs: number | null;
-  stopped: boolean;
-  error?: string;
-}
-
 /**
  * One arena round: two different ready models the user may use, the same prompt to both through the
  * gateway (as the user, so the gateway's own access checks and request logs apply), both answers
  * streamed side by side and stored encrypted in one new conversation as two assistant branches of the
  * one user message. The battle row is written last, once both answers are complete, so a vote can
- * only ever be on a finished pair.
+ * only ever be on a finished pair. The answers are saved as they stream and the round writes its own
+ * audit row, as a chat turn does (chat/reply-stream.ts): a process killed mid-round leaves both
+ * answers marked interrupted and an INTERRUPTED audit row, and no battle.
  *
  * Not runChatTurn: it records the model's name on the conversation and the message, which the chat
  * sidebar would show before the vote. Here the names stay on the battle row until the vote.
  */
-export async function runBattle(deps: ChatDeps & { dailyCap: number }, user: { id: string; role: Role }, req: ArenaRequest, sink: ArenaSink, signal: AbortSignal) {
+export async function runBattle(deps: ChatDeps & { dailyCap: number }, user: { id: string; role: Role }, req: ArenaRequest, sink: ArenaSink, signal: AbortSignal, audit: TurnAudit): Promise<{ audited: true }> {
   const store = new Battles(deps.db, user.id);
   if ((await store.votesToday()) >= deps.dailyCap) throw new DomainError('TOO_MANY_REQUESTS', `You have reached today's limit of ${deps.dailyCap} arena votes; try again tomorrow`);
-  const ready = (await listModelsForRole(deps.db, user.role)).filter((m) => m.ready).map((m) => m.name);
+  const ready = (await listModelsFor(deps.db, user)).filter((m) => m.ready).map((m) => m.name);
   if (ready.length < 2) throw new DomainError('CONFLICT', 'The arena needs at least two ready models you may use');
   const { modelA, modelB } = pickPair(ready);
 
@@ -55,43 +49,63 @@ export async function runBattle(deps: ChatDeps & { dailyCap: number }, user: { i
   const conversations = new Conversations(deps.db, deps.masterKey, user.id);
   const messages = new Messages(deps.db, deps.masterKey, user.id);
   const { id: conversationId } = await conversations.create({ title: req.content });
-  const { id: userMessageId } = await messages.add({ conversationId, parentId: null, role: 'user', content: req.content });
-  sink.meta({ conversationId, userMessageId, maxTokens: req.maxTokens });
+  const auditRow: TurnAudit = (outcome, detail) => ({ ...audit(outcome, detail), target: conversationId });
+  const answerIds = { a: randomUUID(), b: randomUUID() };
+  const replies = await ReplyStream.open(deps.db, deps.masterKey, {
+    messageIds: [answerIds.a, answerIds.b],
+    interrupted: auditRow('failure', { error: 'INTERRUPTED' }),
+    leaseMs: deps.replyLeaseMs,
+  });
+  try {
+    const { id: userMessageId } = await messages.add({ conversationId, parentId: null, role: 'user', content: req.content });
+    const drafts = {
+      a: await replies.begin(messages, { id: answerIds.a, conversationId, parentId: userMessageId, model: null, metadata: { arena: { side: 'a' } } }),
+      b: await replies.begin(messages, { id: answerIds.b, conversationId, parentId: userMessageId, model: null, metadata: { arena: { side: 'b' } } }),
+    };
+    sink.meta({ conversationId, userMessageId, maxTokens: req.maxTokens });
 
-  const startedAt = performance.now();
-  const [a, b] = await Promise.all(
-    (['a', 'b'] as const).map(async (side) => {
-      const result = await consumeSide(streams[side], side, sink, signal, startedAt);
-      await messages.add({
-        id: randomUUID(),
-        conversationId,
-        parentId: userMessageId,
-        role: 'assistant',
-        content: result.text,
-        metadata: {
+    const startedAt = performance.now();
+    const [a, b] = await Promise.all(
+      (['a', 'b'] as const).map(async (side) => {
+        const result = await readAnswer(streams[side], {
+          signal,
+          startedAt,
+          onText: (text) => {
+            drafts[side].append(text);
+            sink.delta({ side, text });
+          },
+        });
+        await drafts[side].finish({
           arena: { side },
           finishReason: result.finishReason,
           usage: result.usage,
           ttftMs: result.ttftMs,
           stopped: result.stopped,
+          // Error texts from an engine can name it: kept in the row's metadata, not sent to the browser.
           ...(result.error ? { failed: true, error: result.error } : {}),
-        },
-      });
-      sink.sideDone({ side, finishReason: result.finishReason, stopped: result.stopped, failed: Boolean(result.error) });
-      return result;
-    }),
-  );
-  await conversations.touch(conversationId);
+        });
+        sink.sideDone({ side, finishReason: result.finishReason, stopped: result.stopped, failed: Boolean(result.error) });
+        return result;
+      }),
+    );
+    await conversations.touch(conversationId);
 
-  const excludedReason =
-    a!.error || b!.error
-      ? 'An answer failed'
-      : a!.stopped || b!.stopped
-        ? 'The round was stopped before both answers finished'
-        : identityLeak(`${a!.text}\n${b!.text}`, await identityNames(deps.db, [modelA, modelB]));
-  const { id: battleId } = await store.record({ conversationId, modelA, modelB, excludedReason });
-  sink.end({ battleId });
-  return { battleId, conversationId, excluded: excludedReason !== null };
+    const excludedReason =
+      a!.error || b!.error
+        ? 'An answer failed'
+        : a!.stopped || b!.stopped
+          ? 'The round was stopped before both answers finished'
+          : identityLeak(`${drafts.a.text}\n${drafts.b.text}`, await identityNames(deps.db, [modelA, modelB]));
+    const { id: battleId } = await store.record({ conversationId, modelA, modelB, excludedReason });
+    await replies.close(auditRow('success', { battleId, excluded: excludedReason !== null }));
+    sink.end({ battleId });
+    return { audited: true };
+  } catch (e) {
+    for (const side of ['a', 'b'] as const) await streams[side].return(undefined).catch(() => undefined);
+    // The caller (the streaming frame) audits this failure: the lease goes without an audit row of its own.
+    await replies.release('The answer could not be saved');
+    throw e;
+  }
 }
 
 /** Both streams or neither: if the gateway refuses one, the other is closed and nothing is saved. */
@@ -114,25 +128,4 @@ async function openBoth(deps: ChatDeps, userId: string, req: ArenaRequest, names
   // The gateway's message can name the model ("model 'x' is not ready"): the browser gets a generic one.
   if (reason instanceof DomainError) throw new DomainError(reason.code, 'One of the two models could not take the request; try a new round', reason.status);
   throw reason;
-}
-
-async function consumeSide(stream: AsyncGenerator<StreamEvent>, side: Side, sink: ArenaSink, signal: AbortSignal, startedAt: number): Promise<SideResult> {
-  const result: SideResult = { text: '', finishReason: null, usage: null, ttftMs: null, stopped: false };
-  try {
-    for await (const event of stream) {
-      if (event.type === 'delta') {
-        result.ttftMs ??= Math.round((performance.now() - startedAt) * 10) / 10;
-        result.text += event.text;
-        sink.delta({ side, text: event.text });
-      } else if (event.type === 'finish') result.finishReason = event.reason;
-      else result.usage = event.usage;
-    }
-    if (signal.aborted) result.stopped = true;
-  } catch (e) {
-    if (signal.aborted) result.stopped = true;
-    // Error texts from an engine can name it: kept in the row's metadata, not sent to the browser.
-    else result.error = e instanceof UpstreamStreamError ? e.message : 'The stream from the model was interrupted';
-  }
-  if (result.stopped) result.finishReason ??= 'stop_requested';
-  return result;
 }

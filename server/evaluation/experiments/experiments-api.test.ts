@@ -2,20 +2,20 @@ import { and, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startApiTestServer } from '../../api/testing/api-test-server';
 import { auditLog, experimentVariants, experiments, messageFeedback, messages } from '../../db/schema';
-import { startEngineDouble, type EngineDouble } from '../../gateway/testing/engine-double';
+import { startOpenAIDouble, type OpenAIDouble } from '../../testing/openai-double';
 import { startGatewayHarness, type GatewayHarness } from '../../gateway/testing/harness';
 import { makeDeployment } from '../../testing/factories';
 
 let h: GatewayHarness;
 let api: Awaited<ReturnType<typeof startApiTestServer>>;
-const doubles: EngineDouble[] = [];
+const doubles: OpenAIDouble[] = [];
 let depA: { id: string; name: string };
 let depB: { id: string; name: string };
 
 beforeAll(async () => {
   h = await startGatewayHarness('expapi');
   api = await startApiTestServer({ db: h.t.db, masterKey: h.masterKey, gatewayUrl: h.gateway.url });
-  for (let i = 0; i < 2; i++) doubles.push(await startEngineDouble({ tokens: 3, interTokenMs: 5 }));
+  for (let i = 0; i < 2; i++) doubles.push(await startOpenAIDouble({ tokens: 3, interTokenMs: 5 }));
   depA = (await makeDeployment(h.t.db, {}, [doubles[0]!.url])).deployment;
   depB = (await makeDeployment(h.t.db, {}, [doubles[1]!.url])).deployment;
 });
@@ -25,14 +25,13 @@ afterAll(async () => {
   await Promise.all(doubles.map((d) => d.close()));
 });
 
-/** One chat turn through /api/chat (and so through the real gateway); returns the assistant message id. */
+/** One chat turn through chat.send (and so through the real gateway); returns the assistant message id. */
 async function chatTurn(cookie: string, model: string): Promise<string> {
   const conversationId = (await api.trpc('mutation', 'conversations.create', {}, cookie)).data.id as string;
-  const res = await api.request('/api/chat', { method: 'POST', cookie, body: JSON.stringify({ conversationId, model, parentId: null, content: 'hello', maxTokens: 3 }) });
-  const text = await res.text();
-  const meta = /event: meta\ndata: (.*)/.exec(text);
-  expect(meta, text).not.toBeNull();
-  return JSON.parse(meta![1]!).assistantMessageId as string;
+  const turn = await api.stream('chat.send', { conversationId, model, parentId: null, content: 'hello', maxTokens: 3 }, { cookie });
+  const meta = turn.events.find((e) => e.event === 'meta');
+  expect(meta, JSON.stringify(turn)).toBeDefined();
+  return meta!.data.assistantMessageId as string;
 }
 
 it('engineers create, start, read and promote experiments; viewers read; users may not; bad input is refused without rows', async () => {
@@ -102,9 +101,9 @@ it('engineers create, start, read and promote experiments; viewers read; users m
   const userMessage = await h.t.db.select().from(messages).where(and(eq(messages.role, 'user')));
   expect((await api.trpc('mutation', 'experiments.feedback', { messageId: userMessage[0]!.id, rating: 1 }, alice.cookie)).status).toBe(400);
 
-  // The gateway writes request logs in batches: wait for the flush.
+  // The gateway buffers request logs: write them now.
+  await h.gateway.flushLogs();
   const armOf = (r: any) => r.stats.find((s: { variantId: string }) => s.variantId === servedBy.variantId);
-  await expect.poll(async () => armOf((await api.trpc('query', 'experiments.get', { id }, viewer)).data).requests, { timeout: 10_000 }).toBe(1);
   const report = (await api.trpc('query', 'experiments.get', { id }, viewer)).data;
   const arm = armOf(report);
   expect(arm).toMatchObject({ requests: 1, errors: 0, thumbsUp: 1, thumbsDown: 0 });
@@ -119,6 +118,10 @@ it('engineers create, start, read and promote experiments; viewers read; users m
   const other = listed[0].variants[0].id as string;
   expect((await api.trpc('mutation', 'experiments.promote', { id, variantId: '00000000-0000-4000-8000-000000000000' }, engineer)).status).toBe(400);
   expect((await api.trpc('mutation', 'experiments.promote', { id, variantId: other }, viewer)).status).toBe(403);
+  // Another engineer may read it, but only its creator or an admin decides where its traffic goes.
+  const stranger = (await api.userSession('engineer')).cookie;
+  expect((await api.trpc('mutation', 'experiments.promote', { id, variantId: other }, stranger)).error?.message).toBe('Only the creator of this experiment or an admin may do this');
+  expect((await api.trpc('mutation', 'experiments.stop', { id }, stranger)).status).toBe(403);
   expect((await api.trpc('mutation', 'experiments.promote', { id, variantId: other }, engineer)).status).toBe(200);
   const [row] = await h.t.db.select().from(experiments).where(eq(experiments.id, id));
   expect(row).toMatchObject({ status: 'promoted', winnerVariantId: other });
@@ -139,6 +142,7 @@ it('feedback on a plain deployment reply is tagged with the deployment', async (
 it('latency procedures: viewers read, users may not, hostile input is a 400, and a load test must be visible to the caller', async () => {
   const viewer = (await api.userSession('viewer')).cookie;
   const user = (await api.userSession('user')).cookie;
+  await h.gateway.flushLogs();
   const ok = await api.trpc('query', 'experiments.latency', { scope: { kind: 'deployment', id: depA.id }, metric: 'e2e', hours: 24 }, viewer);
   expect(ok.status).toBe(200);
   expect(ok.data.series[0].count).toBeGreaterThan(0); // the chat turns of the first test went to depA at least once

@@ -1,7 +1,7 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { conversations, deployments, experimentVariants, messageFeedback, messages } from '../../db/schema';
-import { DomainError } from '../../security/errors';
+import { DomainError } from '../../core/errors';
 
 /** What answered a message, as the chat path stored it from the gateway's x-enclave-variant-id header. */
 function servedVariantId(metadata: Record<string, unknown>): string | null {

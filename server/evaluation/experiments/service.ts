@@ -1,10 +1,10 @@
 import { and, asc, desc, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { deployments, experimentVariants, experiments } from '../../db/schema';
-import { DomainError } from '../../security/errors';
+import { DomainError } from '../../core/errors';
 import { createExperimentSchema, type CreateExperimentInput } from './schemas';
 
-type Actor = { id: string };
+type Actor = { id: string; role?: string };
 
 /** Creates a draft experiment and its variants in one transaction: a refused one leaves no rows. */
 export async function createExperiment(db: Db, actor: Actor, raw: CreateExperimentInput): Promise<{ id: string }> {
@@ -61,11 +61,16 @@ export async function getExperiment(db: Db, id: string) {
   return { ...e, variants: variants.map((v) => ({ ...v.v, deploymentName: v.deploymentName })) };
 }
 
-/** Moves an experiment between states; the row lock makes two clicks at once land one after the other. */
-async function transition(db: Db, id: string, allowed: string[], set: Partial<typeof experiments.$inferInsert>, verb: string) {
+/**
+ * Moves an experiment between states; the row lock makes two clicks at once land one after the other.
+ * Starting, stopping and promoting decide where production traffic goes: the experiment's creator or
+ * an admin may, as with every job a person starts (see lifecycle/jobs/access.ts).
+ */
+async function transition(db: Db, actor: Actor, id: string, allowed: string[], set: Partial<typeof experiments.$inferInsert>, verb: string) {
   return db.transaction(async (tx) => {
     const [row] = await tx.select().from(experiments).where(eq(experiments.id, id)).for('update');
     if (!row) throw new DomainError('NOT_FOUND', 'No such experiment');
+    if (actor.role !== 'admin' && row.createdBy !== actor.id) throw new DomainError('FORBIDDEN', 'Only the creator of this experiment or an admin may do this');
     if (!allowed.includes(row.status)) throw new DomainError('CONFLICT', `A ${row.status} experiment cannot be ${verb}`);
     await tx.update(experiments).set(set).where(eq(experiments.id, id));
     return { id };
@@ -73,21 +78,21 @@ async function transition(db: Db, id: string, allowed: string[], set: Partial<ty
 }
 
 /** Starts routing its name (the gateway picks it up on its next reload, within seconds). */
-export function startExperiment(db: Db, id: string) {
-  return transition(db, id, ['draft'], { status: 'running' }, 'started');
+export function startExperiment(db: Db, actor: Actor, id: string) {
+  return transition(db, actor, id, ['draft'], { status: 'running' }, 'started');
 }
 
 /** Stops it: from the next reload its name answers 404 like an unknown model. */
-export function stopExperiment(db: Db, id: string) {
-  return transition(db, id, ['running'], { status: 'stopped' }, 'stopped');
+export function stopExperiment(db: Db, actor: Actor, id: string) {
+  return transition(db, actor, id, ['running'], { status: 'stopped' }, 'stopped');
 }
 
 /** Sends all traffic for its name to one variant's deployment. */
-export async function promoteVariant(db: Db, id: string, variantId: string) {
+export async function promoteVariant(db: Db, actor: Actor, id: string, variantId: string) {
   const [v] = await db
     .select({ id: experimentVariants.id })
     .from(experimentVariants)
     .where(and(eq(experimentVariants.id, variantId), eq(experimentVariants.experimentId, id)));
   if (!v) throw new DomainError('BAD_REQUEST', 'variantId: not a variant of this experiment');
-  return transition(db, id, ['running', 'stopped'], { status: 'promoted', winnerVariantId: variantId }, 'promoted');
+  return transition(db, actor, id, ['running', 'stopped'], { status: 'promoted', winnerVariantId: variantId }, 'promoted');
 }

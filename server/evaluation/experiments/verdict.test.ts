@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { seededRandom } from '../stats/random';
+import { seededRandom } from '../../core/random';
 import type { VariantStats } from './variant-stats';
 import { verdict } from './verdict';
 

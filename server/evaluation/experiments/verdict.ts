@@ -1,4 +1,5 @@
-import { bootstrapMedianDiff, quantile } from '../stats/bootstrap';
+import { quantile } from '../../core/quantile';
+import { bootstrapMedianDiff } from '../stats/bootstrap';
 import { mannWhitneyU } from '../stats/mann-whitney';
 import { twoProportionTest } from '../stats/proportions';
 import { sampleSizeShift, sampleSizeTwoProportions } from '../stats/sample-size';

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { loadTestSamples, loadTests } from '../../db/schema';
+import { loadTestSamples } from '../../db/schema';
 import { createTestDatabase, type TestDatabase } from '../../testing/database';
-import { makeDeployment, makeUser } from '../../testing/factories';
+import { makeDeployment, makeLoadTest, makeUser } from '../../testing/factories';
 import { BUCKETS_MS, latencyHistogram } from './histogram';
 
 let t: TestDatabase;
@@ -60,17 +60,17 @@ it('ITL gaps are unnested one per gap, and an experiment gives one series per va
 
 it('reads load-test samples (successful ones) and refuses gateway overhead for them', async () => {
   const owner = await makeUser(t.db);
-  const [run] = await t.db.insert(loadTests).values({ ownerId: owner.id, name: 'run', targetUrl: 'http://x', model: 'm', spec: {} }).returning();
+  const run = await makeLoadTest(t.db, { ownerId: owner.id, name: 'run', targetUrl: 'http://x' });
   await t.db.insert(loadTestSamples).values([
-    { loadTestId: run!.id, seq: 1, startMs: 0, ttftMs: 40, e2eMs: 900, itlMs: [12, 30] },
-    { loadTestId: run!.id, seq: 2, startMs: 5, ttftMs: 60, e2eMs: 1500 },
-    { loadTestId: run!.id, seq: 3, startMs: 9, ttftMs: 1, e2eMs: 1, error: 'timeout' },
+    { loadTestId: run.id, seq: 1, startMs: 0, ttftMs: 40, e2eMs: 900, itlMs: [12, 30] },
+    { loadTestId: run.id, seq: 2, startMs: 5, ttftMs: 60, e2eMs: 1500 },
+    { loadTestId: run.id, seq: 3, startMs: 9, ttftMs: 1, e2eMs: 1, error: 'timeout' },
   ]);
-  const e2e = await latencyHistogram(t.db, { scope: { kind: 'loadTest', id: run!.id }, metric: 'e2e' });
+  const e2e = await latencyHistogram(t.db, { scope: { kind: 'loadTest', id: run.id }, metric: 'e2e' });
   // E2E bounds (ms): 300, 500, 800, 1000, 1500, ...
   expect(countsByLe(e2e.series[0]!.buckets)).toEqual({ '1000': 1, '1500': 1 });
-  const itl = await latencyHistogram(t.db, { scope: { kind: 'loadTest', id: run!.id }, metric: 'itl' });
+  const itl = await latencyHistogram(t.db, { scope: { kind: 'loadTest', id: run.id }, metric: 'itl' });
   expect(countsByLe(itl.series[0]!.buckets)).toEqual({ '25': 1, '50': 1 });
-  await expect(latencyHistogram(t.db, { scope: { kind: 'loadTest', id: run!.id }, metric: 'overhead' })).rejects.toThrow(/overhead comes from request logs/);
+  await expect(latencyHistogram(t.db, { scope: { kind: 'loadTest', id: run.id }, metric: 'overhead' })).rejects.toThrow(/overhead comes from request logs/);
   await expect(latencyHistogram(t.db, { scope: { kind: 'model', name: 'x' }, metric: 'bogus' as 'ttft' })).rejects.toThrow();
 });

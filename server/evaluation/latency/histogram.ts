@@ -1,7 +1,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../../db/client';
-import { E2E_BUCKETS, ITL_BUCKETS, OVERHEAD_BUCKETS, TPOT_BUCKETS, TTFT_BUCKETS } from '../../metrics';
-import { DomainError } from '../../security/errors';
+import { E2E_BUCKETS, ITL_BUCKETS, OVERHEAD_BUCKETS, TPOT_BUCKETS, TTFT_BUCKETS } from '../../core/metrics';
+import { DomainError } from '../../core/errors';
 import { latencyQuerySchema, type LatencyMetric, type LatencyQuery, type LatencyScope } from './schemas';
 
 /** Seconds to ms without float noise (0.075 * 1000 is 75.00000000000001), so a value on a bound lands in it. */

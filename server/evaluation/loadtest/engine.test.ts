@@ -3,7 +3,8 @@ import { runEngine } from './engine';
 import type { ShardJob } from './shard-protocol';
 import { distribution } from './stats';
 import { summarize } from './summary';
-import { startTimedDoubleProcess } from './testing/timed-double-process';
+import { tokenStampsById } from '../../testing/openai-double';
+import { startOpenAIDoubleProcess, type OpenAIDoubleProcess } from '../../testing/openai-double-process';
 
 // The double's timing is known twice over: configured (first token 40 ms after the request, then one
 // every 25 ms) and recorded (it stamps each token's write, so a late timer of its own on a busy machine
@@ -15,9 +16,9 @@ const TOKENS = 8;
 // timestamps under many open streams, not about how fast this shared 2-core machine opens requests.
 const LONG_TOKENS = 40;
 
-let double: Awaited<ReturnType<typeof startTimedDoubleProcess>>;
+let double: OpenAIDoubleProcess;
 beforeAll(async () => {
-  double = await startTimedDoubleProcess({ firstTokenMs: FIRST, interTokenMs: GAP, tokens: LONG_TOKENS });
+  double = await startOpenAIDoubleProcess({ firstTokenMs: FIRST, interTokenMs: GAP, tokens: LONG_TOKENS });
 }, 60_000);
 afterAll(() => double?.close());
 
@@ -26,9 +27,9 @@ function jobs(n: number, tokens: number): ShardJob[] {
 }
 
 async function measure(concurrency: number, requests: number, tokens: number) {
-  await double.clearStamps();
+  await double.clear();
   const result = await runEngine({ url: `${double.url}/v1`, headers: {}, api: 'chat', model: 'timed', ignoreEos: false, texts: [], jobs: jobs(requests, tokens), concurrency, timeoutMs: 30_000 });
-  const stamps = await double.stamps();
+  const stamps = tokenStampsById(await double.requests());
   // The first two waves open connections and warm the shards' JIT: the warm-up a real run excludes.
   const measured = result.samples.filter((s) => s.seq >= Math.min(2 * concurrency, requests / 2));
   // What the double really did, on the same clock: TTFT from the client's send to the first token's

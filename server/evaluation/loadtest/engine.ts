@@ -2,7 +2,7 @@ import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { monotonicMs } from './clock';
 import type { ShardInput, ShardJob, ShardMessage } from './shard-protocol';
-import { percentileSorted } from './stats';
+import { quantile } from '../../core/quantile';
 import type { Sample, TimingError } from './types';
 
 export interface EngineRun extends Omit<ShardInput, 'jobs' | 'concurrency' | 'warmup'> {
@@ -106,7 +106,7 @@ function timingOf(shards: number, loops: { loopDelayP50Ms: number; loopDelayP99M
     loopDelayP50Ms: worst((l) => l.loopDelayP50Ms),
     loopDelayP99Ms: worst((l) => l.loopDelayP99Ms),
     loopDelayMaxMs: worst((l) => l.loopDelayMaxMs),
-    sendLagP50Ms: sorted.length ? percentileSorted(sorted, 50) : null,
-    sendLagP99Ms: sorted.length ? percentileSorted(sorted, 99) : null,
+    sendLagP50Ms: sorted.length ? quantile(sorted, 0.5) : null,
+    sendLagP99Ms: sorted.length ? quantile(sorted, 0.99) : null,
   };
 }

@@ -1,12 +1,15 @@
 import { and, eq } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { deploymentReplicas, loadTestSamples, loadTests } from '../../db/schema';
-import { errorMessage, log } from '../../log';
+import { replicaAuthorization } from '../../engines/replica-secret';
+import { errorMessage, log } from '../../core/log';
 import { createApiKey, revokeApiKey } from '../../security/api-keys';
 import { decryptText } from '../../security/encryption';
+import { outboundPolicy } from '../../security/outbound/policy';
 import { ProgressTracker } from './progress';
 import { loadReplay } from './replay';
 import { runLoadTest, type Target } from './run';
+import { openPrompts } from './sealed-prompts';
 import { loadTestSpecSchema } from './spec';
 import type { StoredTarget } from './store';
 import type { Sample } from './types';
@@ -24,23 +27,29 @@ async function resolveTarget(db: Db, row: Row, masterKey: Buffer | undefined): P
   let url = row.targetUrl;
   if (stored.kind === 'deployment' && stored.via === 'gateway') {
     // An internal key of the owner, for this model only, for this run only: nothing to store, revoked at the end.
-    const key = await createApiKey(db, { userId: row.ownerId, name: `load test ${row.id.slice(0, 8)}`, models: [row.model], expiresAt: new Date(Date.now() + 86_400_000) });
+    // No concurrency cap: a load test sends as many requests at once as its spec says, on purpose.
+    const key = await createApiKey(db, { userId: row.ownerId, name: `load test ${row.id.slice(0, 8)}`, models: [row.model], expiresAt: new Date(Date.now() + 86_400_000), maxConcurrent: 0 });
     headers.authorization = `Bearer ${key.key}`;
     cleanup = async () => void (await revokeApiKey(db, row.ownerId, key.id));
   } else if (stored.kind === 'deployment' && row.deploymentId) {
     // The replica chosen at creation may have moved: take a ready one now.
     const [replica] = await db
-      .select({ url: deploymentReplicas.url })
+      .select({ id: deploymentReplicas.id, url: deploymentReplicas.url })
       .from(deploymentReplicas)
       .where(and(eq(deploymentReplicas.deploymentId, row.deploymentId), eq(deploymentReplicas.status, 'ready')))
       .limit(1);
     if (!replica) throw new Error('the deployment has no ready replica');
     url = `${replica.url.replace(/\/+$/, '')}/v1`;
+    // The engine answers only to its replica's secret, as it does for the gateway.
+    if (!masterKey) throw new Error('the worker has no master key to reach a replica directly');
+    headers.authorization = replicaAuthorization(masterKey, replica.id);
   } else if (stored.keyEnc && stored.keyDataKeyId !== undefined) {
     if (!masterKey) throw new Error('the worker has no master key to open the stored API key');
     headers.authorization = `Bearer ${await decryptText(db, masterKey, Buffer.from(stored.keyEnc, 'base64'), stored.keyDataKeyId)}`;
   }
-  return { target: { url, model: row.model, headers }, cleanup };
+  // A URL someone typed goes through the outbound policy; a deployment is reached at Enclave's own addresses.
+  const outbound = stored.kind === 'url' ? outboundPolicy().config : undefined;
+  return { target: { url, model: row.model, headers, outbound }, cleanup };
 }
 
 /**
@@ -87,7 +96,7 @@ export async function executeLoadTest(db: Db, id: string, opts: { masterKey?: Bu
   };
   const timer = setInterval(() => void flush().catch((e) => log.warn('load test progress write failed', { id, error: errorMessage(e) })), PROGRESS_EVERY_MS);
   try {
-    const spec = loadTestSpecSchema.parse(specRaw);
+    const spec = loadTestSpecSchema.parse(await openPrompts(db, opts.masterKey, specRaw));
     const stages = spec.mode === 'sweep' ? spec.sweep.stages + 2 : 1;
     tracker = new ProgressTracker(spec.requests * stages);
     if (spec.warmup > 0) tracker.setStage(-1, 'warmup');

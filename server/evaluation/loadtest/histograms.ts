@@ -1,4 +1,4 @@
-import { E2E_BUCKETS, ITL_BUCKETS, TTFT_BUCKETS } from '../../metrics';
+import { E2E_BUCKETS, ITL_BUCKETS, TTFT_BUCKETS } from '../../core/metrics';
 
 export interface Buckets {
   /** Upper bounds in ms, ascending; the last is Infinity (JSON: null, see toJsonBuckets). */

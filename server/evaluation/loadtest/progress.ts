@@ -1,4 +1,4 @@
-import { percentileSorted } from './stats';
+import { quantile } from '../../core/quantile';
 import type { Sample } from './types';
 
 export interface LiveProgress {
@@ -57,7 +57,7 @@ export class ProgressTracker {
     const pct = (v: number[]) => {
       if (!v.length) return null;
       const s = Float64Array.from(v).sort();
-      return { p50: percentileSorted(s, 50), p90: percentileSorted(s, 90), p99: percentileSorted(s, 99) };
+      return { p50: quantile(s, 0.5), p90: quantile(s, 0.9), p99: quantile(s, 0.99) };
     };
     return {
       stage: this.stage,

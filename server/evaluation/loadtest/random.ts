@@ -1,4 +1,4 @@
-export { seededRandom } from '../stats/random';
+export { seededRandom } from '../../core/random';
 
 /** Standard normal by Box–Muller. */
 export function normal(rand: () => number): number {

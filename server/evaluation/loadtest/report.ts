@@ -2,7 +2,7 @@ import type { Db } from '../../db/client';
 import type { loadTestSamples } from '../../db/schema';
 import type { SessionUser } from '../../security/sessions';
 import { bucketize, BUCKETS_MS } from './histograms';
-import { publicSpec, requireLoadTest, samplesOf } from './store';
+import { publicSpec, requireLoadTest, samplesOf, type StoredSummary } from './store';
 
 type SampleRow = typeof loadTestSamples.$inferSelect;
 
@@ -39,7 +39,7 @@ export async function compareLoadTests(db: Db, user: SessionUser, ids: string[])
       status: row.status,
       createdAt: row.createdAt,
       spec: publicSpec(row.spec),
-      summary: row.summary,
+      summary: row.summary as StoredSummary | null,
       histograms: histogramsOf(await samplesOf(db, id)),
     });
   }

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startEngineDouble, type EngineDouble } from '../../gateway/testing/engine-double';
+import { startOpenAIDouble, type OpenAIDouble } from '../../testing/openai-double';
 import { runLoadTest } from './run';
 import { loadTestSpecSchema } from './spec';
 
-let engine: EngineDouble;
+let engine: OpenAIDouble;
 beforeAll(async () => {
-  engine = await startEngineDouble({ firstTokenDelayMs: 20, interTokenMs: 2, tokens: 4 });
+  engine = await startOpenAIDouble({ firstTokenMs: 20, interTokenMs: 2, tokens: 4 });
 });
 afterAll(() => engine?.close());
 

@@ -1,3 +1,4 @@
+import { createOutboundPolicy, OutboundRefused, type OutboundConfig } from '../../security/outbound/policy';
 import { runEngine, type EngineResult } from './engine';
 import type { LoadTestSpec } from './spec';
 import { summarize, type Summary } from './summary';
@@ -9,6 +10,21 @@ export interface Target {
   url: string;
   model: string;
   headers: Record<string, string>;
+  /** Set for a URL a user gave: every connection goes through the outbound policy (deployments are Enclave's own). */
+  outbound?: OutboundConfig;
+}
+
+/** A run the policy refuses fails at once with the reason, rather than as many failed samples. */
+async function checkTarget(target: Target): Promise<void> {
+  if (!target.outbound) return;
+  const policy = createOutboundPolicy(target.outbound);
+  const url = new URL(target.url);
+  const why = policy.checkUrl(url);
+  if (why) throw new OutboundRefused(why);
+  // What the name resolves to now; each shard checks again on every connection it makes.
+  await policy.resolve(url.hostname, Number(url.port) || (url.protocol === 'https:' ? 443 : 80)).catch((e: unknown) => {
+    if (e instanceof OutboundRefused) throw e;
+  });
 }
 
 export type StageKind = 'run' | 'synchronous' | 'throughput' | 'rate';
@@ -43,7 +59,8 @@ export interface RunHooks {
  * evenly between the two measured throughputs, stopping at the first rate that breaks the objectives.
  */
 export async function runLoadTest(spec: LoadTestSpec, target: Target, hooks: RunHooks = {}, replay: ReplayEntry[] = []): Promise<RunResult> {
-  const engineBase = { url: target.url, headers: target.headers, api: spec.api, model: target.model, ignoreEos: spec.ignoreEos, texts: promptTexts(spec), timeoutMs: spec.timeoutMs, shards: spec.shards };
+  await checkTarget(target);
+  const engineBase = { url: target.url, headers: target.headers, api: spec.api, model: target.model, ignoreEos: spec.ignoreEos, texts: promptTexts(spec), timeoutMs: spec.timeoutMs, shards: spec.shards, outbound: target.outbound };
   const all: Sample[] = [];
   const stages: StageResult[] = [];
   const timings: TimingError[] = [];

@@ -1,3 +1,4 @@
+import type { OutboundConfig } from '../../security/outbound/policy';
 import type { Sample, TimingError } from './types';
 
 /** One request a shard sends: its body is built in the shard, so big prompt sets are not copied per request. */
@@ -12,6 +13,8 @@ export interface ShardJob {
 
 export interface ShardInput {
   url: string;
+  /** The outbound policy's settings when the URL is one a user gave (see run.ts Target). */
+  outbound?: OutboundConfig;
   headers: Record<string, string>;
   /** chat: /chat/completions with one user message; completions: /completions with a prompt. */
   api: 'chat' | 'completions';

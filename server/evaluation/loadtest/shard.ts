@@ -2,6 +2,9 @@ import http from 'node:http';
 import https from 'node:https';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
+import { createGuardedAgents } from '../../security/outbound/agents';
+import { createOutboundPolicy, OutboundRefused } from '../../security/outbound/policy';
+import { NO_HTTP_ANSWER } from '../../security/outbound/request';
 import { randomPrompt } from './prompt-text';
 import type { ShardInput, ShardJob, ShardMessage } from './shard-protocol';
 import { StreamTimer } from './stream-timer';
@@ -17,7 +20,15 @@ const input = workerData as ShardInput;
 const port = parentPort!;
 const target = new URL(input.url.replace(/\/+$/, '') + (input.api === 'chat' ? '/chat/completions' : '/completions'));
 const secure = target.protocol === 'https:';
-const agent = secure ? new https.Agent({ keepAlive: true, maxSockets: Infinity }) : new http.Agent({ keepAlive: true, maxSockets: Infinity });
+// A URL a user gave connects only where the outbound policy allows, checked on every connection.
+const guarded = input.outbound ? createGuardedAgents(createOutboundPolicy(input.outbound)) : null;
+const agent = guarded
+  ? secure
+    ? guarded.https
+    : guarded.http
+  : secure
+    ? new https.Agent({ keepAlive: true, maxSockets: Infinity })
+    : new http.Agent({ keepAlive: true, maxSockets: Infinity });
 const request = secure ? https.request : http.request;
 // The main thread's start instant on this thread's performance.now() clock (it arrives on the shared
 // monotonic clock: timeOrigin differs per thread and drifts with the wall clock).
@@ -111,9 +122,19 @@ function send(job: ShardJob): Promise<void> {
       req.destroy();
     }, input.timeoutMs);
     inFlight.add(req);
-    req.on('error', (e: NodeJS.ErrnoException) => finish(e.code ? `connect ${e.code}` : 'request failed'));
+    req.on('error', (e: NodeJS.ErrnoException) => finish(connectError(e)));
     req.end(payload);
   });
+}
+
+/**
+ * The sample's error for a failed connection. Under the outbound policy, one label for every way of
+ * getting no HTTP answer, so a run cannot tell a closed port from a filtered one or another service.
+ */
+function connectError(e: NodeJS.ErrnoException): string {
+  if (e instanceof OutboundRefused) return 'refused by the outbound policy';
+  if (guarded) return NO_HTTP_ANSWER;
+  return e.code ? `connect ${e.code}` : 'request failed';
 }
 
 // Sending costs CPU (body, request object, syscalls). A burst of sends in one loop turn would hold back

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { arrivalSchedule } from './arrivals';
 import { bucketize } from './histograms';
-import { distribution, percentileSorted } from './stats';
+import { quantile } from '../../core/quantile';
+import { distribution } from './stats';
 import { meetsObjectives, peakConcurrency, summarize } from './summary';
 import type { Sample } from './types';
 import { parsePromptFile } from './prompt-file';
@@ -26,9 +27,9 @@ describe('statistics', () => {
   it('interpolates percentiles between ranks as numpy does', () => {
     const v = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
     // rank = p/100 * (n-1): p90 -> 8.1 -> 9 + 0.1 * (10 - 9) = 9.1
-    expect(percentileSorted(v, 90)).toBeCloseTo(9.1, 10);
-    expect(percentileSorted(v, 50)).toBeCloseTo(5.5, 10);
-    expect(percentileSorted(v, 99)).toBeCloseTo(9.91, 10);
+    expect(quantile(v, 0.9)).toBeCloseTo(9.1, 10);
+    expect(quantile(v, 0.5)).toBeCloseTo(5.5, 10);
+    expect(quantile(v, 0.99)).toBeCloseTo(9.91, 10);
     expect(distribution([4, 1, 3, 2])).toEqual({ mean: 2.5, median: 2.5, p90: 3.7, p95: expect.closeTo(3.85, 10), p99: expect.closeTo(3.97, 10) });
     expect(distribution([])).toBeNull();
   });

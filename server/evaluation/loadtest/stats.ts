@@ -1,3 +1,4 @@
+import { quantile } from '../../core/quantile';
 /** The distribution figures every metric is reported with (vLLM's benchmark reports the same). */
 export interface Distribution {
   mean: number;
@@ -7,15 +8,6 @@ export interface Distribution {
   p99: number;
 }
 
-/** Linear interpolation between closest ranks (numpy's default), on an ascending array. */
-export function percentileSorted(sorted: ArrayLike<number>, p: number): number {
-  const n = sorted.length;
-  if (n === 0) return NaN;
-  const rank = (p / 100) * (n - 1);
-  const lo = Math.floor(rank);
-  const hi = Math.min(n - 1, lo + 1);
-  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (rank - lo);
-}
 
 /** Null when there are no values: "no data" must not read as zero latency. */
 export function distribution(values: readonly number[]): Distribution | null {
@@ -25,9 +17,9 @@ export function distribution(values: readonly number[]): Distribution | null {
   for (const v of sorted) sum += v;
   return {
     mean: sum / sorted.length,
-    median: percentileSorted(sorted, 50),
-    p90: percentileSorted(sorted, 90),
-    p95: percentileSorted(sorted, 95),
-    p99: percentileSorted(sorted, 99),
+    median: quantile(sorted, 0.5),
+    p90: quantile(sorted, 0.9),
+    p95: quantile(sorted, 0.95),
+    p99: quantile(sorted, 0.99),
   };
 }

@@ -2,17 +2,21 @@ import { and, desc, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Db } from '../../db/client';
 import { deploymentReplicas, deployments, loadTestSamples, loadTests } from '../../db/schema';
-import { enqueue, queue } from '../../queues';
+import { enqueue, removeQueued } from '../../core/queues';
 import { encryptText } from '../../security/encryption';
-import { DomainError } from '../../security/errors';
+import { DomainError } from '../../core/errors';
+import { outboundUrl } from '../../security/outbound/url';
 import type { SessionUser } from '../../security/sessions';
-import { loadTestSpecSchema } from './spec';
+import type { LiveProgress } from './progress';
+import type { StageResult } from './run';
+import { publicWorkload, sealPrompts } from './sealed-prompts';
+import { loadTestSpecSchema, type LoadTestSpec } from './spec';
+import type { Summary } from './summary';
+import type { TimingError } from './types';
+import { afterCommit } from '../../db/after-commit';
 
-const httpUrl = z
-  .string()
-  .trim()
-  .max(2_000)
-  .refine((u) => /^https?:\/\/[^\s/]+/i.test(u) && URL.canParse(u), 'must be an http:// or https:// URL');
+// A URL someone typed: under the outbound policy; its key has its own (sealed) field.
+const httpUrl = outboundUrl({ credentials: false, query: false });
 
 export const createLoadTestSchema = z.object({
   name: z.string().trim().min(1).max(200),
@@ -57,6 +61,8 @@ export async function createLoadTest(db: Db, deps: { masterKey: Buffer; gatewayU
     model = dep.name;
     stored.via = input.target.via;
     if (input.target.via === 'gateway') targetUrl = `${deps.gatewayUrl.replace(/\/+$/, '')}/v1`;
+    // Its replica is the URL a user gave: called through the gateway only, under the outbound policy.
+    else if (dep.engine === 'upstream') throw new DomainError('BAD_REQUEST', "target.via: an upstream deployment is tested through the gateway ('gateway')");
     else {
       const [replica] = await db
         .select({ url: deploymentReplicas.url })
@@ -79,21 +85,33 @@ export async function createLoadTest(db: Db, deps: { masterKey: Buffer; gatewayU
   if (input.spec.workload.kind === 'replay' && !input.spec.workload.model) input.spec.workload.model = model;
   const [row] = await db
     .insert(loadTests)
-    .values({ ownerId: user.id, name: input.name, deploymentId, targetUrl, model, spec: { ...input.spec, target: stored } })
+    .values({ ownerId: user.id, name: input.name, deploymentId, targetUrl, model, spec: { ...(await sealPrompts(db, deps.masterKey, input.spec, user.id)), target: stored } })
     .returning({ id: loadTests.id });
-  await enqueue('loadtest', { loadTestId: row!.id }, row!.id);
+  // The worker reads the row it is told about: only once that row is committed.
+  await afterCommit(() => enqueue('loadtest', { loadTestId: row!.id }));
   return { id: row!.id };
 }
 
-/** The spec as a client may see it: no sealed key, and the prompt set as a count, not its text. */
-export function publicSpec(spec: Record<string, unknown>): Record<string, unknown> {
+/** The spec as a client may see it: no sealed key, and the prompt set as its shape, not its text. */
+/** A run's spec as anyone who may see the run sees it: its target without the key, its prompts' shape only. */
+export type PublicSpec = Partial<Omit<LoadTestSpec, 'workload'>> & {
+  workload?: Record<string, unknown>;
+  target?: { kind: StoredTarget['kind']; via?: StoredTarget['via']; hasKey: boolean };
+};
+
+// The JSON columns as execute.ts writes them (the table itself types them as any JSON object).
+/** Where a run stands, written every 500 ms while it goes (empty while queued). */
+export type StoredProgress = Partial<LiveProgress> & { heartbeatAt?: number };
+/** A finished (or cancelled) run's figures, with each stage's of a sweep and the load generator's own timing. */
+export type StoredSummary = Summary & { stages?: StageResult[]; timing?: TimingError };
+
+export function publicSpec(spec: Record<string, unknown>): PublicSpec {
   const { target, workload, ...rest } = spec as { target?: StoredTarget; workload?: Record<string, unknown> };
-  const w = workload && Array.isArray(workload.prompts) ? { ...workload, prompts: undefined, promptCount: workload.prompts.length } : workload;
-  return { ...rest, workload: w, target: target ? { kind: target.kind, via: target.via, hasKey: Boolean(target.keyEnc) } : undefined };
+  return { ...rest, workload: publicWorkload(workload), target: target ? { kind: target.kind, via: target.via, hasKey: Boolean(target.keyEnc) } : undefined };
 }
 
 function publicRow(row: typeof loadTests.$inferSelect) {
-  return { ...row, spec: publicSpec(row.spec) };
+  return { ...row, spec: publicSpec(row.spec), progress: row.progress as StoredProgress, summary: row.summary as StoredSummary | null };
 }
 
 export async function listLoadTests(db: Db, user: SessionUser) {
@@ -117,7 +135,7 @@ export async function listLoadTests(db: Db, user: SessionUser) {
     .orderBy(desc(loadTests.createdAt))
     .limit(200);
   // The list needs headline figures only, not every stage's distributions.
-  return rows.map(({ summary, ...r }) => ({ ...r, headline: headline(summary) }));
+  return rows.map(({ summary, progress, ...r }) => ({ ...r, progress: progress as StoredProgress, headline: headline(summary) }));
 }
 
 function headline(summary: Record<string, unknown> | null) {
@@ -146,9 +164,7 @@ export async function cancelLoadTest(db: Db, user: SessionUser, id: string) {
     .update(loadTests)
     .set({ status: 'cancelled', finishedAt: new Date() })
     .where(and(eq(loadTests.id, id), inArray(loadTests.status, ['queued', 'running'])));
-  await queue('loadtest')
-    .remove(id)
-    .catch(() => 0);
+  await afterCommit(() => removeQueued('loadtest', { loadTestId: id }).catch(() => {}));
   return { id };
 }
 

@@ -1,4 +1,5 @@
-import { seededRandom } from './random';
+import { quantile } from '../../core/quantile';
+import { seededRandom } from '../../core/random';
 
 export function median(sorted: readonly number[]): number {
   const n = sorted.length;
@@ -7,15 +8,6 @@ export function median(sorted: readonly number[]): number {
   return n % 2 ? sorted[m]! : (sorted[m - 1]! + sorted[m]!) / 2;
 }
 
-/** Linear-interpolated quantile of a sorted array (the same rule as PostgreSQL's percentile_cont). */
-export function quantile(sorted: readonly number[], q: number): number {
-  const n = sorted.length;
-  if (n === 0) return Number.NaN;
-  const pos = (n - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.min(n - 1, lo + 1);
-  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
-}
 
 function resampledMedian(values: readonly number[], random: () => number, scratch: number[]): number {
   const n = values.length;

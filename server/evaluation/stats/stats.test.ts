@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { bootstrapMedianDiff, quantile } from './bootstrap';
-import { seededRandom } from './random';
+import { quantile } from '../../core/quantile';
+import { bootstrapMedianDiff } from './bootstrap';
+import { seededRandom } from '../../core/random';
 import { mannWhitneyU } from './mann-whitney';
 import { normalCdf, normalQuantile, twoSidedP } from './normal';
 import { twoProportionTest } from './proportions';

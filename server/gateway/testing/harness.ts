@@ -1,15 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { parseEnv } from '../../env';
+import { parseEnv } from '../../core/env';
+import { serverSentEvents } from '../../core/sse';
 import { createApiKey } from '../../security/api-keys';
 import { createTestDatabase, type TestDatabase } from '../../testing/database';
 import { makeUser } from '../../testing/factories';
 import type { Role } from '../../db/schema';
 import { startGatewayServer, type GatewayServer } from '../server';
-import type { GatewayOptions } from '../gateway';
 
 /**
  * A real gateway server on a random port over a fresh test database, for the gateway's test files.
- * Short cache and refresh times keep tests quick without changing what is exercised.
+ * Short cache and refresh times keep tests quick without changing what is exercised. Request logs are
+ * written when a test asks (gateway.flushLogs()): the writer's own timer is set far out, so a test
+ * that reads them without asking fails every time rather than now and then.
  */
 export interface GatewayHarness {
   t: TestDatabase;
@@ -24,7 +26,7 @@ export interface GatewayHarness {
 export async function startGatewayHarness(
   label: string,
   env: Record<string, string> = {},
-  extra: Partial<GatewayOptions> = {},
+  extra: Partial<Parameters<typeof startGatewayServer>[0]> = {},
 ): Promise<GatewayHarness> {
   const t = await createTestDatabase(label);
   const masterKey = randomBytes(32);
@@ -36,7 +38,7 @@ export async function startGatewayHarness(
     masterKey,
     routingRefreshMs: 200,
     authCacheMs: 200,
-    logFlushMs: 50,
+    logFlushMs: 60_000,
     ...extra,
   });
   return {
@@ -65,16 +67,6 @@ export async function startGatewayHarness(
 /** Reads an SSE response into its data payloads, with the time each arrived (ms after `start`). */
 export async function readEvents(res: Response, start = performance.now()): Promise<{ data: string; at: number }[]> {
   const events: { data: string; at: number }[] = [];
-  const decoder = new TextDecoder();
-  let buffered = '';
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-    buffered += decoder.decode(chunk, { stream: true });
-    let i: number;
-    while ((i = buffered.indexOf('\n\n')) !== -1) {
-      const event = buffered.slice(0, i);
-      buffered = buffered.slice(i + 2);
-      if (event.startsWith('data: ')) events.push({ data: event.slice(6), at: performance.now() - start });
-    }
-  }
+  for await (const event of serverSentEvents(res.body!)) events.push({ data: event.data, at: performance.now() - start });
   return events;
 }

@@ -4,29 +4,6 @@ export const GiB = 1024 ** 3;
 /** Bytes per element of each unquantized dtype. */
 export const DTYPE_BYTES: Record<string, number> = { float32: 4, float16: 2, bfloat16: 2, half: 2 };
 
-/**
- * Bytes per weight of the quantized linear layers. Embeddings, lm_head and norms stay in the model
- * dtype (vLLM quantizes linear layers only). 4-bit AWQ/GPTQ with group size 128 add a 16-bit scale and
- * a 4-bit zero point per 128 weights: 0.5 + 2.5/128. GGUF block formats: q8_0 stores 32 weights in 34
- * bytes, q4_0 in 18, q4_k about 4.5 bits, q5_k 5.5, q6_k 6.5625 (ggml's block sizes).
- */
-export const QUANTIZATION_BYTES: Record<string, number> = {
-  fp8: 1,
-  int8: 1,
-  'w8a8': 1,
-  awq: 0.5 + 2.5 / 128,
-  gptq: 0.5 + 2.5 / 128,
-  awq_marlin: 0.5 + 2.5 / 128,
-  gptq_marlin: 0.5 + 2.5 / 128,
-  bitsandbytes: 0.5 + 2 / 64,
-  q8_0: 34 / 32,
-  q6_k: 6.5625 / 8,
-  q5_k: 5.5 / 8,
-  q5_0: 22 / 32,
-  q4_k: 4.5 / 8,
-  q4_0: 18 / 32,
-};
-
 /** vLLM allocates the KV cache in blocks of 16 tokens: a sequence always holds whole blocks. */
 export const KV_BLOCK_TOKENS = 16;
 

@@ -7,14 +7,16 @@ import {
   DEFAULT_MAX_NUM_SEQS,
   DTYPE_BYTES,
   GiB,
-  KV_BLOCK_TOKENS,
   MIN_MAX_NUM_BATCHED_TOKENS,
   NON_TORCH_OVERHEAD_BYTES,
-  QUANTIZATION_BYTES,
 } from './constants';
+import { EstimatorInputError } from './fields';
 import { isGgufModel, shapeFromGguf, type GgufModel } from './gguf';
-import { EstimatorInputError, shapeFromHfConfig, type ModelShape } from './shape';
-import { kvHeadsPerGpu, paddedVocab, parameterCount, weightsPerGpu } from './weights';
+import { kvCache } from './kv-cache';
+import { effectiveQuantization } from './quantization';
+import { shapeFromHfConfig } from './read-config';
+import type { ModelShape } from './shape';
+import { busiestStage, paddedVocab, parameterCount } from './weights';
 
 export const estimateSpecSchema = z.object({
   tp: z.number().int().positive().default(1),
@@ -30,6 +32,8 @@ export const estimateSpecSchema = z.object({
   maxNumBatchedTokens: z.number().int().positive().optional(),
   maxNumSeqs: z.number().int().positive().default(DEFAULT_MAX_NUM_SEQS),
   enforceEager: z.boolean().default(false),
+  /** vLLM's --disable-hybrid-kv-cache-manager: sliding-window layers then reserve the whole context, like full ones. */
+  disableHybridKvCache: z.boolean().default(false),
 });
 export type EstimateSpec = z.input<typeof estimateSpecSchema>;
 
@@ -59,19 +63,35 @@ function weightBytesPerElement(shape: ModelShape, dtype: string): number {
   return shape.torchDtype === 'float32' || !shape.torchDtype ? 2 : (DTYPE_BYTES[shape.torchDtype] ?? 2);
 }
 
-function quantizedBytes(method: string, bits: number | null): number {
-  const known = QUANTIZATION_BYTES[method];
-  if (known === undefined) throw new EstimatorInputError(`Unknown quantization "${method}": known are ${Object.keys(QUANTIZATION_BYTES).join(', ')}`);
-  // AWQ/GPTQ checkpoints may be 8-bit (or 3-bit): same group overhead, other width.
-  if (bits && /^(awq|gptq)/.test(method)) return bits / 8 + 2.5 / 128;
-  return known;
+/** vLLM's own checks on a split, in its words where it has them (vllm/config.py, verify_with_parallel_config). */
+function tensorParallelError(shape: ModelShape, tp: number): string | null {
+  const denseLayers = shape.moe ? shape.moe.moeLayers.filter((m) => !m).length : shape.layers;
+  if (shape.attentionHeads % tp !== 0) return `Total number of attention heads (${shape.attentionHeads}) must be divisible by tensor parallel size (${tp}).`;
+  // The column-parallel MLP asserts an even split too ("18944 is not divisible by 7" for Qwen2.5-7B at
+  // TP 7), but only while loading: the heads check comes first and is the one reported when both fail.
+  if (denseLayers > 0 && shape.intermediateSize % tp !== 0) {
+    return `Intermediate size (${shape.intermediateSize}) must be divisible by tensor parallel size (${tp}): each rank takes an equal slice of the MLP.`;
+  }
+  if (shape.moe && shape.moe.expertIntermediate % tp !== 0) {
+    return `MoE expert intermediate size (${shape.moe.expertIntermediate}) must be divisible by tensor parallel size (${tp}): each rank takes an equal slice of every expert.`;
+  }
+  return null;
+}
+
+function describeShape(shape: ModelShape): string {
+  const parts = [shape.architecture];
+  if (shape.moe) parts.push(`${shape.moe.experts} experts in ${shape.moe.moeLayers.filter(Boolean).length} of ${shape.layers} layers${shape.moe.sharedIntermediate ? ', shared expert' : ''}`);
+  if (shape.mla) parts.push('latent attention');
+  if (shape.vision) parts.push(`${shape.vision.kind} vision tower ${(shape.vision.parameters / 1e9).toFixed(2)}B`);
+  return parts.join(', ');
 }
 
 /**
  * What a deployment needs on each GPU, from a Hugging Face config.json (or a GGUF file read with
  * `readGgufModel`) and the deployment spec. Weights follow the real tensor split (vocab-parallel
- * embeddings, KV heads replicated below TP); activations, CUDA graphs and runtime overhead are
- * the documented approximations in ./constants.
+ * embeddings, KV heads replicated below TP, every expert resident, quantized linears packed with
+ * their scales and zero points); activations, CUDA graphs and runtime overhead are the documented
+ * approximations in ./constants.
  */
 export function estimateMemory(model: unknown | GgufModel, specInput: EstimateSpec = {}): MemoryEstimate {
   const parsed = estimateSpecSchema.safeParse(specInput);
@@ -84,50 +104,38 @@ export function estimateMemory(model: unknown | GgufModel, specInput: EstimateSp
   const { tp, pp } = spec;
   const explanation: string[] = [];
 
-  const errors: string[] = [];
-  const headsSplit = shape.attentionHeads % tp === 0;
-  // vLLM's column-parallel MLP asserts an even split too ("18944 is not divisible by 7" for Qwen2.5-7B at
-  // TP 7), but only while loading: the heads check comes first and is the one reported when both fail.
-  const mlpSplits = shape.intermediateSize % tp === 0;
-  const tpValid = headsSplit && mlpSplits;
-  if (!headsSplit) {
-    // vLLM's own check and wording (vllm/config.py, verify_with_parallel_config).
-    errors.push(`Total number of attention heads (${shape.attentionHeads}) must be divisible by tensor parallel size (${tp}).`);
-  } else if (!mlpSplits) {
-    errors.push(`Intermediate size (${shape.intermediateSize}) must be divisible by tensor parallel size (${tp}): each rank takes an equal slice of the MLP.`);
-  }
+  const tpError = tensorParallelError(shape, tp);
+  const tpValid = tpError === null;
+  const errors = tpError ? [tpError] : [];
   if (pp > shape.layers) errors.push(`Pipeline parallel size (${pp}) exceeds the number of hidden layers (${shape.layers}): each stage needs at least one layer.`);
 
   const maxModelLen = spec.maxModelLen ?? shape.maxPositionEmbeddings ?? 2048;
   const elementBytes = weightBytesPerElement(shape, spec.dtype);
-  const quantization = spec.quantization ?? shape.quantization?.method ?? null;
 
   let weightsBytes: number;
   if (gguf) {
     weightsBytes = Math.ceil(gguf.fileBytes / (tp * pp));
     explanation.push(`Weights: the GGUF file's ${gib(gguf.fileBytes)} split over TP ${tp} x PP ${pp} = ${gib(weightsBytes)} per GPU.`);
   } else {
-    const split = weightsPerGpu(shape, tp, pp);
-    const linearBytes = quantization ? quantizedBytes(quantization, spec.quantization ? null : (shape.quantization?.bits ?? null)) : elementBytes;
-    weightsBytes = Math.ceil(split.linear * linearBytes + split.unquantized * elementBytes);
+    const quantization = effectiveQuantization(shape.quantization, spec.quantization);
+    const stage = busiestStage(shape, tp, pp, quantization, elementBytes);
+    weightsBytes = stage.bytes;
+    const packed = quantization
+      ? `${quantization.label}: ${(stage.linear / 1e9).toFixed(2)}B weights packed at ${((8 * (stage.bytes - stage.unquantized * elementBytes)) / Math.max(stage.linear, 1)).toFixed(2)} bits each with scales, ${(stage.unquantized / 1e9).toFixed(2)}B (embeddings, norms, routers${shape.vision ? ', vision' : ''}, skipped modules) at ${elementBytes} bytes`
+      : `${elementBytes} bytes each`;
     explanation.push(
-      `Weights: ${(parameterCount(shape) / 1e9).toFixed(2)}B parameters (${shape.architecture}${shape.experts > 1 ? `, ${shape.experts} experts` : ''}) at ` +
-        `${quantization ? `${quantization} (${linearBytes.toFixed(3)} bytes per linear weight, ${elementBytes} for embeddings and norms)` : `${elementBytes} bytes each`}, ` +
-        `split over TP ${tp} x PP ${pp}: ${gib(weightsBytes)} on the busiest GPU.`,
+      `Weights: ${(parameterCount(shape) / 1e9).toFixed(2)}B parameters (${describeShape(shape)}), ${packed}, ` +
+        `split over TP ${tp} x PP ${pp}: ${gib(weightsBytes)} on the busiest GPU${pp > 1 ? ` (stage ${stage.stage})` : ''}.`,
     );
   }
 
-  const kvElementBytes = spec.kvCacheDtype === 'auto' ? (DTYPE_BYTES[shape.torchDtype === 'float32' ? 'float16' : (shape.torchDtype ?? 'float16')] ?? 2) : 1;
-  const kvHeads = kvHeadsPerGpu(shape, tp);
-  const kvCacheBytesPerToken = 2 * Math.ceil(shape.layers / pp) * kvHeads * shape.headDim * kvElementBytes;
-  const sequenceTokens = Math.ceil(maxModelLen / KV_BLOCK_TOKENS) * KV_BLOCK_TOKENS;
-  const kvCacheBytes = sequenceTokens * kvCacheBytesPerToken;
-  explanation.push(
-    `KV cache: 2 x ${Math.ceil(shape.layers / pp)} layers x ${kvHeads} KV heads${shape.kvHeads < tp ? ' (replicated: fewer KV heads than TP ranks)' : ''} x ${shape.headDim} x ${kvElementBytes} bytes = ` +
-      `${kvCacheBytesPerToken} bytes per token; one sequence of ${maxModelLen} tokens (${sequenceTokens / KV_BLOCK_TOKENS} blocks of ${KV_BLOCK_TOKENS}) takes ${gib(kvCacheBytes)}.`,
-  );
-
   const batchedTokens = spec.maxNumBatchedTokens ?? Math.max(MIN_MAX_NUM_BATCHED_TOKENS, Math.min(maxModelLen, DEFAULT_MAX_NUM_BATCHED_TOKENS));
+  const kvElementBytes = spec.kvCacheDtype === 'auto' ? (DTYPE_BYTES[shape.torchDtype === 'float32' ? 'float16' : (shape.torchDtype ?? 'float16')] ?? 2) : 1;
+  const kv = kvCache(shape, { tp, pp, maxModelLen, batchedTokens, elementBytes: kvElementBytes, hybrid: !spec.disableHybridKvCache });
+  const kvCacheBytesPerToken = kv.bytesPerToken;
+  const kvCacheBytes = kv.sequenceBytes;
+  explanation.push(`${kv.explanation} ${gib(kvCacheBytes)}.`);
+
   const hiddenStates = batchedTokens * (shape.hiddenSize + (2 * Math.ceil(shape.intermediateSize / tp))) * elementBytes * ACTIVATION_FACTOR;
   const logits = spec.maxNumSeqs * Math.ceil(paddedVocab(shape) / tp) * 4;
   const activationBytes = Math.ceil(hiddenStates + logits);

@@ -1,6 +1,7 @@
-import { GgufError } from '../../lifecycle/quantize/format';
-import { readGgufMetadata, type GgufValue } from '../../lifecycle/quantize/reader';
-import { EstimatorInputError, type ModelShape } from './shape';
+import { GgufError } from '../../gguf/format';
+import { readGgufMetadata, type GgufValue } from '../../gguf/reader';
+import { EstimatorInputError } from './fields';
+import type { ModelShape } from './shape';
 
 /** A GGUF file as the estimator sees it: its header metadata and its size (the weights, as stored). */
 export interface GgufModel {
@@ -63,6 +64,15 @@ export function shapeFromGguf(model: GgufModel): ModelShape {
     tiedEmbeddings: false,
     qkvBias: false,
     experts: typeof m[`${arch}.expert_count`] === 'number' && (m[`${arch}.expert_count`] as number) > 0 ? (m[`${arch}.expert_count`] as number) : 1,
+    // The file's size is the weights, so only what the KV cache and activations need is read here.
+    moe: null,
+    mla: null,
+    normsPerLayer: 2,
+    qkNorm: false,
+    layerAttention: Array(int('block_count')).fill('full'),
+    slidingWindow: null,
+    vision: null,
+    textPrefix: 'model.',
     // llama.cpp computes in float16/float32 on GPU; the KV cache defaults to f16.
     torchDtype: 'float16',
     maxPositionEmbeddings: typeof m[`${arch}.context_length`] === 'number' ? (m[`${arch}.context_length`] as number) : null,

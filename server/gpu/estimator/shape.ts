@@ -1,11 +1,46 @@
-/**
- * The few numbers of a decoder-only transformer that decide its memory, read from a Hugging Face
- * config.json. Llama, Mistral, Qwen2 and Mixtral (MoE) share these field names.
- */
+import { positiveInt, type Config } from './fields';
+import type { QuantScheme } from './quantization';
+
+/** A mixture-of-experts MLP: every routed expert is resident, whichever few a token uses. */
+export interface MoeShape {
+  experts: number;
+  expertIntermediate: number;
+  /** Summed width of the always-on shared expert(s) (Qwen2-MoE, DeepSeek); 0 without one. */
+  sharedIntermediate: number;
+  /** Qwen2-MoE scales its shared expert by a Linear(hidden, 1). */
+  sharedExpertGate: boolean;
+  /** DeepSeek-V3's noaux_tc routing keeps a float per expert (e_score_correction_bias). */
+  routerBias: boolean;
+  /** Per decoder layer: true where the MLP is the MoE block, false where it is the dense MLP of intermediateSize. */
+  moeLayers: boolean[];
+}
+
+/** DeepSeek's multi-head latent attention: keys and values come from one compressed latent. */
+export interface MlaShape {
+  qLoraRank: number | null;
+  kvLoraRank: number;
+  qkNopeHeadDim: number;
+  qkRopeHeadDim: number;
+  vHeadDim: number;
+}
+
+export interface VisionShape {
+  /** Which tower ("SigLIP"...), for the explanation. */
+  kind: string;
+  /** Tower and projector parameters (the projector maps image features into the text model). */
+  parameters: number;
+  /** The encoder alone, the figure model reports quote. */
+  tower: number;
+  /** The checkpoint prefix of the tower, matched against quantization skip lists. */
+  prefix: string;
+}
+
+/** The numbers of a decoder-only transformer that decide its memory, read from a Hugging Face config.json. */
 export interface ModelShape {
   architecture: string;
   layers: number;
   hiddenSize: number;
+  /** Width of the dense MLP (for MoE models: of the layers that are not MoE). */
   intermediateSize: number;
   attentionHeads: number;
   kvHeads: number;
@@ -14,43 +49,35 @@ export interface ModelShape {
   tiedEmbeddings: boolean;
   /** q/k/v projections carry a bias (Qwen2). */
   qkvBias: boolean;
-  /** 1 for a dense model; the expert count for MoE (every expert's weights are resident). */
+  /** 1 for a dense model; the routed expert count for MoE. */
   experts: number;
+  moe: MoeShape | null;
+  mla: MlaShape | null;
+  /** Hidden-size norms per decoder layer: 2 (Llama), 4 (Gemma 2/3 add pre/post feed-forward norms). */
+  normsPerLayer: number;
+  /** Per-head q and k RMSNorms (Qwen3, Gemma 3). */
+  qkNorm: boolean;
+  /** Per decoder layer: attends to every earlier token, or only to the last `slidingWindow`. */
+  layerAttention: ('full' | 'sliding')[];
+  slidingWindow: number | null;
+  vision: VisionShape | null;
+  /** Where decoder layers sit in the checkpoint ("model.", "language_model.model."), for quantization skip lists. */
+  textPrefix: string;
   /** The dtype the checkpoint was saved in ("bfloat16"...); null when the config does not say. */
   torchDtype: string | null;
   maxPositionEmbeddings: number | null;
-  /** From `quantization_config` of a pre-quantized checkpoint (AWQ/GPTQ/FP8), when present. */
-  quantization: { method: string; bits: number | null } | null;
+  /** A pre-quantized checkpoint's `quantization_config`, read. */
+  quantization: QuantScheme | null;
 }
 
-export class EstimatorInputError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'EstimatorInputError';
-  }
-}
-
-function positiveInt(config: Record<string, unknown>, field: string, fallback?: number): number {
-  const value = config[field] ?? fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
-    throw new EstimatorInputError(`config.json: ${field} must be a positive integer${config[field] === undefined ? ' (it is missing)' : `, not ${JSON.stringify(config[field])}`}`);
-  }
-  return value;
-}
-
-export function shapeFromHfConfig(raw: unknown): ModelShape {
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new EstimatorInputError('config.json must be a JSON object');
-  // Multimodal wrappers (Qwen2-VL, Llava...) keep the language model's numbers under text_config.
-  const config = (typeof (raw as { text_config?: unknown }).text_config === 'object'
-    ? { ...(raw as object), ...((raw as { text_config: object }).text_config) }
-    : raw) as Record<string, unknown>;
-  const architecture = Array.isArray(config.architectures) && typeof config.architectures[0] === 'string' ? config.architectures[0] : String(config.model_type ?? 'unknown');
+/** What every family reads the same way; a family then adds or overrides what it knows. */
+export function baseShape(config: Config, architecture: string): ModelShape {
   const hiddenSize = positiveInt(config, 'hidden_size');
   const attentionHeads = positiveInt(config, 'num_attention_heads');
-  const quant = config.quantization_config as { quant_method?: unknown; bits?: unknown } | undefined;
+  const layers = positiveInt(config, 'num_hidden_layers');
   return {
     architecture,
-    layers: positiveInt(config, 'num_hidden_layers'),
+    layers,
     hiddenSize,
     intermediateSize: positiveInt(config, 'intermediate_size'),
     attentionHeads,
@@ -59,10 +86,18 @@ export function shapeFromHfConfig(raw: unknown): ModelShape {
     headDim: config.head_dim == null ? hiddenSize / attentionHeads : positiveInt(config, 'head_dim'),
     vocabSize: positiveInt(config, 'vocab_size'),
     tiedEmbeddings: config.tie_word_embeddings === true,
-    qkvBias: config.attention_bias === true || /^Qwen2(Moe)?ForCausalLM$/.test(architecture),
-    experts: config.num_local_experts == null ? 1 : positiveInt(config, 'num_local_experts'),
+    qkvBias: config.attention_bias === true,
+    experts: 1,
+    moe: null,
+    mla: null,
+    normsPerLayer: 2,
+    qkNorm: false,
+    layerAttention: Array(layers).fill('full'),
+    slidingWindow: null,
+    vision: null,
+    textPrefix: 'model.',
     torchDtype: typeof config.torch_dtype === 'string' ? config.torch_dtype : typeof config.dtype === 'string' ? config.dtype : null,
     maxPositionEmbeddings: typeof config.max_position_embeddings === 'number' ? config.max_position_embeddings : null,
-    quantization: quant && typeof quant.quant_method === 'string' ? { method: quant.quant_method, bits: typeof quant.bits === 'number' ? quant.bits : null } : null,
+    quantization: null,
   };
 }

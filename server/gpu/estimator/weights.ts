@@ -1,52 +1,62 @@
 import { VOCAB_PADDING } from './constants';
+import type { QuantScheme } from './quantization';
 import type { ModelShape } from './shape';
+import { stageTensors, type Tensor } from './tensors';
 
-/** How a model's tensors land on one GPU for a given TP and PP, in elements (not bytes). */
+export { kvHeadsPerGpu } from './tensors';
+
+/** How a model's tensors land on one GPU, in elements: what a quantization method packs, and what stays in the model dtype. */
 export interface WeightSplit {
-  /** Linear layers: q/k/v/o and the MLP (or every expert's MLP), the part quantization shrinks. */
   linear: number;
-  /** Embeddings, lm_head, norms, biases, MoE router: kept in the model dtype. */
   unquantized: number;
 }
 
-const ceilDiv = (a: number, b: number) => Math.ceil(a / b);
-
-/** Key/value heads on one GPU: split across TP ranks, or replicated when there are fewer heads than ranks (as vLLM does). */
-export function kvHeadsPerGpu(shape: ModelShape, tp: number): number {
-  return shape.kvHeads >= tp ? ceilDiv(shape.kvHeads, tp) : 1;
-}
-
 export function paddedVocab(shape: ModelShape): number {
-  return ceilDiv(shape.vocabSize, VOCAB_PADDING) * VOCAB_PADDING;
+  return Math.ceil(shape.vocabSize / VOCAB_PADDING) * VOCAB_PADDING;
 }
 
-function layerSplit(shape: ModelShape, tp: number): WeightSplit {
-  const { hiddenSize: h, headDim: d } = shape;
-  const qWidth = ceilDiv(shape.attentionHeads, tp) * d;
-  const kvWidth = kvHeadsPerGpu(shape, tp) * d;
-  const attention = h * qWidth + 2 * h * kvWidth + qWidth * h;
-  const mlp = shape.experts * 3 * h * ceilDiv(shape.intermediateSize, tp);
-  const bias = shape.qkvBias ? qWidth + 2 * kvWidth : 0;
-  const router = shape.experts > 1 ? h * shape.experts : 0;
-  return { linear: attention + mlp, unquantized: bias + router + 2 * h };
+const elements = (t: Tensor) => t.inFeatures * t.outFeatures * t.copies;
+
+/** lm_head is a linear but vLLM keeps it 16-bit unless the method quantizes it explicitly (GPTQ lm_head). */
+const isQuantized = (t: Tensor, q: QuantScheme | null): q is QuantScheme =>
+  q !== null && t.kind === 'linear' && (t.module === 'lm_head' ? q.lmHead === true : q.quantizes(t.module));
+
+export interface StageWeights extends WeightSplit {
+  stage: number;
+  bytes: number;
 }
 
-/**
- * The busiest GPU's share: ceil(layers / PP) layers, plus the embeddings (first stage) or lm_head and
- * the final norm (last stage). Embeddings and lm_head are split over TP like vLLM's vocab-parallel
- * layers; a tied lm_head costs nothing extra when one stage holds both.
- */
-export function weightsPerGpu(shape: ModelShape, tp: number, pp: number): WeightSplit {
-  const layer = layerSplit(shape, tp);
-  const layers = ceilDiv(shape.layers, pp);
-  const vocabSlice = ceilDiv(paddedVocab(shape), tp) * shape.hiddenSize;
-  const ends = pp === 1 ? vocabSlice * (shape.tiedEmbeddings ? 1 : 2) + shape.hiddenSize : vocabSlice + shape.hiddenSize;
-  return { linear: layer.linear * layers, unquantized: layer.unquantized * layers + ends };
+function stageWeights(shape: ModelShape, tp: number, pp: number, stage: number, q: QuantScheme | null, elementBytes: number): StageWeights {
+  const result = { stage, bytes: 0, linear: 0, unquantized: 0 };
+  for (const t of stageTensors(shape, tp, pp, stage, paddedVocab(shape))) {
+    if (isQuantized(t, q)) {
+      result.linear += elements(t);
+      result.bytes += q.matrixBytes(t.inFeatures, t.outFeatures, t.module) * t.copies;
+    } else {
+      result.unquantized += elements(t);
+      result.bytes += elements(t) * elementBytes;
+    }
+  }
+  result.bytes = Math.ceil(result.bytes);
+  return result;
 }
 
-/** Total parameters (TP = PP = 1, vocabulary unpadded): the figure model cards quote. */
+/** The busiest GPU: the pipeline stage whose layers and ends weigh the most. */
+export function busiestStage(shape: ModelShape, tp: number, pp: number, q: QuantScheme | null, elementBytes: number): StageWeights {
+  const stages = Array.from({ length: pp }, (_, s) => stageWeights(shape, tp, pp, s, q, elementBytes));
+  return stages.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+}
+
+// Counts every linear but lm_head as quantizable, at 16 bits: the split a method would start from.
+const EVERY_LINEAR: QuantScheme = { method: 'none', label: '16-bit', matrixBytes: (k, n) => k * n * 2, quantizes: () => true };
+
+/** Elements on the busiest GPU, split into what quantization packs and what it leaves (16-bit counting). */
+export function weightsPerGpu(shape: ModelShape, tp: number, pp: number, q: QuantScheme | null = EVERY_LINEAR): WeightSplit {
+  const { linear, unquantized } = busiestStage(shape, tp, pp, q, 2);
+  return { linear, unquantized };
+}
+
+/** Total parameters (TP = PP = 1, vocabulary unpadded, vision tower included): the figure model cards quote. */
 export function parameterCount(shape: ModelShape): number {
-  const layer = layerSplit(shape, 1);
-  const vocab = shape.vocabSize * shape.hiddenSize * (shape.tiedEmbeddings ? 1 : 2);
-  return (layer.linear + layer.unquantized) * shape.layers + vocab + shape.hiddenSize;
+  return stageTensors(shape, 1, 1, 0, shape.vocabSize).reduce((sum, t) => sum + elements(t), 0);
 }

@@ -1,6 +1,6 @@
 import { nodeFilterReason } from './node-filter';
 import { addScores, compareScores, policyScore, type Score } from './score';
-import { splitsToTry, validateRequest } from './search';
+import { splitsToTry, validateRequest } from './node-search';
 import { linkMatrix, subsetCost } from './topology-table';
 import type { PlacementPlan, PlacementRequest, PlannerNode } from './types';
 

@@ -1,6 +1,6 @@
 import type { FleetIndex } from './fleet-index';
 import { nodeFilterReason } from './node-filter';
-import { bestOnNode, splitsToTry } from './search';
+import { bestOnNode, splitsToTry } from './node-search';
 import type { PlacementRequest } from './types';
 
 const GiB = 1024 ** 3;

@@ -17,9 +17,9 @@ export interface AllocationInterval {
   to: number | null;
 }
 
-/** Allocations overlapping [from, to] on one node (or every node when nodeId is null), with their holders' names. */
-export async function allocationIntervals(db: Db, nodeId: string | null, from: Date, to: Date, gpuIndex?: number): Promise<(AllocationInterval & { nodeId: string })[]> {
-  const rows = await db
+/** Allocations with their holders: the deployment behind a replica, the job holding a GPU itself. */
+export function allocationsWithHolders(db: Db) {
+  return db
     .select({
       nodeId: allocations.nodeId,
       gpuIndex: allocations.gpuIndex,
@@ -35,7 +35,12 @@ export async function allocationIntervals(db: Db, nodeId: string | null, from: D
     .from(allocations)
     .leftJoin(deploymentReplicas, and(eq(allocations.holderKind, 'replica'), eq(deploymentReplicas.id, allocations.holderId)))
     .leftJoin(deployments, eq(deployments.id, deploymentReplicas.deploymentId))
-    .leftJoin(jobs, and(eq(allocations.holderKind, 'job'), eq(jobs.id, allocations.holderId)))
+    .leftJoin(jobs, and(eq(allocations.holderKind, 'job'), eq(jobs.id, allocations.holderId)));
+}
+
+/** Allocations overlapping [from, to] on one node (or every node when nodeId is null), with their holders' names. */
+export async function allocationIntervals(db: Db, nodeId: string | null, from: Date, to: Date, gpuIndex?: number): Promise<(AllocationInterval & { nodeId: string })[]> {
+  const rows = await allocationsWithHolders(db)
     .where(
       and(
         nodeId === null ? sql`true` : eq(allocations.nodeId, nodeId),

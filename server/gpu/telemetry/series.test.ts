@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { allocations, gpuNodes, gpuSamples, gpus } from '../../db/schema';
+import { allocations, gpuSamples } from '../../db/schema';
 import { createTestDatabase, type TestDatabase } from '../../testing/database';
-import { makeDeployment } from '../../testing/factories';
+import { makeDeployment, makeNode } from '../../testing/factories';
 import { gpuSeries } from './series';
 import { bucketSecondsFor, TARGET_BUCKETS } from './windows';
 
@@ -12,9 +12,7 @@ const MIN = 60_000;
 
 beforeAll(async () => {
   t = await createTestDatabase('telemetry');
-  const [node] = await t.db.insert(gpuNodes).values({ name: 'h100-a' }).returning();
-  nodeId = node!.id;
-  await t.db.insert(gpus).values([0, 1].map((index) => ({ nodeId, index, name: 'NVIDIA H100 80GB HBM3', memoryTotalMiB: 81_559 })));
+  nodeId = (await makeNode(t.db, { name: 'h100-a', gpuCount: 2, lastHeartbeatAt: null })).id;
   // Two hours of 15 s samples on GPU 0: utilisation alternates 20/80 within each 30 s bucket, memory and
   // temperature climb, so averages and maxima are easy to tell apart. GPU 1 is idle.
   const rows = [];

@@ -1,7 +1,7 @@
 import { and, asc, eq, gte, lte, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { gpuNodes, gpuSamples, gpus } from '../../db/schema';
-import { DomainError } from '../../security/errors';
+import { DomainError } from '../../core/errors';
 import { allocationIntervals, allocatedMiBPerBucket, type AllocationInterval } from './allocations';
 import { bucketSecondsFor, gpuSeriesInput, TELEMETRY_WINDOWS, type GpuSeriesInput } from './windows';
 
@@ -32,6 +32,14 @@ export interface NodeSeries {
   allocations: AllocationInterval[];
 }
 
+/** Samples merged into one bucket: utilisation and power averaged, memory and temperature as maxima. */
+export const sampleAggregates = {
+  utilizationPct: sql<number | null>`avg(${gpuSamples.utilizationPct})::real`,
+  memoryUsedMiB: sql<number | null>`max(${gpuSamples.memoryUsedMiB})`,
+  temperatureC: sql<number | null>`max(${gpuSamples.temperatureC})`,
+  powerW: sql<number | null>`avg(${gpuSamples.powerW})::real`,
+};
+
 /**
  * One node's GPUs over the last hour, day or week, downsampled in SQL with date_bin into ~120
  * buckets: utilisation and power averaged (what the GPU did), memory and temperature as maxima (a
@@ -53,10 +61,7 @@ export async function gpuSeries(db: Db, raw: GpuSeriesInput, now = new Date()): 
     .select({
       gpuIndex: gpuSamples.gpuIndex,
       at: sql<string>`${bucket}`.as('bucket_at'),
-      utilizationPct: sql<number | null>`avg(${gpuSamples.utilizationPct})::real`,
-      memoryUsedMiB: sql<number | null>`max(${gpuSamples.memoryUsedMiB})`,
-      temperatureC: sql<number | null>`max(${gpuSamples.temperatureC})`,
-      powerW: sql<number | null>`avg(${gpuSamples.powerW})::real`,
+      ...sampleAggregates,
     })
     .from(gpuSamples)
     .where(and(eq(gpuSamples.nodeId, node.id), gte(gpuSamples.at, fromDate), lte(gpuSamples.at, now), ...gpuFilter))

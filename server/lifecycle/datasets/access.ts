@@ -1,16 +1,21 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { and, desc, eq, type SQL } from 'drizzle-orm';
+import { and, desc, eq, isNull, type SQL } from 'drizzle-orm';
 import type { Db } from '../../db/client';
-import { datasets, jobs, users, type Role } from '../../db/schema';
-import { isUuid } from '../../chat/ids';
+import { datasets, jobs, legalHolds, users, type Role } from '../../db/schema';
+import { isUuid } from '../../core/ids';
 import { writeAudit } from '../../security/audit';
-import { DomainError } from '../../security/errors';
+import { DomainError } from '../../core/errors';
 import type { Message } from './formats';
 import { isHeldOut, type DatasetSplit } from './split';
 import { openDatasetRows } from './store';
+import type { TokenizerInfo } from './tokenizer';
+import type { DatasetValidation } from './validate';
+import { afterCommit } from '../../db/after-commit';
 
 export type PreviewRow = { index: number; part: 'train' | 'heldOut'; messages: Message[] };
+/** What ingest.ts stores in a row's stats (the table types its JSON columns as any object). */
+export type DatasetStats = DatasetValidation['stats'] & { tokenizer?: TokenizerInfo };
 export type DatasetActor = { id: string; email: string; role: Role; clientAddress?: string };
 
 const columns = {
@@ -27,6 +32,10 @@ const columns = {
   ownerId: datasets.ownerId,
   ownerEmail: users.email,
 };
+
+function typedJson<Row extends { stats: Record<string, unknown>; split: Record<string, unknown> }>(row: Row) {
+  return { ...row, stats: row.stats as DatasetStats, split: row.split as DatasetSplit };
+}
 
 /**
  * Datasets as one user may see them: their own, or every one for an admin. Each query carries the owner
@@ -45,7 +54,8 @@ export class Datasets {
   }
 
   async list() {
-    return this.db.select(columns).from(datasets).innerJoin(users, eq(users.id, datasets.ownerId)).where(this.scope()).orderBy(desc(datasets.createdAt)).limit(500);
+    const rows = await this.db.select(columns).from(datasets).innerJoin(users, eq(users.id, datasets.ownerId)).where(this.scope()).orderBy(desc(datasets.createdAt)).limit(500);
+    return rows.map(typedJson);
   }
 
   async get(id: string) {
@@ -57,7 +67,7 @@ export class Datasets {
           .where(and(eq(datasets.id, id), this.scope()))
       : [];
     if (!row) throw new DomainError('NOT_FOUND', 'Dataset not found');
-    return row;
+    return typedJson(row);
   }
 
   /** The first rows, decrypted and normalised to messages. */
@@ -87,6 +97,12 @@ export class Datasets {
     const dataset = await this.get(id);
     const [job] = await this.db.select({ id: jobs.id, name: jobs.name }).from(jobs).where(eq(jobs.datasetId, dataset.id)).limit(1);
     if (job) throw new DomainError('CONFLICT', `The job "${job.name}" uses this dataset: delete the job first`);
+    // A legal hold on the owner suspends deleting their datasets (a trigger refuses it too); the reason is not shown here.
+    const [hold] = await this.db
+      .select({ id: legalHolds.id })
+      .from(legalHolds)
+      .where(and(eq(legalHolds.subjectKind, 'user'), eq(legalHolds.subjectId, dataset.ownerId), isNull(legalHolds.liftedAt)));
+    if (hold) throw new DomainError('CONFLICT', 'This dataset is under legal hold: it cannot be deleted until an administrator lifts the hold');
     let row: { storagePath: string } | undefined;
     try {
       [row] = await this.db.delete(datasets).where(eq(datasets.id, dataset.id)).returning({ storagePath: datasets.storagePath });
@@ -95,7 +111,8 @@ export class Datasets {
       if (pgCode(e) === '23503') throw new DomainError('CONFLICT', 'A job uses this dataset: delete the job first');
       throw e;
     }
-    if (row) await fs.rm(path.join(this.dataDir, row.storagePath), { force: true });
+    // Only once the delete is committed: a rolled-back delete must still find its file.
+    if (row) await afterCommit(() => fs.rm(path.join(this.dataDir, row!.storagePath), { force: true }));
     return { id: dataset.id };
   }
 }

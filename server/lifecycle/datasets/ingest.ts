@@ -4,12 +4,14 @@ import path from 'node:path';
 import type { Db } from '../../db/client';
 import { datasets } from '../../db/schema';
 import { dataKeyForSealing } from '../../security/encryption';
-import { DomainError } from '../../security/errors';
+import { DomainError } from '../../core/errors';
 import type { DatasetFormat } from './formats';
 import { SealedFileWriter } from './sealed-file';
 import { chooseSplit, type DatasetSplit } from './split';
 import { loadTokenizer } from './tokenizer';
 import { validateDataset, type LineError } from './validate';
+import { createDatasetScanner } from './scan';
+import { loadProtectionSettings, raiseLevelAudited } from '../../security/classification';
 
 export type IngestInput = {
   ownerId: string;
@@ -58,8 +60,11 @@ export async function ingestDataset(db: Db, masterKey: Buffer, dataDir: string, 
   await fs.mkdir(path.dirname(finalPath), { recursive: true, mode: 0o700 });
   await removeAbandonedPartials(path.dirname(finalPath));
   const tokenizer = await loadTokenizer(db, input.tokenizerVersionId);
-  const dataKey = await dataKeyForSealing(db, masterKey);
+  // Under the owner's own data key: erasing them destroys it (crypto-shredding).
+  const dataKey = await dataKeyForSealing(db, masterKey, input.ownerId);
   const writer = await SealedFileWriter.create(`${finalPath}.partial`, dataKey);
+  // Sensitive data is counted over the whole file as it streams (types and counts: the dataset's level).
+  const scanner = createDatasetScanner(await loadProtectionSettings(db));
   let renamed = false;
   try {
     let received = 0;
@@ -69,6 +74,7 @@ export async function ingestDataset(db: Db, masterKey: Buffer, dataDir: string, 
         received += chunk.length;
         if (received > input.maxBytes) throw new DomainError('PAYLOAD_TOO_LARGE', `The file is larger than the limit of ${input.maxBytes} bytes`);
         await writer.write(chunk);
+        scanner.push(chunk);
         yield chunk;
       }
     }
@@ -89,19 +95,23 @@ export async function ingestDataset(db: Db, masterKey: Buffer, dataDir: string, 
     renamed = true;
     const format = result.format!;
     const stats = { ...result.stats, tokenizer: tokenizer.info };
-    await db.insert(datasets).values({
-      id,
-      ownerId: input.ownerId,
-      name: input.name,
-      format,
-      storagePath,
-      sha256: result.sha256,
-      sizeBytes: result.bytes,
-      dataKeyId: dataKey.id,
-      rows: result.rows,
-      stats,
-      split,
-      tokenizerVersionId: tokenizer.info.kind === 'model' ? tokenizer.info.versionId : null,
+    const found = scanner.finish();
+    await db.transaction(async (tx) => {
+      await tx.insert(datasets).values({
+        id,
+        ownerId: input.ownerId,
+        name: input.name,
+        format,
+        storagePath,
+        sha256: result.sha256,
+        sizeBytes: result.bytes,
+        dataKeyId: dataKey.id,
+        rows: result.rows,
+        stats,
+        split,
+        tokenizerVersionId: tokenizer.info.kind === 'model' ? tokenizer.info.versionId : null,
+      });
+      if (Object.keys(found.counts).length > 0) await raiseLevelAudited(tx, input.ownerId, 'dataset', id, found.level, found.counts);
     });
     return { ok: true, dataset: { id, name: input.name, format, rows: result.rows, sizeBytes: result.bytes, sha256: result.sha256, split } };
   } catch (e) {

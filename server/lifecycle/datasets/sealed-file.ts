@@ -156,3 +156,29 @@ export async function* readSealedFile(path: string, keyFor: (dataKeyId: number) 
     await handle.close();
   }
 }
+
+/**
+ * Re-seals a file's own key (in its header) under another data key, in place: the wrapped key has the same
+ * length under any data key, so only the header's key id and wrapped key change and no frame is touched,
+ * however large the file (moving a dataset under its owner's key, for crypto-shredding). Returns the data
+ * key id the header now names.
+ */
+export async function rewrapSealedFileKey(path: string, keyFor: (dataKeyId: number) => Promise<Buffer>, target: { id: number; key: Buffer }): Promise<number> {
+  const handle = await fs.open(path, 'r+');
+  try {
+    const head = await readExactly(handle, 0, MAGIC.length + 6, 'header');
+    if (!head.subarray(0, MAGIC.length).equals(MAGIC)) throw new Error('not a sealed dataset file');
+    const oldId = head.readUInt32BE(MAGIC.length);
+    if (oldId === target.id) return oldId;
+    const wrapped = await readExactly(handle, head.length, head.readUInt16BE(MAGIC.length + 4), 'header');
+    const rewrapped = seal(target.key, unseal(await keyFor(oldId), wrapped));
+    if (rewrapped.length !== wrapped.length) throw new Error('the re-wrapped file key has another length');
+    const id = Buffer.alloc(4);
+    id.writeUInt32BE(target.id);
+    await handle.write(Buffer.concat([id, head.subarray(MAGIC.length + 4), rewrapped]), 0, undefined, MAGIC.length);
+    await handle.sync();
+    return target.id;
+  } finally {
+    await handle.close();
+  }
+}

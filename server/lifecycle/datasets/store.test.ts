@@ -5,11 +5,11 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { datasets, jobs, modelVersions, models } from '../../db/schema';
+import { datasets, jobs } from '../../db/schema';
 import { TEST_MODEL_PATH } from '../../engines/llamacpp/test-support';
 import { dataKeyForOpening, dataKeyForSealing } from '../../security/encryption';
 import { createTestDatabase, type TestDatabase } from '../../testing/database';
-import { makeUser } from '../../testing/factories';
+import { makeJob, makeModelVersion, makeUser } from '../../testing/factories';
 import { Datasets } from './access';
 import { ingestDataset } from './ingest';
 import { readSealedFile, SealedFileWriter } from './sealed-file';
@@ -127,9 +127,8 @@ describe('stored datasets', () => {
   });
 
   test('tokens are counted by the GGUF version tokenizer when one is given, and labelled an estimate otherwise', async () => {
-    const [model] = await t.db.insert(models).values({ name: `stories-${randomBytes(3).toString('hex')}` }).returning();
-    const [version] = await t.db.insert(modelVersions).values({ modelId: model!.id, version: 'v1', format: 'gguf', location: TEST_MODEL_PATH }).returning();
-    const counted = await ingest(jsonl(10), { tokenizerVersionId: version!.id });
+    const { version } = await makeModelVersion(t.db, { location: TEST_MODEL_PATH });
+    const counted = await ingest(jsonl(10), { tokenizerVersionId: version.id });
     const estimated = await ingest(jsonl(10));
     if (!counted.result.ok || !estimated.result.ok) throw new Error('ingest failed');
     const [a] = await t.db.select().from(datasets).where(eq(datasets.id, counted.result.dataset.id));
@@ -167,9 +166,9 @@ describe('stored datasets', () => {
     const { owner, result } = await ingest(jsonl(20));
     if (!result.ok) throw new Error(result.message);
     const mine = new Datasets(t.db, masterKey, { ...owner, role: 'engineer' }, dir);
-    const [job] = await t.db.insert(jobs).values({ kind: 'finetune', name: 'tune', ownerId: owner.id, spec: {}, datasetId: result.dataset.id }).returning();
+    const job = await makeJob(t.db, { name: 'tune', ownerId: owner.id, datasetId: result.dataset.id });
     await expect(mine.delete(result.dataset.id)).rejects.toThrow(/job "tune" uses this dataset/);
-    await t.db.delete(jobs).where(eq(jobs.id, job!.id));
+    await t.db.delete(jobs).where(eq(jobs.id, job.id));
     await mine.delete(result.dataset.id);
     expect(fs.existsSync(path.join(dir, 'datasets', `${result.dataset.id}.jsonl.enc`))).toBe(false);
     await expect(mine.get(result.dataset.id)).rejects.toThrow(/not found/);

@@ -3,8 +3,8 @@ import { eq } from 'drizzle-orm';
 import { getLlama, LlamaLogLevel } from 'node-llama-cpp';
 import type { Db } from '../../db/client';
 import { modelVersions, models } from '../../db/schema';
-import { isUuid } from '../../chat/ids';
-import { DomainError } from '../../security/errors';
+import { isUuid } from '../../core/ids';
+import { DomainError } from '../../core/errors';
 import type { Tokenizer } from './validate';
 
 /** Which tokenizer counted a dataset's tokens; stored in its stats so nobody mistakes an estimate for a count. */

@@ -1,9 +1,10 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { DetachedCommand } from '../../runtime/detached-process';
+import type { DetachedCommand } from '../../process/detached-process';
+import { commandWords } from '../../core/command-words';
 import type { FinetuneSpec } from './spec';
 
-export const TRAINERS_DIR = fileURLToPath(new URL('../../../jobs/trainers/', import.meta.url));
+export const TRAINERS_DIR = fileURLToPath(new URL('../../../trainers/', import.meta.url));
 
 export interface TrainerConfig {
   /** ENCLAVE_TRAINER_PYTHON */
@@ -12,19 +13,8 @@ export interface TrainerConfig {
   override?: string;
 }
 
-/** "a b c" or '["a", "b c"]' (a JSON array when a path has spaces) → argv words. */
-export function commandWords(text: string): string[] {
-  const trimmed = text.trim();
-  if (trimmed.startsWith('[')) {
-    const words = JSON.parse(trimmed) as unknown;
-    if (!Array.isArray(words) || !words.length || !words.every((w) => typeof w === 'string')) throw new Error('ENCLAVE_TRAINER_COMMAND: a JSON array of strings');
-    return words as string[];
-  }
-  return trimmed.split(/\s+/).filter(Boolean);
-}
-
 export function trainerCommand(script: 'lora_sft.py' | 'quantize.py', args: string[], config: TrainerConfig): Pick<DetachedCommand, 'file' | 'args'> {
-  const prefix = config.override ? commandWords(config.override) : [config.python, path.join(TRAINERS_DIR, script)];
+  const prefix = config.override ? commandWords(config.override, 'ENCLAVE_TRAINER_COMMAND') : [config.python, path.join(TRAINERS_DIR, script)];
   return { file: prefix[0]!, args: [...prefix.slice(1), ...args] };
 }
 

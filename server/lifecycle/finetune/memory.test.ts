@@ -34,3 +34,14 @@ it('estimates a Llama-3-8B LoRA: bf16 weights, fp32 LoRA+Adam, activations and l
 it('names the bad field of a config it cannot read', () => {
   expect(() => estimateTrainingMemory({ hidden_size: 64 }, { lora_r: 8, target_modules: ['q_proj'], per_device_batch_size: 1, max_seq_length: 64 })).toThrow(/num_attention_heads/);
 });
+
+const estimatorConfig = (name: string) => JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../gpu/estimator/configs', name), 'utf8')) as Record<string, unknown>;
+
+it('counts a MoE model\'s LoRA per expert at the expert width, plus the shared expert, and dense layers at the dense width', () => {
+  // Qwen1.5-MoE-A2.7B: 24 MoE layers of 60 experts x 1408 plus a shared expert of 5632 (hidden 2048).
+  // gate, up and down each add r * (2048 + width) per MLP: 3 * (60 * 8 * 3456 + 8 * 7680) per layer.
+  expect(loraParameterCount(shapeFromHfConfig(estimatorConfig('qwen1.5-moe-a2.7b.json')), 8, ['gate_proj', 'up_proj', 'down_proj'])).toBe(24 * 3 * (60 * 8 * 3456 + 8 * 7680));
+  // DeepSeek-V2-Lite: layer 0 is a dense MLP of 10944 (first_k_dense_replace 1); 26 MoE layers of 64 experts
+  // x 1408 and two shared experts as one MLP of 2 x 1408.
+  expect(loraParameterCount(shapeFromHfConfig(estimatorConfig('deepseek-v2-lite-chat.json')), 8, ['gate_proj'])).toBe(8 * (2048 + 10944) + 26 * (64 * 8 * 3456 + 8 * (2048 + 2816)));
+});

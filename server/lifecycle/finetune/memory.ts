@@ -26,29 +26,44 @@ export const TRAINING_OVERHEAD_BYTES = 1 * GiB;
 const ATTENTION = ['q_proj', 'k_proj', 'v_proj', 'o_proj'] as const;
 const MLP = ['gate_proj', 'up_proj', 'down_proj'] as const;
 
-/** [d_in, d_out] of each projection a LoRA can wrap, for one layer (TP 1). */
-function projectionShapes(shape: ModelShape): Record<string, [number, number]> {
+/** [d_in, d_out] of each attention projection a LoRA can wrap, for one layer (TP 1). */
+function attentionShapes(shape: ModelShape): Record<string, [number, number]> {
   const h = shape.hiddenSize;
   const q = shape.attentionHeads * shape.headDim;
   const kv = shape.kvHeads * shape.headDim;
-  const i = shape.intermediateSize;
-  return { q_proj: [h, q], k_proj: [h, kv], v_proj: [h, kv], o_proj: [q, h], gate_proj: [h, i], up_proj: [h, i], down_proj: [i, h] };
+  return { q_proj: [h, q], k_proj: [h, kv], v_proj: [h, kv], o_proj: [q, h] };
 }
+
+/**
+ * The widths of the gated MLPs in one decoder layer, each with its own gate/up/down projections: the dense
+ * MLP, or in a MoE layer every routed expert plus the shared expert(s) (PEFT's "gate_proj" matches the
+ * shared expert's too). MoE models keep dense MLPs in some layers (DeepSeek's first_k_dense_replace,
+ * Qwen's mlp_only_layers), so this is per layer.
+ */
+function mlpWidths(shape: ModelShape, layer: number): number[] {
+  if (!shape.moe) return [shape.intermediateSize];
+  if (!shape.moe.moeLayers[layer]) return [shape.intermediateSize];
+  const widths: number[] = new Array(shape.moe.experts).fill(shape.moe.expertIntermediate);
+  if (shape.moe.sharedIntermediate) widths.push(shape.moe.sharedIntermediate);
+  return widths;
+}
+
+const isKnownTarget = (shape: ModelShape, leaf: string) => leaf in attentionShapes(shape) || (MLP as readonly string[]).includes(leaf);
 
 /** Trainable parameters: A (r x d_in) plus B (d_out x r) per wrapped matrix per layer, every expert's MLP in a MoE. */
 export function loraParameterCount(shape: ModelShape, r: number, targetModules: readonly string[]): number {
-  const targets = targetModules.includes(ALL_LINEAR) ? [...ATTENTION, ...MLP] : targetModules;
-  const dims = projectionShapes(shape);
-  let perLayer = 0;
-  for (const name of targets) {
-    // PEFT matches a name against the end of each module's path: "self_attn.q_proj" is q_proj.
-    const leaf = name.split('.').pop()!;
-    const d = dims[leaf];
-    if (!d) continue;
-    const copies = (MLP as readonly string[]).includes(leaf) ? shape.experts : 1;
-    perLayer += copies * r * (d[0] + d[1]);
+  // PEFT matches a name against the end of each module's path: "self_attn.q_proj" is q_proj.
+  const leaves = (targetModules.includes(ALL_LINEAR) ? [...ATTENTION, ...MLP] : targetModules).map((name) => name.split('.').pop()!);
+  const attention = attentionShapes(shape);
+  const perAttention = leaves.reduce((sum, leaf) => sum + (attention[leaf] ? r * (attention[leaf][0] + attention[leaf][1]) : 0), 0);
+  // gate_proj and up_proj are [h, w], down_proj [w, h]: each wrapped one adds r * (h + w).
+  const mlpTargets = leaves.filter((leaf) => (MLP as readonly string[]).includes(leaf)).length;
+  let total = 0;
+  for (let layer = 0; layer < shape.layers; layer++) {
+    const mlp = mlpWidths(shape, layer).reduce((sum, w) => sum + r * (shape.hiddenSize + w), 0);
+    total += perAttention + mlpTargets * mlp;
   }
-  return perLayer * shape.layers;
+  return total;
 }
 
 export interface TrainingMemoryEstimate {
@@ -71,7 +86,7 @@ export function estimateTrainingMemory(config: unknown | GgufModel, spec: Memory
   const shape = modelShape(config);
   const parameters = parameterCount(shape);
   const loraParameters = loraParameterCount(shape, spec.lora_r, spec.target_modules);
-  const uncounted = spec.target_modules.filter((m) => m !== ALL_LINEAR && !(m.split('.').pop()! in projectionShapes(shape)));
+  const uncounted = spec.target_modules.filter((m) => m !== ALL_LINEAR && !isKnownTarget(shape, m.split('.').pop()!));
   const tokens = spec.per_device_batch_size * spec.max_seq_length;
   const perGpu = {
     weightsBytes: parameters * BASE_BYTES_PER_PARAM,

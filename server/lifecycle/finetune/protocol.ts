@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-// The trainer protocol: jobs/trainers/*.py (and the trainer double) print one JSON
+// The trainer protocol: trainers/*.py (and the trainer double) print one JSON
 // object per line on stdout. Anything else a trainer prints (library warnings,
 // tracebacks, progress bars) must still reach the job's log, so a line that is not
 // a known event becomes a `log` event rather than an error: a chatty library must

@@ -6,7 +6,7 @@ export const ALL_LINEAR = 'all-linear';
 export const LR_SCHEDULERS = ['linear', 'cosine', 'cosine_with_restarts', 'polynomial', 'constant', 'constant_with_warmup'] as const;
 
 /**
- * A LoRA fine-tune, named as jobs/trainers/lora_sft.py's flags are (lora_r is --lora-r). Defaults are
+ * A LoRA fine-tune, named as trainers/lora_sft.py's flags are (lora_r is --lora-r). Defaults are
  * the trainer's own; limits keep a typo (lora_r 1600, 1e6 epochs) from becoming a job that can never
  * fit or never end.
  */

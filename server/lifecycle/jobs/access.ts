@@ -1,8 +1,8 @@
 import { and, eq, type SQL } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { datasets, jobs, type Role } from '../../db/schema';
-import { DomainError } from '../../security/errors';
-import type { DbOrTx } from '../../security/db-types';
+import { DomainError } from '../../core/errors';
+import type { DbOrTx } from '../../db/types';
 
 export type Caller = { id: string; role: Role };
 export type JobRow = typeof jobs.$inferSelect;
@@ -21,7 +21,11 @@ export async function loadJob(db: DbOrTx, caller: Caller, id: string): Promise<J
   return row;
 }
 
-/** Stopping someone's training costs them hours: only its owner or an admin may. */
+/**
+ * The one rule for acting on a job (cancel it, override its quality gate, promote what it produced):
+ * its owner or an admin. Stopping someone's training costs them hours, and accepting or promoting their
+ * result is vouching for it; every engineer may still watch every job.
+ */
 export function assertMayControl(caller: Caller, job: JobRow): void {
   if (caller.role !== 'admin' && job.ownerId !== caller.id) throw new DomainError('FORBIDDEN', 'Only the owner of this job or an admin may do this');
 }

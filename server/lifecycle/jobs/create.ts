@@ -1,17 +1,18 @@
 import { eq } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { jobs, models, modelVersions } from '../../db/schema';
-import { env } from '../../env';
+import { env } from '../../core/env';
 import { EstimatorInputError, GiB, parameterCount } from '../../gpu/estimator';
-import { errorMessage, log } from '../../log';
-import { enqueue } from '../../queues';
-import { DomainError } from '../../security/errors';
+import { errorMessage, log } from '../../core/log';
+import { enqueue } from '../../core/queues';
+import { DomainError } from '../../core/errors';
 import { estimateTrainingMemory, modelShape, type TrainingMemoryEstimate } from '../finetune/memory';
 import { finetuneSpecSchema, type FinetuneSpec, type FinetuneSpecInput } from '../finetune/spec';
-import { loadModelConfig } from '../model-config';
+import { loadModelConfig } from '../../gpu/placement/model-config';
 import { usableDataset, type Caller } from './access';
-import { chooseJobPlacement } from './placement';
+import { chooseJobPlacement } from '../../gpu/placement/jobs';
 import { isGgufTarget, quantizeSpecSchema, type QuantizeSpec, type QuantizeSpecInput } from './quantize-spec';
+import { afterCommit } from '../../db/after-commit';
 
 async function versionWithModel(db: Db, id: string, field: string) {
   const [row] = await db
@@ -52,7 +53,8 @@ async function finetuneBase(db: Db, spec: FinetuneSpec) {
 
 /** Queued work is idempotent by row id; if Redis is down now, the worker's sweep enqueues queued rows later. */
 async function enqueueJob(id: string): Promise<void> {
-  await enqueue('training', { jobId: id }, id).catch((e) => log.warn('training enqueue failed; the sweep will retry', { job: id, error: errorMessage(e) }));
+  // The worker reads the row it is told about: only once that row is committed.
+  await afterCommit(() => enqueue('training', { jobId: id }).catch((e) => log.warn('training enqueue failed; the sweep will retry', { job: id, error: errorMessage(e) })));
 }
 
 const stamp = () => new Date().toISOString().slice(0, 16).replace(/[-:T]/g, '');

@@ -1,13 +1,13 @@
 import { and, eq } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { jobs, models, modelVersions } from '../../db/schema';
-import { errorMessage } from '../../log';
+import { errorMessage } from '../../core/log';
 import { registerVersion } from '../catalog';
 import type { JobRow } from './access';
 import type { FollowOutcome } from './follower';
 import { gateFor, perplexityDeltaPct } from './gate';
 import { publishJobUpdate } from './live';
-import { releaseJobAllocations } from './placement';
+import { releaseJobAllocations } from '../../gpu/placement/jobs';
 
 const short = (id: string) => id.slice(0, 8);
 

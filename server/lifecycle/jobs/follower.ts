@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import type { Db } from '../../db/client';
-import type { ProcessExit } from '../../runtime/engine-process';
-import type { DetachedProcess } from '../../runtime/detached-process';
+import type { ProcessExit } from '../../process/engine-process';
+import type { DetachedProcess } from '../../process/detached-process';
 import { JobLogIngest, type TrainerOutcome } from './ingest';
 import { publishJobUpdate } from './live';
 

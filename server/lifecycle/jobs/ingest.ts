@@ -1,6 +1,6 @@
 import { eq, sql } from 'drizzle-orm';
 import { jobMetrics, jobs } from '../../db/schema';
-import type { DbOrTx } from '../../security/db-types';
+import type { DbOrTx } from '../../db/types';
 import { etaSeconds, TrainerStreamParser, type DoneEvent, type EvalEvent, type TrainerEvent } from '../finetune/protocol';
 
 const LOG_TAIL_LINES = 50;

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import type { Db } from '../../db/client';
-import { DomainError } from '../../security/errors';
+import { DomainError } from '../../core/errors';
 import { writeDatasetPart } from '../datasets/store';
 import type { JobRow } from './access';
 import { BUNDLED_QUALITY_TEXT } from './quality-text';

@@ -1,7 +1,7 @@
 import { eq, inArray } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { deployments, jobs, models, modelVersions } from '../../db/schema';
-import { DomainError } from '../../security/errors';
+import { DomainError } from '../../core/errors';
 
 const MAX_NODES = 500;
 

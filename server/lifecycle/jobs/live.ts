@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { redis, redisKey } from '../../redis';
+import { redis, redisKey } from '../../core/redis';
 
 /** The channel a job's updates are published on (`enclave:job:<id>` with the default prefix). */
 export const jobChannel = (jobId: string) => redisKey('job', jobId);

@@ -2,16 +2,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { jobMetrics, jobs, modelVersions } from '../../db/schema';
-import { perplexityOfFile } from '../../evaluation/perplexity';
-import { errorMessage } from '../../log';
+import { perplexityOfFile } from '../quantize/perplexity';
+import { quantizeGguf } from '../quantize/quantize';
+import { errorMessage } from '../../core/log';
 import type { JobRow } from './access';
 import { markCancelled, markFailed, markSucceeded, registerJobOutput } from './finish';
 import { gateFor, perplexityDeltaPct } from './gate';
 import { publishJobUpdate } from './live';
-import { quantizeOffThread } from './quantize-off-thread';
 import type { QuantizeSpec } from './quantize-spec';
 import { BUNDLED_QUALITY_TEXT } from './quality-text';
-import type { TrainingDeps } from './supervisor';
+import type { Db } from '../../db/client';
+import type { writeDatasetPart } from '../datasets/store';
 import { jobWorkspace, prepareWorkspace, removeDatasetCopies } from './workspace';
 
 class Cancelled extends Error {}
@@ -39,7 +40,17 @@ function capText(file: string): void {
  * streaming quantizer, perplexity of the output, then the quality gate decides whether the new version is
  * promoted or stays a candidate until an engineer overrides the gate.
  */
-export async function runGgufQuantize(deps: Pick<TrainingDeps, 'db' | 'masterKey' | 'dataDir' | 'runnerNode' | 'writeDataset'>, job: JobRow): Promise<void> {
+/** What a GGUF quantization needs of the worker running it (a part of the supervisor's TrainingDeps). */
+export interface GgufQuantizeDeps {
+  db: Db;
+  masterKey?: Buffer;
+  dataDir: string;
+  /** This worker's host: the quantizer runs here, on its CPU. */
+  runnerNode: string;
+  writeDataset: typeof writeDatasetPart;
+}
+
+export async function runGgufQuantize(deps: GgufQuantizeDeps, job: JobRow): Promise<void> {
   const { db } = deps;
   const spec = job.spec as QuantizeSpec & { target: 'f16' | 'q8_0' };
   const ws = jobWorkspace(deps.dataDir, job.id);
@@ -93,7 +104,8 @@ export async function runGgufQuantize(deps: Pick<TrainingDeps, 'db' | 'masterKey
     await stage(0, `measuring perplexity of the source on ${textSource === 'dataset' ? 'the held-out rows' : 'the bundled text'}`);
     const before = await measure(source.location);
     await stage(1, `perplexity before ${before.perplexity.toFixed(4)} over ${before.tokens} tokens; quantizing to ${spec.target}`);
-    const q = await quantizeOffThread(source.location, output, spec.target);
+    // Off the thread: the worker's event loop keeps following trainers, renewing leases and answering BullMQ.
+    const q = await quantizeGguf(source.location, output, spec.target, { offThread: true });
     await stage(2, `quantized ${q.converted} of ${q.tensors} tensors in ${q.seconds.toFixed(2)} s: ${q.inputBytes} → ${q.outputBytes} bytes`);
     const after = await measure(output);
     const deltaPct = perplexityDeltaPct(before.perplexity, after.perplexity);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-/** GGUF targets run in the worker with Enclave's own quantizer; HF targets run jobs/trainers/quantize.py on a GPU. */
+/** GGUF targets run in the worker with Enclave's own quantizer; HF targets run trainers/quantize.py on a GPU. */
 export const GGUF_TARGETS = ['f16', 'q8_0'] as const;
 export const HF_TARGETS = ['fp16', 'w8a8-int8', 'fp8-dynamic'] as const;
 export type QuantizeTarget = (typeof GGUF_TARGETS)[number] | (typeof HF_TARGETS)[number];

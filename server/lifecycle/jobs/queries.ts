@@ -1,10 +1,11 @@
 import { and, asc, desc, eq, gt, inArray, isNull } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { jobMetrics, jobs, users, type JobKind, type JobStatus } from '../../db/schema';
-import { readLogTail } from '../../runtime/detached-process';
-import { DomainError } from '../../security/errors';
+import { readLogTail } from '../../process/detached-process';
+import { DomainError } from '../../core/errors';
 import { assertMayControl, jobScope, loadJob, type Caller, type JobRow } from './access';
 import { publishJobUpdate } from './live';
+import { afterCommit } from '../../db/after-commit';
 
 /** A job as the pages read it: plain JSON, no pid or log path (host details stay on the server). */
 export function jobView(row: JobRow, ownerEmail: string | null = null) {
@@ -67,6 +68,7 @@ export async function cancelJob(db: Db, caller: Caller, id: string) {
     .where(and(eq(jobs.id, id), inArray(jobs.status, ['queued', 'waiting'])))
     .returning({ id: jobs.id });
   if (!notStarted) await db.update(jobs).set({ cancelRequestedAt: now, updatedAt: now }).where(and(eq(jobs.id, id), isNull(jobs.cancelRequestedAt)));
-  await publishJobUpdate(id, { cancelRequested: true, ...(notStarted ? { status: 'cancelled' } : {}) });
+  // A page refreshing on the message must read the committed row.
+  await afterCommit(() => publishJobUpdate(id, { cancelRequested: true, ...(notStarted ? { status: 'cancelled' } : {}) }));
   return { id, status: notStarted ? 'cancelled' : 'cancelling' };
 }

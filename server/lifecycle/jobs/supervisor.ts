@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { and, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { gpuNodes, jobs, modelVersions } from '../../db/schema';
-import { errorMessage, log } from '../../log';
-import { enqueue } from '../../queues';
-import { redis, redisKey } from '../../redis';
-import { adoptProcess, goneProcess, isProcessOf, spawnDetached, type DetachedProcess } from '../../runtime/detached-process';
+import { errorMessage, log } from '../../core/log';
+import { enqueue } from '../../core/queues';
+import { redis, redisKey } from '../../core/redis';
+import { adoptProcess, goneProcess, isProcessOf, spawnDetached, type DetachedProcess } from '../../process/detached-process';
 import type { writeDatasetPart } from '../datasets/store';
 import { trainerCommand, trainerInvocation, type TrainerConfig } from '../finetune/command';
 import type { JobRow } from './access';
@@ -14,7 +14,7 @@ import { markCancelled, markFailed } from './finish';
 import { JobFollower, type FollowOutcome } from './follower';
 import { publishJobUpdate } from './live';
 import { prepareTrainerInputs, writeTrainerInput } from './inputs';
-import { placeAndAllocate } from './placement';
+import { placeAndAllocate } from '../../gpu/placement/jobs';
 import { handOverToAgent, isRunByAgent } from './remote';
 import { isGgufTarget } from './quantize-spec';
 import { runGgufQuantize } from './quantize-gguf';
@@ -94,7 +94,7 @@ export class TrainingSupervisor {
         continue;
       }
       if (r.status === 'running' && (await redis().exists(this.leaseKey(r.id)))) continue;
-      await enqueue('training', { jobId: r.id }, r.id);
+      await enqueue('training', { jobId: r.id });
     }
   }
 

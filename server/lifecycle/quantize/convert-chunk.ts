@@ -1,4 +1,4 @@
-import { GGML_F16, GGML_F32, Q8_0_BLOCK_BYTES, QK8_0 } from './format';
+import { GGML_F16, GGML_F32, Q8_0_BLOCK_BYTES, QK8_0 } from '../../gguf/format';
 import { f16ToF32, f32ToF16, quantizeQ8_0 } from './kernels';
 
 /** What a chunk of a tensor becomes: F32 → F16, or F32/F16 → Q8_0. */

@@ -1,5 +1,5 @@
 /** The conversion kernels: plain loops over typed arrays, nothing allocated per value. */
-import { QK8_0 } from './format';
+import { QK8_0 } from '../../gguf/format';
 
 /** IEEE binary32 bits to binary16 bits, rounding to nearest even (as ggml's GGML_FP32_TO_FP16 does). */
 export function f32BitsToF16(x: number): number {

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { TEST_MODEL_PATH } from '../../engines/llamacpp/test-support';
-import { perplexityOfFile } from '../../evaluation/perplexity';
+import { perplexityOfFile } from './perplexity';
 import { quantizeGguf } from './quantize';
 
 // Held-out text in the TinyStories style (written for this test, not taken from the training set).
@@ -28,7 +28,7 @@ it('quantizing stories260K moves perplexity on held-out text by less than 5% (Q8
   const deltas: Record<string, number> = {};
   for (const type of ['q8_0', 'f16'] as const) {
     const file = path.join(dir, `${type}.gguf`);
-    quantizeGguf(TEST_MODEL_PATH, file, type);
+    await quantizeGguf(TEST_MODEL_PATH, file, type);
     deltas[type] = (await ppl(file)) / base - 1;
   }
   expect(Number.isFinite(base) && base > 1).toBe(true);

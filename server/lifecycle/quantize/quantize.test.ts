@@ -3,19 +3,19 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readGgufModel, shapeFromGguf } from '../../gpu/estimator/gguf';
-import { startLlamaCppEngine } from '../../runtime/llamacpp';
+import { startLlamaCppEngine } from '../../engines/llamacpp/process';
 import { postJson, TEST_MODEL_PATH } from '../../engines/llamacpp/test-support';
-import { GGML_F16, GGML_F32, GGML_Q8_0, GgufError } from './format';
+import { GGML_F16, GGML_F32, GGML_Q8_0, GgufError } from '../../gguf/format';
 import { F16_TABLE } from './kernels';
 import { quantizeGguf } from './quantize';
-import { readGguf, type GgufLayout, type GgufTensor } from './reader';
+import { readGguf, type GgufLayout, type GgufTensor } from '../../gguf/reader';
 
 let dir: string;
 const out = (name: string) => path.join(dir, name);
-beforeAll(() => {
+beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'enclave-quantize-'));
-  quantizeGguf(TEST_MODEL_PATH, out('f16.gguf'), 'f16');
-  quantizeGguf(TEST_MODEL_PATH, out('q8_0.gguf'), 'q8_0');
+  await quantizeGguf(TEST_MODEL_PATH, out('f16.gguf'), 'f16');
+  await quantizeGguf(TEST_MODEL_PATH, out('q8_0.gguf'), 'q8_0');
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -70,8 +70,8 @@ describe('stories260K to Q8_0', () => {
     }
   });
 
-  it('quantizes F16 input too (F16 file to Q8_0)', () => {
-    const r = quantizeGguf(out('f16.gguf'), out('f16-q8.gguf'), 'q8_0');
+  it('quantizes F16 input too (F16 file to Q8_0)', async () => {
+    const r = await quantizeGguf(out('f16.gguf'), out('f16-q8.gguf'), 'q8_0');
     const q = readGguf(out('f16-q8.gguf'));
     expect(q.tensors.filter((t) => t.type === GGML_Q8_0).length).toBe(r.converted);
     expect(q.tensors.find((t) => t.name === 'blk.0.ffn_down.weight')!.type).toBe(GGML_F16); // kept as it came
@@ -80,11 +80,13 @@ describe('stories260K to Q8_0', () => {
 });
 
 describe('converter threads', () => {
-  it('two worker threads write byte for byte what the main thread alone writes', () => {
+  it('two converters, and worker threads only, write byte for byte what the calling thread alone writes', async () => {
     for (const type of ['q8_0', 'f16'] as const) {
-      quantizeGguf(TEST_MODEL_PATH, out(`threads-${type}.gguf`), type, { threads: 2 });
-      expect(fs.readFileSync(out(`threads-${type}.gguf`)).equals(fs.readFileSync(out(`${type}.gguf`)))).toBe(true);
-      fs.rmSync(out(`threads-${type}.gguf`));
+      for (const [name, options] of [['threads', { threads: 2 }], ['off-thread', { offThread: true }], ['off-thread-2', { threads: 2, offThread: true }]] as const) {
+        await quantizeGguf(TEST_MODEL_PATH, out(`${name}-${type}.gguf`), type, options);
+        expect(fs.readFileSync(out(`${name}-${type}.gguf`)).equals(fs.readFileSync(out(`${type}.gguf`)))).toBe(true);
+        fs.rmSync(out(`${name}-${type}.gguf`));
+      }
     }
   });
 });
@@ -147,12 +149,12 @@ describe('the real llamacpp engine', () => {
 
 describe('bad input', () => {
   const bytes = fs.readFileSync(TEST_MODEL_PATH);
-  const fails = (name: string, content: Buffer, message: RegExp) => {
+  const fails = async (name: string, content: Buffer, message: RegExp) => {
     const input = out(`${name}.gguf`);
     fs.writeFileSync(input, content);
     const target = out(`${name}-out.gguf`);
-    expect(() => quantizeGguf(input, target, 'q8_0')).toThrow(GgufError);
-    expect(() => quantizeGguf(input, target, 'q8_0')).toThrow(message);
+    await expect(quantizeGguf(input, target, 'q8_0')).rejects.toThrow(GgufError);
+    await expect(quantizeGguf(input, target, 'q8_0')).rejects.toThrow(message);
     expect(fs.readdirSync(dir).filter((f) => f.includes(`${name}-out`))).toEqual([]); // no output, no partial file
     fs.rmSync(input);
   };
@@ -160,35 +162,35 @@ describe('bad input', () => {
   it('a file cut in its tensor data: names the tensor, writes nothing', () => fails('cut-data', bytes.subarray(0, 600_000), /runs past the end of the file.*truncated/));
   it('a file cut in its header', () => fails('cut-header', bytes.subarray(0, 5_000), /truncated GGUF header/));
   it('not a GGUF file', () => fails('magic', Buffer.from('{"not": "gguf"}'), /not a GGUF file \(bad magic\)/));
-  it('an unsupported version', () => {
+  it('an unsupported version', async () => {
     const v4 = Buffer.from(bytes);
     v4.writeUInt32LE(4, 4);
-    fails('version', v4, /GGUF version 4 is not supported/);
+    await fails('version', v4, /GGUF version 4 is not supported/);
   });
-  it('a corrupt array length', () => {
+  it('a corrupt array length', async () => {
     const corrupt = Buffer.from(bytes);
     // The first entry is tokenizer.ggml.tokens: u64 key length, key, u32 type, u32 item type, u64 count.
     const count = 24 + 8 + 'tokenizer.ggml.tokens'.length + 8;
     corrupt.writeBigUInt64LE(10n ** 12n, count);
-    fails('array', corrupt, /array tokenizer\.ggml\.tokens of 1000000000000 items runs past the end/);
+    await fails('array', corrupt, /array tokenizer\.ggml\.tokens of 1000000000000 items runs past the end/);
   });
-  it('GGUF v2 input is read like v3 and written as v3', () => {
+  it('GGUF v2 input is read like v3 and written as v3', async () => {
     const v2 = Buffer.from(bytes);
     v2.writeUInt32LE(2, 4);
     fs.writeFileSync(out('v2.gguf'), v2);
-    quantizeGguf(out('v2.gguf'), out('v2-q8.gguf'), 'q8_0');
+    await quantizeGguf(out('v2.gguf'), out('v2-q8.gguf'), 'q8_0');
     expect(readGguf(out('v2.gguf')).version).toBe(2);
     expect(fs.readFileSync(out('v2-q8.gguf')).equals(fs.readFileSync(out('q8_0.gguf')))).toBe(true);
     fs.rmSync(out('v2.gguf'));
     fs.rmSync(out('v2-q8.gguf'));
   });
-  it('an output directory that does not exist', () => {
-    expect(() => quantizeGguf(TEST_MODEL_PATH, out('no/such/dir/x.gguf'), 'q8_0')).toThrow(/cannot write .*x\.gguf: its directory does not exist/);
+  it('an output directory that does not exist', async () => {
+    await expect(quantizeGguf(TEST_MODEL_PATH, out('no/such/dir/x.gguf'), 'q8_0')).rejects.toThrow(/cannot write .*x\.gguf: its directory does not exist/);
   });
-  it('a missing file, the input as output, an unknown type', () => {
-    expect(() => quantizeGguf(out('absent.gguf'), out('x.gguf'), 'q8_0')).toThrow(/absent\.gguf: no such file/);
-    expect(() => quantizeGguf(out('f16.gguf'), out('./f16.gguf'), 'q8_0')).toThrow(/is the input file/);
-    expect(() => quantizeGguf(out('f16.gguf'), out('x.gguf'), 'q4' as 'q8_0')).toThrow(/unknown type q4/);
+  it('a missing file, the input as output, an unknown type', async () => {
+    await expect(quantizeGguf(out('absent.gguf'), out('x.gguf'), 'q8_0')).rejects.toThrow(/absent\.gguf: no such file/);
+    await expect(quantizeGguf(out('f16.gguf'), out('./f16.gguf'), 'q8_0')).rejects.toThrow(/is the input file/);
+    await expect(quantizeGguf(out('f16.gguf'), out('x.gguf'), 'q4' as 'q8_0')).rejects.toThrow(/unknown type q4/);
     expect(fs.existsSync(out('x.gguf'))).toBe(false);
   });
 });

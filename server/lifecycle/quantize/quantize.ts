@@ -1,21 +1,27 @@
 import fs from 'node:fs';
+import fsp, { type FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { inputSize, opFor } from './convert-chunk';
-import { FILE_TYPE, GGML_F16, GGML_F32, GGML_Q8_0, GgufError, QK8_0, QUANTIZATION_VERSION, tensorBytes, ValueType } from './format';
+import { FILE_TYPE, GGML_F16, GGML_F32, GGML_Q8_0, GgufError, QK8_0, QUANTIZATION_VERSION, tensorBytes, ValueType } from '../../gguf/format';
 import { ConvertPool } from './pool';
-import { readGguf, type GgufEntry, type GgufTensor } from './reader';
-import { encodeHeader } from './writer';
+import { readGguf, type GgufEntry, type GgufTensor } from '../../gguf/reader';
+import { encodeHeader } from '../../gguf/writer';
 
 export type QuantizeType = keyof typeof FILE_TYPE;
 export type QuantizeResult = { inputBytes: number; outputBytes: number; tensors: number; converted: number; kept: number; seconds: number; type: QuantizeType };
 
 /** Values per chunk: 4 MiB of F32 in, whatever the tensor size, so memory stays flat for any file. */
 const CHUNK = 1 << 20;
-/** Below this much to convert, starting a worker thread (about half a second with its loader) costs more than it saves. */
+/** Below this much to convert, starting another worker thread (about half a second with its loader) costs more than it saves. */
 const PARALLEL_FROM_BYTES = 256 << 20;
 
-export type QuantizeOptions = { /** converter threads; default: up to 4 cores for large files, else 1 */ threads?: number };
+export type QuantizeOptions = {
+  /** converters; default: up to 4 cores for large files, else 1 */
+  threads?: number;
+  /** convert on worker threads only, never on the calling one (a server process's event loop stays free) */
+  offThread?: boolean;
+};
 
 /**
  * The type a tensor gets. Like llama.cpp: only matrices (2+ dimensions) are converted, since norms and
@@ -39,27 +45,38 @@ function outputMetadata(metadata: GgufEntry[], target: QuantizeType): GgufEntry[
   return out;
 }
 
-function readFully(fd: number, buffer: Uint8Array, length: number, position: number, file: string) {
+async function readFully(file: FileHandle, buffer: Uint8Array, length: number, position: number, name: string) {
   let done = 0;
   while (done < length) {
-    const n = fs.readSync(fd, buffer, done, length - done, position + done);
-    if (n === 0) throw new GgufError(`${file}: unexpected end of file at byte ${position + done}`);
-    done += n;
+    const { bytesRead } = await file.read(buffer, done, length - done, position + done);
+    if (bytesRead === 0) throw new GgufError(`${name}: unexpected end of file at byte ${position + done}`);
+    done += bytesRead;
   }
 }
 
-function writeFully(fd: number, buffer: Uint8Array, length: number, position: number) {
+async function writeFully(file: FileHandle, buffer: Uint8Array, length: number, position: number) {
   let done = 0;
-  while (done < length) done += fs.writeSync(fd, buffer, done, length - done, position + done);
+  while (done < length) done += (await file.write(buffer, done, length - done, position + done)).bytesWritten;
+}
+
+async function openOutput(tmp: string, output: string): Promise<FileHandle> {
+  try {
+    return await fsp.open(tmp, 'w');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new GgufError(`cannot write ${output}: ${code === 'ENOENT' ? 'its directory does not exist' : code === 'EACCES' ? 'permission denied' : (e as Error).message}`);
+  }
 }
 
 /**
- * Quantizes IN to OUT, streaming: each tensor goes through the same few buffers (fs.readSync into an input
- * one, convert, write the output one), so peak memory is the header plus a few MiB per converter thread.
- * With several threads, alternate chunks are converted in worker threads (pool.ts). The result is
- * written under a temporary name and renamed at the end: a failure leaves no partial OUT behind.
+ * Quantizes IN to OUT, streaming: each tensor goes through the same few buffers (read into an input one,
+ * convert, write the output one), so peak memory is the header plus a few MiB per converter. With several
+ * threads, chunks take turns over the converters (pool.ts). Reads and writes are asynchronous, and with
+ * `offThread` no conversion runs on the calling thread: a server process quantizing a multi-GB file keeps
+ * answering. The result is written under a temporary name and renamed at the end: a failure leaves no
+ * partial OUT behind.
  */
-export function quantizeGguf(input: string, output: string, target: QuantizeType, options: QuantizeOptions = {}): QuantizeResult {
+export async function quantizeGguf(input: string, output: string, target: QuantizeType, options: QuantizeOptions = {}): Promise<QuantizeResult> {
   const started = performance.now();
   if (!(target in FILE_TYPE)) throw new GgufError(`unknown type ${target} (f16 or q8_0)`);
   if (path.resolve(input) === path.resolve(output)) throw new GgufError(`output ${output} is the input file: choose another path`);
@@ -77,29 +94,23 @@ export function quantizeGguf(input: string, output: string, target: QuantizeType
   const threads = options.threads ?? (convertBytes >= PARALLEL_FROM_BYTES ? Math.min(os.availableParallelism(), 4) : 1);
 
   const tmp = path.join(path.dirname(path.resolve(output)), `.${path.basename(output)}.${process.pid}.partial`);
-  const inFd = fs.openSync(input, 'r');
-  let outFd: number | undefined;
+  const inFile = await fsp.open(input, 'r');
+  let outFile: FileHandle | undefined;
   let pool: ConvertPool | undefined;
   try {
-    try {
-      outFd = fs.openSync(tmp, 'w');
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      throw new GgufError(`cannot write ${output}: ${code === 'ENOENT' ? 'its directory does not exist' : code === 'EACCES' ? 'permission denied' : (e as Error).message}`);
-    }
-    const fd = outFd;
-    pool = new ConvertPool(threads, CHUNK, (buffer, length, position) => writeFully(fd, new Uint8Array(buffer, 0, length), length, position));
-    writeFully(outFd, header, header.length, 0);
+    const out = (outFile = await openOutput(tmp, output));
+    pool = new ConvertPool(threads, CHUNK, (buffer, length, position) => writeFully(out, new Uint8Array(buffer, 0, length), length, position), { offThread: options.offThread });
+    await writeFully(out, header, header.length, 0);
     let end = header.length;
     for (const [i, { t, type, bytes }] of plan.entries()) {
       const at = header.length + offsets[i]!;
-      if (at > end) writeFully(outFd, new Uint8Array(at - end), at - end, end); // alignment padding
+      if (at > end) await writeFully(out, new Uint8Array(at - end), at - end, end); // alignment padding
       const from = layout.dataOffset + t.offset;
       if (type === t.type) {
         for (let done = 0; done < bytes; done += copyBuffer.length) {
           const n = Math.min(copyBuffer.length, bytes - done);
-          readFully(inFd, copyBuffer, n, from + done, input);
-          writeFully(outFd, copyBuffer, n, at + done);
+          await readFully(inFile, copyBuffer, n, from + done, input);
+          await writeFully(out, copyBuffer, n, at + done);
         }
       } else {
         const op = opFor(t.type, type);
@@ -108,25 +119,26 @@ export function quantizeGguf(input: string, output: string, target: QuantizeType
         const outPerValue = bytes / elements;
         for (let done = 0; done < elements; done += CHUNK) {
           const n = Math.min(CHUNK, elements - done); // a multiple of 32 whenever Q8_0 is the target
-          pool.convert(op, n, at + done * outPerValue, (buffer) => readFully(inFd, new Uint8Array(buffer), n * size, from + done * size, input));
+          await pool.convert(op, n, at + done * outPerValue, (buffer) => readFully(inFile, new Uint8Array(buffer), n * size, from + done * size, input));
         }
       }
       end = at + bytes;
     }
-    pool.drain();
-    fs.closeSync(outFd);
-    outFd = undefined;
+    await pool.drain();
+    outFile = undefined;
+    await out.close();
     fs.renameSync(tmp, output);
     const tensors = plan.length;
     const converted = plan.filter((p) => p.type !== p.t.type).length;
     return { inputBytes: layout.fileBytes, outputBytes: end, tensors, converted, kept: tensors - converted, seconds: (performance.now() - started) / 1000, type: target };
   } catch (e) {
-    if (outFd !== undefined) fs.closeSync(outFd);
-    outFd = undefined;
+    // Every converter stopped first: none may write into the file once it is closed and removed.
+    await pool?.close();
+    await outFile?.close();
     fs.rmSync(tmp, { force: true });
     throw e;
   } finally {
-    pool?.close();
-    fs.closeSync(inFd);
+    await pool?.close();
+    await inFile.close();
   }
 }

@@ -1,7 +1,9 @@
 import { and, eq, gte, isNotNull, isNull, lt, or, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { alertRules, alerts } from '../../db/schema';
-import { log } from '../../log';
+import { log } from '../../core/log';
+import { OutboundRefused } from '../../security/outbound/policy';
+import { NO_HTTP_ANSWER, outboundRequest } from '../../security/outbound/request';
 import { webhookTargets } from './webhooks';
 
 /** A receiver that does not answer within this long counts as failed; the next evaluation retries. */
@@ -48,24 +50,25 @@ export function payloadFor(receiver: string, items: AlertPayloadItem[]): AlertPa
 export type PostResult = { ok: true; status: number } | { ok: false; status?: number; error: string };
 
 /**
- * Posts JSON to a webhook. What comes back names the HTTP status or a short failure reason, never the
- * URL (errors from fetch may quote it), so callers may log or show it.
+ * Posts JSON to a webhook under the outbound policy, following no redirect. What comes back names the
+ * HTTP status, the policy's refusal, or one message for every failure to get an HTTP answer (closed,
+ * filtered, silent or not HTTP alike, so the answer is no port scanner); never the URL, so callers may
+ * log or show it.
  */
-export async function postJson(url: string, body: unknown, fetchImpl: typeof fetch = fetch): Promise<PostResult> {
+export async function postJson(url: string, body: unknown): Promise<PostResult> {
   try {
-    const res = await fetchImpl(url, {
+    const res = await outboundRequest(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'user-agent': 'enclave-alerts' },
       body: JSON.stringify(body),
-      redirect: 'manual',
-      signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
+      timeoutMs: WEBHOOK_TIMEOUT_MS,
+      maxBodyBytes: 0,
     });
-    await res.body?.cancel();
-    return res.ok ? { ok: true, status: res.status } : { ok: false, status: res.status, error: `HTTP ${res.status}` };
+    if (res.status >= 200 && res.status < 300) return { ok: true, status: res.status };
+    const redirect = res.status >= 300 && res.status < 400 ? ' (redirects are not followed)' : '';
+    return { ok: false, status: res.status, error: `HTTP ${res.status}${redirect}` };
   } catch (err) {
-    const e = err as { name?: string; cause?: { code?: string } };
-    if (e.name === 'TimeoutError' || e.name === 'AbortError') return { ok: false, error: `no answer within ${WEBHOOK_TIMEOUT_MS / 1000} s` };
-    return { ok: false, error: e.cause?.code ?? 'connection failed' };
+    return { ok: false, error: err instanceof OutboundRefused ? err.message : NO_HTTP_ANSWER };
   }
 }
 
@@ -74,7 +77,7 @@ export async function postJson(url: string, body: unknown, fetchImpl: typeof fet
  * alerts that resolved after their last notification. One POST per webhook carries them all; only when
  * every webhook accepted it is notified_at set, so a failed delivery is retried on the next evaluation.
  */
-export async function deliverNotifications(db: Db, masterKey: Buffer, now: Date, fetchImpl?: typeof fetch): Promise<{ sent: number; failed: number }> {
+export async function deliverNotifications(db: Db, masterKey: Buffer, now: Date): Promise<{ sent: number; failed: number }> {
   const horizon = new Date(now.getTime() - RESEND_HORIZON_MS);
   const due = await db
     .select({ alert: alerts, rule: { name: alertRules.name, kind: alertRules.kind, severity: alertRules.severity } })
@@ -107,7 +110,7 @@ export async function deliverNotifications(db: Db, masterKey: Buffer, now: Date,
   }));
   let failed = 0;
   for (const target of targets) {
-    const result = await postJson(target.url, payloadFor(target.name, items), fetchImpl);
+    const result = await postJson(target.url, payloadFor(target.name, items));
     if (!result.ok) {
       failed++;
       log.warn('alert webhook delivery failed; retried on the next evaluation', { webhook: target.name, error: result.error });

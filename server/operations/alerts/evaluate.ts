@@ -11,7 +11,6 @@ export interface EvaluateOptions {
   /** Opens sealed webhook URLs; without it alerts are still evaluated but nothing is posted. */
   masterKey?: Buffer;
   now?: Date;
-  fetchImpl?: typeof fetch;
 }
 
 /** Evaluates every enabled alert rule once: opens, fires, resolves alerts and posts webhooks. */
@@ -28,7 +27,7 @@ export async function evaluateAlerts(db: Db, opts: EvaluateOptions = {}): Promis
     resolved += t.resolved;
   }
   resolved += await closeDisabledRules(db, now);
-  if (opts.masterKey) await deliverNotifications(db, opts.masterKey, now, opts.fetchImpl);
+  if (opts.masterKey) await deliverNotifications(db, opts.masterKey, now);
   const [{ n }] = (await db.select({ n: sql<number>`count(*)::int` }).from(alerts).where(eq(alerts.status, 'firing'))) as [{ n: number }];
   return { firing: n, fired, resolved };
 }

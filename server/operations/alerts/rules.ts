@@ -1,8 +1,9 @@
+import { writeAudit } from '../../security/audit';
 import { asc, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Db } from '../../db/client';
 import { alertRules } from '../../db/schema';
-import { DomainError } from '../../security/errors';
+import { DomainError } from '../../core/errors';
 import { ALERT_KINDS, DEFAULT_RULES, KIND_INFO } from './kinds';
 import type { RuleView } from './types';
 
@@ -73,6 +74,7 @@ export async function deleteRule(db: Db, id: string) {
 /**
  * Seeds DEFAULT_RULES when the table is empty. The advisory lock keeps two workers (or a worker and a
  * page load) from seeding twice. Deleting every rule brings the defaults back: disable rules instead.
+ * Like every change, the seeding commits with its audit row (by the system, not whoever looked).
  */
 export async function ensureDefaultRules(db: Db): Promise<void> {
   const [{ n }] = (await db.select({ n: sql<number>`count(*)::int` }).from(alertRules)) as [{ n: number }];
@@ -80,7 +82,10 @@ export async function ensureDefaultRules(db: Db): Promise<void> {
   await db.transaction(async (tx) => {
     await tx.execute(sql`select pg_advisory_xact_lock(hashtext('enclave.alert_rules.seed'))`);
     const [{ m }] = (await tx.select({ m: sql<number>`count(*)::int` }).from(alertRules)) as [{ m: number }];
-    if (m === 0) await tx.insert(alertRules).values(DEFAULT_RULES.map((r) => ({ ...r, scope: {} })));
+    if (m === 0) {
+      await tx.insert(alertRules).values(DEFAULT_RULES.map((r) => ({ ...r, scope: {} })));
+      await writeAudit(tx, { actorLabel: 'system', action: 'monitoring.seedDefaultRules', outcome: 'success', detail: { rules: DEFAULT_RULES.length } });
+    }
   });
 }
 

@@ -3,18 +3,15 @@ import { z } from 'zod';
 import type { Db } from '../../db/client';
 import { alertWebhooks } from '../../db/schema';
 import { decryptText, encryptText } from '../../security/encryption';
-import { DomainError } from '../../security/errors';
+import { DomainError } from '../../core/errors';
+import { outboundUrl } from '../../security/outbound/url';
 
 // The field is `secretUrl`, not `url`: the audit middleware keeps every input field whose name does not
 // look secret, and a webhook URL usually carries a token.
 export const webhookInput = z.object({
   name: z.string().trim().min(1).max(120),
-  secretUrl: z
-    .string()
-    .trim()
-    .max(2048)
-    .url()
-    .refine((u) => /^https?:$/.test(new URL(u).protocol), 'must be an http:// or https:// URL'),
+  // Sealed, so a token in the query or Basic credentials in the URL are fine; the outbound policy still applies.
+  secretUrl: outboundUrl({ credentials: true, query: true }),
   enabled: z.boolean().default(true),
 });
 export const webhookUpdate = z.object({ id: z.string().uuid(), name: webhookInput.shape.name.optional(), enabled: z.boolean().optional() });

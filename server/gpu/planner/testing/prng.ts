@@ -1,4 +1,4 @@
-import { seededRandom as mulberry32 } from '../../../evaluation/stats/random';
+import { seededRandom as mulberry32 } from '../../../core/random';
 
 /** The shared seeded generator with helpers, so a failing property test names the seed that reproduces it. */
 export function seededRandom(seed: number) {

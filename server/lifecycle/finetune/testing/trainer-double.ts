@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-// A test double of jobs/trainers/lora_sft.py: no GPU, no torch, but the same argv
+// A test double of trainers/lora_sft.py: no GPU, no torch, but the same argv
 // shape, the same JSON-lines protocol and real checkpoint directories on disk, so the
 // job runner's parsing, crash handling and resume can be tested on this machine.
 //
@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 //   TRAINER_DOUBLE_RESUME_FROM       same as --resume-from-checkpoint
 //   TRAINER_DOUBLE_PERPLEXITY_DELTA_PCT  quantize mode: how much perplexity rises (default 0.5)
 //
-// Given --scheme (quantize.py's flag) it plays jobs/trainers/quantize.py instead: stage steps, an eval
+// Given --scheme (quantize.py's flag) it plays trainers/quantize.py instead: stage steps, an eval
 // event with perplexity before/after, and an output checkpoint directory with the source's config.json.
 
 export const TRAINER_DOUBLE_ENTRY = fileURLToPath(new URL('./trainer-double.bin.ts', import.meta.url));

@@ -3,18 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Db } from '../../../db/client';
 import { and, eq } from 'drizzle-orm';
-import { allocations, gpuNodes, gpus, jobMetrics, jobs } from '../../../db/schema';
+import { allocations, jobMetrics, jobs } from '../../../db/schema';
 import { until } from '../../../testing/until';
 import { registerVersion } from '../../catalog';
-import { ingestDataset } from '../../datasets/ingest';
 import { TRAINER_DOUBLE_ENTRY } from '../../finetune/testing/trainer-double';
-
-/** A GPU host as the agent would have registered it: `count` H100s of 80 GB. */
-export async function makeGpuNode(db: Db, name: string, count = 2, memoryTotalMiB = 81_559) {
-  const [node] = await db.insert(gpuNodes).values({ name, status: 'healthy', lastHeartbeatAt: new Date() }).returning();
-  await db.insert(gpus).values(Array.from({ length: count }, (_, index) => ({ nodeId: node!.id, index, name: 'NVIDIA H100 80GB HBM3', memoryTotalMiB })));
-  return node!;
-}
 
 /** An hf base version: a directory with Llama-3-8B's config.json (the estimator's captured copy); no weights needed by the double. */
 export async function makeHfBase(db: Db, dir: string, modelName = 'llama-3-8b') {
@@ -22,17 +14,6 @@ export async function makeHfBase(db: Db, dir: string, modelName = 'llama-3-8b') 
   fs.mkdirSync(location, { recursive: true });
   fs.copyFileSync(path.resolve(__dirname, '../../../gpu/estimator/configs/meta-llama-3-8b.json'), path.join(location, 'config.json'));
   return registerVersion(db, { modelName, format: 'hf', location });
-}
-
-/** A real dataset through the real upload path (sealed on disk), rows in OpenAI messages form. */
-export async function makeDataset(db: Db, masterKey: Buffer, dataDir: string, ownerId: string, rows = 20) {
-  const text = Array.from({ length: rows }, (_, i) => JSON.stringify({ messages: [{ role: 'user', content: `What is ${i} plus ${i}?` }, { role: 'assistant', content: `${i + i}.` }] })).join('\n');
-  async function* source() {
-    yield Buffer.from(text);
-  }
-  const result = await ingestDataset(db, masterKey, dataDir, source(), { ownerId, name: `sums-${rows}`, heldOutFraction: 0.2, seed: 7, maxBytes: 1 << 20 });
-  if (!result.ok) throw new Error(`dataset rejected: ${result.message}`);
-  return result.dataset;
 }
 
 /** ENCLAVE_TRAINER_COMMAND for the trainer double (node with tsx), as a JSON array so paths may hold spaces. */

@@ -1,6 +1,6 @@
 import type { Db } from '../../../db/client';
 import { gpuNodes, gpuSamples, gpus } from '../../../db/schema';
-import { SAMPLE_BUCKET_MS } from '../../../gpu/nodes/heartbeat';
+import { SAMPLE_BUCKET_MS } from '../../../fleet/nodes/heartbeat';
 import { parseQueryGpu } from '../../../gpu/nvidia-smi';
 import { nvidiaSmiFixture } from '../../../gpu/nvidia-smi/fixtures';
 import type { GpuInfo } from '../../../gpu/types';

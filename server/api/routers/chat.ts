@@ -1,0 +1,25 @@
+import { chatRequestInput } from '../../chat/request';
+import { runChatTurn, type ChatSink } from '../../chat/send';
+import { eventQueue, sinkTo, type SinkEvent } from '../event-queue';
+import { router, streamingProcedure } from '../trpc';
+
+// 32,000 characters of up to 4 UTF-8 bytes each, plus the other fields.
+const MAX_BODY_BYTES = 160 * 1024;
+
+/** One turn's events, in order: meta, deltas, then done, or error (the turn failed after it started). */
+export type ChatEvent = SinkEvent<ChatSink>;
+
+export const chatRouter = router({
+  /**
+   * One chat turn, streamed (httpBatchStreamLink). Aborting the call is the stop button: the partial
+   * reply is kept, marked stopped. Audited as chat.send with the conversation as target; the turn
+   * writes that row itself, with its reply's last write (detail: assistantMessageId, stopped).
+   */
+  send: streamingProcedure(MAX_BODY_BYTES)
+    .input(chatRequestInput)
+    .mutation(async function* ({ ctx, input, signal }) {
+      ctx.streamAudit.with({ target: input.conversationId, detail: { model: input.model, kind: input.kind } });
+      const deps = { db: ctx.db, masterKey: ctx.masterKey, gatewayUrl: ctx.gatewayUrl, replyLeaseMs: ctx.env.ENCLAVE_REPLY_LEASE_MS };
+      yield* eventQueue<ChatEvent>((emit) => runChatTurn(deps, ctx.user.id, input, sinkTo<ChatSink>(emit), signal!, ctx.streamAudit.entry));
+    }),
+});

@@ -1,0 +1,60 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+import { isAlive } from '../process/detached-process';
+import { until } from '../testing/until';
+import type { Assignment, ReplicaReport } from './nodes/assignments';
+import type { EngineLauncher } from './engine-launch';
+import { createReplicaSupervisor, type ReplicaStore } from './replica-supervisor';
+
+/**
+ * The supervisor's own ordering, with an in-memory store: the agent tests run it against PostgreSQL, where
+ * a sync pass landing between an engine's exit and the write of its failure happened only now and then.
+ * Here the store holds that write back so the pass always lands in between.
+ */
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'enclave-supervisor-'));
+afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+
+/** A process that stays up until killed; "ready" as soon as it runs. */
+const sleeper: EngineLauncher = {
+  command: (_a, port) => ({ file: process.execPath, args: ['-e', 'setInterval(() => {}, 1000)', String(port)] }),
+  probeReady: async () => 'ready',
+  diagnose: () => null,
+};
+
+it('an engine that dies is reported with its exit, even when a sync pass runs before that report is written', async () => {
+  const row: Assignment = {
+    replicaId: 'r1', deploymentId: 'd1', servedName: 'sleeper', engine: 'llamacpp', spec: {}, modelLocation: '/m',
+    gpuIndices: [], status: 'starting', pid: null, port: null, url: '', logPath: null, secret: 's',
+  };
+  const reports: ReplicaReport[] = [];
+  let holdFailure: (() => void) | undefined;
+  const store: ReplicaStore = {
+    assignments: async () => [{ ...row }],
+    async report(_id, report) {
+      if (report.status === 'failed') await new Promise<void>((resolve) => (holdFailure = resolve));
+      reports.push(report);
+      Object.assign(row, report);
+    },
+  };
+  const supervisor = createReplicaSupervisor({ store, dataDir, launcherFor: () => sleeper, healthEveryMs: 60_000 });
+  await supervisor.sync();
+  await until('ready', async () => row.status === 'ready');
+  const pid = row.pid!;
+
+  process.kill(pid, 'SIGKILL');
+  await until('the failure report to be under way', async () => holdFailure !== undefined);
+  // The row still says ready with the dead pid: this pass must not treat it as an earlier agent's engine.
+  await supervisor.sync();
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  holdFailure!();
+  await until('failed', async () => row.status === 'failed');
+  await supervisor.sync();
+
+  const failures = reports.filter((r) => r.status === 'failed');
+  expect(failures).toHaveLength(1);
+  expect(failures[0]!.lastError).toMatch(/exited with code null, signal SIGKILL/);
+  expect(isAlive(pid)).toBe(false);
+  expect(supervisor.running()).toEqual([]);
+});

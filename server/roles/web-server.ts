@@ -1,0 +1,114 @@
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import next from 'next';
+import type { Db } from '../db/client';
+import type { Env } from '../core/env';
+import { errorMessage, log } from '../core/log';
+import { createApiHandler } from '../api/http';
+import { guardPage } from './page-guard';
+import { hardenServer } from '../http/hardening';
+import { handleHealth } from '../http/health';
+import { handleMetrics } from '../http/metrics';
+import { repoRoot } from '../http/next-build';
+import { applySiteRules } from '../http/site-rules';
+import { logRequest } from '../http/access-log';
+
+export interface MountedGateway {
+  handle(req: IncomingMessage, res: ServerResponse): void;
+}
+
+export interface WebServer {
+  server: http.Server;
+  port: number;
+  close(): Promise<void>;
+}
+
+function isAsset(pathname: string) {
+  return pathname.startsWith('/_next/') || pathname === '/favicon.ico' || pathname === '/robots.txt';
+}
+
+/**
+ * The web role's one HTTP server: /v1 goes to the gateway when mounted (enclave start), /api and
+ * /metrics to Enclave's own handlers, pages to Next.js after the session and role checks.
+ */
+export async function startWebServer(opts: {
+  db: Db;
+  env: Env;
+  masterKey: Buffer;
+  port: number;
+  host: string;
+  gateway?: MountedGateway;
+  gatewayUrl: string;
+}): Promise<WebServer> {
+  const nextApp = next({ dev: false, dir: repoRoot, hostname: opts.host, port: opts.port });
+  await nextApp.prepare();
+  const handleNext = nextApp.getRequestHandler();
+  const api = createApiHandler({ db: opts.db, env: opts.env, masterKey: opts.masterKey, gatewayUrl: opts.gatewayUrl });
+
+  const route = async (req: IncomingMessage, res: ServerResponse) => {
+    const url = req.url ?? '/';
+    const pathname = url.split('?')[0]!;
+    if (pathname.startsWith('/v1/') || pathname === '/v1') {
+      if (opts.gateway) return opts.gateway.handle(req, res);
+    }
+    // One JSON line per request (the gateway writes its own for /v1).
+    logRequest(req, res, 'web', opts.env.ENCLAVE_TRUSTED_PROXIES);
+    const page = pathname !== '/metrics' && !pathname.startsWith('/api/');
+    if (!applySiteRules(req, res, opts.env, pathname, page ? 'page' : 'other')) return;
+    if (pathname === '/metrics') return handleMetrics(req, res);
+    if (pathname === '/api/health') return handleHealth(opts.db, req, res);
+    if (pathname.startsWith('/api/')) {
+      if (await api(req, res)) return;
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { message: `No API route ${pathname}`, code: 'NOT_FOUND' } }));
+      return;
+    }
+    if (isAsset(pathname)) return handleNext(req, res);
+    const decision = await guardPage(opts.db, req, pathname);
+    if (decision.kind === 'redirect') {
+      res.writeHead(302, { location: decision.location, 'cache-control': 'no-store' });
+      res.end();
+      return;
+    }
+    if (decision.kind === 'not-found' || decision.kind === 'forbidden') {
+      res.statusCode = decision.kind === 'not-found' ? 404 : 403;
+      res.setHeader('cache-control', 'no-store');
+      // Next renders app/not-found.tsx; a forbidden page looks the same so it reveals nothing.
+      return nextApp.render404(req, res);
+    }
+    return handleNext(req, res);
+  };
+
+  // No Host header is refused by our own check (with a body that says so), not by Node's empty 400.
+  const server = http.createServer({ requireHostHeader: false }, (req, res) => {
+    hardening.beforeRequest(req, res);
+    route(req, res).catch((e) => {
+      log.error('web request failed', { path: (req.url ?? '').split('?')[0], error: errorMessage(e) });
+      if (!res.headersSent) {
+        res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: { message: 'Internal error', code: 'INTERNAL_SERVER_ERROR' } }));
+      } else res.destroy();
+    });
+  });
+  // Timeouts for receiving requests (never for streaming answers), the per-client connection cap, and
+  // JSON answers for what Node's parser refuses.
+  const hardening = hardenServer(server, opts.env);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    server,
+    port,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        // Streams still open after a grace period are cut: shutdown must finish.
+        setTimeout(() => server.closeAllConnections(), 3000).unref();
+      });
+      await nextApp.close().catch(() => {});
+    },
+  };
+}

@@ -1,0 +1,183 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { hopMarker, HOP_HEADER } from '../gateway/hop';
+import { DEFAULT_SCRIPT, reply, sendError, sendJson, type ReplyCounters, type ReplyScript } from './openai-double-reply';
+import { bearerMatches, isGuarded, metricsText, modelList, type ServedModels } from './openai-double-vllm';
+
+export type { Failure, ReplyScript } from './openai-double-reply';
+
+/**
+ * THE TEST DOUBLE for anything that speaks OpenAI's completion protocol: an engine (vLLM needs a GPU,
+ * this machine has none; the built-in engine is too slow to pace), an upstream API, or the gateway as
+ * the web role calls it. It serves vLLM's HTTP surface: GET /health (200, empty), GET /v1/models, GET
+ * /metrics (vLLM's names), POST /v1/chat/completions and /v1/completions (JSON, or SSE with usage on
+ * request), and `apiKey` as vLLM's --api-key/VLLM_API_KEY applies it: every path under /v1 answers 401
+ * {"error":"Unauthorized"} without `Authorization: Bearer <key>` (scheme in any case). Its pace, text
+ * and failures are scripted (for every request, or per model), and it records what it was sent.
+ */
+export interface OpenAIDoubleOptions extends Partial<ReplyScript> {
+  /** Scripts for particular models (by the request's `model`), over the defaults. */
+  models?: Record<string, Partial<ReplyScript>>;
+  /** As vLLM: only this name (and its LoRA adapters) is served, any other gets 404. Unset: every name. */
+  served?: ServedModels;
+  /** As `vllm serve --api-key`: every /v1 request must carry `Authorization: Bearer <key>`. */
+  apiKey?: string;
+  /** Requests are held unanswered until this resolves, as vLLM binds its port before loading weights. */
+  loaded?: Promise<void>;
+}
+
+/** A completion request as the double received it (whatever it answered, a 401 included). */
+export interface RecordedRequest {
+  path: string;
+  headers: http.IncomingHttpHeaders;
+  /** The parsed body; null when it was not JSON. */
+  body: Record<string, unknown> | null;
+  /** When each token was written, on the shared monotonic clock (evaluation/loadtest/clock.ts). */
+  tokenStamps: number[];
+}
+
+export interface OpenAIDouble extends Readonly<ReplyCounters> {
+  url: string;
+  port: number;
+  server: http.Server;
+  /** Completion requests, oldest first. */
+  readonly requests: RecordedRequest[];
+  /** Completion requests that passed the key check. */
+  readonly received: number;
+  /** Changes the default script for the requests that follow. */
+  set(script: Partial<ReplyScript>): void;
+  /** Forgets the recorded requests. */
+  clear(): void;
+  close(): Promise<void>;
+}
+
+const COMPLETIONS: Record<string, boolean> = { '/v1/chat/completions': true, '/v1/completions': false };
+
+/** The double's server, not yet listening (a caller that plays vLLM's start-up binds it when it chooses). */
+export function createOpenAIDouble(options: OpenAIDoubleOptions = {}): Omit<OpenAIDouble, 'url' | 'port' | 'close'> {
+  const { models = {}, served, apiKey, loaded, ...defaults } = options;
+  const script: ReplyScript = { ...DEFAULT_SCRIPT, ...defaults };
+  const counters: ReplyCounters = { active: 0, abandoned: 0, promptTokens: 0, generationTokens: 0 };
+  let requests: RecordedRequest[] = [];
+  let received = 0;
+  const created = Math.floor(Date.now() / 1000);
+  const names = served && new Set([served.servedName, ...(served.loraModules ?? []).map((l) => l.name)]);
+
+  const server = http.createServer({ noDelay: true, keepAliveTimeout: 60_000 }, (req, res) => {
+    if (loaded) void loaded.then(() => handle(req, res));
+    else handle(req, res);
+  });
+  server.maxConnections = 100_000;
+
+  function handle(req: http.IncomingMessage, res: http.ServerResponse) {
+    const path = (req.url ?? '/').split('?')[0]!;
+    const chat = req.method === 'POST' ? COMPLETIONS[path] : undefined;
+    if (chat === undefined) return other(req, res, path);
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      let body: Record<string, unknown> | null = null;
+      try {
+        const parsed: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) body = parsed as Record<string, unknown>;
+      } catch {
+        // recorded as null, answered 400 below
+      }
+      const record: RecordedRequest = { path, headers: req.headers, body, tokenStamps: [] };
+      requests.push(record);
+      if (apiKey && !bearerMatches(req.headers.authorization, apiKey)) return sendJson(res, 401, { error: 'Unauthorized' });
+      received++;
+      if (!body) return sendError(res, 400, 'Invalid JSON body', 'BadRequestError');
+      if (names && !names.has(String(body.model))) return sendError(res, 404, `The model \`${String(body.model)}\` does not exist.`, 'NotFoundError');
+      const model = String(body.model);
+      reply(res, chat, body, { ...script, ...(Object.hasOwn(models, model) ? models[model] : {}) }, counters, record.tokenStamps);
+    });
+  }
+
+  function other(req: http.IncomingMessage, res: http.ServerResponse, path: string) {
+    if (req.method === 'GET' && path === '/health') return void res.writeHead(200, { 'content-length': 0 }).end();
+    if (req.method === 'GET' && path === '/metrics') {
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+      return void res.end(metricsText(served?.servedName ?? 'double', counters));
+    }
+    if (apiKey && isGuarded(path) && !bearerMatches(req.headers.authorization, apiKey)) return sendJson(res, 401, { error: 'Unauthorized' });
+    if (req.method === 'GET' && path === '/v1/models') return sendJson(res, 200, modelList(served, created));
+    sendJson(res, 404, { detail: 'Not Found' });
+  }
+
+  return {
+    server,
+    get requests() {
+      return requests;
+    },
+    get received() {
+      return received;
+    },
+    get active() {
+      return counters.active;
+    },
+    get abandoned() {
+      return counters.abandoned;
+    },
+    get promptTokens() {
+      return counters.promptTokens;
+    },
+    get generationTokens() {
+      return counters.generationTokens;
+    },
+    set(change) {
+      Object.assign(script, change);
+    },
+    clear() {
+      requests = [];
+    },
+  };
+}
+
+/** The double listening on 127.0.0.1 (`port` 0: any free one). */
+export async function startOpenAIDouble(options: OpenAIDoubleOptions = {}, port = 0): Promise<OpenAIDouble> {
+  const double = createOpenAIDouble(options);
+  const { server } = double;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', 4096, resolve);
+  });
+  const actual = (server.address() as AddressInfo).port;
+  const close = () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  // Object.assign keeps the counters' getters on the double.
+  return Object.assign(double, { url: `http://127.0.0.1:${actual}`, port: actual, close });
+}
+
+/** A script answering `text`, word by word (each word with the space after it), then finish_reason "stop". */
+export function answer(text: string): Partial<ReplyScript> {
+  const words = text.split(/(?<= )/);
+  return { tokens: words.length, token: (i) => words[i] ?? '', finishReason: 'stop' };
+}
+
+/**
+ * Requests sent by one install's gateway, told apart by the hop marker it adds (derived from its master
+ * key). A double's port may have belonged to another test process a moment ago, whose gateway can still
+ * send there: those requests carry no marker of ours.
+ */
+export function fromGateway(masterKey: Buffer): (r: RecordedRequest) => boolean {
+  const marker = hopMarker(masterKey);
+  return (r) =>
+    String(r.headers[HOP_HEADER] ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .includes(marker);
+}
+
+/** Token write times by the request's x-request-id (what a load generator tags its requests with). */
+export function tokenStampsById(requests: readonly RecordedRequest[]): Record<string, number[]> {
+  const out: Record<string, number[]> = {};
+  for (const r of requests) {
+    const id = r.headers['x-request-id'];
+    if (typeof id === 'string') out[id] = r.tokenStamps;
+  }
+  return out;
+}
