@@ -12,5 +12,7 @@ export default defineConfig({
     // Two cores: engine processes and the database compete with test workers.
     maxWorkers: 2,
     pool: 'forks',
+    // On CI a failing test gets one more try, and scripts/flaky-reporter.ts names every one that needed it.
+    retry: process.env.CI ? 1 : 0,
   },
 });

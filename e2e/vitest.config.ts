@@ -7,6 +7,8 @@ export default defineConfig({
     fileParallelism: false,
     pool: 'forks',
     maxWorkers: 1,
+    // On CI a failing test gets one more try, and scripts/flaky-reporter.ts names every one that needed it.
+    retry: process.env.CI ? 1 : 0,
     // The first start may build the UI (about a minute on two cores) and load the model.
     hookTimeout: 420_000,
     testTimeout: 120_000,

@@ -19,12 +19,13 @@ fi
 echo "== typecheck"
 npx tsc --noEmit -p .
 mkdir -p test-results
+rm -f test-results/flaky.txt
 echo "== unit and integration tests"
-npx vitest run --reporter=default --reporter=json --outputFile=test-results/unit.json
+npx vitest run --reporter=default --reporter=json --reporter=./scripts/flaky-reporter.ts --outputFile=test-results/unit.json
 echo "== timing tests (alone: they measure the load generator's own accuracy)"
 npx vitest run --config vitest.timing.config.ts --reporter=default --reporter=json --outputFile=test-results/timing.json
 echo "== browser tests"
-npx vitest run --config e2e/vitest.config.ts --reporter=default --reporter=json --outputFile=test-results/e2e.json
+npx vitest run --config e2e/vitest.config.ts --reporter=default --reporter=json --reporter=./scripts/flaky-reporter.ts --outputFile=test-results/e2e.json
 # One closing line over both runs, in the plain form CI reads.
 node -e '
 const fs = require("fs");
@@ -33,5 +34,6 @@ for (const f of ["test-results/unit.json", "test-results/timing.json", "test-res
   const r = JSON.parse(fs.readFileSync(f, "utf8"));
   passed += r.numPassedTests; failed += r.numFailedTests; skipped += r.numPendingTests + r.numTodoTests;
 }
-console.log(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
+const flaky = fs.existsSync("test-results/flaky.txt") ? fs.readFileSync("test-results/flaky.txt", "utf8").trim().split("\n").length : 0;
+console.log(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped` + (flaky ? ` (${flaky} passed only on a retry: test-results/flaky.txt)` : ""));
 '
