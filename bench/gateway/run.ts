@@ -143,10 +143,12 @@ async function main() {
       ) as Record<PathName, PathResult>;
       for (const p of PATHS) await runStreams(targets[p].url + '/v1/chat/completions', body, headersOf(p), concurrency, concurrency); // warm-up
       // Interleaved rounds (each at least one full wave of `concurrency`), so drift on a shared machine
-      // (other processes, CPU frequency) lands on every path alike.
-      const rounds = Math.max(1, Math.min(8, Math.floor(total / concurrency)));
+      // (other processes, CPU frequency) lands on every path alike; in alternating order, so no path always
+      // follows the same one (gateway and quotas share a process: the one after pays for the garbage of
+      // the one before, which decided their comparison by a few ms, one way at 50 streams, the other at 200).
+      const rounds = Math.max(2, Math.min(8, Math.floor(total / concurrency)));
       for (let r = 0; r < rounds; r++) {
-        for (const p of PATHS) {
+        for (const p of r % 2 === 0 ? PATHS : [...PATHS].reverse()) {
           const n = Math.ceil(total / rounds);
           const [s0, e0] = [await targets[p].cpuMs(), await engineCpu()];
           const { samples, errors } = await runStreams(targets[p].url + '/v1/chat/completions', body, headersOf(p), concurrency, n);
@@ -173,7 +175,8 @@ async function main() {
     for (const [c, total] of [
       // One stream at a time is the noisiest level (background timers weigh on few streams): more of them.
       [1, 200],
-      [50, 200],
+      // Fifty streams: 800, so the quotas-vs-plain comparison is not decided by a few ms of noise in one wave.
+      [50, 800],
       [200, 800],
     ] as const) {
       if (only !== null && c !== only) continue;
