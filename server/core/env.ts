@@ -131,6 +131,9 @@ export const envSchema = z.object({
   GATEWAY_MAX_BODY_BYTES: positiveInt.default(4 * 1024 * 1024),
   GATEWAY_FIRST_TOKEN_TIMEOUT_MS: positiveInt.default(60_000),
   GATEWAY_REQUEST_TIMEOUT_MS: positiveInt.default(10 * 60_000),
+  /** A replica failing this many requests in a row is set aside for GATEWAY_BREAKER_COOLDOWN_MS, then probed by one request. */
+  GATEWAY_BREAKER_FAILURES: positiveInt.default(3),
+  GATEWAY_BREAKER_COOLDOWN_MS: positiveInt.default(30_000),
   GATEWAY_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(0),
   /** Requests one API key (or one user's chat) may have in flight at once on a gateway process; 0: no cap. */
   GATEWAY_MAX_CONCURRENT_PER_KEY: z.coerce.number().int().min(0).default(16),

@@ -8,6 +8,7 @@ import { errorBody } from './errors';
 import type { VariantRoute } from './experiments';
 import { HOP_HEADER, nextHops } from './hop';
 import { pickReplica, type Replica, type Route } from './routing-table';
+import { failed, secondsUntilProbe, sending, succeeded, type BreakerSettings } from './replica-health';
 import { completeEventsEnd, containsToken, findUsageEvent, usageOfBody } from './sse';
 
 /** One request on its way to an engine. */
@@ -56,6 +57,8 @@ export interface ForwardOptions {
   httpsAgent?: https.Agent;
   firstTokenTimeoutMs: number;
   requestTimeoutMs: number;
+  /** When a replica that keeps failing is set aside (replica-health.ts). */
+  breaker: BreakerSettings;
   /** This install's name in the hop header sent to upstream APIs (hop.ts). */
   hopMarker: string;
   onDone(x: Exchange, outcome: Outcome): void;
@@ -150,6 +153,7 @@ class Forwarding {
       const next = pickReplica(x.route.replicas, this.tried);
       if (!next) return this.giveUp();
       this.replica = next;
+      sending(next, Date.now());
     }
     const r = this.replica!;
     r.outstanding++;
@@ -190,6 +194,7 @@ class Forwarding {
 
   retryOrGiveUp(failure: Failure) {
     this.lastFailure = failure;
+    this.replicaFailed();
     this.release();
     (this.tried ??= new Set()).add(this.replica!.id);
     if (pickReplica(this.x.route.replicas, this.tried)) {
@@ -215,6 +220,8 @@ class Forwarding {
     this.upstreamRes = res;
     res[OWNER] = this;
     const status = res.statusCode ?? 502;
+    // It answered: in service (a 5xx, or an engine refusing its secret, is counted as a failure instead).
+    if (status < 500 && (status !== 401 || this.x.route.upstream)) succeeded(this.replica!);
     res.on('error', onUpstreamResponseError);
     if (status >= 500 || !this.x.stream || status !== 200) {
       this.chunks = [];
@@ -331,7 +338,13 @@ class Forwarding {
     });
   }
 
+  /** The replica this request is on failed it: counted towards setting it aside. */
+  replicaFailed() {
+    if (this.replica) failed(this.replica, Date.now(), this.opts.breaker, this.x.route);
+  }
+
   failMidStream() {
+    this.replicaFailed();
     const res = this.x.res;
     if (!res.writableEnded) res.end(`data: ${errorBody('api_error', 'upstream_disconnected', 'The engine closed the stream early')}\n\n`);
     this.finish(502, 'upstream_disconnected');
@@ -339,6 +352,8 @@ class Forwarding {
 
   timedOut(code: 'first_token_timeout' | 'request_timeout') {
     if (this.done) return;
+    // No first token in time is the replica's failure; a long answer running past the request's limit is not.
+    if (code === 'first_token_timeout') this.replicaFailed();
     this.abortUpstream();
     const message =
       code === 'first_token_timeout'
@@ -362,7 +377,14 @@ class Forwarding {
   giveUp() {
     const f = this.lastFailure;
     const name = this.x.route.name;
-    if (!f) this.respondError(503, errorBody('api_error', 'no_ready_replica', `No ready replica for model '${name}'`), 'no_ready_replica');
+    const replicas = this.x.route.replicas;
+    if (!f && replicas.length > 0) {
+      // Every replica is set aside after failing in a row (or being probed): say so, and when to come back.
+      const wait = secondsUntilProbe(replicas, Date.now());
+      const message = `Every replica of '${name}' failed ${this.opts.breaker.failures} times in a row and is set aside; retry in ${wait} s`;
+      this.x.res.setHeader('retry-after', String(wait));
+      this.respondError(503, errorBody('api_error', 'replicas_set_aside', message), 'replicas_set_aside');
+    } else if (!f) this.respondError(503, errorBody('api_error', 'no_ready_replica', `No ready replica for model '${name}'`), 'no_ready_replica');
     else if (f.body && f.contentType?.includes('json')) this.respondError(f.status, f.body, f.code);
     else {
       const message = f.body ? `The engine failed with status ${f.status}` : `No replica of '${name}' could be reached`;

@@ -29,6 +29,8 @@ type GatewayEnv = Pick<
   | 'GATEWAY_MAX_BODY_BYTES'
   | 'GATEWAY_FIRST_TOKEN_TIMEOUT_MS'
   | 'GATEWAY_REQUEST_TIMEOUT_MS'
+  | 'GATEWAY_BREAKER_FAILURES'
+  | 'GATEWAY_BREAKER_COOLDOWN_MS'
   | 'GATEWAY_RATE_LIMIT_PER_MINUTE'
   | 'GATEWAY_MAX_CONCURRENT_PER_KEY'
   | 'REDIS_PREFIX'
@@ -133,6 +135,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     httpsAgent,
     hopMarker: hop,
     firstTokenTimeoutMs: env.GATEWAY_FIRST_TOKEN_TIMEOUT_MS,
+    breaker: { failures: env.GATEWAY_BREAKER_FAILURES, cooldownMs: env.GATEWAY_BREAKER_COOLDOWN_MS },
     requestTimeoutMs: env.GATEWAY_REQUEST_TIMEOUT_MS,
     onDone: record,
   };

@@ -11,6 +11,10 @@ export interface Replica {
   outstanding: number;
   /** `Bearer <replica secret>` for engines Enclave runs (upstreams use the deployment's own key). */
   authorization?: string;
+  /** Failures in a row, and until when it is set aside / being probed (ms since epoch): replica-health.ts. */
+  failures?: number;
+  setAsideUntil?: number;
+  probeUntil?: number;
 }
 
 export interface Route {

@@ -7,6 +7,7 @@ import { upstreamBasePath } from '../engines/upstream/base-url';
 import { replicaAuthorization } from '../engines/replica-secret';
 import { openUpstreamKey, sealedKeyOf } from '../engines/upstream/keys';
 import { loadExperiments, type ExperimentRoute } from './experiments';
+import { inService } from './replica-health';
 import type { Replica, Route } from './routes';
 
 export type { Replica, Route } from './routes';
@@ -193,17 +194,20 @@ export function createRoutingTable(db: Db, refreshMs = 2_000, masterKey?: Buffer
 
 export type RoutingTable = ReturnType<typeof createRoutingTable>;
 
-/** Fewest outstanding requests among replicas not yet tried; ties rotate so idle replicas share the load. */
+/**
+ * Fewest outstanding requests among replicas not yet tried and in service (replica-health.ts: one that
+ * keeps failing is set aside); ties rotate so idle replicas share the load.
+ */
 let rotation = 0;
-export function pickReplica(replicas: readonly Replica[], tried: ReadonlySet<string> | null): Replica | undefined {
+export function pickReplica(replicas: readonly Replica[], tried: ReadonlySet<string> | null, now = Date.now()): Replica | undefined {
   const n = replicas.length;
   if (n === 0) return undefined;
-  if (n === 1) return tried?.has(replicas[0]!.id) ? undefined : replicas[0];
+  if (n === 1) return tried?.has(replicas[0]!.id) || !inService(replicas[0]!, now) ? undefined : replicas[0];
   const start = rotation++ % n;
   let best: Replica | undefined;
   for (let i = 0; i < n; i++) {
     const r = replicas[(start + i) % n]!;
-    if (tried?.has(r.id)) continue;
+    if (tried?.has(r.id) || !inService(r, now)) continue;
     if (!best || r.outstanding < best.outstanding) best = r;
   }
   return best;
