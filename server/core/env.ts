@@ -2,6 +2,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { parseAllowList } from './net/allow-list';
 import { parseAddressList } from './net/address-list';
+import { parseCorsOrigins } from './net/origins';
 
 /**
  * Every setting Enclave reads, validated once at start. A bad value stops the start with a message
@@ -44,6 +45,17 @@ export const envSchema = z.object({
   GATEWAY_PORT: port.default(3001),
   /** Where the web role reaches the gateway when they run as separate processes. */
   ENCLAVE_GATEWAY_URL: z.string().url().optional(),
+  /** Origins whose browser apps may call /v1 (comma-separated, scheme://host[:port]); none by default. */
+  ENCLAVE_CORS_ORIGINS: z
+    .string()
+    .optional()
+    .superRefine((text, ctx) => {
+      try {
+        parseCorsOrigins(text);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: (e as Error).message });
+      }
+    }),
   /** Unset: start an embedded PostgreSQL under the data directory. */
   DATABASE_URL: z.string().url().optional(),
   /**

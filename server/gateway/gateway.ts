@@ -15,6 +15,8 @@ import { createGatewayMetrics } from './metrics';
 import { createConcurrencyLimiter } from './concurrency';
 import { createRateLimiter } from './rate-limit';
 import { createQuotaEnforcer, type QuotaEnforcer } from './quotas';
+import { applyCors } from './cors';
+import { parseCorsOrigins } from '../core/net/origins';
 import { clientAddress } from '../security/client-address';
 import { subscribeCredentialChanges } from '../security/credential-events';
 import { createRequestLogWriter } from './request-log';
@@ -35,6 +37,7 @@ type GatewayEnv = Pick<
   | 'GATEWAY_MAX_CONCURRENT_PER_KEY'
   | 'REDIS_PREFIX'
   | 'ENCLAVE_TRUSTED_PROXIES'
+  | 'ENCLAVE_CORS_ORIGINS'
 >;
 
 export interface GatewayOptions {
@@ -107,6 +110,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     onError: (err) => log.error('gateway: writing request logs failed', { error: errorMessage(err) }),
   });
   const metrics = createGatewayMetrics();
+  const corsOrigins = parseCorsOrigins(env.ENCLAVE_CORS_ORIGINS);
   const limiter =
     opts.redis && env.GATEWAY_RATE_LIMIT_PER_MINUTE > 0
       ? createRateLimiter(opts.redis, env.REDIS_PREFIX, env.GATEWAY_RATE_LIMIT_PER_MINUTE)
@@ -323,6 +327,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
       const path = q === -1 ? url : url.slice(0, q);
       const loop = loopRefusal(req, hop);
       if (loop) return refuse(req, res, t0, loop);
+      // Browser apps on listed origins only (none by default); a preflight is answered here.
+      if ((req.method === 'OPTIONS' || req.headers.origin) && applyCors(req, res, corsOrigins)) return;
       if (PATHS[path]) {
         if (req.method === 'POST') return void modelRequest(req, res, t0, path);
         return refuse(req, res, t0, new GatewayError(405, 'invalid_request_error', 'method_not_allowed', `Use POST for ${path}`, null, { allow: 'POST' }));
