@@ -59,8 +59,9 @@ async function playRound(prompt: string, vote: 'a' | 'b' | 'tie' | 'both_bad', s
   await page.fill('[data-testid=arena-input]', prompt);
   await page.click('[data-testid=arena-send]');
   if (shot) {
-    // Each side shows how far its answer has come while it streams.
-    await page.waitForSelector('[data-testid=arena-progress-a], [data-testid=arena-progress-b]', { timeout: 30_000 });
+    // Each side shows how far its answer has come while it streams; a 260K model can finish both answers
+    // before the page paints that, so the voting phase counts too (waiting only for the progress failed a CI run).
+    await page.waitForSelector('[data-testid=arena-progress-a], [data-testid=arena-progress-b], [data-testid=arena][data-phase=voting]', { timeout: 30_000 });
     await screenshot(page, `${shot}-streaming`);
   }
   await page.waitForSelector(`[data-testid=arena][data-phase=voting]`, { timeout: 90_000 });
