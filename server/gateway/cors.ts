@@ -1,5 +1,6 @@
 import type http from 'node:http';
 import type { CorsOrigins } from '../core/net/origins';
+import { GatewayError, sendError } from './errors';
 
 /**
  * CORS for browser clients of /v1 (a web app of the organisation calling the gateway with its own API
@@ -20,9 +21,8 @@ export function applyCors(req: http.IncomingMessage, res: http.ServerResponse, o
   if (!origin || origins.size === 0 || !origins.has(origin)) {
     if (!preflight) return false;
     // A preflight from an origin not on the list: no CORS headers, so the browser stops there.
-    const body = JSON.stringify({ error: { message: origin ? `The origin ${origin} may not call this API from a browser (ENCLAVE_CORS_ORIGINS)` : 'OPTIONS is only for CORS preflights', type: 'invalid_request_error', param: null, code: 'cors_origin_not_allowed' } });
-    res.writeHead(403, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), vary: 'origin' });
-    res.end(body);
+    const message = origin ? `The origin ${origin} may not call this API from a browser (ENCLAVE_CORS_ORIGINS)` : 'OPTIONS is only for CORS preflights';
+    sendError(res, new GatewayError(403, 'invalid_request_error', 'cors_origin_not_allowed', message), { vary: 'origin' });
     return true;
   }
   res.setHeader('access-control-allow-origin', origin);
@@ -38,9 +38,7 @@ export function applyCors(req: http.IncomingMessage, res: http.ServerResponse, o
   // What SDKs send (OpenAI's adds x-stainless-*) is allowed; only Enclave's internal headers are not.
   const refused = asked.filter(internalHeader);
   if (refused.length > 0) {
-    const body = JSON.stringify({ error: { message: `These request headers are not allowed: ${refused.join(', ')}`, type: 'invalid_request_error', param: null, code: 'cors_header_not_allowed' } });
-    res.writeHead(403, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-    res.end(body);
+    sendError(res, new GatewayError(403, 'invalid_request_error', 'cors_header_not_allowed', `These request headers are not allowed: ${refused.join(', ')}`));
     return true;
   }
   res.writeHead(204, {
