@@ -325,17 +325,22 @@ export function createQuotaEnforcer(db: Db, shared: Redis, opts: QuotaOptions): 
   let owed = new Map<string, { subject: QuotaSubject; at: number; tokens: number; cost: number }>();
   let owedTimer: NodeJS.Timeout | undefined;
   let closed = false;
+  /** Queues one entry of the RELEASE script: a request's (or an owed sum's) subjects, slot id, tokens, cost. */
+  function queueRelease(subjects: readonly QuotaSubject[], id: string, at: number, tokens: number, cost: number) {
+    for (const s of subjects) {
+      const k = subjectKeys(opts.prefix, s, at);
+      pending.keys.push(k.concurrent, k.day, k.month, k.costDay, k.costMonth);
+      pending.subjects.push(s);
+    }
+    pending.args.push(subjects.length, id, tokens, cost);
+    pending.count++;
+  }
   function flush(): Promise<unknown> {
     clearTimeout(flushTimer);
     clearTimeout(owedTimer);
     flushTimer = owedTimer = undefined;
-    for (const o of owed.values()) {
-      const k = subjectKeys(opts.prefix, o.subject, o.at);
-      pending.keys.push(k.concurrent, k.day, k.month, k.costDay, k.costMonth);
-      pending.subjects.push(o.subject);
-      pending.args.push(1, '-', o.tokens, o.cost);
-      pending.count++;
-    }
+    // No slot of their own in Redis: '-' removes nothing.
+    for (const o of owed.values()) queueRelease([o.subject], '-', o.at, o.tokens, o.cost);
     owed = new Map();
     if (pending.count === 0) return Promise.resolve();
     const { keys, args, subjects, count } = pending;
@@ -418,13 +423,7 @@ export function createQuotaEnforcer(db: Db, shared: Redis, opts: QuotaOptions): 
         return;
       }
       credit.count(r.subjects, tokens);
-      for (const s of r.subjects) {
-        const k = subjectKeys(opts.prefix, s, r.at);
-        pending.keys.push(k.concurrent, k.day, k.month, k.costDay, k.costMonth);
-        pending.subjects.push(s);
-      }
-      pending.args.push(r.subjects.length, r.id, tokens, cost);
-      pending.count++;
+      queueRelease(r.subjects, r.id, r.at, tokens, cost);
       if (pending.count >= RELEASE_BATCH) flush();
       else flushTimer ??= setTimeout(flush, RELEASE_DELAY_MS);
     },
