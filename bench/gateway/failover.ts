@@ -1,13 +1,11 @@
-import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
 import { createApiKey } from '../../server/security/api-keys';
 import { createTestDatabase } from '../../server/testing/database';
 import { makeDeployment, makeUser } from '../../server/testing/factories';
+import { startChild, type Child } from './children';
 
 /**
  * npm run bench:failover — one of two replicas is killed (SIGKILL) in the middle of a load of plain and
@@ -16,32 +14,6 @@ import { makeDeployment, makeUser } from '../../server/testing/factories';
  * it), and how many requests still tried the dead replica, with the set-aside on and, for comparison,
  * off (GATEWAY_BREAKER_FAILURES at a million).
  */
-const here = path.dirname(fileURLToPath(import.meta.url));
-
-interface Proc {
-  url: string;
-  pid: number;
-  stop(): void;
-}
-
-function start(file: string, args: string[], env: Record<string, string> = {}): Promise<Proc> {
-  const proc = fork(path.join(here, file), args, { execArgv: ['--import', 'tsx'], env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-  proc.on('error', () => {}); // the killed engine's channel is gone
-  return new Promise((resolve, reject) => {
-    proc.once('exit', (code) => reject(new Error(`${file} exited with ${code}`)));
-    proc.on('message', (m: { event?: string; port?: number }) => {
-      if (m.event === 'listening')
-        resolve({
-          url: `http://127.0.0.1:${m.port}`,
-          pid: proc.pid!,
-          stop: () => {
-            proc.removeAllListeners('exit');
-            if (proc.connected) proc.send({ cmd: 'stop' });
-          },
-        });
-    });
-  });
-}
 
 /** Sends requests `concurrency` at a time until `until` (ms since epoch); counts outcomes. */
 async function load(url: string, key: string, model: string, stream: boolean, concurrency: number, until: number) {
@@ -84,14 +56,14 @@ async function load(url: string, key: string, model: string, stream: boolean, co
 
 async function run(label: string, breakerFailures: number) {
   const t = await createTestDatabase('failover');
-  const procs: Proc[] = [];
+  const procs: Child[] = [];
   try {
     const user = await makeUser(t.db, { role: 'admin' });
     const { key } = await createApiKey(t.db, { userId: user.id, name: 'bench', maxConcurrent: 0 });
-    const [a, b] = [await start('engine-process.ts', ['20', '20', '16']), await start('engine-process.ts', ['20', '20', '16'])];
+    const [a, b] = [await startChild('engine-process.ts', ['20', '20', '16']), await startChild('engine-process.ts', ['20', '20', '16'])];
     procs.push(a, b);
     const { deployment, replicas } = await makeDeployment(t.db, { name: 'failover' }, [a.url, b.url]);
-    const gateway = await start('gateway-process.ts', [], {
+    const gateway = await startChild('gateway-process.ts', [], {
       DATABASE_URL: t.url,
       ENCLAVE_MASTER_KEY: randomBytes(32).toString('hex'),
       ENCLAVE_DATA_DIR: os.tmpdir(),
@@ -110,7 +82,7 @@ async function run(label: string, breakerFailures: number) {
       }, killAt - Date.now()),
     );
     const [plain, streams] = await Promise.all([load(gateway.url, key, deployment.name, false, 20, until), load(gateway.url, key, deployment.name, true, 20, until), killer]);
-    gateway.stop(); // flushes the request log
+    await gateway.stop(); // flushes the request log
     const deadId = replicas[1]!.id;
     let rows: { retried: number; on_dead: number }[] = [];
     for (let i = 0; i < 50; i++) {
@@ -125,12 +97,7 @@ async function run(label: string, breakerFailures: number) {
     );
     return result;
   } finally {
-    for (const p of procs) {
-      try {
-        p.stop();
-      } catch {}
-    }
-    await new Promise((r) => setTimeout(r, 300));
+    await Promise.all(procs.map((p) => p.stop()));
     await t.drop();
   }
 }

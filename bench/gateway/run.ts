@@ -1,4 +1,3 @@
-import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -9,6 +8,7 @@ import { quotas } from '../../server/db/schema';
 import { createApiKey } from '../../server/security/api-keys';
 import { createTestDatabase } from '../../server/testing/database';
 import { makeDeployment, makeUser } from '../../server/testing/factories';
+import { startChild, type Child } from './children';
 import { percentile, runStreams, type Sample } from './load';
 
 /**
@@ -24,57 +24,6 @@ const MODEL_PATH = path.resolve(here, '../../../shared/models/stories260K.gguf')
 const PATHS = ['direct', 'proxy', 'gateway', 'quotas'] as const;
 type PathName = (typeof PATHS)[number];
 
-interface Child {
-  url: string;
-  pid: number;
-  cpuMs(): Promise<number>;
-  stop(): Promise<void>;
-}
-
-/** BENCH_PROFILE_DIR=dir writes a V8 CPU profile of each server process there, for finding hot spots. */
-const profileDir = process.env.BENCH_PROFILE_DIR;
-
-function startChild(file: string, args: string[], env: Record<string, string> = {}): Promise<Child> {
-  const proc: ChildProcess = fork(path.join(here, file), args, {
-    execArgv: ['--import', 'tsx', ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}`] : [])],
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  let nextId = 0;
-  const waiting = new Map<number, (ms: number) => void>();
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${file} did not start within 30 s`)), 30_000);
-    proc.once('exit', (code) => reject(new Error(`${file} exited with ${code} before listening`)));
-    proc.on('message', (msg: { event?: string; port?: number; id?: number; cpu?: NodeJS.CpuUsage }) => {
-      if (msg.event === 'listening') {
-        clearTimeout(timer);
-        resolve({
-          url: `http://127.0.0.1:${msg.port}`,
-          pid: proc.pid!,
-          cpuMs: () =>
-            new Promise((done) => {
-              const id = nextId++;
-              waiting.set(id, done);
-              proc.send({ id, cmd: 'cpu' });
-            }),
-          stop: () =>
-            new Promise((done) => {
-              if (proc.exitCode !== null) return done();
-              const kill = setTimeout(() => proc.kill('SIGKILL'), 5_000);
-              proc.once('exit', () => {
-                clearTimeout(kill);
-                done();
-              });
-              proc.send({ cmd: 'stop' });
-            }),
-        });
-      } else if (msg.cpu && msg.id !== undefined) {
-        waiting.get(msg.id)?.((msg.cpu.user + msg.cpu.system) / 1000);
-        waiting.delete(msg.id);
-      }
-    });
-  });
-}
 
 /** CPU ms of any process from /proc (clock ticks): for the llamacpp engine, which has no IPC channel. */
 function procCpuMs(pid: number): number {
