@@ -23,6 +23,11 @@ export interface RequestLogRow {
   tpotMs: number | null;
   /** Gaps between streamed token chunks (ms); null when not streamed. */
   itlMs: readonly number[] | null;
+  /** Response cache: 'hit', 'miss' (looked up, answered live), or null/absent (not cacheable). */
+  cache?: 'hit' | 'miss' | null;
+  /** When a fallback answered (deploymentId): the deployment asked for, and why. */
+  fallbackFromId?: string | null;
+  fallbackReason?: string | null;
 }
 
 /** Each column of request_logs: its name, the PostgreSQL type of its array in the INSERT, and its value. */
@@ -48,6 +53,9 @@ const COLUMNS: [name: string, arrayType: string, value: (r: RequestLogRow) => un
   ['tpot_ms', 'real', (r) => r.tpotMs],
   // unnest would flatten a 2-D array, so each row's gaps travel as one array literal ('{1.5,2}'), cast per row.
   ['itl_ms', 'text', (r) => arrayLiteral(r.itlMs)],
+  ['cache', 'text', (r) => r.cache ?? null],
+  ['fallback_from_id', 'uuid', (r) => r.fallbackFromId ?? null],
+  ['fallback_reason', 'text', (r) => r.fallbackReason ?? null],
 ];
 
 // One statement text whatever the batch size: columns travel as arrays and unnest pairs them up again.

@@ -29,4 +29,37 @@ export interface Route {
   replicas: Replica[];
   /** Set for engine 'upstream': the header value that authenticates Enclave, and the model name it expects. */
   upstream?: { authorization: string | null; model: string | null };
+  /** The model version it serves (part of a cached answer's key: a new version never serves the old's answers). */
+  modelVersionId: string | null;
+  /** How the gateway handles its requests (columns of deployments, migration 0024). */
+  policy: RoutePolicy;
 }
+
+export interface RoutePolicy {
+  /** Response cache: only deterministic requests (temperature 0 or a seed), every request, or none. */
+  cacheMode: 'off' | 'deterministic' | 'all';
+  cacheTtlSeconds: number;
+  /** null: the gateway's GATEWAY_FIRST_TOKEN_TIMEOUT_MS / GATEWAY_REQUEST_TIMEOUT_MS. */
+  firstTokenTimeoutMs: number | null;
+  requestTimeoutMs: number | null;
+  /** Retries on other replicas per request; null: each replica once. */
+  maxRetries: number | null;
+  /** Retries may be at most this fraction of the deployment's recent requests; null: no such cap. */
+  retryBudgetRatio: number | null;
+  /** Deployment ids tried in order when every replica failed before the answer began. */
+  fallbackIds: string[];
+  /** Deployment id for prompts that do not fit this one's context. */
+  contextFallbackId: string | null;
+}
+
+/** Today's behaviour: what a deployment gets with none of its gateway settings changed. */
+export const DEFAULT_POLICY: RoutePolicy = {
+  cacheMode: 'deterministic',
+  cacheTtlSeconds: 3600,
+  firstTokenTimeoutMs: null,
+  requestTimeoutMs: null,
+  maxRetries: null,
+  retryBudgetRatio: null,
+  fallbackIds: [],
+  contextFallbackId: null,
+};

@@ -19,6 +19,7 @@ export type { Replica, Route } from './routes';
  */
 export function createRoutingTable(db: Db, refreshMs = 2_000, masterKey?: Buffer) {
   let routes = new Map<string, Route>();
+  let routesById = new Map<string, Route>();
   let experimentsByName = new Map<string, ExperimentRoute>();
   let replicasById = new Map<string, Replica>();
   // The reload running now, and the one queued behind it for callers who asked while it ran.
@@ -38,6 +39,15 @@ export function createRoutingTable(db: Db, refreshMs = 2_000, masterKey?: Buffer
         createdAt: deployments.createdAt,
         engine: deployments.engine,
         spec: deployments.spec,
+        modelVersionId: deployments.modelVersionId,
+        cacheMode: deployments.cacheMode,
+        cacheTtlSeconds: deployments.cacheTtlSeconds,
+        firstTokenTimeoutMs: deployments.firstTokenTimeoutMs,
+        requestTimeoutMs: deployments.requestTimeoutMs,
+        maxRetries: deployments.maxRetries,
+        retryBudgetRatio: deployments.retryBudgetRatio,
+        fallbackIds: deployments.fallbackDeploymentIds,
+        contextFallbackId: deployments.contextFallbackDeploymentId,
       })
       .from(deployments);
     const nextKeys = new Map<string, string>();
@@ -61,6 +71,17 @@ export function createRoutingTable(db: Db, refreshMs = 2_000, masterKey?: Buffer
         groupIds: grants.get(d.id) ?? null,
         createdAt: d.createdAt.getTime(),
         replicas: [],
+        modelVersionId: d.modelVersionId,
+        policy: {
+          cacheMode: d.cacheMode,
+          cacheTtlSeconds: d.cacheTtlSeconds,
+          firstTokenTimeoutMs: d.firstTokenTimeoutMs,
+          requestTimeoutMs: d.requestTimeoutMs,
+          maxRetries: d.maxRetries,
+          retryBudgetRatio: d.retryBudgetRatio,
+          fallbackIds: d.fallbackIds,
+          contextFallbackId: d.contextFallbackId,
+        },
       };
       if (d.engine === 'upstream') route.upstream = await upstreamRoute(d.name, d.spec, nextKeys);
       next.set(d.name, route);
@@ -98,6 +119,7 @@ export function createRoutingTable(db: Db, refreshMs = 2_000, masterKey?: Buffer
     // Experiments point at the routes just built, so an arm sees its deployment's current replicas.
     const nextExperiments = await loadExperiments(db, byDeployment);
     routes = next;
+    routesById = byDeployment;
     experimentsByName = nextExperiments;
     replicasById = nextReplicas;
     openedKeys = nextKeys;
@@ -167,6 +189,10 @@ export function createRoutingTable(db: Db, refreshMs = 2_000, masterKey?: Buffer
     },
     get(name: string): Route | undefined {
       return routes.get(name);
+    },
+    /** A deployment's route by its id (fallback chains name deployments by id). */
+    byId(id: string): Route | undefined {
+      return routesById.get(id);
     },
     /** The running or promoted experiment with this name (a map lookup; names never collide with deployments). */
     experiment(name: string): ExperimentRoute | undefined {

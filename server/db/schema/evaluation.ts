@@ -32,6 +32,11 @@ export const requestLogs = pgTable(
     /** Every gap between streamed chunks (ms), for ITL histograms. */
     itlMs: real('itl_ms').array(),
     clientAddress: text('client_address'),
+    /** 'hit' (answered from the response cache), 'miss' (looked up, answered live), null (not cacheable). */
+    cache: text('cache'),
+    /** Set when a fallback answered: the deployment asked for (deployment_id answered), and why. */
+    fallbackFromId: uuid('fallback_from_id'),
+    fallbackReason: text('fallback_reason'),
   },
   (t) => [primaryKey({ columns: [t.id, t.createdAt] }), index('request_logs_model_created_idx').on(t.model, t.createdAt)],
 );

@@ -7,6 +7,8 @@ export type EngineName = (typeof ENGINES)[number];
 export const GPU_ENGINES = ['vllm', 'tgi', 'sglang'] as const satisfies readonly EngineName[];
 export const isGpuEngine = (engine: string): engine is (typeof GPU_ENGINES)[number] => (GPU_ENGINES as readonly string[]).includes(engine);
 export const DEPLOYMENT_STATUSES = ['pending', 'starting', 'ready', 'degraded', 'failed', 'stopped'] as const;
+export const CACHE_MODES = ['off', 'deterministic', 'all'] as const;
+export type CacheMode = (typeof CACHE_MODES)[number];
 export const REPLICA_STATUSES = ['starting', 'ready', 'unhealthy', 'failed', 'stopped'] as const;
 
 export const deployments = pgTable('deployments', {
@@ -21,6 +23,21 @@ export const deployments = pgTable('deployments', {
   allowedRoles: text('allowed_roles').array(),
   desiredReplicas: integer('desired_replicas').notNull().default(1),
   status: text('status', { enum: DEPLOYMENT_STATUSES }).notNull().default('pending'),
+  // The gateway's handling of this deployment's requests (server/gateway/deployment-settings.ts).
+  /** Response cache: 'deterministic' (temperature 0 or a seed), 'all' (opted in), or 'off'. */
+  cacheMode: text('cache_mode', { enum: CACHE_MODES }).notNull().default('deterministic'),
+  cacheTtlSeconds: integer('cache_ttl_seconds').notNull().default(3600),
+  /** null: GATEWAY_FIRST_TOKEN_TIMEOUT_MS / GATEWAY_REQUEST_TIMEOUT_MS. */
+  firstTokenTimeoutMs: integer('first_token_timeout_ms'),
+  requestTimeoutMs: integer('request_timeout_ms'),
+  /** Retries on other replicas per request; null: every replica once. */
+  maxRetries: integer('max_retries'),
+  /** Retries at most this fraction of the deployment's recent requests (Envoy's retry budget); null: no such cap. */
+  retryBudgetRatio: real('retry_budget_ratio'),
+  /** Deployments tried in order when every replica of this one failed before the answer began. */
+  fallbackDeploymentIds: uuid('fallback_deployment_ids').array().notNull().default([]),
+  /** A longer-context deployment for prompts that do not fit this one's context. */
+  contextFallbackDeploymentId: uuid('context_fallback_deployment_id'),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
 });
@@ -41,6 +58,8 @@ export const deploymentReplicas = pgTable(
     restarts: integer('restarts').notNull().default(0),
     /** Where the engine's output goes, so a restarted agent can adopt the process and keep its log. */
     logPath: text('log_path'),
+    /** A multi-node replica's meeting point ('mp://host:port' or 'ray://host:port'), set by its head's agent (replica-groups.ts). */
+    rendezvous: text('rendezvous'),
     startedAt: timestamp('started_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
