@@ -56,3 +56,21 @@ test('nodes task fails load tests whose worker stopped writing progress, and lea
   expect((await status(live.id)).status).toBe('running');
   expect((await status(quiet.id)).status).toBe('running');
 });
+
+test('a task still running on another worker is not run a second time beside it', async () => {
+  const user = await makeUser(t.db);
+  await t.db.insert(sessions).values({ tokenHash: 'expired-while-busy', userId: user.id, expiresAt: new Date(Date.now() - 1000) });
+  // Another worker's run of the same task, holding its lock on a session of its own.
+  const holder = await t.db.$client.connect();
+  try {
+    await holder.query(`SELECT pg_advisory_lock(hashtext('enclave.maintenance:sessions'))`);
+    expect(await runMaintenance(t.db, { task: 'sessions' })).toEqual({ skipped: 'busy' });
+    expect((await t.db.select().from(sessions).where(eq(sessions.tokenHash, 'expired-while-busy'))).length).toBe(1);
+    // A different task runs meanwhile.
+    expect(await runMaintenance(t.db, { task: 'partitions' })).toEqual({});
+  } finally {
+    await holder.query(`SELECT pg_advisory_unlock_all()`);
+    holder.release();
+  }
+  expect(await runMaintenance(t.db, { task: 'sessions' })).toEqual({ removed: 1 });
+});

@@ -7,6 +7,7 @@ import { sweepNodes } from '../server/fleet/nodes/sweep';
 import { evaluateAlerts } from '../server/operations/alerts/evaluate';
 import { thinGpuSamples } from '../server/gpu/telemetry/retention';
 import { sweepAbandonedLoadTests } from '../server/evaluation/loadtest/store';
+import { requeueSilentLoadTests } from '../server/evaluation/loadtest/takeover';
 import { sweepInterruptedReplies } from '../server/chat/interrupted-replies';
 import { auditAnchors, checkpointAuditLog, type AuditAnchors, type CheckpointResult } from '../server/security/audit-anchor';
 import { ldapSettings, ldapSettingsFrom, type LdapSettings } from '../server/security/ldap/config';
@@ -16,13 +17,24 @@ import { runAuditUpkeep, type AuditUpkeepResult } from '../server/security/audit
 import { applyRetention, type RetentionResult } from '../server/operations/retention/apply';
 import { resealUnderOwnerKeys, type ResealResult } from '../server/operations/retention/reseal';
 import { backupAndPrune, type BackupRun } from '../server/operations/backup/scheduled';
+import { singleFlight } from '../server/db/single-flight';
+
+type MaintenanceOptions = { masterKey?: Buffer; anchors?: AuditAnchors; ldap?: LdapSettings | null; dataDir?: string };
+type MaintenanceResult = { removed?: number; unhealthy?: string[]; abandonedLoadTests?: string[]; requeuedLoadTests?: string[]; interruptedReplies?: string[]; firing?: number; checkpoint?: CheckpointResult; ldap?: LdapSyncResult; usage?: RollupResult; retention?: RetentionResult; resealed?: ResealResult; backup?: BackupRun; audit?: AuditUpkeepResult };
+
+/**
+ * One maintenance task, at most once at a time across every worker sharing the database: a run that
+ * finds the same task still running elsewhere (a slow tick overlapping the next, a stalled job delivered
+ * again) steps aside with `skipped: 'busy'` instead of evaluating alerts, posting webhooks or taking a
+ * backup a second time.
+ */
+export async function runMaintenance(db: Db, payload: QueuePayload<'maintenance'>, opts: MaintenanceOptions = {}): Promise<MaintenanceResult & { skipped?: 'busy' }> {
+  const result = await singleFlight(db, `enclave.maintenance:${payload.task}`, () => runTask(db, payload, opts));
+  return result === 'busy' ? { skipped: 'busy' } : result;
+}
 
 /** Housekeeping: request_logs partitions ahead of time, expired sessions gone, silent GPU nodes marked unhealthy, alert rules evaluated, the audit chain's head checkpointed. */
-export async function runMaintenance(
-  db: Db,
-  payload: QueuePayload<'maintenance'>,
-  opts: { masterKey?: Buffer; anchors?: AuditAnchors; ldap?: LdapSettings | null; dataDir?: string } = {},
-): Promise<{ removed?: number; unhealthy?: string[]; abandonedLoadTests?: string[]; interruptedReplies?: string[]; firing?: number; checkpoint?: CheckpointResult; ldap?: LdapSyncResult; usage?: RollupResult; retention?: RetentionResult; resealed?: ResealResult; backup?: BackupRun; audit?: AuditUpkeepResult }> {
+async function runTask(db: Db, payload: QueuePayload<'maintenance'>, opts: MaintenanceOptions): Promise<MaintenanceResult> {
   // Hourly: content sealed before per-person keys moves under its owner's key (a bounded, resumable step),
   // then what is past its level's retention is deleted, in batches, audited as counts.
   if (payload.task === 'retention') {
@@ -51,9 +63,14 @@ export async function runMaintenance(
   }
   // The master key opens the sealed webhook URLs alerts are posted to.
   if (payload.task === 'alerts') return evaluateAlerts(db, { masterKey: opts.masterKey });
-  // Every 15 s: silent nodes, load tests whose worker died mid-run, replies whose writer died mid-stream.
+  // Every 15 s: silent nodes, load tests whose worker died mid-run (taken over, or failed after 2 minutes), replies whose writer died mid-stream.
   if (payload.task === 'nodes')
-    return { unhealthy: await sweepNodes(db), abandonedLoadTests: await sweepAbandonedLoadTests(db), interruptedReplies: await sweepInterruptedReplies(db) };
+    return {
+      unhealthy: await sweepNodes(db),
+      abandonedLoadTests: await sweepAbandonedLoadTests(db),
+      requeuedLoadTests: await requeueSilentLoadTests(db),
+      interruptedReplies: await sweepInterruptedReplies(db),
+    };
   if (payload.task === 'partitions') {
     await ensureRequestLogPartitions(db);
     // Daily too: GPU samples past a week are thinned to 4-minute rows, past 30 days deleted.

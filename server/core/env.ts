@@ -45,6 +45,33 @@ export const envSchema = z.object({
   GATEWAY_PORT: port.default(3001),
   /** Where the web role reaches the gateway when they run as separate processes. */
   ENCLAVE_GATEWAY_URL: z.string().url().optional(),
+  /**
+   * HTTPS on the web and gateway listeners (server/http/tls.ts): a PEM certificate (chain) and its key,
+   * both or neither; checked at start (readable, matching, not expired), TLS 1.2 at least, re-read when
+   * the files change (a bad new pair is refused with a log line, the old one kept). Unset: plain HTTP
+   * (TLS at an ingress in front).
+   */
+  ENCLAVE_TLS_CERT: z.string().min(1).optional(),
+  ENCLAVE_TLS_KEY: z.string().min(1).optional(),
+  /** Strict-Transport-Security's max-age (seconds) on every answer while TLS is on; 0: no header. Never sent without TLS. */
+  ENCLAVE_HSTS_MAX_AGE: z.coerce.number().int().min(0).default(31_536_000),
+  /** How often the TLS files are checked for a change (ms). */
+  ENCLAVE_TLS_RELOAD_MS: z.coerce.number().int().min(50).default(5_000),
+  /**
+   * With TLS on, the agents' API (/api/agent/*, after the join) is served on this port only, with mutual
+   * TLS: each agent presents the client certificate the internal CA issued it at the join.
+   */
+  ENCLAVE_AGENT_PORT: port.default(3002),
+  /**
+   * An organisation's CA (PEM files, both or neither; an RSA key) that issues the agents' client
+   * certificates instead of the internal CA Enclave creates at first start.
+   */
+  ENCLAVE_CA_CERT: z.string().min(1).optional(),
+  ENCLAVE_CA_KEY: z.string().min(1).optional(),
+  /** How long an agent's client certificate is valid (days, fractions allowed); agents renew with a third of it left. */
+  ENCLAVE_AGENT_CERT_DAYS: z.coerce.number().positive().max(825).default(30),
+  /** On a remote agent: a PEM file of the CA that signed the control plane's server certificate, when the system's CAs do not know it. */
+  ENCLAVE_CONTROL_CA: z.string().min(1).optional(),
   /** Origins whose browser apps may call /v1 (comma-separated, scheme://host[:port]); none by default. */
   ENCLAVE_CORS_ORIGINS: z
     .string()
@@ -98,6 +125,33 @@ export const envSchema = z.object({
   ENCLAVE_BACKUP_KEEP: z.coerce.number().int().min(0).default(7),
   /** A file (mode 0600) holding the 32-byte backup key; unset: a key derived from the master key (HKDF, its own label). */
   ENCLAVE_BACKUP_KEY_FILE: z.string().min(1).optional(),
+  /**
+   * Where datasets, model outputs, load-test exports and backups are kept (server/artifacts/): `dir`, a
+   * directory every role mounts (ENCLAVE_ARTIFACTS_DIR, default the data directory), or `s3`, an
+   * S3-compatible bucket. Either way the bytes are sealed by Enclave's envelope encryption.
+   */
+  ENCLAVE_ARTIFACTS: z.enum(['dir', 's3']).default('dir'),
+  /** The shared directory of the `dir` store (unset: the data directory, where earlier versions kept datasets). */
+  ENCLAVE_ARTIFACTS_DIR: z.string().min(1).optional(),
+  /** An S3-compatible endpoint (MinIO, Ceph RGW, …); unset: AWS S3 in ENCLAVE_S3_REGION. */
+  ENCLAVE_S3_ENDPOINT: z.string().url().optional(),
+  ENCLAVE_S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)').optional(),
+  ENCLAVE_S3_REGION: z.string().min(1).default('us-east-1'),
+  /** Prepended to every object key, so one bucket can hold several installs. */
+  ENCLAVE_S3_PREFIX: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9._/-]*$/, 'must be letters, digits and ._-/').optional(),
+  /** Static credentials (a key id and its secret, each inline or in a file); unset: the SDK's default chain (instance role, web identity). */
+  ENCLAVE_S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+  ENCLAVE_S3_ACCESS_KEY_ID_FILE: z.string().min(1).optional(),
+  ENCLAVE_S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  ENCLAVE_S3_SECRET_ACCESS_KEY_FILE: z.string().min(1).optional(),
+  /** Path-style requests (endpoint/bucket/key), which most S3-compatible servers need. */
+  ENCLAVE_S3_FORCE_PATH_STYLE: flag.default(false),
+  /** Server-side encryption asked of S3 on top of Enclave's own: none, AES256 (SSE-S3) or aws:kms (SSE-KMS). */
+  ENCLAVE_S3_SSE: z.enum(['none', 'AES256', 'aws:kms']).default('none'),
+  /** The KMS key for ENCLAVE_S3_SSE=aws:kms (unset: the bucket's default key). */
+  ENCLAVE_S3_SSE_KMS_KEY_ID: z.string().min(1).optional(),
+  /** Multipart upload part size in MiB (S3's minimum is 5); each upload holds about two parts in memory. */
+  ENCLAVE_S3_PART_MB: z.coerce.number().int().min(5).max(5120).default(16),
   // Loose on purpose: admin@localhost is a fine address on a private install.
   ENCLAVE_ADMIN_EMAIL: z.string().regex(/^[^\s@]+@[^\s@]+$/, 'must be an email address').optional(),
   ENCLAVE_ADMIN_PASSWORD: z.string().min(8).optional(),
@@ -128,6 +182,16 @@ export const envSchema = z.object({
   ENCLAVE_LLAMACPP_SEQUENCES: positiveInt.default(4),
   /** The `vllm` executable the agent runs (tests point it at server/engines/testing/bin/vllm, a double). */
   ENCLAVE_VLLM_BIN: z.string().min(1).default('vllm'),
+  /**
+   * How a vLLM replica spread over several hosts forms its group (read by the head's agent; workers follow
+   * the head): 'mp', vLLM's own multi-node launch (`--nnodes/--node-rank/--master-addr/--headless`, vLLM
+   * releases from late 2025 on), or 'ray', a Ray cluster (`ray start`) for older vLLM or Ray-based installs.
+   */
+  ENCLAVE_VLLM_MULTINODE: z.enum(['mp', 'ray']).default('mp'),
+  /** The `ray` executable for ENCLAVE_VLLM_MULTINODE=ray. */
+  ENCLAVE_RAY_BIN: z.string().min(1).default('ray'),
+  /** The network interface multi-node vLLM's NCCL and Gloo use between hosts (NCCL_SOCKET_IFNAME, GLOO_SOCKET_IFNAME); unset: their own choice. */
+  ENCLAVE_VLLM_SOCKET_IFNAME: z.string().regex(/^[A-Za-z0-9_.:^,=-]{1,64}$/, 'must be an interface name (e.g. eth1 or ^lo,docker)').optional(),
   /** Hugging Face TGI's `text-generation-launcher` (tests point it at server/engines/testing/bin/text-generation-launcher, a double). */
   ENCLAVE_TGI_BIN: z.string().min(1).default('text-generation-launcher'),
   /** The Python that runs `-m sglang.launch_server` (tests point it at server/engines/testing/bin/sglang-python, a double). */
@@ -140,6 +204,11 @@ export const envSchema = z.object({
   ENCLAVE_QUALITY_GATE_MAX_DELTA_PCT: z.coerce.number().min(0).max(1000).default(5),
   /** The largest dataset upload (bytes of JSONL); a larger one is refused with 413 and nothing is kept. */
   ENCLAVE_DATASET_MAX_BYTES: positiveInt.default(2 * 1024 * 1024 * 1024),
+  /**
+   * Processes of the standalone `enclave gateway` role sharing GATEWAY_PORT (node:cluster); 0: one per
+   * core. `enclave start` serves /v1 from its web process and ignores this.
+   */
+  GATEWAY_WORKERS: z.coerce.number().int().min(0).max(256).default(0),
   GATEWAY_MAX_BODY_BYTES: positiveInt.default(4 * 1024 * 1024),
   GATEWAY_FIRST_TOKEN_TIMEOUT_MS: positiveInt.default(60_000),
   GATEWAY_REQUEST_TIMEOUT_MS: positiveInt.default(10 * 60_000),
@@ -192,6 +261,13 @@ export const envSchema = z.object({
    * database write, short enough that a restarted install settles its interrupted turns quickly.
    */
   ENCLAVE_REPLY_LEASE_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
+  /**
+   * How long a worker's claim on a queue job lasts without renewal (renewed every half of it). A worker
+   * killed mid-job has its job handed to another worker within about twice this (BullMQ's stalled-job
+   * check runs as often); a worker whose event loop stalls longer than this may see its job delivered twice,
+   * which every consumer tolerates (leases, row locks, advisory locks).
+   */
+  ENCLAVE_QUEUE_LOCK_MS: z.coerce.number().int().min(2_000).max(600_000).default(30_000),
   /**
    * LDAP / Active Directory sign-in (server/security/ldap/). Unset: local accounts only. ldap:// upgrades
    * with StartTLS unless ENCLAVE_LDAP_STARTTLS=false (passwords then cross the network in clear); ldaps://

@@ -146,6 +146,11 @@ export async function defineConsumer<N extends QueueName>(name: N, handler: (pay
     connection: bullConnectionOptions(),
     prefix: queuePrefix(),
     concurrency: d.concurrency,
+    // A killed worker's active jobs go back to the queue once its lock lapses (see ENCLAVE_QUEUE_LOCK_MS);
+    // one delivered again after that is failed, and the sweeps that own the work enqueue it afresh.
+    lockDuration: env().ENCLAVE_QUEUE_LOCK_MS,
+    stalledInterval: env().ENCLAVE_QUEUE_LOCK_MS,
+    maxStalledCount: 1,
   });
   worker.on('failed', (job, err) => log.warn(`${name} job failed`, { job: job?.id, error: errorMessage(err) }));
   // Without a listener BullMQ prints connection errors to the console; here they are log lines.

@@ -13,6 +13,7 @@ import { openPrompts } from './sealed-prompts';
 import { loadTestSpecSchema } from './spec';
 import type { StoredTarget } from './store';
 import type { Sample } from './types';
+import { claimLoadTest, ownedBy } from './takeover';
 
 export const PROGRESS_EVERY_MS = 500;
 const SAMPLE_BATCH = 500;
@@ -58,12 +59,10 @@ async function resolveTarget(db: Db, row: Row, masterKey: Buffer | undefined): P
  * with the summary (per stage, plus the generator's own timing error).
  */
 export async function executeLoadTest(db: Db, id: string, opts: { masterKey?: Buffer } = {}): Promise<void> {
-  const [row] = await db
-    .update(loadTests)
-    .set({ status: 'running', startedAt: new Date() })
-    .where(and(eq(loadTests.id, id), eq(loadTests.status, 'queued')))
-    .returning();
-  if (!row) return; // cancelled before it started, or already taken
+  const claimed = await claimLoadTest(db, id);
+  if (!claimed) return; // cancelled before it started, or already taken by a live worker
+  const { row, attempt } = claimed;
+  if (attempt > 1) log.info('load test taken over from a silent worker, run again from the start', { id, attempt });
   const { target: _t, ...specRaw } = row.spec;
   const abort = new AbortController();
   let pending: Sample[] = [];
@@ -86,10 +85,10 @@ export async function executeLoadTest(db: Db, id: string, opts: { masterKey?: Bu
         const [now] = await db
           .update(loadTests)
           // heartbeatAt tells the maintenance sweep this run's worker is alive (see sweepAbandonedLoadTests).
-          .set({ progress: { ...(progress as unknown as Record<string, unknown>), heartbeatAt: Date.now() } })
-          .where(and(eq(loadTests.id, id), eq(loadTests.status, 'running')))
+          .set({ progress: { ...(progress as unknown as Record<string, unknown>), attempt, heartbeatAt: Date.now() } })
+          .where(ownedBy(id, attempt))
           .returning({ id: loadTests.id });
-        if (!now) abort.abort(); // the row left 'running': cancelled from the UI or CLI
+        if (!now) abort.abort(); // the row left 'running' (cancelled from the UI or CLI), or another worker took it over
       }
     });
     return writes;
@@ -121,9 +120,9 @@ export async function executeLoadTest(db: Db, id: string, opts: { masterKey?: Bu
     await db
       .update(loadTests)
       .set({ status: result.cancelled ? 'cancelled' : 'succeeded', summary: summary as unknown as Record<string, unknown>, finishedAt: new Date() })
-      .where(and(eq(loadTests.id, id), eq(loadTests.status, 'running')));
+      .where(ownedBy(id, attempt));
     // Cancelled from outside: the row is already 'cancelled'; keep what was measured as its summary.
-    if (result.cancelled) await db.update(loadTests).set({ summary: summary as unknown as Record<string, unknown> }).where(eq(loadTests.id, id));
+    if (result.cancelled) await db.update(loadTests).set({ summary: summary as unknown as Record<string, unknown> }).where(and(eq(loadTests.id, id), eq(loadTests.status, 'cancelled')));
   } catch (e) {
     clearInterval(timer);
     await flush().catch(() => {});
@@ -131,7 +130,7 @@ export async function executeLoadTest(db: Db, id: string, opts: { masterKey?: Bu
     await db
       .update(loadTests)
       .set({ status: 'failed', error: errorMessage(e).slice(0, 500), finishedAt: new Date() })
-      .where(and(eq(loadTests.id, id), eq(loadTests.status, 'running')));
+      .where(ownedBy(id, attempt));
     log.warn('load test failed', { id, error: errorMessage(e) });
   } finally {
     await cleanup().catch(() => {});
