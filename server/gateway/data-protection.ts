@@ -76,6 +76,15 @@ export function createDataProtection(db: Db, settings: ProtectionSettingsCache) 
   }
 
   return {
+    /**
+     * The level the request is declared at (its key's, or the chat conversation's header), synchronously
+     * when known: the response cache keeps answers per level (response-cache.ts).
+     */
+    declaredLevel(req: http.IncomingMessage, caller: Caller): Level | Promise<Level> {
+      if (caller.keyId === null) return declaredFromHeader(req);
+      const hit = keyLevels.get(caller.keyId);
+      return hit && hit.until > Date.now() ? hit.level : keyLevel(caller.keyId);
+    },
     /** Forget cached key levels (a key's level changed, or changes may have been missed). */
     forget(keyId?: string) {
       if (keyId) keyLevels.delete(keyId);

@@ -9,6 +9,8 @@ import type { VariantRoute } from './experiments';
 import { HOP_HEADER, nextHops } from './hop';
 import { pickReplica, type Replica, type Route } from './routing-table';
 import { failed, secondsUntilProbe, sending, succeeded, type BreakerSettings } from './replica-health';
+import { countRequest, takeRetry } from './retry-budget';
+import type { CachedAnswer } from './cached-answer';
 import { completeEventsEnd, containsToken, findUsageEvent, usageOfBody } from './sse';
 
 /** One request on its way to an engine. */
@@ -30,6 +32,19 @@ export interface Exchange {
   stream: boolean;
   /** The client did not ask for usage, so the usage-only event the gateway asked for is removed. */
   stripUsage: boolean;
+  /** The client's own bytes (before masking or usage options): what a fallback's body is made from. */
+  raw?: Buffer;
+  /** Looked up in the response cache and missed: where to keep a complete answer (response-cache.ts). */
+  cache?: { hash: string; ttlSeconds: number; ownerId: string } | null;
+}
+
+/** Why another deployment was asked (request_logs.fallback_reason). */
+export type FallbackReason = 'replicas_failed' | 'replicas_set_aside' | 'no_ready_replica' | 'context_length';
+
+/** A deployment to try instead, and the body as it expects it (its model name; masked for it if need be). */
+export interface Fallback {
+  route: Route;
+  body: Buffer;
 }
 
 export interface Outcome {
@@ -46,6 +61,9 @@ export interface Outcome {
   itlMs: number[] | null;
   /** Mean gap from the first token-carrying chunk to the last; null with fewer than two. */
   tpotMs: number | null;
+  /** Set when a fallback answered (x.route is then the fallback): the deployment first asked, and why. */
+  fallbackFromId: string | null;
+  fallbackReason: FallbackReason | null;
 }
 
 /** Enough gaps for a histogram of one long answer; beyond it the row would grow without adding much. */
@@ -62,7 +80,19 @@ export interface ForwardOptions {
   /** This install's name in the hop header sent to upstream APIs (hop.ts). */
   hopMarker: string;
   onDone(x: Exchange, outcome: Outcome): void;
+  /** A complete answer to a request with `x.cache`, to keep (the cache checks it is complete and successful). */
+  store?(x: Exchange, answer: CachedAnswer): void;
+  /**
+   * The next deployment to try, with the caller's access and data-protection checks applied to it, or
+   * null: `origin` is the deployment first asked, `tried` every deployment tried so far.
+   */
+  fallback?(x: Exchange, origin: Route, tried: ReadonlySet<string>, reason: FallbackReason): Promise<Fallback | null>;
 }
+
+/** Answers that big are relayed but not kept: the cache is for answers, not bulk output. */
+const MAX_CAPTURE_BYTES = 1 << 20;
+/** An engine's 400 saying the prompt (plus max_tokens) does not fit its context: vLLM's, llama.cpp's and OpenAI's wordings. */
+const CONTEXT_ERROR = /maximum context length|context length|context window|exceeds? the available context|context_length_exceeded|exceed_context_size|prompt is too long/i;
 
 // Upstream APIs are URLs users gave: reached only through the outbound policy's agents. Engine replicas
 // the agent started are internal and keep the plain agents.
@@ -93,8 +123,8 @@ export function forward(x: Exchange, opts: ForwardOptions): void {
   new Forwarding(x, opts).start();
 }
 
-/** The body with `model` renamed to what the engine expects (upstream routes and experiments only: it re-serialises). */
-function withModel(body: Buffer, model: string): Buffer {
+/** The body with `model` renamed to what the engine expects (upstream routes, experiments and fallbacks only: it re-serialises). */
+export function withModel(body: Buffer, model: string): Buffer {
   const parsed = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
   parsed.model = model;
   return Buffer.from(JSON.stringify(parsed));
@@ -126,6 +156,16 @@ class Forwarding {
   chunks: Buffer[] | null = null;
   firstTokenTimer: NodeJS.Timeout | undefined = undefined;
   requestTimer: NodeJS.Timeout | undefined = undefined;
+  /** The deployment's own timeouts, else the gateway's (GATEWAY_FIRST_TOKEN_TIMEOUT_MS, GATEWAY_REQUEST_TIMEOUT_MS). */
+  firstTokenTimeoutMs = 0;
+  requestTimeoutMs = 0;
+  /** The engine's stream as it came (usage event included), kept for the response cache; null when not kept. */
+  captured: Buffer[] | null = null;
+  capturedBytes = 0;
+  /** Set once a fallback took over: the deployment first asked, why, and every deployment tried. */
+  origin: Route | null = null;
+  fallbackReason: FallbackReason | null = null;
+  routesTried: Set<string> | null = null;
 
   constructor(
     readonly x: Exchange,
@@ -133,7 +173,12 @@ class Forwarding {
   ) {}
 
   start() {
-    const wait = Math.max(1, this.opts.requestTimeoutMs - (performance.now() - this.x.t0));
+    const policy = this.x.route.policy;
+    this.firstTokenTimeoutMs = policy.firstTokenTimeoutMs ?? this.opts.firstTokenTimeoutMs;
+    this.requestTimeoutMs = policy.requestTimeoutMs ?? this.opts.requestTimeoutMs;
+    countRequest(this.x.route.deploymentId, policy);
+    if (this.x.cache && this.x.stream) this.captured = [];
+    const wait = Math.max(1, this.requestTimeoutMs - (performance.now() - this.x.t0));
     this.requestTimer = setTimeout(onRequestTimeout, wait, this);
     (this.x.res as Owned<http.ServerResponse>)[OWNER] = this;
     this.x.res.on('close', onClientClose);
@@ -159,6 +204,12 @@ class Forwarding {
     r.outstanding++;
     this.holding = true;
     this.upstreamRes = undefined;
+    this.pending = null;
+    if (this.captured) {
+      // Bytes of an attempt that failed before its first whole event are not part of the answer.
+      this.captured.length = 0;
+      this.capturedBytes = 0;
+    }
     const headers: http.OutgoingHttpHeaders = {
       'content-type': 'application/json',
       'content-length': x.body.length,
@@ -188,7 +239,11 @@ class Forwarding {
     if (this.preForwardMs < 0) {
       this.preForwardMs = performance.now() - x.t0;
       this.overheadMs = this.preForwardMs;
-      if (x.stream) this.firstTokenTimer = setTimeout(onFirstTokenTimeout, this.opts.firstTokenTimeoutMs, this);
+    }
+    // Each try gets the whole time to first token: one that timed out is retried elsewhere.
+    if (x.stream && !sameReplica) {
+      clearTimeout(this.firstTokenTimer);
+      this.firstTokenTimer = setTimeout(onFirstTokenTimeout, this.firstTokenTimeoutMs, this);
     }
   }
 
@@ -197,14 +252,16 @@ class Forwarding {
     this.replicaFailed();
     this.release();
     (this.tried ??= new Set()).add(this.replica!.id);
-    if (pickReplica(this.x.route.replicas, this.tried)) {
+    const route = this.x.route;
+    // Another replica, within the deployment's retry budget (retry-budget.ts); else the fallback chain.
+    if (pickReplica(route.replicas, this.tried) && takeRetry(route.deploymentId, route.policy, this.retries)) {
       this.retries++;
       this.attempt(false);
     } else this.giveUp();
   }
 
-  upstreamFailed(request: http.ClientRequest, err: NodeJS.ErrnoException) {
-    if (this.done || request !== this.upstream) return;
+  upstreamFailed(request: http.ClientRequest | undefined, err: NodeJS.ErrnoException) {
+    if (this.done || !request || request !== this.upstream) return;
     if (this.x.res.headersSent) return this.failMidStream();
     // A kept-alive socket the engine closed just as it was reused: the request never reached it.
     if (request.reusedSocket && !this.staleRetried && RETRYABLE_STALE.has(err.code ?? '')) {
@@ -255,6 +312,17 @@ class Forwarding {
       const message = `A replica of '${x.route.name}' refused the gateway's replica secret; its agent restarts it`;
       return this.retryOrGiveUp({ status: 502, code: 'replica_auth_failed', body: Buffer.from(errorBody('api_error', 'replica_auth_failed', message)), contentType: 'application/json' });
     }
+    // The prompt does not fit this model: a longer-context deployment may take it (before the client saw anything).
+    if (status === 400 && x.route.policy.contextFallbackId && this.mayFallBack() && CONTEXT_ERROR.test(body.toString('utf8', 0, Math.min(body.length, 4096)))) {
+      this.release();
+      return this.tryFallback('context_length', () => this.relay(status, body, contentType));
+    }
+    this.relay(status, body, contentType);
+  }
+
+  /** Sends a whole response to the client as the engine gave it. */
+  relay(status: number, body: Buffer, contentType: string | undefined) {
+    const x = this.x;
     const t = performance.now();
     if (status === 200) {
       const usage = usageOfBody(body);
@@ -268,12 +336,19 @@ class Forwarding {
     });
     x.res.end(body);
     this.overheadMs += performance.now() - t;
+    if (status === 200 && x.cache && !this.origin)
+      this.opts.store?.(x, { kind: 'json', body, promptTokens: this.promptTokens, completionTokens: this.completionTokens });
     this.finish(status, status >= 400 ? `upstream_${status}` : null);
   }
 
   onStreamChunk(chunk: Buffer) {
     if (this.done) return;
     const t = performance.now();
+    if (this.captured) {
+      this.capturedBytes += chunk.length;
+      if (this.capturedBytes > MAX_CAPTURE_BYTES) this.captured = null;
+      else this.captured.push(chunk);
+    }
     const res = this.x.res;
     let buf = chunk;
     if (this.pending) {
@@ -325,6 +400,12 @@ class Forwarding {
     if (!this.x.res.headersSent) this.writeStreamHead();
     this.x.res.end(this.pending ?? undefined);
     this.pending = null;
+    const captured = this.captured;
+    if (captured && !this.origin) {
+      this.captured = null;
+      // Kept only if whole: [DONE] at the end, every choice finished, no error event (cached-answer.ts).
+      this.opts.store?.(this.x, { kind: 'sse', body: Buffer.concat(captured), promptTokens: this.promptTokens, completionTokens: this.completionTokens });
+    }
     this.finish(200, null);
   }
 
@@ -352,14 +433,17 @@ class Forwarding {
 
   timedOut(code: 'first_token_timeout' | 'request_timeout') {
     if (this.done) return;
-    // No first token in time is the replica's failure; a long answer running past the request's limit is not.
-    if (code === 'first_token_timeout') this.replicaFailed();
-    this.abortUpstream();
     const message =
       code === 'first_token_timeout'
-        ? `No token from the engine within ${this.opts.firstTokenTimeoutMs} ms`
-        : `The request took longer than ${this.opts.requestTimeoutMs} ms`;
+        ? `No token from the engine within ${this.firstTokenTimeoutMs} ms`
+        : `The request took longer than ${this.requestTimeoutMs} ms`;
     const body = errorBody('timeout_error', code, message);
+    this.abortUpstream();
+    // No first token in time is the replica's failure (a long answer running past the request's limit is
+    // not): before anything reached the client, another replica or a fallback may still answer.
+    if (code === 'first_token_timeout' && !this.x.res.headersSent)
+      return this.retryOrGiveUp({ status: 504, code, body: Buffer.from(body), contentType: 'application/json' });
+    if (code === 'first_token_timeout') this.replicaFailed();
     const res = this.x.res;
     if (res.headersSent) {
       if (!res.writableEnded) res.end(`data: ${body}\n\n`);
@@ -374,7 +458,53 @@ class Forwarding {
     this.finish(504, code);
   }
 
+  /** Whether another deployment may still take this request: nothing sent yet, a fallback hook, no experiment arm (its figures must be its own). */
+  mayFallBack(): boolean {
+    return !!this.opts.fallback && !this.x.variant && !this.x.res.headersSent;
+  }
+
+  /** Asks for the next deployment; `otherwise` answers the client when there is none the caller may use. */
+  tryFallback(reason: FallbackReason, otherwise: () => void) {
+    const origin = this.origin ?? this.x.route;
+    const tried = (this.routesTried ??= new Set([this.x.route.deploymentId]));
+    this.opts.fallback!(this.x, origin, tried, reason).then(
+      (next) => {
+        if (this.done) return;
+        if (!next) return otherwise();
+        this.switchTo(next, reason);
+      },
+      () => {
+        if (!this.done) otherwise();
+      },
+    );
+  }
+
+  switchTo(next: Fallback, reason: FallbackReason) {
+    this.origin ??= this.x.route;
+    this.fallbackReason = reason;
+    this.routesTried!.add(next.route.deploymentId);
+    this.x.route = next.route;
+    this.x.body = next.body;
+    this.tried = null;
+    this.lastFailure = null;
+    this.staleRetried = false;
+    // Another model's answer is not the asked deployment's: it is not kept under its key.
+    this.captured = null;
+    this.x.res.setHeader('x-enclave-fallback', next.route.name);
+    countRequest(next.route.deploymentId, next.route.policy);
+    this.attempt(false);
+  }
+
   giveUp() {
+    if (this.mayFallBack()) {
+      const reason: FallbackReason = this.lastFailure ? 'replicas_failed' : this.x.route.replicas.length > 0 ? 'replicas_set_aside' : 'no_ready_replica';
+      return this.tryFallback(reason, () => this.answerGiveUp());
+    }
+    this.answerGiveUp();
+  }
+
+  /** Every replica failed (or none could be tried) and no fallback took the request: the client is told why. */
+  answerGiveUp() {
     const f = this.lastFailure;
     const name = this.x.route.name;
     const replicas = this.x.route.replicas;
@@ -408,6 +538,8 @@ class Forwarding {
   abortUpstream() {
     const u = this.upstream;
     this.upstream = undefined;
+    // Its response's late events (an error from the destroyed socket) must not count as this request's.
+    this.upstreamRes = undefined;
     u?.destroy();
   }
 
@@ -429,6 +561,8 @@ class Forwarding {
       completionTokens: this.completionTokens,
       itlMs: this.itl,
       tpotMs: this.tokenChunks > 1 ? (this.lastTokenAt - this.firstTokenAt) / (this.tokenChunks - 1) : null,
+      fallbackFromId: this.origin?.deploymentId ?? null,
+      fallbackReason: this.fallbackReason,
     });
   }
 }
@@ -441,7 +575,7 @@ function onUpstreamRequestError(this: Owned<http.ClientRequest>, err: NodeJS.Err
 }
 function onUpstreamResponseError(this: Owned<http.IncomingMessage>, err: NodeJS.ErrnoException) {
   const f = this[OWNER]!;
-  if (this === f.upstreamRes) f.upstreamFailed(f.upstream!, err);
+  if (this === f.upstreamRes) f.upstreamFailed(f.upstream, err);
 }
 function onCollectData(this: Owned<http.IncomingMessage>, chunk: Buffer) {
   this[OWNER]!.chunks?.push(chunk);

@@ -8,7 +8,9 @@ import { errorMessage, log } from '../core/log';
 import { createAuthenticator, type Caller } from './auth';
 import { readBody } from './body';
 import { GatewayError, sendError } from './errors';
-import { forward, type Exchange, type Outcome } from './forward';
+import { forward, withModel, type Exchange, type Fallback, type FallbackReason, type Outcome } from './forward';
+import { asJson, asSse, type CachedAnswer } from './cached-answer';
+import { cacheKey, createResponseCache, isCacheable } from './response-cache';
 import { assignVariant, isLive, type ExperimentRoute, type VariantRoute } from './experiments';
 import { hopMarker, loopRefusal } from './hop';
 import { createGatewayMetrics } from './metrics';
@@ -110,6 +112,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
     onError: (err) => log.error('gateway: writing request logs failed', { error: errorMessage(err) }),
   });
   const metrics = createGatewayMetrics();
+  // Exact-match answers, shared by every gateway process (response-cache.ts); none without Redis.
+  const responseCache = opts.redis ? createResponseCache({ redis: opts.redis, prefix: env.REDIS_PREFIX, db, masterKey: opts.masterKey }) : null;
   const corsOrigins = parseCorsOrigins(env.ENCLAVE_CORS_ORIGINS);
   const limiter =
     opts.redis && env.GATEWAY_RATE_LIMIT_PER_MINUTE > 0
@@ -142,7 +146,40 @@ export function createGateway(opts: GatewayOptions): Gateway {
     breaker: { failures: env.GATEWAY_BREAKER_FAILURES, cooldownMs: env.GATEWAY_BREAKER_COOLDOWN_MS },
     requestTimeoutMs: env.GATEWAY_REQUEST_TIMEOUT_MS,
     onDone: record,
+    store(x: Exchange, answer: CachedAnswer) {
+      const c = x.cache!;
+      void responseCache?.put(c.hash, c.ttlSeconds, c.ownerId, answer);
+    },
+    fallback: fallbackFor,
   };
+
+  /**
+   * The next deployment for a request its own could not answer (before any byte reached the client):
+   * the first of the asked deployment's fallback chain not tried yet, or, for a prompt too long for the
+   * model, the longer-context deployment of the one that refused it. The caller must be allowed to use it
+   * exactly as if they had asked for it (roles, groups, the key's model list), and its data-protection
+   * policy applies to this request (refused there: skipped; masking there: masked). None usable: null,
+   * and the caller gets the original error.
+   */
+  async function fallbackFor(x: Exchange, origin: Route, tried: ReadonlySet<string>, reason: FallbackReason): Promise<Fallback | null> {
+    const ids = reason === 'context_length' ? [x.route.policy.contextFallbackId] : origin.policy.fallbackIds;
+    for (const id of ids) {
+      if (!id || tried.has(id) || !x.raw) continue;
+      const route = table.byId(id);
+      if (!route || route.status === 'stopped' || mayUse(route, x.caller, route.name) !== 'ok') continue;
+      const body = parseBody(PATHS[x.path]!, x.raw);
+      let sent = x.raw;
+      try {
+        const guarded = protection.check(x.req, x.caller, route, body);
+        if (guarded) sent = (await guarded) ?? x.raw;
+      } catch {
+        continue; // above what that deployment may receive
+      }
+      const prepared = x.stripUsage ? withUsageRequested(sent, body) : sent;
+      return { route, body: withModel(prepared, route.upstream?.model ?? route.name) };
+    }
+    return null;
+  }
 
   function record(x: Exchange, o: Outcome) {
     slots.release(x.req);
@@ -169,6 +206,58 @@ export function createGateway(opts: GatewayOptions): Gateway {
       variantId: x.variant?.id ?? null,
       tpotMs: o.tpotMs,
       itlMs: o.itlMs,
+      cache: x.cache ? 'miss' : null,
+      fallbackFromId: o.fallbackFromId,
+      fallbackReason: o.fallbackReason,
+    });
+  }
+
+  /**
+   * A cached answer, sent as the live one would be: the completion object, or its SSE events ending
+   * with [DONE] (usage only when asked for). Logged and charged like a live answer (the tokens the
+   * answer holds count against the caller's budgets: what a caller may receive does not depend on
+   * whether someone warmed the cache), with request_logs.cache = 'hit' and no replica.
+   */
+  function serveHit(req: http.IncomingMessage, res: http.ServerResponse, t0: number, route: Route, caller: Caller, body: ForwardedBody, path: string, answer: CachedAnswer) {
+    const chat = path === '/v1/chat/completions';
+    const stream = body.stream === true;
+    const out = stream ? asSse(answer, chat, body.stream_options?.include_usage === true) : asJson(answer, chat);
+    const overheadMs = performance.now() - t0;
+    res.writeHead(
+      200,
+      stream
+        ? { 'content-type': 'text/event-stream; charset=utf-8', 'x-accel-buffering': 'no', 'x-enclave-cache': 'hit', 'x-enclave-overhead-ms': overheadMs.toFixed(3) }
+        : { 'content-type': 'application/json', 'content-length': out.length, 'x-enclave-cache': 'hit', 'x-enclave-overhead-ms': overheadMs.toFixed(3) },
+    );
+    res.end(out);
+    const e2eMs = performance.now() - t0;
+    const ttftMs = stream ? overheadMs : null;
+    slots.release(req);
+    releaseQuota(req, route.deploymentId, answer.promptTokens, answer.completionTokens);
+    metrics.cache(route.deploymentId, 'hit');
+    metrics.observe(route.name, route.deploymentId, 200, ttftMs, e2eMs, e2eMs);
+    logs.push({
+      createdAt: new Date(),
+      apiKeyId: caller.keyId,
+      userId: caller.userId,
+      model: route.name,
+      deploymentId: route.deploymentId,
+      replicaId: null,
+      status: 200,
+      errorType: null,
+      stream,
+      promptTokens: answer.promptTokens,
+      completionTokens: answer.completionTokens,
+      ttftMs,
+      e2eMs,
+      overheadMs: e2eMs,
+      retries: 0,
+      clientAddress: clientAddress(req),
+      experimentId: null,
+      variantId: null,
+      tpotMs: null,
+      itlMs: null,
+      cache: 'hit',
     });
   }
 
@@ -270,10 +359,26 @@ export function createGateway(opts: GatewayOptions): Gateway {
       const guarded = protection.check(req, caller, route, body);
       const sent = guarded ? ((await guarded) ?? raw) : raw;
       const stream = body.stream === true;
+      // The response cache: a hit is answered here; a miss is forwarded and its answer kept.
+      let cache: Exchange['cache'] = null;
+      if (responseCache && route.policy.cacheMode !== 'off') {
+        if (variant || !isCacheable(route.policy.cacheMode, body) || !responseCache.available()) {
+          res.setHeader('x-enclave-cache', 'bypass');
+          metrics.cache(route.deploymentId, 'bypass');
+        } else {
+          const declared = protection.declaredLevel(req, caller);
+          const hash = cacheKey(route, path, body, caller.userId, declared instanceof Promise ? await declared : declared);
+          const hit = await responseCache.get(hash);
+          if (hit) return serveHit(req, res, t0, route, caller, body, path, hit);
+          res.setHeader('x-enclave-cache', 'miss');
+          metrics.cache(route.deploymentId, 'miss');
+          cache = { hash, ttlSeconds: route.policy.cacheTtlSeconds, ownerId: caller.userId };
+        }
+      }
       const stripUsage = stream && body.stream_options?.include_usage !== true;
       // Usage feeds the request log, so the engine is always asked for it; the client never sees it unasked.
       const upstreamBody = stripUsage ? withUsageRequested(sent, body) : sent;
-      forward({ req, res, t0, route, variant, model: experiment ? model : route.name, caller, path, body: upstreamBody, stream, stripUsage }, forwardOptions);
+      forward({ req, res, t0, route, variant, model: experiment ? model : route.name, caller, path, body: upstreamBody, stream, stripUsage, raw, cache }, forwardOptions);
     } catch (err) {
       if (!(err instanceof GatewayError)) log.error('gateway request failed', { path, error: errorMessage(err) });
       const e = err instanceof GatewayError ? err : new GatewayError(500, 'api_error', 'internal_error', 'The gateway failed; try again');

@@ -18,10 +18,24 @@ export function createGatewayMetrics() {
   // vLLM's names for these: vllm:inter_token_latency_seconds and vllm:time_per_output_token_seconds.
   const itl = histogram('enclave_gateway_itl_seconds', 'Gap between streamed token chunks, through the gateway', ITL_BUCKETS);
   const tpot = histogram('enclave_gateway_tpot_seconds', 'Mean time per output chunk of a streamed request, through the gateway', TPOT_BUCKETS);
+  // Response cache lookups per deployment id: hit, miss (answered live, then stored if complete) and
+  // bypass (the deployment caches, this request may not: not deterministic, an experiment's, Redis away).
+  const registry = metricsRegistry();
+  const cacheLookups =
+    (registry.getSingleMetric('enclave_gateway_cache_requests_total') as client.Counter<'deployment' | 'result'> | undefined) ??
+    new client.Counter({
+      name: 'enclave_gateway_cache_requests_total',
+      help: 'Requests to deployments with a response cache, by result (hit, miss, bypass)',
+      labelNames: ['deployment', 'result'],
+      registers: [registry],
+    });
   type Child = client.Histogram.Internal<string>;
   const children = new Map<string, [Child, Child, Child, Child, Child]>();
 
   return {
+    cache(deployment: string, result: 'hit' | 'miss' | 'bypass') {
+      cacheLookups.inc({ deployment, result });
+    },
     observe(
       model: string,
       deployment: string,

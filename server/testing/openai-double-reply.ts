@@ -14,6 +14,8 @@ export interface ReplyScript {
   interTokenMs: number;
   finishReason: 'length' | 'stop';
   failure: Failure | null;
+  /** The model's context in tokens (prompt words + max_tokens): past it, vLLM's 400 for a prompt that does not fit. Unset: no limit. */
+  contextTokens?: number;
 }
 
 export type Failure =
@@ -88,6 +90,10 @@ export function reply(
   if (typeof failure === 'object' && failure && 'status' in failure) return sendError(res, failure.status, failure.message, failure.type ?? 'api_error');
   const n = Math.min(script.tokens, typeof body.max_tokens === 'number' ? body.max_tokens : Infinity);
   const promptTokens = promptLength(body);
+  if (script.contextTokens !== undefined && promptTokens + n > script.contextTokens) {
+    const message = `This model's maximum context length is ${script.contextTokens} tokens. However, you requested ${promptTokens + n} tokens (${promptTokens} in the messages, ${n} in the completion). Please reduce the length of the messages or completion.`;
+    return sendError(res, 400, message, 'BadRequestError');
+  }
   const usage = { prompt_tokens: promptTokens, completion_tokens: n, total_tokens: promptTokens + n };
   const id = `${chat ? 'chatcmpl' : 'cmpl'}-double-${++ids}`;
   const created = Math.floor(Date.now() / 1000);
