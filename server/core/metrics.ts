@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import client from 'prom-client';
 
 let registry: client.Registry | undefined;
@@ -7,8 +8,45 @@ export function metricsRegistry(): client.Registry {
   if (!registry) {
     registry = new client.Registry();
     client.collectDefaultMetrics({ register: registry });
+    // A gateway worker (GATEWAY_WORKERS > 1) answers the primary's collection with this registry.
+    // (Constructing one is what makes prom-client listen for the primary's requests in a worker.)
+    if (cluster.isWorker) {
+      new client.AggregatorRegistry();
+      client.AggregatorRegistry.setRegistries([registry]);
+    }
   }
   return registry;
+}
+
+/** The message a cluster worker sends its primary for the whole cluster's metrics, and the answer's type. */
+export const CLUSTER_METRICS_REQUEST = 'enclave:cluster-metrics';
+export const CLUSTER_METRICS_ANSWER = 'enclave:cluster-metrics-answer';
+let nextRequest = 0;
+
+/**
+ * The text /metrics serves. In a gateway worker it is every worker's figures summed by the primary
+ * (prom-client's AggregatorRegistry): a scrape lands on whichever worker the kernel picks, and one
+ * worker's counters alone would jump up and down between scrapes.
+ */
+export function metricsText(): Promise<{ contentType: string; text: string }> {
+  const own = metricsRegistry();
+  if (!cluster.isWorker || !process.send) return own.metrics().then((text) => ({ contentType: own.contentType, text }));
+  const id = `${process.pid}-${nextRequest++}`;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => finish(new Error('the gateway primary did not answer for the metrics within 5 s')), 5_000);
+    const onMessage = (msg: { type?: string; id?: string; text?: string; error?: string }) => {
+      if (msg?.type !== CLUSTER_METRICS_ANSWER || msg.id !== id) return;
+      finish(msg.error ? new Error(msg.error) : undefined, msg.text);
+    };
+    const finish = (error?: Error, text?: string) => {
+      clearTimeout(timer);
+      process.off('message', onMessage);
+      if (error) reject(error);
+      else resolve({ contentType: own.contentType, text: text ?? '' });
+    };
+    process.on('message', onMessage);
+    process.send!({ type: CLUSTER_METRICS_REQUEST, id });
+  });
 }
 
 /** vLLM's latency buckets (seconds) for TTFT, so Enclave's histograms line up with an engine's. */
