@@ -1,7 +1,9 @@
 import type http from 'node:http';
 import type { Socket } from 'node:net';
+import tls from 'node:tls';
 import { inList, isLoopback, normalizeAddress, parseAddressList } from '../core/net/address-list';
 import { identifyClient } from '../security/client-address';
+import { hstsOf } from './tls';
 
 export interface HardeningSettings {
   ENCLAVE_TRUSTED_PROXIES?: string;
@@ -159,13 +161,19 @@ export function hardenServer(
 
   const perClient = new Map<string, number>();
   const cap = settings.ENCLAVE_MAX_CONNECTIONS_PER_CLIENT;
-  server.on('connection', (socket: Socket) => {
+  // An HTTPS listener's raw answers go through TLS (a 429 written on the bare TCP socket would reach the
+  // client as a broken handshake), and carry its HSTS header like every other answer.
+  const secure = server instanceof tls.Server;
+  const hsts = hstsOf(server);
+  const rawError = (socket: Socket, status: number, code: string, message: string, extra: Record<string, string> = {}) =>
+    writeRawError(socket, status, code, message, hsts ? { ...extra, 'strict-transport-security': hsts } : extra);
+  server.on(secure ? 'secureConnection' : 'connection', (socket: Socket) => {
     const address = normalizeAddress(socket.remoteAddress ?? 'unknown');
     if (cap === 0 || exempt(address)) return;
     const open = (perClient.get(address) ?? 0) + 1;
     if (open > cap) {
       // Said in HTTP so a client sees why; the slot is never taken.
-      writeRawError(socket, 429, 'too_many_connections', `Too many open connections from ${address} (at most ${cap})`, { 'retry-after': '5' });
+      rawError(socket, 429, 'too_many_connections', `Too many open connections from ${address} (at most ${cap})`, { 'retry-after': '5' });
       return;
     }
     perClient.set(address, open);
@@ -180,15 +188,16 @@ export function hardenServer(
     // A reset by the peer has nobody left to answer.
     if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
     const [status, code, message] = parserRefusal(err);
-    writeRawError(socket, status, code, message);
+    rawError(socket, status, code, message);
   });
   server.on('checkExpectation', (_req: http.IncomingMessage, res: http.ServerResponse) => {
     const body = errorJson(417, 'expectation_failed', 'Only "Expect: 100-continue" is supported');
+    if (hsts) res.setHeader('strict-transport-security', hsts);
     res.writeHead(417, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' });
     res.end(body);
   });
   server.on('connect', (_req: http.IncomingMessage, socket: Socket) => {
-    writeRawError(socket, 405, 'method_not_allowed', 'CONNECT is not supported: this is not a proxy', { allow: 'GET, POST' });
+    rawError(socket, 405, 'method_not_allowed', 'CONNECT is not supported: this is not a proxy', { allow: 'GET, POST' });
   });
 
   const bodies = new BodyWatcher();

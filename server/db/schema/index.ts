@@ -17,3 +17,4 @@ export * from './classification';
 export * from './audit-upkeep';
 export * from './retention';
 export * from './backups';
+export * from './certificates';
