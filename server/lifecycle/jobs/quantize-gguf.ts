@@ -16,6 +16,8 @@ import type { writeDatasetPart } from '../datasets/store';
 import { jobWorkspace, prepareWorkspace, removeDatasetCopies } from './workspace';
 
 class Cancelled extends Error {}
+/** Another worker runs this job now (this one stalled past its lease): stop without touching the row. */
+class Superseded extends Error {}
 
 const MAX_GGUF_ATTEMPTS = 3;
 
@@ -56,6 +58,12 @@ export async function runGgufQuantize(deps: GgufQuantizeDeps, job: JobRow): Prom
   const ws = jobWorkspace(deps.dataDir, job.id);
   const output = path.join(ws.output, `${job.id.slice(0, 8)}-${spec.target}.gguf`);
   const log: string[] = [...job.logTail];
+  // This run's number (the row's attempts once claimed): every write below is guarded by it, so a worker
+  // that stalled past its lease while another took the job over writes nothing more, and its half-written
+  // file is its own (renamed into place only by the run that registers it).
+  let attempt = -1;
+  const partial = () => `${output}.attempt-${attempt}.partial`;
+  const stillOurs = async () => (await db.select({ id: jobs.id }).from(jobs).where(and(eq(jobs.id, job.id), eq(jobs.attempts, attempt)))).length > 0;
 
   /** Records the stage (progress bar and log) and stops here if a cancel was asked for. */
   const stage = async (index: number, line: string) => {
@@ -64,10 +72,11 @@ export async function runGgufQuantize(deps: GgufQuantizeDeps, job: JobRow): Prom
     const [row] = await db
       .update(jobs)
       .set({ progress, logTail: log.slice(-50), updatedAt: new Date() })
-      .where(eq(jobs.id, job.id))
+      .where(and(eq(jobs.id, job.id), eq(jobs.attempts, attempt)))
       .returning({ cancel: jobs.cancelRequestedAt });
+    if (!row) throw new Superseded();
     await publishJobUpdate(job.id, { progress });
-    if (row?.cancel) throw new Cancelled();
+    if (row.cancel) throw new Cancelled();
   };
 
   try {
@@ -79,6 +88,7 @@ export async function runGgufQuantize(deps: GgufQuantizeDeps, job: JobRow): Prom
       .where(and(eq(jobs.id, job.id), inArray(jobs.status, ['queued', 'waiting', 'running'])))
       .returning();
     if (!started) return;
+    attempt = started.attempts;
     await publishJobUpdate(job.id, { status: 'running' });
     const [source] = await db.select().from(modelVersions).where(eq(modelVersions.id, job.baseVersionId!));
     if (!source) throw new Error('the source model version no longer exists');
@@ -105,12 +115,13 @@ export async function runGgufQuantize(deps: GgufQuantizeDeps, job: JobRow): Prom
     const before = await measure(source.location);
     await stage(1, `perplexity before ${before.perplexity.toFixed(4)} over ${before.tokens} tokens; quantizing to ${spec.target}`);
     // Off the thread: the worker's event loop keeps following trainers, renewing leases and answering BullMQ.
-    const q = await quantizeGguf(source.location, output, spec.target, { offThread: true });
+    const q = await quantizeGguf(source.location, partial(), spec.target, { offThread: true });
     await stage(2, `quantized ${q.converted} of ${q.tensors} tensors in ${q.seconds.toFixed(2)} s: ${q.inputBytes} → ${q.outputBytes} bytes`);
-    const after = await measure(output);
+    const after = await measure(partial());
     const deltaPct = perplexityDeltaPct(before.perplexity, after.perplexity);
     const gate = gateFor(deltaPct, spec.maxPerplexityDeltaPct);
     await stage(3, `perplexity after ${after.perplexity.toFixed(4)} (${deltaPct >= 0 ? '+' : ''}${deltaPct.toFixed(3)}%, limit ${spec.maxPerplexityDeltaPct}%): gate ${gate}`);
+    fs.renameSync(partial(), output);
     await db.insert(jobMetrics).values({ jobId: job.id, kind: 'eval', step: 0, values: { perplexity_before: before.perplexity, perplexity_after: after.perplexity, perplexity_delta_pct: deltaPct } });
 
     const versionId = await registerJobOutput(db, job, {
@@ -143,6 +154,8 @@ export async function runGgufQuantize(deps: GgufQuantizeDeps, job: JobRow): Prom
       },
     });
   } catch (e) {
+    if (attempt >= 0) fs.rmSync(partial(), { force: true });
+    if (e instanceof Superseded || (attempt >= 0 && !(await stillOurs()))) return;
     fs.rmSync(output, { force: true });
     if (e instanceof Cancelled) await markCancelled(db, job.id);
     else await markFailed(db, job.id, errorMessage(e));
