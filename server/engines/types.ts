@@ -14,8 +14,23 @@ export interface LaunchRequest {
   gpuIndices: number[];
   host: string;
   port: number;
-  /** The replica's secret (replica-secret.ts): the engine refuses its OpenAI API without it. */
+  /** The replica's secret (replica-secret.ts): the engine refuses its OpenAI API without it. Empty for a group's worker (no API). */
   apiKey: string;
+  /** This host's part of a replica spread over several hosts (vLLM only); absent for a one-host replica. */
+  group?: GroupLaunch;
+}
+
+/**
+ * One host's part of a multi-node replica: pipeline stage `rank` of `nodes`, meeting the head (rank 0) at
+ * masterAddr:masterPort. `mode` is how vLLM forms the group: 'mp', its own multi-node launch (`--nnodes`,
+ * `--node-rank`, `--master-addr`, `--headless`), or 'ray', a Ray cluster the head starts and workers join.
+ */
+export interface GroupLaunch {
+  mode: 'mp' | 'ray';
+  nodes: number;
+  rank: number;
+  masterAddr: string;
+  masterPort: number;
 }
 
 export interface EngineCommand {

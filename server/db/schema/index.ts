@@ -17,4 +17,5 @@ export * from './classification';
 export * from './audit-upkeep';
 export * from './retention';
 export * from './backups';
+export * from './replica-groups';
 export * from './certificates';

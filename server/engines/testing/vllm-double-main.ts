@@ -14,6 +14,9 @@
  *   VLLM_DOUBLE_GPU_MEMORY_GIB   total memory of one GPU, for the start-up figures (default 79.19, an H100 80GB)
  *   VLLM_DOUBLE_FAIL             'oom' | 'kv-cache' | 'no-cache-blocks': fail while loading with vLLM's recorded log, exit 1
  *   VLLM_API_KEY                 as vLLM reads it: the key /v1 requires when no --api-key is given
+ *   VLLM_DOUBLE_JOIN_TIMEOUT_MS  multi-node (--nnodes > 1): how long the head waits for its workers, and a worker for its head
+ *
+ * Multi-node (`--nnodes`, `--node-rank`, `--master-addr`, `--master-port`, `--headless`): see vllm-double-group.ts.
  */
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -22,6 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { createOpenAIDouble } from '../../testing/openai-double';
 import { startupLines } from './vllm-double-startup';
 import { stopOnSignals } from './engine-double';
+import { awaitWorkers, joinHead, parseGroup } from './vllm-double-group';
 
 const fixtures = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../vllm/fixtures');
 const QUANTIZATIONS = ['aqlm', 'awq', 'deepspeedfp', 'tpu_int8', 'fp8', 'fbgemm_fp8', 'modelopt', 'marlin', 'gguf', 'gptq_marlin', 'awq_marlin', 'gptq', 'compressed-tensors', 'bitsandbytes', 'qqq', 'hqq', 'experts_int8', 'ipex', 'quark', 'moe_wna16'];
@@ -67,6 +71,9 @@ function parse(argv: string[]) {
     return { name: entry.slice(0, eq), path: entry.slice(eq + 1) };
   });
   if (loraModules.length && !flags.has('--enable-lora')) die('ValueError: LoRA modules were given but LoRA is not enabled (--enable-lora)');
+  const backend = flags.get('--distributed-executor-backend')?.[0];
+  if (backend !== undefined && !['ray', 'mp', 'uni', 'external_launcher'].includes(backend))
+    die(`vllm serve: error: argument --distributed-executor-backend: invalid choice: '${backend}' (choose from 'ray', 'mp', 'uni', 'external_launcher')`, 2);
   return {
     model,
     host: one('--host', '0.0.0.0'),
@@ -81,6 +88,7 @@ function parse(argv: string[]) {
     apiKey: flags.get('--api-key')?.[0] || process.env.VLLM_API_KEY || undefined,
     loraModules,
     flags,
+    group: parseGroup(flags, die),
   };
 }
 
@@ -94,8 +102,22 @@ async function main() {
   const heads = Number(process.env.VLLM_DOUBLE_ATTENTION_HEADS ?? 32);
   if (heads % args.tp !== 0)
     die(`Traceback (most recent call last):\n  File "/usr/local/lib/python3.12/dist-packages/vllm/config.py", line 1054, in verify_with_parallel_config\n    raise ValueError(\nValueError: Total number of attention heads (${heads}) must be divisible by tensor parallel size (${args.tp}).`);
-  if (args.tp * args.pp > gpus)
-    die(`(APIServer pid=${process.pid}) pydantic_core._pydantic_core.ValidationError: 1 validation error for ParallelConfig\n  Value error, World size (${args.tp * args.pp}) is larger than the number of available GPUs (${gpus}) in this node.`);
+  const world = args.tp * args.pp;
+  // Across hosts each node holds its share of the world (vLLM: world_size / nnodes GPUs per node).
+  const nodes = args.group?.nodes ?? 1;
+  if (world % nodes !== 0) die(`ValueError: world size (${world}) must be divisible by nnodes (${nodes})`);
+  if (world / nodes > gpus)
+    die(`(APIServer pid=${process.pid}) pydantic_core._pydantic_core.ValidationError: 1 validation error for ParallelConfig\n  Value error, World size (${world / nodes}) is larger than the number of available GPUs (${gpus}) in this node.`);
+
+  if (args.group?.headless) {
+    // A worker: no API server, only its part of the model, alive while its head is.
+    process.on('SIGTERM', () => process.exit(0));
+    process.on('SIGINT', () => process.exit(0));
+    await joinHead(args.group, world, info, die);
+    info('gpu_model_runner.py:1273', `Starting to load model ${args.model} (pipeline stage ${args.group.rank} of ${args.group.nodes})...`);
+    return;
+  }
+  if (args.group) await awaitWorkers(args.group, world, info, die);
 
   const loadMs = Number(process.env.VLLM_DOUBLE_LOAD_MS ?? 500);
   const failure = process.env.VLLM_DOUBLE_FAIL;

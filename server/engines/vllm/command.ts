@@ -1,9 +1,10 @@
 import type { DeploymentSpec } from '../deployment-spec';
-import { extraArgProblems } from '../extra-args';
+import { extraArgProblems, extraArgValue } from '../extra-args';
 import { placedGpuEnv } from '../gpu-env';
 import { ggufOnlyProblem, HF_QUANTIZATION } from '../hf-quantization';
 import { ENGINE_API_KEY_ENV } from '../replica-secret';
 import type { EngineCommand, LaunchRequest } from '../types';
+import { GROUP_FLAGS, vllmGroupCommand } from './multinode';
 
 /**
  * Flags the deployment spec (or the placement) owns: an extra argument may not set them a second time,
@@ -31,6 +32,7 @@ const OWNED_FLAGS = new Set([
   '--api-key',
   '--data-parallel-size',
   '-dp',
+  ...GROUP_FLAGS,
 ]);
 
 /** vLLM's own `--quantization` names for the spec's values; int8 checkpoints carry their method in config.json. */
@@ -44,6 +46,9 @@ export function vllmSpecProblems(spec: DeploymentSpec): string[] {
   const gguf = ggufOnlyProblem('vLLM', spec, VLLM_QUANTIZATION);
   if (gguf) problems.push(gguf);
   problems.push(...extraArgProblems(spec.extraArgs, OWNED_FLAGS));
+  // Across hosts the executor follows how the group is formed (vLLM's own launch: mp; a Ray cluster: ray).
+  if (spec.pp > 1 && extraArgValue(spec.extraArgs, '--distributed-executor-backend') !== undefined)
+    problems.push("extra argument '--distributed-executor-backend' is chosen by the multi-node launch (ENCLAVE_VLLM_MULTINODE) when PP > 1");
   return problems;
 }
 
@@ -53,16 +58,14 @@ export function vllmCommand(launch: LaunchRequest, bin = process.env.ENCLAVE_VLL
   const problems = vllmSpecProblems(spec);
   if (problems.length) throw new VllmSpecError(problems.join('; '));
   const tp = spec.tp ?? 1;
-  if (launch.gpuIndices.length !== tp * spec.pp)
-    throw new VllmSpecError(`the placement gave ${launch.gpuIndices.length} GPU(s) but TP ${tp} x PP ${spec.pp} needs ${tp * spec.pp}`);
+  const group = launch.group;
+  // Across hosts each host runs one pipeline stage of TP GPUs; on one host it runs all TP x PP.
+  if (group && group.nodes !== spec.pp) throw new VllmSpecError(`the placement spread the replica over ${group.nodes} hosts but PP is ${spec.pp} (one stage per host)`);
+  const needed = group ? tp : tp * spec.pp;
+  if (launch.gpuIndices.length !== needed)
+    throw new VllmSpecError(`the placement gave ${launch.gpuIndices.length} GPU(s) but TP ${tp} x PP ${spec.pp} needs ${needed}${group ? ' on each host' : ''}`);
 
-  const args = [
-    'serve',
-    launch.modelLocation,
-    '--host',
-    launch.host,
-    '--port',
-    String(launch.port),
+  const engineArgs = [
     '--served-model-name',
     launch.servedName,
     '--tensor-parallel-size',
@@ -73,14 +76,16 @@ export function vllmCommand(launch: LaunchRequest, bin = process.env.ENCLAVE_VLL
     spec.dtype,
   ];
   const quantization = spec.quantization ? VLLM_QUANTIZATION[spec.quantization] : null;
-  if (quantization) args.push('--quantization', quantization);
-  if (spec.maxModelLen) args.push('--max-model-len', String(spec.maxModelLen));
-  args.push('--gpu-memory-utilization', String(spec.gpuMemoryUtilization));
-  args.push(...loraArgs(spec));
-  args.push(...spec.extraArgs);
+  if (quantization) engineArgs.push('--quantization', quantization);
+  if (spec.maxModelLen) engineArgs.push('--max-model-len', String(spec.maxModelLen));
+  engineArgs.push('--gpu-memory-utilization', String(spec.gpuMemoryUtilization));
+  engineArgs.push(...loraArgs(spec));
+  engineArgs.push(...spec.extraArgs);
+  if (group)
+    return vllmGroupCommand(launch, group, engineArgs, { vllm: bin, ray: process.env.ENCLAVE_RAY_BIN || 'ray', socketIfname: process.env.ENCLAVE_VLLM_SOCKET_IFNAME || undefined });
   return {
     file: bin,
-    args,
+    args: ['serve', launch.modelLocation, '--host', launch.host, '--port', String(launch.port), ...engineArgs],
     env: {
       ...placedGpuEnv(launch.gpuIndices),
       // vLLM then answers 401 on /v1/* without `Authorization: Bearer <secret>`; /health and /metrics stay open.
