@@ -2,12 +2,14 @@ import fs from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
-import type { Db } from '../db/client';
 import { listAssignments, replicaReportSchema, reportReplica } from '../fleet/nodes/assignments';
 import { recordHeartbeat } from '../fleet/nodes/heartbeat';
 import { recordStartMeasurement } from '../gpu/placement/start-measurements';
 import { startupMeasurementSchema } from '../engines/vllm/startup-log';
 import { authenticateNode, JoinError, redeemJoinToken } from '../fleet/nodes/join-tokens';
+import { issueNodeCertificate, requireNodeCertificate } from '../fleet/nodes/node-certificates';
+import { CsrError } from '../security/certificates/x509';
+import type { ApiDeps } from './context';
 import { TRAINER_INPUTS, type TrainerInput } from '../lifecycle/jobs/inputs';
 import { ingestTrainerReport, listTrainerAssignments, openTrainerInput, trainerReportSchema } from '../lifecycle/jobs/remote';
 import { MAX_RESUMES } from '../lifecycle/jobs/exit';
@@ -19,9 +21,13 @@ import { readJsonBody, sendJson } from './http-util';
 import type { RawRoute } from './route-table';
 
 /**
- * The agents' API under /api/agent (TLS is terminated by the ingress in front of the web role), raw
- * HTTP because agents are not browsers (a Bearer credential, a file download):
- *   POST /api/agent/join                 { token, node } → { nodeName, credential }
+ * The agents' API under /api/agent, raw HTTP because agents are not browsers (a Bearer credential, a
+ * file download). TLS is Enclave's own when ENCLAVE_TLS_CERT is set, else an ingress's. With Enclave's
+ * TLS, every call after the join also needs the node's client certificate (mutual TLS), which only the
+ * agent listener (ENCLAVE_AGENT_PORT, server/roles/agent-listener.ts) asks for: see nodeOf.
+ *   POST /api/agent/join                 { token, node, csr? } → { nodeName, credential, tls? }
+ *                                        (tls: the certificate, the CA's, its serial, notAfter, agentPort)
+ *   POST /api/agent/certificate          { csr } → a renewed client certificate (Bearer credential + current certificate)
  *   POST /api/agent/heartbeat            { gpus }                          (Bearer credential)
  *   GET  /api/agent/assignments          → { assignments: [...] }          (Bearer credential)
  *   POST /api/agent/replicas/:id         a replica report                  (Bearer credential)
@@ -33,6 +39,7 @@ import type { RawRoute } from './route-table';
  */
 const BODY_LIMIT = 1024 * 1024;
 const nullableNumber = z.number().finite().nullable();
+const csrField = z.string().min(1).max(16_000);
 const gpuSchema = z.object({
   index: z.number().int().min(0).max(1023),
   name: z.string().max(200).nullable(),
@@ -61,6 +68,8 @@ export const joinRequestSchema = z.object({
     cudaVersion: z.string().max(50).nullish(),
     address: z.string().url().max(500).nullish(),
   }),
+  /** A PKCS#10 request for the agent's own key: its client certificate when the control plane uses mutual TLS. */
+  csr: csrField.optional(),
 });
 const heartbeatSchema = z.object({ gpus: z.array(gpuSchema).max(64) });
 
@@ -73,11 +82,27 @@ function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   return result.data;
 }
 
-async function nodeOf(db: Db, req: IncomingMessage) {
+/**
+ * The calling node: its Bearer credential, and, when TLS is configured (deps.agentTls), also the client
+ * certificate it presented on the agent listener, which must be this node's, unrevoked.
+ */
+async function nodeOf(deps: ApiDeps, req: IncomingMessage) {
   const match = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '');
-  const node = match ? await authenticateNode(db, match[1]!) : null;
+  const node = match ? await authenticateNode(deps.db, match[1]!) : null;
   if (!node) throw new DomainError('UNAUTHORIZED', 'A node credential is required (join with `enclave agent --join URL --token T`)');
+  if (deps.agentTls) await requireNodeCertificate(deps.db, deps.agentTls, req, node);
   return node;
+}
+
+
+/** A CsrError as the 400 it is. */
+async function checkedCsr<T>(issue: () => Promise<T>): Promise<T> {
+  try {
+    return await issue();
+  } catch (e) {
+    if (e instanceof CsrError) throw new DomainError('BAD_REQUEST', `csr: ${e.message}`);
+    throw e;
+  }
 }
 
 /** A malformed id names nothing on this node. */
@@ -91,10 +116,13 @@ export const agentRoutes: RawRoute[] = [
     method: 'POST',
     path: '/api/agent/join',
     async handle({ deps, req, res }) {
-      const { token, node } = parse(joinRequestSchema, await readJsonBody(req, BODY_LIMIT));
+      const { token, node, csr } = parse(joinRequestSchema, await readJsonBody(req, BODY_LIMIT));
+      const tls = deps.agentTls;
+      if (tls && !csr) throw new DomainError('BAD_REQUEST', 'csr: this control plane requires mutual TLS, so the join must carry a certificate request (update the agent)');
       try {
-        const joined = await redeemJoinToken(deps.db, token, { ...node, topology: node.topology ?? null });
-        sendJson(res, 200, { nodeName: joined.node.name, credential: joined.credential });
+        const joined = await checkedCsr(() => redeemJoinToken(deps.db, token, { ...node, topology: node.topology ?? null }, tls && csr ? { tls, csr } : undefined));
+        const certificate = joined.certificate && { ...joined.certificate, agentPort: tls!.port };
+        sendJson(res, 200, { nodeName: joined.node.name, credential: joined.credential, ...(certificate ? { tls: certificate } : {}) });
       } catch (e) {
         if (e instanceof JoinError) throw new DomainError('UNAUTHORIZED', e.message);
         throw e;
@@ -102,10 +130,24 @@ export const agentRoutes: RawRoute[] = [
     },
   },
   {
+    // Renewal: a new certificate for a new key, asked with the current one (which stays valid until it
+    // expires, so requests in flight during the switch still pass).
+    method: 'POST',
+    path: '/api/agent/certificate',
+    async handle({ deps, req, res }) {
+      const node = await nodeOf(deps, req);
+      const tls = deps.agentTls;
+      if (!tls) throw new DomainError('NOT_FOUND', 'This control plane issues no client certificates (TLS is not configured)');
+      const { csr } = parse(z.object({ csr: csrField }), await readJsonBody(req, BODY_LIMIT));
+      const issued = await checkedCsr(() => issueNodeCertificate(deps.db, tls, node, csr));
+      sendJson(res, 200, { ...issued, agentPort: tls.port });
+    },
+  },
+  {
     method: 'POST',
     path: '/api/agent/heartbeat',
     async handle({ deps, req, res }) {
-      const node = await nodeOf(deps.db, req);
+      const node = await nodeOf(deps, req);
       const { gpus } = parse(heartbeatSchema, await readJsonBody(req, BODY_LIMIT));
       await recordHeartbeat(deps.db, node.name, gpus);
       sendJson(res, 200, { ok: true });
@@ -115,7 +157,7 @@ export const agentRoutes: RawRoute[] = [
     method: 'GET',
     path: '/api/agent/assignments',
     async handle({ deps, req, res }) {
-      const node = await nodeOf(deps.db, req);
+      const node = await nodeOf(deps, req);
       // Each with its replica's secret (TLS at the ingress): the agent holds no master key to derive it.
       sendJson(res, 200, { assignments: await listAssignments(deps.db, node.name, deps.masterKey) });
     },
@@ -124,7 +166,7 @@ export const agentRoutes: RawRoute[] = [
     method: 'POST',
     path: '/api/agent/replicas/:id',
     async handle({ deps, req, res, params }) {
-      const node = await nodeOf(deps.db, req);
+      const node = await nodeOf(deps, req);
       const replicaId = idParam(params.id, 'replica');
       const report = parse(replicaReportSchema, await readJsonBody(req, BODY_LIMIT));
       if (!(await reportReplica(deps.db, node.name, replicaId, report))) throw new DomainError('NOT_FOUND', 'No such replica on this node');
@@ -135,7 +177,7 @@ export const agentRoutes: RawRoute[] = [
     method: 'POST',
     path: '/api/agent/replicas/:id/start-measurement',
     async handle({ deps, req, res, params }) {
-      const node = await nodeOf(deps.db, req);
+      const node = await nodeOf(deps, req);
       const replicaId = idParam(params.id, 'replica');
       const measured = parse(startupMeasurementSchema, await readJsonBody(req, BODY_LIMIT));
       if (!(await recordStartMeasurement(deps.db, node.name, replicaId, measured))) throw new DomainError('NOT_FOUND', 'No such replica on this node');
@@ -146,7 +188,7 @@ export const agentRoutes: RawRoute[] = [
     method: 'GET',
     path: '/api/agent/jobs',
     async handle({ deps, req, res }) {
-      const node = await nodeOf(deps.db, req);
+      const node = await nodeOf(deps, req);
       sendJson(res, 200, { jobs: await listTrainerAssignments(deps.db, node.name) });
     },
   },
@@ -154,7 +196,7 @@ export const agentRoutes: RawRoute[] = [
     method: 'GET',
     path: '/api/agent/jobs/:id/input/:name',
     async handle({ deps, req, res, params }) {
-      const node = await nodeOf(deps.db, req);
+      const node = await nodeOf(deps, req);
       const jobId = idParam(params.id, 'job');
       const name = params.name!;
       if (!(TRAINER_INPUTS as readonly string[]).includes(name)) throw new DomainError('BAD_REQUEST', `No input named ${name}: one of ${TRAINER_INPUTS.join(', ')}`);
@@ -173,7 +215,7 @@ export const agentRoutes: RawRoute[] = [
     method: 'POST',
     path: '/api/agent/jobs/:id/report',
     async handle({ deps, req, res, params }) {
-      const node = await nodeOf(deps.db, req);
+      const node = await nodeOf(deps, req);
       const jobId = idParam(params.id, 'job');
       const report = parse(trainerReportSchema, await readJsonBody(req, BODY_LIMIT));
       sendJson(res, 200, await ingestTrainerReport(deps.db, node.name, jobId, report, { maxResumes: MAX_RESUMES }));

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Db } from '../db/client';
 import type { Env } from '../core/env';
+import type { AgentTls } from '../fleet/nodes/node-certificates';
 import { setRequestActor } from '../http/access-log';
 import { clientAddress } from '../security/client-address';
 import { getUserByToken, sessionToken, type SessionUser } from '../security/sessions';
@@ -12,6 +13,8 @@ export interface ApiDeps {
   env: Env;
   masterKey: Buffer;
   gatewayUrl: string;
+  /** Set when TLS is configured: the agents' API then requires mutual TLS (server/fleet/nodes/node-certificates.ts). */
+  agentTls?: AgentTls;
 }
 
 export interface ApiContext extends ApiDeps {

@@ -91,7 +91,8 @@ export async function runRoles(env: Env, roles: RoleSet): Promise<void> {
       const gateway = await startGatewayServer({ db, env, masterKey, redis: redis(), port: env.GATEWAY_PORT, host: env.HOST, hardening: env });
       stops.push(['gateway', () => gateway.close()]);
     }
-    const where = web ? `http://localhost:${web.port}` : roles.gateway ? `http://localhost:${env.GATEWAY_PORT}` : undefined;
+    const scheme = env.ENCLAVE_TLS_CERT ? 'https' : 'http';
+    const where = web ? `${scheme}://localhost:${web.port}` : roles.gateway ? `${scheme}://localhost:${env.GATEWAY_PORT}` : undefined;
     const names = Object.entries(roles).filter(([, on]) => on).map(([n]) => n).join(', ');
     process.stdout.write(where ? `Enclave is ready on ${where} (${names})\n` : `Enclave ${names} is running\n`);
   } catch (e) {

@@ -12,6 +12,11 @@ import { handleMetrics } from '../http/metrics';
 import { repoRoot } from '../http/next-build';
 import { applySiteRules } from '../http/site-rules';
 import { logRequest } from '../http/access-log';
+import { createListener, loadTls, type TlsSettings } from '../http/tls';
+import { loadCertificateAuthority } from '../security/certificates/ca';
+import type { AgentTls } from '../fleet/nodes/node-certificates';
+import { startAgentListener } from './agent-listener';
+import { startGatewayLoopback } from './gateway-loopback';
 
 export interface MountedGateway {
   handle(req: IncomingMessage, res: ServerResponse): void;
@@ -20,6 +25,8 @@ export interface MountedGateway {
 export interface WebServer {
   server: http.Server;
   port: number;
+  /** The agents' mTLS listener's port, when TLS is on. */
+  agentPort?: number;
   close(): Promise<void>;
 }
 
@@ -39,11 +46,26 @@ export async function startWebServer(opts: {
   host: string;
   gateway?: MountedGateway;
   gatewayUrl: string;
+  /** TLS for the listeners; unset: from env's ENCLAVE_TLS_* (plain HTTP when those are unset). */
+  tls?: TlsSettings | null;
 }): Promise<WebServer> {
+  const tls = opts.tls !== undefined ? opts.tls : loadTls(opts.env);
+  const closers: Array<() => Promise<void> | void> = [];
+  if (opts.tls === undefined && tls) closers.push(() => tls.close());
+  // With TLS: the agents' API requires their client certificates, issued by the install's CA.
+  const agentTls: AgentTls | undefined = tls
+    ? { ca: await loadCertificateAuthority(opts.db, opts.masterKey, opts.env), port: opts.env.ENCLAVE_AGENT_PORT, certLifetimeMs: opts.env.ENCLAVE_AGENT_CERT_DAYS * 86_400_000 }
+    : undefined;
+  let gatewayUrl = opts.gatewayUrl;
+  if (tls && opts.gateway) {
+    const loopback = await startGatewayLoopback(opts.gateway, opts.env);
+    closers.push(() => loopback.close());
+    gatewayUrl = loopback.url;
+  }
   const nextApp = next({ dev: false, dir: repoRoot, hostname: opts.host, port: opts.port });
   await nextApp.prepare();
   const handleNext = nextApp.getRequestHandler();
-  const api = createApiHandler({ db: opts.db, env: opts.env, masterKey: opts.masterKey, gatewayUrl: opts.gatewayUrl });
+  const api = createApiHandler({ db: opts.db, env: opts.env, masterKey: opts.masterKey, gatewayUrl, agentTls });
 
   const route = async (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '/';
@@ -80,7 +102,7 @@ export async function startWebServer(opts: {
   };
 
   // No Host header is refused by our own check (with a body that says so), not by Node's empty 400.
-  const server = http.createServer({ requireHostHeader: false }, (req, res) => {
+  const server = createListener((req, res) => {
     hardening.beforeRequest(req, res);
     route(req, res).catch((e) => {
       log.error('web request failed', { path: (req.url ?? '').split('?')[0], error: errorMessage(e) });
@@ -89,7 +111,7 @@ export async function startWebServer(opts: {
         res.end(JSON.stringify({ error: { message: 'Internal error', code: 'INTERNAL_SERVER_ERROR' } }));
       } else res.destroy();
     });
-  });
+  }, tls, { requireHostHeader: false });
   // Timeouts for receiving requests (never for streaming answers), the per-client connection cap, and
   // JSON answers for what Node's parser refuses.
   const hardening = hardenServer(server, opts.env);
@@ -98,9 +120,16 @@ export async function startWebServer(opts: {
     server.listen(opts.port, opts.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
+  let agentPort: number | undefined;
+  if (tls && agentTls) {
+    const agents = await startAgentListener({ env: opts.env, tls, ca: agentTls.ca, api, port: agentTls.port, host: opts.host });
+    closers.unshift(() => agents.close());
+    agentPort = agents.port;
+  }
   return {
     server,
     port,
+    agentPort,
     async close() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -108,6 +137,8 @@ export async function startWebServer(opts: {
         // Streams still open after a grace period are cut: shutdown must finish.
         setTimeout(() => server.closeAllConnections(), 3000).unref();
       });
+      // The agents' listener, then the loopback gateway listener the chats just drained went through.
+      for (const close of closers) await close();
       await nextApp.close().catch(() => {});
     },
   };

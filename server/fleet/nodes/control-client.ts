@@ -1,5 +1,7 @@
 import fs from 'node:fs';
-import { Readable } from 'node:stream';
+import http from 'node:http';
+import https from 'node:https';
+import tls from 'node:tls';
 import { pipeline } from 'node:stream/promises';
 import type { TrainerInput } from '../../lifecycle/jobs/inputs';
 import type { TrainerAssignment, TrainerReport } from '../../lifecycle/jobs/remote';
@@ -34,31 +36,114 @@ export function controlPlaneUrl(raw: string, allowInsecure = false): URL {
   );
 }
 
-async function call<T>(base: URL, path: string, init: { method: string; body?: unknown; credential?: string }): Promise<T> {
-  const res = await fetch(new URL(path, base), {
-    method: init.method,
-    headers: { ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}), ...(init.credential ? { authorization: `Bearer ${init.credential}` } : {}) },
-    body: init.body === undefined ? undefined : JSON.stringify(init.body),
-    signal: AbortSignal.timeout(15_000),
+/**
+ * How this agent reaches the control plane: the CAs it trusts for the control plane's server certificate
+ * (the system's, plus ENCLAVE_CONTROL_CA), and, once joined to a control plane that uses mutual TLS, its
+ * client key and certificate. One keep-alive agent per identity: a renewed certificate gets a new one.
+ */
+export interface Transport {
+  ca?: string[];
+  key?: string;
+  cert?: string;
+  agent?: https.Agent;
+}
+
+export function createTransport(opts: { ca?: string[]; key?: string; cert?: string } = {}): Transport {
+  const ca = opts.ca?.length ? [...tls.rootCertificates, ...opts.ca] : undefined;
+  return { ca, key: opts.key, cert: opts.cert, agent: new https.Agent({ keepAlive: true, ca, key: opts.key, cert: opts.cert, minVersion: 'TLSv1.2' }) };
+}
+
+/** A TLS failure as something an operator can act on. */
+function transportError(method: string, url: URL, e: NodeJS.ErrnoException, transport: Transport): Error {
+  const code = e.code ?? '';
+  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS_CERT_ALTNAME/.test(code) && !/ALERT/.test(code)) {
+    return new Error(`${method} ${url.pathname}: the control plane's certificate is not trusted (${code}): give its CA in ENCLAVE_CONTROL_CA`);
+  }
+  if (transport.cert && (/ALERT|SSL/.test(code) || code === 'ECONNRESET')) {
+    return new Error(`${method} ${url.pathname}: the control plane refused this agent's client certificate at the TLS handshake (${code || e.message}): expired, or from another CA; join again with a new token`);
+  }
+  return new Error(`${method} ${url.pathname}: ${e.message}`);
+}
+
+function send(url: URL, init: { method: string; headers: Record<string, string>; body?: string; timeoutMs: number }, transport: Transport): Promise<http.IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const secure = url.protocol === 'https:';
+    const req = (secure ? https : http).request(url, {
+      method: init.method,
+      headers: { ...init.headers, ...(init.body !== undefined ? { 'content-length': String(Buffer.byteLength(init.body)) } : {}) },
+      timeout: init.timeoutMs,
+      ...(secure ? { agent: transport.agent, ca: transport.ca, key: transport.key, cert: transport.cert, minVersion: 'TLSv1.2' as const } : {}),
+    });
+    req.on('response', resolve);
+    req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer within ${init.timeoutMs / 1000} s`), { code: 'ETIMEDOUT' })));
+    req.on('error', (e: NodeJS.ErrnoException) => reject(transportError(init.method, url, e, transport)));
+    req.end(init.body);
   });
-  const text = await res.text();
-  let body: { error?: { message?: string } } & Record<string, unknown>;
+}
+
+async function readText(res: http.IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of res) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function errorMessageOf(text: string): string {
+  try {
+    return (JSON.parse(text) as { error?: { message?: string } }).error?.message ?? '';
+  } catch {
+    return '';
+  }
+}
+
+async function callWith<T>(base: URL, path: string, init: { method: string; body?: unknown; credential?: string }, transport: Transport = {}): Promise<T> {
+  const res = await send(
+    new URL(path, base),
+    {
+      method: init.method,
+      headers: { ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}), ...(init.credential ? { authorization: `Bearer ${init.credential}` } : {}) },
+      body: init.body === undefined ? undefined : JSON.stringify(init.body),
+      timeoutMs: 15_000,
+    },
+    transport,
+  );
+  const text = await readText(res);
+  const status = res.statusCode ?? 0;
+  let body: Record<string, unknown>;
   try {
     body = JSON.parse(text);
   } catch {
-    throw new Error(`${init.method} ${path}: ${res.status} (not JSON)`);
+    throw new Error(`${init.method} ${path}: ${status} (not JSON)`);
   }
-  if (!res.ok) throw new Error(`${init.method} ${path}: ${res.status} ${body.error?.message ?? ''}`.trim());
+  if (status < 200 || status >= 300) throw new Error(`${init.method} ${path}: ${status} ${errorMessageOf(text)}`.trim());
   return body as T;
 }
 
-export async function joinControlPlane(base: URL, token: string, node: NodeRegistration): Promise<{ nodeName: string; credential: string }> {
-  return call(base, '/api/agent/join', { method: 'POST', body: { token, node } });
+/** A client certificate as the control plane issues it (at the join, or renewed). */
+export interface IssuedClientCertificate {
+  certificate: string;
+  caCertificate: string;
+  serial: string;
+  notAfter: string;
+  agentPort: number;
 }
 
-/** A remote agent's view of the control plane, authenticated with its node credential. */
-export function controlPlaneClient(base: URL, credential: string) {
+export async function joinControlPlane(
+  base: URL,
+  token: string,
+  node: NodeRegistration,
+  opts: { csr?: string; transport?: Transport } = {},
+): Promise<{ nodeName: string; credential: string; tls?: IssuedClientCertificate }> {
+  return callWith(base, '/api/agent/join', { method: 'POST', body: { token, node, ...(opts.csr ? { csr: opts.csr } : {}) } }, opts.transport);
+}
+
+/**
+ * A remote agent's view of the control plane, authenticated with its node credential (and, with mutual
+ * TLS, the client certificate of `transport()`, read per call so a renewed certificate applies at once).
+ */
+export function controlPlaneClient(base: URL, credential: string, transport: () => Transport = () => ({})) {
+  const call = <T>(b: URL, path: string, init: { method: string; body?: unknown; credential?: string }) => callWith<T>(b, path, init, transport());
   return {
+    renewCertificate: (csr: string) => call<IssuedClientCertificate>(base, '/api/agent/certificate', { method: 'POST', body: { csr }, credential }),
     heartbeat: (gpus: GpuInfo[]) => call<{ ok: true }>(base, '/api/agent/heartbeat', { method: 'POST', body: { gpus }, credential }).then(() => undefined),
     store: {
       assignments: async () => (await call<{ assignments: Assignment[] }>(base, '/api/agent/assignments', { method: 'GET', credential })).assignments,
@@ -69,24 +154,16 @@ export function controlPlaneClient(base: URL, credential: string) {
     jobs: {
       assignments: async () => (await call<{ jobs: TrainerAssignment[] }>(base, '/api/agent/jobs', { method: 'GET', credential })).jobs,
       report: (jobId: string, report: TrainerReport) => call<{ offset: number; cancel: boolean }>(base, `/api/agent/jobs/${jobId}/report`, { method: 'POST', body: report, credential }),
-      download: (jobId: string, input: TrainerInput, outPath: string) => download(new URL(`/api/agent/jobs/${jobId}/input/${input}`, base), credential, outPath),
+      download: (jobId: string, input: TrainerInput, outPath: string) => download(new URL(`/api/agent/jobs/${jobId}/input/${input}`, base), credential, outPath, transport()),
     } satisfies TrainerJobClient,
   };
 }
 
 /** A job input streamed to a private file; its row count comes in a header. Large inputs take their time. */
-async function download(url: URL, credential: string, outPath: string): Promise<number> {
-  const res = await fetch(url, { headers: { authorization: `Bearer ${credential}` }, signal: AbortSignal.timeout(30 * 60_000) });
-  if (!res.ok || !res.body) {
-    const text = await res.text().catch(() => '');
-    let message = '';
-    try {
-      message = (JSON.parse(text) as { error?: { message?: string } }).error?.message ?? '';
-    } catch {
-      // not JSON
-    }
-    throw new Error(`GET ${url.pathname}: ${res.status} ${message}`.trim());
-  }
-  await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), fs.createWriteStream(outPath, { mode: 0o600 }));
-  return Number(res.headers.get('x-enclave-rows') ?? 0);
+async function download(url: URL, credential: string, outPath: string, transport: Transport): Promise<number> {
+  const res = await send(url, { method: 'GET', headers: { authorization: `Bearer ${credential}` }, timeoutMs: 30 * 60_000 }, transport);
+  const status = res.statusCode ?? 0;
+  if (status !== 200) throw new Error(`GET ${url.pathname}: ${status} ${errorMessageOf(await readText(res))}`.trim());
+  await pipeline(res, fs.createWriteStream(outPath, { mode: 0o600 }));
+  return Number(res.headers['x-enclave-rows'] ?? 0);
 }

@@ -3,6 +3,8 @@ import { and, eq, gt, isNull, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { gpuNodes, joinTokens } from '../../db/schema';
 import { registerNode, type NodeRegistration, type NodeRow } from './register';
+import { csrPublicKey } from '../../security/certificates/x509';
+import { issueNodeCertificate, revokeNodeCertificates, type AgentTls, type IssuedNodeCertificate } from './node-certificates';
 
 /**
  * Remote agents join with a one-time token and from then on authenticate with a node credential. Both are
@@ -31,8 +33,15 @@ export async function createJoinToken(db: Db, opts: { ttlHours?: number; created
  * Spends the token (once, atomically: two agents racing with the same token get one node between them),
  * registers the node and issues its credential, revoking any earlier credential of that node.
  */
-export async function redeemJoinToken(db: Db, token: string, reg: NodeRegistration): Promise<{ node: NodeRow; credential: string }> {
+export async function redeemJoinToken(
+  db: Db,
+  token: string,
+  reg: NodeRegistration,
+  mtls?: { tls: AgentTls; csr: string },
+): Promise<{ node: NodeRow; credential: string; certificate?: IssuedNodeCertificate }> {
   if (!token.startsWith(JOIN_PREFIX)) throw new JoinError('This is not a join token (run `enclave nodes join-token` on the control plane)');
+  // A bad certificate request is refused before the token is spent.
+  if (mtls) csrPublicKey(mtls.csr);
   return db.transaction(async (tx) => {
     const [spent] = await tx
       .update(joinTokens)
@@ -45,7 +54,10 @@ export async function redeemJoinToken(db: Db, token: string, reg: NodeRegistrati
     await tx.delete(joinTokens).where(and(eq(joinTokens.usedByNodeId, node.id), isNull(joinTokens.usedAt)));
     const credential = CREDENTIAL_PREFIX + randomBytes(32).toString('base64url');
     await tx.insert(joinTokens).values({ tokenHash: hashOf('node', credential), usedByNodeId: node.id, expiresAt: new Date(Date.now() + CREDENTIAL_LIFETIME_MS) });
-    return { node, credential };
+    if (!mtls) return { node, credential };
+    // A rejoin replaces the node's certificates as it replaces its credential.
+    await revokeNodeCertificates(tx, node.id);
+    return { node, credential, certificate: await issueNodeCertificate(tx, mtls.tls, node, mtls.csr) };
   });
 }
 

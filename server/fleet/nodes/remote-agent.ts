@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,11 +8,14 @@ import { launcherFor } from '../engine-launch';
 import { createReplicaSupervisor } from '../replica-supervisor';
 import { readInventory } from '../../gpu/inventory';
 import type { Inventory } from '../../gpu/types';
-import { controlPlaneClient, controlPlaneUrl, joinControlPlane } from './control-client';
+import { controlPlaneClient, controlPlaneUrl, createTransport, joinControlPlane } from './control-client';
+import { createCsr, generateRsaKey } from '../../security/certificates/x509';
 import { nodeLabels } from './labels';
 import { createTrainerRunner } from './remote-trainers';
 
-type SavedCredential = { joinUrl: string; nodeName: string; credential: string };
+/** What a joined agent keeps (mode 0600): its credential and, with mutual TLS, its key and certificate. */
+type SavedCredential = { joinUrl: string; nodeName: string; credential: string; tls?: SavedTls };
+type SavedTls = { key: string; certificate: string; caCertificate: string; agentPort: number };
 
 /**
  * Where a remote host's engines listen, which is also the address the gateway dials: loopback would not
@@ -24,6 +28,22 @@ function remoteEngineHost(env: Env): string {
   return host;
 }
 
+/** The PEM of ENCLAVE_CONTROL_CA, checked to be a certificate. */
+function readControlCa(file: string): string {
+  let pem: string;
+  try {
+    pem = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`ENCLAVE_CONTROL_CA: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? errorMessage(e)})`);
+  }
+  try {
+    new X509Certificate(pem);
+  } catch {
+    throw new ConfigError(`ENCLAVE_CONTROL_CA: ${file} does not hold a PEM certificate`);
+  }
+  return pem;
+}
+
 /**
  * An agent on another host: joins the control plane once with a one-time token (the credential it gets
  * back is kept in <dataDir>/agent-credential.json, mode 0600, so a restart needs no new token), then
@@ -34,7 +54,17 @@ function remoteEngineHost(env: Env): string {
  */
 export async function startRemoteAgent(
   env: Env,
-  opts: { joinUrl: string; token?: string; nodeName?: string; pollMs?: number; heartbeatMs?: number; trainerPollMs?: number; inventory?: () => Promise<Inventory> },
+  opts: {
+    joinUrl: string;
+    token?: string;
+    nodeName?: string;
+    pollMs?: number;
+    heartbeatMs?: number;
+    trainerPollMs?: number;
+    /** How often the client certificate's remaining lifetime is checked (mutual TLS). */
+    certificateCheckMs?: number;
+    inventory?: () => Promise<Inventory>;
+  },
 ) {
   const base = controlPlaneUrl(opts.joinUrl, env.ENCLAVE_ALLOW_INSECURE_JOIN);
   const engineHost = remoteEngineHost(env);
@@ -48,23 +78,60 @@ export async function startRemoteAgent(
   } catch {
     // Not joined yet.
   }
+  // The control plane's server certificate: the system's CAs, plus the one named for it.
+  const controlCa = env.ENCLAVE_CONTROL_CA ? [readControlCa(env.ENCLAVE_CONTROL_CA)] : undefined;
+  const save = (next: SavedCredential) => {
+    fs.mkdirSync(env.dataDir, { recursive: true });
+    // Written aside then renamed: a crash mid-write never leaves the agent without its identity.
+    fs.writeFileSync(`${savedPath}.tmp`, JSON.stringify(next), { mode: 0o600 });
+    fs.renameSync(`${savedPath}.tmp`, savedPath);
+  };
   if (!saved || opts.token) {
     if (!opts.token) throw new Error('This agent has not joined yet: pass --token (from `enclave nodes join-token` on the control plane)');
     const inv = await inventory();
-    const joined = await joinControlPlane(base, opts.token, {
-      name: nodeName,
-      labels: nodeLabels(env),
-      gpus: inv.gpus,
-      topology: inv.topology,
-      driverVersion: inv.driverVersion ?? null,
-      cudaVersion: inv.cudaVersion ?? null,
-    });
-    saved = { joinUrl: base.href, nodeName: joined.nodeName, credential: joined.credential };
-    fs.mkdirSync(env.dataDir, { recursive: true });
-    fs.writeFileSync(savedPath, JSON.stringify(saved), { mode: 0o600 });
-    log.info('agent joined the control plane', { node: joined.nodeName, control: base.origin });
+    // A certificate request always goes along (the key never leaves this host); a control plane without
+    // TLS of its own ignores it.
+    const { privateKeyPem } = generateRsaKey();
+    const joined = await joinControlPlane(
+      base,
+      opts.token,
+      { name: nodeName, labels: nodeLabels(env), gpus: inv.gpus, topology: inv.topology, driverVersion: inv.driverVersion ?? null, cudaVersion: inv.cudaVersion ?? null },
+      { csr: createCsr(privateKeyPem, nodeName), transport: createTransport({ ca: controlCa }) },
+    );
+    saved = {
+      joinUrl: base.href,
+      nodeName: joined.nodeName,
+      credential: joined.credential,
+      ...(joined.tls ? { tls: { key: privateKeyPem, certificate: joined.tls.certificate, caCertificate: joined.tls.caCertificate, agentPort: joined.tls.agentPort } } : {}),
+    };
+    save(saved);
+    log.info('agent joined the control plane', { node: joined.nodeName, control: base.origin, mutualTls: Boolean(joined.tls) });
   }
-  const client = controlPlaneClient(base, saved.credential);
+  // With mutual TLS every call after the join goes to the agent listener, with this node's certificate.
+  const identity = saved;
+  const apiBase = new URL(base);
+  if (identity.tls) apiBase.port = String(identity.tls.agentPort);
+  let transport = createTransport({ ca: controlCa, key: identity.tls?.key, cert: identity.tls?.certificate });
+  const client = controlPlaneClient(apiBase, identity.credential, () => transport);
+
+  /** Renews the client certificate once less than a third of its lifetime is left; the old one stays valid until it expires. */
+  const renewIfDue = async () => {
+    const current = identity.tls;
+    if (!current) return;
+    const cert = new X509Certificate(current.certificate);
+    const from = new Date(cert.validFrom).getTime();
+    const to = new Date(cert.validTo).getTime();
+    if (to - Date.now() > (to - from) / 3) return;
+    const { privateKeyPem } = generateRsaKey();
+    const renewed = await client.renewCertificate(createCsr(privateKeyPem, identity.nodeName));
+    identity.tls = { key: privateKeyPem, certificate: renewed.certificate, caCertificate: renewed.caCertificate, agentPort: renewed.agentPort };
+    save(identity);
+    const previous = transport;
+    transport = createTransport({ ca: controlCa, key: privateKeyPem, cert: renewed.certificate });
+    // Requests in flight on the old connections finish; new ones use the new certificate.
+    setTimeout(() => previous.agent?.destroy(), 30_000).unref();
+    log.info('agent client certificate renewed', { node: identity.nodeName, serial: renewed.serial, notAfter: renewed.notAfter });
+  };
   const defaults = { threads: env.ENCLAVE_LLAMACPP_THREADS, context: env.ENCLAVE_LLAMACPP_CONTEXT, sequences: env.ENCLAVE_LLAMACPP_SEQUENCES };
   const supervisor = createReplicaSupervisor({ store: client.store, dataDir: env.dataDir, launcherFor: (engine) => launcherFor(engine, defaults), host: engineHost });
 
@@ -94,18 +161,25 @@ export async function startRemoteAgent(
   // The first heartbeat is awaited so that a revoked credential fails the start, not a log line later.
   await client.heartbeat((await inventory()).gpus);
   timers.set('heartbeat', setTimeout(loop('heartbeat', opts.heartbeatMs ?? 5_000, async () => client.heartbeat((await inventory()).gpus)), opts.heartbeatMs ?? 5_000));
+  if (identity.tls) {
+    await renewIfDue();
+    timers.set('certificate', setTimeout(loop('certificate', opts.certificateCheckMs ?? 60_000, renewIfDue), opts.certificateCheckMs ?? 60_000));
+  }
   await loop('replicas', opts.pollMs ?? 2_000, () => supervisor.sync())();
   // Trainers report their log every second: the job page's loss chart follows at that pace.
   await loop('trainers', opts.trainerPollMs ?? 1_000, () => trainers.sync())();
 
   return {
-    nodeName: saved.nodeName,
+    nodeName: identity.nodeName,
+    /** The client certificate in use (PEM), with mutual TLS. */
+    certificate: () => identity.tls?.certificate,
     supervisor,
     trainers,
     async stop() {
       stopped = true;
       for (const t of timers.values()) clearTimeout(t);
       await Promise.all(inFlight.values());
+      transport.agent?.destroy();
       // Trainers keep running (hours of work); the next agent adopts them. Replicas stop gracefully.
       trainers.release();
       await supervisor.stopAll();

@@ -78,7 +78,13 @@ export function csrPublicKey(csrPem: string): forge.pki.rsa.PublicKey {
     const message = (e as Error).message ?? '';
     throw new CsrError(/OID is not RSA|not RSA/i.test(message) ? 'The certificate request must be for an RSA key' : 'The certificate request is not a PEM PKCS#10 request');
   }
-  if (!csr.verify()) throw new CsrError('The certificate request is not signed by its own key');
+  let signed = false;
+  try {
+    signed = csr.verify();
+  } catch {
+    // forge throws, rather than answer false, for a signature that does not decrypt under the key.
+  }
+  if (!signed) throw new CsrError('The certificate request is not signed by its own key');
   const publicKey = csr.publicKey as forge.pki.rsa.PublicKey | null;
   if (!publicKey) throw new CsrError('The certificate request carries no public key');
   if (publicKey.n.bitLength() < RSA_BITS) throw new CsrError(`The certificate request's key is too short (${publicKey.n.bitLength()} bits; at least ${RSA_BITS})`);
