@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DATASET_FORMATS } from '../db/schema';
 import { ingestDataset } from '../lifecycle/datasets/ingest';
+import { artifactStore } from '../artifacts';
 import { errorMessage, log } from '../core/log';
 import { extendBodyDeadline } from '../http/hardening';
 import { drainRequest } from '../http/request-body';
@@ -78,7 +79,7 @@ async function upload(deps: RouteCall['deps'], req: RouteCall['req'], res: Route
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > maxBytes) throw new DomainError('PAYLOAD_TOO_LARGE', `The file is larger than the limit of ${maxBytes} bytes`);
 
-    const result = await ingestDataset(deps.db, deps.masterKey, deps.env.dataDir, req, {
+    const result = await ingestDataset(deps.db, deps.masterKey, artifactStore(deps.env, deps.db, deps.masterKey), req, {
       ownerId: user.id,
       name: params.name,
       format: params.format === 'auto' ? undefined : params.format,

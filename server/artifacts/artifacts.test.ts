@@ -14,6 +14,8 @@ import { dirBackend } from './dir-backend';
 import { s3Backend } from './s3-backend';
 import { ArtifactStore, dataKeysOf } from './store';
 import { FRAME_BYTES } from './sealed-format';
+import { checkArtifactStore } from './config';
+import { ConfigError, parseEnv } from '../core/env';
 
 const MiB = 1024 * 1024;
 /** A marker repeated through the plaintext: if the store kept plaintext anywhere, it would be found at rest. */
@@ -218,6 +220,17 @@ describe('S3 settings that cannot work fail with a message, not a stack', () => 
   it('a bucket that does not exist', async () => {
     const backend = s3Backend(s3.settings({ bucket: 'no-such-bucket' }));
     await expect(backend.check()).rejects.toMatchObject({ code: 'NO_BUCKET', message: expect.stringMatching(/bucket no-such-bucket does not exist at http:\/\/127\.0\.0\.1:\d+/) });
+  });
+
+  it('checked at start from the settings: one line naming the store and the cause', async () => {
+    const settings = { ENCLAVE_DATA_DIR: dir, ENCLAVE_ARTIFACTS: 's3', ENCLAVE_S3_ENDPOINT: s3.endpoint, ENCLAVE_S3_FORCE_PATH_STYLE: 'true', ENCLAVE_S3_ACCESS_KEY_ID: 'S3RVER', ENCLAVE_S3_SECRET_ACCESS_KEY: 'S3RVER' };
+    await expect(checkArtifactStore(parseEnv({ ...settings, ENCLAVE_S3_BUCKET: 'missing-bucket' }))).rejects.toThrow(
+      new ConfigError(`Artifact store s3://missing-bucket/ at ${s3.endpoint}: The S3 bucket missing-bucket does not exist at ${s3.endpoint} (ENCLAVE_S3_BUCKET): create it, or fix the name`),
+    );
+    expect(await checkArtifactStore(parseEnv({ ...settings, ENCLAVE_S3_BUCKET: s3.bucket }))).toBe(`s3://${s3.bucket}/ at ${s3.endpoint}`);
+    await expect(checkArtifactStore(parseEnv({ ...settings, ENCLAVE_S3_SECRET_ACCESS_KEY: '', ENCLAVE_S3_BUCKET: s3.bucket }))).rejects.toThrow(/set both, or neither/);
+    expect(() => parseEnv({ ENCLAVE_ARTIFACTS: 's3', ENCLAVE_S3_BUCKET: 'Bad_Bucket' })).toThrow(/ENCLAVE_S3_BUCKET: must be an S3 bucket name/);
+    await expect(checkArtifactStore(parseEnv({ ENCLAVE_DATA_DIR: dir, ENCLAVE_ARTIFACTS: 's3' }))).rejects.toThrow(/ENCLAVE_S3_BUCKET: required with ENCLAVE_ARTIFACTS=s3/);
   });
 
   it('an endpoint nobody answers at', async () => {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { ConfigError, type Env } from '../core/env';
+import path from 'node:path';
+import { ConfigError, env, type Env } from '../core/env';
 import type { Db } from '../db/client';
 import { ArtifactError, type ArtifactBackend } from './backend';
 import { dirBackend } from './dir-backend';
@@ -76,7 +77,14 @@ const backends = new Map<string, ArtifactBackend>();
  * a data directory of their own) is the directory store over it.
  */
 export function artifactBackend(e: ArtifactEnv): ArtifactBackend {
-  const id = JSON.stringify([e.ENCLAVE_ARTIFACTS, e.ENCLAVE_ARTIFACTS_DIR ?? e.dataDir, e.ENCLAVE_S3_ENDPOINT, e.ENCLAVE_S3_BUCKET, e.ENCLAVE_S3_PREFIX]);
+  // Every setting the backend is made from (an in-memory key, never logged).
+  const id = JSON.stringify([
+    e.ENCLAVE_ARTIFACTS,
+    e.ENCLAVE_ARTIFACTS_DIR ?? e.dataDir,
+    ...(e.ENCLAVE_ARTIFACTS === 's3'
+      ? [e.ENCLAVE_S3_ENDPOINT, e.ENCLAVE_S3_BUCKET, e.ENCLAVE_S3_REGION, e.ENCLAVE_S3_PREFIX, e.ENCLAVE_S3_ACCESS_KEY_ID, e.ENCLAVE_S3_ACCESS_KEY_ID_FILE, e.ENCLAVE_S3_SECRET_ACCESS_KEY, e.ENCLAVE_S3_SECRET_ACCESS_KEY_FILE, e.ENCLAVE_S3_FORCE_PATH_STYLE, e.ENCLAVE_S3_SSE, e.ENCLAVE_S3_SSE_KMS_KEY_ID, e.ENCLAVE_S3_PART_MB]
+      : []),
+  ]);
   let backend = backends.get(id);
   if (!backend) backends.set(id, (backend = backendFrom(e)));
   return backend;
@@ -84,6 +92,28 @@ export function artifactBackend(e: ArtifactEnv): ArtifactBackend {
 
 /** The sealed store over the configured backend, opening and sealing with this database's data keys. */
 export const artifactStore = (e: ArtifactEnv, db: Db, masterKey: Buffer) => new ArtifactStore(artifactBackend(e), dataKeysOf(db, masterKey));
+
+/**
+ * The store that holds what the install with data directory `dataDir` keeps: the configured one (a shared
+ * directory or S3) when it is this process's own data directory, else the directory store over `dataDir`
+ * (a test's or a tool's directory of its own). Code that is handed only a data directory (job deps,
+ * maintenance) reaches the configured store through this, without every caller carrying a second handle.
+ */
+export function backendForDataDir(dataDir: string): ArtifactBackend {
+  let configured: Env;
+  try {
+    configured = env();
+  } catch {
+    // A process that never parsed a valid configuration (a tool run with bare variables) has only the directory.
+    return dirBackend(dataDir);
+  }
+  return path.resolve(dataDir) === configured.dataDir ? artifactBackend(configured) : dirBackend(dataDir);
+}
+
+/** A sealed store given either a store or a data directory (see backendForDataDir). */
+export function storeFor(where: ArtifactStore | string, db: Db, masterKey: Buffer): ArtifactStore {
+  return typeof where === 'string' ? new ArtifactStore(backendForDataDir(where), dataKeysOf(db, masterKey)) : where;
+}
 
 /**
  * Where the store is, or a ConfigError that says why it cannot be used (run at start, before taking work:

@@ -4,4 +4,4 @@ export { dirBackend } from './dir-backend';
 export { s3Backend, type S3Settings } from './s3-backend';
 export { ArtifactStore, dataKeysOf, type DataKeys, type ArtifactInfo, type ByteRange } from './store';
 export { ArtifactWriter, type WrittenArtifact } from './writer';
-export { artifactBackend, artifactStore, backendFrom, checkArtifactStore, closeArtifactBackends, s3SettingsFrom, type ArtifactEnv } from './config';
+export { artifactBackend, artifactStore, backendForDataDir, storeFor, backendFrom, checkArtifactStore, closeArtifactBackends, s3SettingsFrom, type ArtifactEnv } from './config';

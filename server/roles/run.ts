@@ -13,6 +13,9 @@ import { startGatewayServer } from '../gateway/server';
 import { redis } from '../core/redis';
 import { startWorkers } from '../../workers/index';
 import { startAgent } from '../fleet/agent';
+import { checkArtifactStore } from '../artifacts';
+import cluster from 'node:cluster';
+import { gatewayWorkerCount, runGatewayPrimary } from './gateway-cluster';
 
 export interface RoleSet {
   web?: boolean;
@@ -26,6 +29,12 @@ export interface RoleSet {
  * requests, let jobs reach a safe point, flush request logs, stop engines, then Redis and PostgreSQL.
  */
 export async function runRoles(env: Env, roles: RoleSet): Promise<void> {
+  // The gateway alone, on several cores: this process becomes the primary of GATEWAY_WORKERS workers,
+  // each of which comes back here as a cluster worker and runs the role as a single gateway would.
+  const gatewayOnly = roles.gateway && !roles.web && !roles.worker && !roles.agent;
+  if (gatewayOnly && cluster.isPrimary && gatewayWorkerCount(env.GATEWAY_WORKERS) > 1) {
+    return runGatewayPrimary(env, gatewayWorkerCount(env.GATEWAY_WORKERS));
+  }
   const infra = await prepareInfrastructure(env);
   const { db, masterKey } = infra;
   const stops: Array<[string, () => Promise<void>]> = [];
@@ -51,8 +60,13 @@ export async function runRoles(env: Env, roles: RoleSet): Promise<void> {
   // listener left, which would kill the process in the middle of the ordered shutdown.
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  // A gateway worker whose primary is gone (killed with -9) stops too, rather than serve unsupervised.
+  if (cluster.isWorker) process.on('disconnect', () => void shutdown('gateway primary gone'));
 
   try {
+    // Web, worker and agent read and write artifacts: a store that cannot be used (a missing bucket, refused
+    // credentials) stops the start here with one line that says why, not at the first upload.
+    if (roles.web || roles.worker || roles.agent) log.info('artifact store ready', { where: await checkArtifactStore(env) });
     if (roles.web) {
       const admin = await ensureAdmin(db, env);
       if (admin.created && admin.oneTimePassword) {
@@ -94,7 +108,8 @@ export async function runRoles(env: Env, roles: RoleSet): Promise<void> {
     const scheme = env.ENCLAVE_TLS_CERT ? 'https' : 'http';
     const where = web ? `${scheme}://localhost:${web.port}` : roles.gateway ? `${scheme}://localhost:${env.GATEWAY_PORT}` : undefined;
     const names = Object.entries(roles).filter(([, on]) => on).map(([n]) => n).join(', ');
-    process.stdout.write(where ? `Enclave is ready on ${where} (${names})\n` : `Enclave ${names} is running\n`);
+    // A gateway worker's primary says it once for all of them.
+    if (!cluster.isWorker) process.stdout.write(where ? `Enclave is ready on ${where} (${names})\n` : `Enclave ${names} is running\n`);
   } catch (e) {
     process.stderr.write(`enclave: start failed: ${errorMessage(e)}\n`);
     await shutdown('start failure', 1);

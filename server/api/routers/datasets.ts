@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Datasets } from '../../lifecycle/datasets/access';
+import { artifactStore } from '../../artifacts';
 import type { ApiContext } from '../context';
 import { roleProcedure, router } from '../trpc';
 
@@ -8,7 +9,7 @@ const engineers = roleProcedure('admin', 'engineer');
 
 /** Datasets scoped to the caller (admins see everyone's); uploads go through POST /api/datasets. */
 function datasetsFor(ctx: ApiContext & { user: NonNullable<ApiContext['user']> }) {
-  return new Datasets(ctx.db, ctx.masterKey, { ...ctx.user, clientAddress: ctx.clientAddress }, ctx.env.dataDir);
+  return new Datasets(ctx.db, ctx.masterKey, { ...ctx.user, clientAddress: ctx.clientAddress }, artifactStore(ctx.env, ctx.db, ctx.masterKey));
 }
 
 export const datasetsRouter = router({

@@ -1,5 +1,3 @@
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import { and, desc, eq, isNull, type SQL } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { datasets, jobs, legalHolds, users, type Role } from '../../db/schema';
@@ -12,6 +10,7 @@ import { openDatasetRows } from './store';
 import type { TokenizerInfo } from './tokenizer';
 import type { DatasetValidation } from './validate';
 import { afterCommit } from '../../db/after-commit';
+import { storeFor, type ArtifactStore } from '../../artifacts';
 
 export type PreviewRow = { index: number; part: 'train' | 'heldOut'; messages: Message[] };
 /** What ingest.ts stores in a row's stats (the table types its JSON columns as any object). */
@@ -46,7 +45,8 @@ export class Datasets {
     private readonly db: Db,
     private readonly masterKey: Buffer,
     private readonly actor: DatasetActor,
-    private readonly dataDir: string,
+    /** The artifact store, or a data directory (see storeFor). */
+    private readonly artifacts: ArtifactStore | string,
   ) {}
 
   private scope(): SQL | undefined {
@@ -85,7 +85,7 @@ export class Datasets {
       });
     const rows: PreviewRow[] = [];
     const split = dataset.split as DatasetSplit;
-    for await (const row of openDatasetRows(this.db, this.masterKey, dataset.id, { part: 'all', dataDir: this.dataDir })) {
+    for await (const row of openDatasetRows(this.db, this.masterKey, dataset.id, { part: 'all', artifacts: storeFor(this.artifacts, this.db, this.masterKey) })) {
       rows.push({ ...row, part: isHeldOut(row.index, split) ? 'heldOut' : 'train' });
       if (rows.length >= limit) break;
     }
@@ -112,7 +112,7 @@ export class Datasets {
       throw e;
     }
     // Only once the delete is committed: a rolled-back delete must still find its file.
-    if (row) await afterCommit(() => fs.rm(path.join(this.dataDir, row!.storagePath), { force: true }));
+    if (row) await afterCommit(() => storeFor(this.artifacts, this.db, this.masterKey).delete(row!.storagePath));
     return { id: dataset.id };
   }
 }

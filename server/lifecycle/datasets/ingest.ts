@@ -1,12 +1,10 @@
 import { randomInt, randomUUID } from 'node:crypto';
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Db } from '../../db/client';
 import { datasets } from '../../db/schema';
-import { dataKeyForSealing } from '../../security/encryption';
 import { DomainError } from '../../core/errors';
+import { storeFor, type ArtifactStore } from '../../artifacts';
 import type { DatasetFormat } from './formats';
-import { SealedFileWriter } from './sealed-file';
 import { chooseSplit, type DatasetSplit } from './split';
 import { loadTokenizer } from './tokenizer';
 import { validateDataset, type LineError } from './validate';
@@ -29,43 +27,32 @@ export type IngestResult =
   | { ok: true; dataset: { id: string; name: string; format: DatasetFormat; rows: number; sizeBytes: number; sha256: string; split: DatasetSplit } }
   | { ok: false; message: string; lines: LineError[]; errorCount: number; truncated: boolean };
 
-/** Where a dataset's sealed file lives, relative to the data directory (the row stores this). */
-export const datasetStoragePath = (id: string) => path.join('datasets', `${id}.jsonl.enc`);
+/**
+ * A dataset's key in the artifact store (the row stores this). With the directory store over the data
+ * directory it is the file's path there, as it was before the store existed.
+ */
+export const datasetStoragePath = (id: string) => path.posix.join('datasets', `${id}.jsonl.enc`);
 
 /** A random seed when the uploader gave none: recorded with the split, so it can be rebuilt all the same. */
 export const newSplitSeed = () => randomInt(0, 2 ** 32 - 1);
 
-/** A partial file is written to with every chunk; one untouched this long was left by a process that died. */
-const ABANDONED_AFTER_MS = 60 * 60 * 1000;
-
-/** Best effort: a crash mid-upload must not leave sealed bytes behind for ever. */
-async function removeAbandonedPartials(dir: string): Promise<void> {
-  const names = await fs.readdir(dir).catch(() => [] as string[]);
-  for (const name of names.filter((n) => n.endsWith('.partial'))) {
-    const file = path.join(dir, name);
-    const stat = await fs.stat(file).catch(() => null);
-    if (stat && Date.now() - stat.mtimeMs > ABANDONED_AFTER_MS) await fs.rm(file, { force: true });
-  }
-}
-
 /**
  * Streams an upload once: every chunk is counted against the size limit, hashed and validated, and sealed
- * into a file beside its final name. Only when the whole file is valid and the split can be made is the file
- * renamed into place and the row inserted; on any failure the partial file is deleted and no row exists.
+ * into the artifact store as it arrives (a shared directory or S3: any web process may take the upload,
+ * any worker reads it). Only when the whole file is valid and the split can be made is the object completed
+ * and the row inserted; on any failure the partial object is discarded and no row exists.
+ * `artifacts`: the store, or a data directory (see storeFor).
  */
-export async function ingestDataset(db: Db, masterKey: Buffer, dataDir: string, source: AsyncIterable<Uint8Array>, input: IngestInput): Promise<IngestResult> {
+export async function ingestDataset(db: Db, masterKey: Buffer, artifacts: ArtifactStore | string, source: AsyncIterable<Uint8Array>, input: IngestInput): Promise<IngestResult> {
   const id = randomUUID();
   const storagePath = datasetStoragePath(id);
-  const finalPath = path.join(dataDir, storagePath);
-  await fs.mkdir(path.dirname(finalPath), { recursive: true, mode: 0o700 });
-  await removeAbandonedPartials(path.dirname(finalPath));
+  const store = storeFor(artifacts, db, masterKey);
   const tokenizer = await loadTokenizer(db, input.tokenizerVersionId);
   // Under the owner's own data key: erasing them destroys it (crypto-shredding).
-  const dataKey = await dataKeyForSealing(db, masterKey, input.ownerId);
-  const writer = await SealedFileWriter.create(`${finalPath}.partial`, dataKey);
+  const writer = await store.writer(storagePath, { owner: input.ownerId });
   // Sensitive data is counted over the whole file as it streams (types and counts: the dataset's level).
   const scanner = createDatasetScanner(await loadProtectionSettings(db));
-  let renamed = false;
+  let stored = false;
   try {
     let received = 0;
     async function* sealing(): AsyncGenerator<Buffer> {
@@ -90,9 +77,8 @@ export async function ingestDataset(db: Db, masterKey: Buffer, dataDir: string, 
     } catch (e) {
       throw new DomainError('BAD_REQUEST', `The split cannot be made: ${(e as Error).message}`);
     }
-    await writer.finish();
-    await fs.rename(writer.path, finalPath);
-    renamed = true;
+    const written = await writer.finish();
+    stored = true;
     const format = result.format!;
     const stats = { ...result.stats, tokenizer: tokenizer.info };
     const found = scanner.finish();
@@ -105,7 +91,7 @@ export async function ingestDataset(db: Db, masterKey: Buffer, dataDir: string, 
         storagePath,
         sha256: result.sha256,
         sizeBytes: result.bytes,
-        dataKeyId: dataKey.id,
+        dataKeyId: written.dataKeyId,
         rows: result.rows,
         stats,
         split,
@@ -116,7 +102,7 @@ export async function ingestDataset(db: Db, masterKey: Buffer, dataDir: string, 
     return { ok: true, dataset: { id, name: input.name, format, rows: result.rows, sizeBytes: result.bytes, sha256: result.sha256, split } };
   } catch (e) {
     await writer.abort();
-    if (renamed) await fs.rm(finalPath, { force: true });
+    if (stored) await store.delete(storagePath).catch(() => undefined);
     throw e;
   } finally {
     await tokenizer.dispose();

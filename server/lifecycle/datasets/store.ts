@@ -1,16 +1,14 @@
 import fs from 'node:fs';
-import path from 'node:path';
 import { once } from 'node:events';
 import { eq } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { datasets } from '../../db/schema';
 import { env } from '../../core/env';
-import { dataKeyForOpening } from '../../security/encryption';
+import { storeFor, type ArtifactStore } from '../../artifacts';
 import { DomainError } from '../../core/errors';
 import { isUuid } from '../../core/ids';
 import { checkRow, type DatasetFormat, type Message } from './formats';
 import { readLines } from './lines';
-import { readSealedFile } from './sealed-file';
 import { isHeldOut, type DatasetSplit } from './split';
 
 export type DatasetPart = 'train' | 'heldOut' | 'all';
@@ -18,8 +16,9 @@ export type DatasetPart = 'train' | 'heldOut' | 'all';
 export type DatasetRow = { index: number; messages: Message[] };
 export type StoreOptions = {
   part: DatasetPart;
-  /** Where the sealed files are; the configured data directory unless given (tests give their own). */
+  /** Where the sealed files are: a store, or a data directory (see storeFor); the configured store unless given. */
   dataDir?: string;
+  artifacts?: ArtifactStore;
 };
 
 // Stored files were validated whole at upload, so no line comes near this; it only bounds a corrupt one.
@@ -32,15 +31,15 @@ async function datasetRow(db: Db, datasetId: string) {
 }
 
 /**
- * The rows of a dataset, decrypted and normalised as they stream off disk, for the server's own jobs (this
+ * The rows of a dataset, decrypted and normalised as they stream from the artifact store, for the server's own jobs (this
  * does not check who asks: callers scope the dataset to a user first). `part` picks the side of the split
  * that was recorded at upload.
  */
 export async function* openDatasetRows(db: Db, masterKey: Buffer, datasetId: string, options: StoreOptions): AsyncGenerator<DatasetRow> {
   const row = await datasetRow(db, datasetId);
   const split = row.split as DatasetSplit;
-  const file = path.join(options.dataDir ?? env().dataDir, row.storagePath);
-  const plaintext = readSealedFile(file, (id) => dataKeyForOpening(db, masterKey, id));
+  const store = options.artifacts ?? storeFor(options.dataDir ?? env().dataDir, db, masterKey);
+  const plaintext = store.get(row.storagePath);
   let index = 0;
   for await (const line of readLines(plaintext, MAX_LINE_BYTES, () => undefined)) {
     if ('error' in line) throw new Error(`dataset ${row.id}: line ${line.number} cannot be read back (${line.error})`);
@@ -74,7 +73,7 @@ export async function writeDatasetPart(
   part: DatasetPart,
   outPath: string,
   format: DatasetFileFormat,
-  options: { dataDir?: string } = {},
+  options: { dataDir?: string; artifacts?: ArtifactStore } = {},
 ): Promise<{ rows: number; bytes: number }> {
   // An unknown id fails before any file is created.
   await datasetRow(db, datasetId);
@@ -82,7 +81,7 @@ export async function writeDatasetPart(
   let rows = 0;
   let bytes = 0;
   try {
-    for await (const row of openDatasetRows(db, masterKey, datasetId, { part, dataDir: options.dataDir })) {
+    for await (const row of openDatasetRows(db, masterKey, datasetId, { part, ...options })) {
       const text =
         format === 'jsonl-messages'
           ? `${JSON.stringify({ messages: row.messages })}\n`

@@ -1,11 +1,10 @@
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import { inArray, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { conversations, datasets } from '../../db/schema';
 import { afterCommit } from '../../db/after-commit';
 import { writeAudit } from '../../security/audit';
 import { classificationLevels, hasClassifications } from './levels';
+import { backendForDataDir } from '../../artifacts';
 
 export const RETENTION_BATCH = 500;
 
@@ -40,6 +39,7 @@ export async function applyRetention(db: Db, opts: { dataDir: string; now?: Date
   const classified = await hasClassifications(db);
   const now = opts.now ?? new Date();
   const result: RetentionResult = { conversations: {}, datasets: {}, keptOnHold: 0, keptInUse: 0 };
+  const artifacts = backendForDataDir(opts.dataDir);
 
   const convLevel = levelOf('conversation', sql`c.id`, classified, defaultLevel);
   const convHeld = sql`EXISTS (SELECT 1 FROM legal_holds h WHERE h.lifted_at IS NULL AND ((h.subject_kind = 'conversation' AND h.subject_id = c.id) OR (h.subject_kind = 'user' AND h.subject_id = c.user_id)))`;
@@ -70,7 +70,7 @@ export async function applyRetention(db: Db, opts: { dataDir: string; now?: Date
     await db.transaction(async (tx) => {
       await tx.delete(datasets).where(inArray(datasets.id, batch.rows.map((r) => r.id)));
       // The files go once the rows are gone for good: a rolled-back batch still finds its files.
-      await afterCommit(() => Promise.all(batch.rows.map((r) => fs.rm(path.join(opts.dataDir, r.storage_path), { force: true }))));
+      await afterCommit(() => Promise.all(batch.rows.map((r) => artifacts.delete(r.storage_path))));
     });
     for (const r of batch.rows) result.datasets[names[r.level]!] = (result.datasets[names[r.level]!] ?? 0) + 1;
     if (batch.rows.length < RETENTION_BATCH) break;

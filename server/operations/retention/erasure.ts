@@ -1,5 +1,3 @@
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { conversations, dataKeys, datasets, messages, users } from '../../db/schema';
@@ -10,6 +8,7 @@ import { DomainError } from '../../core/errors';
 import type { Env } from '../../core/env';
 import { isUuid } from '../../core/ids';
 import { errorMessage } from '../../core/log';
+import { backendForDataDir } from '../../artifacts';
 import { holdsOnPerson } from './holds';
 import { hasClassifications } from './levels';
 import { removeKeysFromBackups, type BackupKeyRemoval } from './backups';
@@ -215,8 +214,10 @@ export async function erasePerson(
     // person half-erased, and running the erasure again finishes it (both steps are idempotent); deferred,
     // a crash between the commit and them would leave files and backups holding the person with no
     // record to say so. The one report row below records the outcome of all of it.
-    for (const file of files) await fs.rm(path.join(input.dataDir, file), { force: true }).catch((e: unknown) => result.files.errors.push(errorMessage(e)));
-    const still = await Promise.all(files.map((f) => fs.stat(path.join(input.dataDir, f)).then(() => true, () => false)));
+    // The dataset files are in the artifact store (the data directory, a shared one, or S3).
+    const artifacts = backendForDataDir(input.dataDir);
+    for (const file of files) await artifacts.delete(file).catch((e: unknown) => result.files.errors.push(errorMessage(e)));
+    const still = await Promise.all(files.map((f) => artifacts.head(f).then((o) => o !== null, () => true)));
     result.files.remaining = still.filter(Boolean).length;
     result.files.deleted = files.length - result.files.remaining;
     if (mode === 'erase') result.backups = await removeKeysFromBackups(keyIds, { env: input.env, masterKey }).catch((e: unknown) => ({ skipped: `failed: ${errorMessage(e)}` }));

@@ -1,9 +1,8 @@
-import path from 'node:path';
 import { and, eq, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { conversations, datasets, loadTests, messages } from '../../db/schema';
-import { dataKeyForOpening, dataKeyForSealing, decryptText, encryptText } from '../../security/encryption';
-import { rewrapSealedFileKey } from '../../lifecycle/datasets/sealed-file';
+import { dataKeyForSealing, decryptText, encryptText } from '../../security/encryption';
+import { storeFor } from '../../artifacts';
 import { errorMessage, log } from '../../core/log';
 
 const BATCH = 200;
@@ -32,6 +31,7 @@ const titleKeyId = sql`('x' || encode(substring(c.title_enc from 1 for 4), 'hex'
 export async function resealUnderOwnerKeys(db: Db, masterKey: Buffer, opts: { dataDir: string; budget?: number }): Promise<ResealResult> {
   let budget = opts.budget ?? 20_000;
   const result: ResealResult = { messages: 0, titles: 0, datasets: 0, loadTests: 0, remaining: false };
+  const artifacts = storeFor(opts.dataDir, db, masterKey);
 
   while (budget > 0) {
     const rows = await db.execute<{ id: string; owner: string; key_id: number; content_enc: Buffer }>(sql`
@@ -77,7 +77,7 @@ export async function resealUnderOwnerKeys(db: Db, masterKey: Buffer, opts: { da
     for (const r of rows.rows) {
       try {
         const target = await dataKeyForSealing(db, masterKey, r.owner);
-        const newKeyId = await rewrapSealedFileKey(path.join(opts.dataDir, r.storage_path), (id) => dataKeyForOpening(db, masterKey, id), target);
+        const newKeyId = await artifacts.rewrap(r.storage_path, target);
         await db.update(datasets).set({ dataKeyId: newKeyId }).where(and(eq(datasets.id, r.id), eq(datasets.dataKeyId, r.key_id)));
         moved++;
       } catch (e) {
