@@ -11,6 +11,7 @@ import { GatewayError, sendError } from './errors';
 import { forward, withModel, type Exchange, type Fallback, type FallbackReason, type Outcome } from './forward';
 import { asJson, asSse, type CachedAnswer } from './cached-answer';
 import { cacheKey, createResponseCache, isCacheable } from './response-cache';
+import { publishBreakerChanges } from './breaker-state';
 import { assignVariant, isLive, type ExperimentRoute, type VariantRoute } from './experiments';
 import { hopMarker, loopRefusal } from './hop';
 import { createGatewayMetrics } from './metrics';
@@ -114,6 +115,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
   const metrics = createGatewayMetrics();
   // Exact-match answers, shared by every gateway process (response-cache.ts); none without Redis.
   const responseCache = opts.redis ? createResponseCache({ redis: opts.redis, prefix: env.REDIS_PREFIX, db, masterKey: opts.masterKey }) : null;
+  // Replicas set aside are shown on the deployment page, served by another role.
+  const stopPublishing = opts.redis ? publishBreakerChanges(opts.redis, env.REDIS_PREFIX) : null;
   const corsOrigins = parseCorsOrigins(env.ENCLAVE_CORS_ORIGINS);
   const limiter =
     opts.redis && env.GATEWAY_RATE_LIMIT_PER_MINUTE > 0
@@ -449,6 +452,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     },
     flushLogs: () => logs.flush(),
     async close() {
+      stopPublishing?.();
       table.close();
       protectionSettings.close();
       quotas?.close();

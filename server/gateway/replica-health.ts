@@ -26,7 +26,23 @@ function countSetAside(deployment: string) {
 }
 
 /** How long one probe may be in flight before another request may probe instead (the first was lost). */
-const PROBE_MS = 10_000;
+export const PROBE_MS = 10_000;
+
+/** A replica's breaker state as the deployment page shows it (published to Redis by the gateway: breaker-state.ts). */
+export type BreakerChange =
+  | { replicaId: string; state: 'set_aside'; until: number; failures: number }
+  | { replicaId: string; state: 'probing'; until: number }
+  | { replicaId: string; state: 'in_service' };
+
+const listeners = new Set<(change: BreakerChange) => void>();
+/** Hears every change of state (not every failure); returns the way to stop. */
+export function onBreakerChange(listener: (change: BreakerChange) => void): () => void {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+function announce(change: BreakerChange) {
+  for (const l of listeners) l(change);
+}
 
 /** Whether a replica may take a request now (not set aside, and not already being probed). */
 export function inService(r: Replica, now: number): boolean {
@@ -36,16 +52,21 @@ export function inService(r: Replica, now: number): boolean {
 
 /** Called when a request is sent to it: a set-aside replica past its cooldown gets this one as its probe. */
 export function sending(r: Replica, now: number): void {
-  if (r.setAsideUntil && now >= r.setAsideUntil) r.probeUntil = now + PROBE_MS;
+  if (r.setAsideUntil && now >= r.setAsideUntil) {
+    r.probeUntil = now + PROBE_MS;
+    announce({ replicaId: r.id, state: 'probing', until: r.probeUntil });
+  }
 }
 
 /** It answered (any status below 500): it is in service again. */
 export function succeeded(r: Replica): void {
   if (r.failures === 0 && !r.setAsideUntil) return;
   if (r.setAsideUntil) log.info('gateway: replica back in service', { replica: r.id });
+  const wasAside = !!r.setAsideUntil;
   r.failures = 0;
   r.setAsideUntil = 0;
   r.probeUntil = 0;
+  if (wasAside) announce({ replicaId: r.id, state: 'in_service' });
 }
 
 /** It failed: counted, and set aside for the cooldown at the limit (again, when a probe fails). */
@@ -58,6 +79,7 @@ export function failed(r: Replica, now: number, s: BreakerSettings, route: { nam
       countSetAside(route.deploymentId);
     }
     r.setAsideUntil = now + s.cooldownMs;
+    announce({ replicaId: r.id, state: 'set_aside', until: r.setAsideUntil, failures: r.failures });
   }
 }
 

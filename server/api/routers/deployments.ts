@@ -13,6 +13,7 @@ import { dryRun, dryRunSchema } from '../../gpu/placement/dry-run';
 import { estimateForVersion } from '../../gpu/placement/model-config';
 import { estimateErrors, listStartMeasurements } from '../../gpu/placement/measurement-views';
 import { replicaLogTail } from '../../lifecycle/replica-logs';
+import { gatewaySettingsSchema, getGatewaySettings, updateGatewaySettings } from '../../lifecycle/deployment-gateway';
 import { roleProcedure, router } from '../trpc';
 
 const read = roleProcedure('admin', 'engineer', 'viewer');
@@ -30,6 +31,9 @@ export const deploymentsRouter = router({
   logs: read
     .input(z.object({ replicaId: z.string().uuid(), tail: z.number().int().min(1).max(5_000).optional() }))
     .query(({ ctx, input }) => replicaLogTail(ctx.db, input.replicaId, input.tail)),
+  /** Cache, timeouts, retry budget, fallbacks, and each replica's breaker state (set aside / probing). */
+  gateway: read.input(byId).query(({ ctx, input }) => getGatewaySettings(ctx.db, input.id)),
+  setGateway: write.input(gatewaySettingsSchema).mutation(({ ctx, input }) => updateGatewaySettings(ctx.db, ctx.user, input)),
   create: write.input(createDeploymentSchema).mutation(({ ctx, input }) => createDeployment(ctx.db, ctx.user, input, { masterKey: ctx.masterKey })),
   scale: write
     .input(byId.extend({ replicas: z.number().int().min(0).max(64) }))
