@@ -9,6 +9,19 @@ import { openUpstreamKey, sealedKeyOf } from '../engines/upstream/keys';
 import { loadExperiments, type ExperimentRoute } from './experiments';
 import { inService } from './replica-health';
 import type { Replica, Route } from './routes';
+import { isPrivateAddress } from '../core/net/private-address';
+import { isIP } from 'node:net';
+
+/**
+ * An engine replica at a public IP address over plain HTTP. Engines answer HTTP with the replica's secret
+ * in every request, so they are used only over TLS or at a private address (host names were resolved and
+ * checked by the agent that reported them).
+ */
+function exposedEngine(url: URL): boolean {
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  return url.protocol === 'http:' && isIP(host) !== 0 && !isPrivateAddress(host);
+}
+const refusedExposed = new Set<string>();
 
 export type { Replica, Route } from './routes';
 
@@ -96,6 +109,12 @@ export function createRoutingTable(db: Db, refreshMs = 2_000, masterKey?: Buffer
         url = new URL(r.url);
       } catch {
         continue; // a replica with a broken URL cannot serve; the agent reports it elsewhere
+      }
+      if (!route.upstream && exposedEngine(url)) {
+        // Its secret would cross another network in clear: never used (agents refuse such a host too).
+        if (!refusedExposed.has(r.id)) log.error('gateway: replica not used: plain HTTP to a public address', { replica: r.id, deployment: route.name, host: url.host });
+        refusedExposed.add(r.id);
+        continue;
       }
       const previous = replicasById.get(r.id);
       const replica: Replica = {

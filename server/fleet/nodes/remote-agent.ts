@@ -1,8 +1,10 @@
 import { X509Certificate } from 'node:crypto';
+import dns from 'node:dns/promises';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, type Env } from '../../core/env';
+import { isPrivateAddress } from '../../core/net/private-address';
 import { errorMessage, log } from '../../core/log';
 import { launcherFor } from '../engine-launch';
 import { createReplicaSupervisor } from '../replica-supervisor';
@@ -25,6 +27,27 @@ type SavedTls = { key: string; certificate: string; caCertificate: string; agent
 function remoteEngineHost(env: Env): string {
   const host = env.ENCLAVE_ENGINE_HOST ?? (['0.0.0.0', '::', '[::]'].includes(env.HOST) ? undefined : env.HOST);
   if (!host) throw new ConfigError('ENCLAVE_ENGINE_HOST must be set on a remote agent: the private address the gateway reaches this host at (its engines listen there only)');
+  return host;
+}
+
+/**
+ * The engine host, once every address it resolves to is private (or loopback): engines speak plain HTTP
+ * with their replica's secret in each request, so they must never listen where another network reaches
+ * them. A public address stops the start, saying so.
+ */
+async function privateEngineHost(host: string): Promise<string> {
+  let addresses: string[];
+  try {
+    addresses = (await dns.lookup(host.replace(/^\[(.*)\]$/, '$1'), { all: true })).map((a) => a.address);
+  } catch (e) {
+    throw new ConfigError(`ENCLAVE_ENGINE_HOST: ${host} does not resolve (${(e as NodeJS.ErrnoException).code ?? errorMessage(e)})`);
+  }
+  const exposed = addresses.filter((a) => !isPrivateAddress(a));
+  if (exposed.length) {
+    throw new ConfigError(
+      `ENCLAVE_ENGINE_HOST: ${host} is ${exposed.join(', ')}, not a private address: engines answer plain HTTP (their replica secret in every request), so they listen only on a private network (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7) or loopback`,
+    );
+  }
   return host;
 }
 
@@ -67,7 +90,7 @@ export async function startRemoteAgent(
   },
 ) {
   const base = controlPlaneUrl(opts.joinUrl, env.ENCLAVE_ALLOW_INSECURE_JOIN);
-  const engineHost = remoteEngineHost(env);
+  const engineHost = await privateEngineHost(remoteEngineHost(env));
   const inventory = opts.inventory ?? (() => readInventory());
   const nodeName = opts.nodeName ?? env.ENCLAVE_NODE_NAME ?? os.hostname();
   const savedPath = path.join(env.dataDir, 'agent-credential.json');
