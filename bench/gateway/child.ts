@@ -3,7 +3,7 @@
  * queries with process.cpuUsage() (microsecond resolution, unlike /proc ticks), and exit cleanly when
  * told to or when the parent goes away.
  */
-export function serveBenchChild(port: number, close: () => Promise<void>): void {
+export function serveBenchChild(port: number, close: () => Promise<void>, cpu: () => NodeJS.CpuUsage = () => process.cpuUsage()): void {
   const send = (msg: unknown) => process.send?.(msg);
   let closing = false;
   const stop = async () => {
@@ -13,7 +13,7 @@ export function serveBenchChild(port: number, close: () => Promise<void>): void 
     process.exit(0);
   };
   process.on('message', (msg: { id?: number; cmd?: string }) => {
-    if (msg.cmd === 'cpu') send({ id: msg.id, cpu: process.cpuUsage() });
+    if (msg.cmd === 'cpu') send({ id: msg.id, cpu: cpu() });
     if (msg.cmd === 'stop') void stop();
   });
   process.on('disconnect', () => void stop());

@@ -25,7 +25,7 @@ export function startChild(file: string, args: string[], env: Record<string, str
   let nextId = 0;
   const waiting = new Map<number, (ms: number) => void>();
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${file} did not start within 30 s`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`${file} did not start within 120 s`)), 120_000);
     proc.once('exit', (code) => reject(new Error(`${file} exited with ${code} before listening`)));
     proc.on('message', (msg: { event?: string; port?: number; id?: number; cpu?: NodeJS.CpuUsage }) => {
       if (msg.event === 'listening') {

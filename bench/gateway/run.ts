@@ -21,7 +21,8 @@ import { percentile, runStreams, type Sample } from './load';
  */
 const here = path.dirname(fileURLToPath(import.meta.url));
 const MODEL_PATH = path.resolve(here, '../../../shared/models/stories260K.gguf');
-const PATHS = ['direct', 'proxy', 'gateway', 'quotas'] as const;
+// gateway2: the same gateway as GATEWAY_WORKERS=2 runs it (two workers on one port; issue 14, part 5).
+const PATHS = ['direct', 'proxy', 'gateway', 'quotas', 'gateway2'] as const;
 type PathName = (typeof PATHS)[number];
 
 
@@ -74,7 +75,14 @@ async function main() {
       GATEWAY_RATE_LIMIT_PER_MINUTE: '0',
       NODE_ENV: 'production',
     });
-    children.push(proxy, llamaProxy, gateway);
+    const gateway2 = await startChild('gateway-cluster-process.ts', ['2'], {
+      DATABASE_URL: t.url,
+      ENCLAVE_MASTER_KEY: masterKey,
+      ENCLAVE_DATA_DIR: os.tmpdir(),
+      GATEWAY_RATE_LIMIT_PER_MINUTE: '0',
+      NODE_ENV: 'production',
+    });
+    children.push(proxy, llamaProxy, gateway, gateway2);
     const headers = { authorization: `Bearer ${key}` };
     const headersOf = (p: PathName) => (p === 'quotas' ? { authorization: `Bearer ${limitedKey}` } : headers);
 
@@ -117,7 +125,7 @@ async function main() {
     const noCpu = { url: engine.url, cpuMs: async () => 0 };
     // Let V8 optimise every server's hot path before anything is measured, so the one-stream run is not timing the JIT.
     const warmBody = JSON.stringify({ model: 'bench-double', messages: [{ role: 'user', content: 'warm up' }], stream: true, max_tokens: 16 });
-    for (const target of [noCpu, proxy, gateway]) await runStreams(target.url + '/v1/chat/completions', warmBody, headers, 50, 300);
+    for (const target of [noCpu, proxy, gateway, gateway2]) await runStreams(target.url + '/v1/chat/completions', warmBody, headers, 50, 300);
     await runStreams(gateway.url + '/v1/chat/completions', warmBody, headersOf('quotas'), 50, 300);
     // BENCH_CONCURRENCY=200 runs one level only (with BENCH_PROFILE_DIR, to profile it); targets need all three.
     const only = process.env.BENCH_CONCURRENCY ? Number(process.env.BENCH_CONCURRENCY) : null;
@@ -129,14 +137,14 @@ async function main() {
       [200, 800],
     ] as const) {
       if (only !== null && c !== only) continue;
-      runs[`double_c${c}`] = await measure('bench-double', { direct: noCpu, proxy, gateway, quotas: gateway }, () => engine.cpuMs(), c, total);
+      runs[`double_c${c}`] = await measure('bench-double', { direct: noCpu, proxy, gateway, quotas: gateway, gateway2 }, () => engine.cpuMs(), c, total);
       print(`engine double, ${c} concurrent`, runs[`double_c${c}`]!);
     }
     const llamaDirect = { url: llama.url, cpuMs: async () => 0 };
     const llamaPid = llama.pid;
     runs.llamacpp_c1 = await measure(
       'bench-stories',
-      { direct: llamaDirect, proxy: llamaProxy, gateway, quotas: gateway },
+      { direct: llamaDirect, proxy: llamaProxy, gateway, quotas: gateway, gateway2 },
       async () => procCpuMs(llamaPid),
       1,
       20,
@@ -181,6 +189,14 @@ async function main() {
     console.log(
       `\nMachine: ${machine.cpus} CPUs (${machine.cpuModel}), Node ${machine.node}, ${machine.memGiB} GiB, load average ${machine.loadAverageAtStart} → ${machine.loadAverageAtEnd}; ran ${round((Date.now() - started) / 1000, 1)} s`,
     );
+    // One worker against two (GATEWAY_WORKERS): the added TTFT p50 target for each, and CPU per stream.
+    console.log('\nGateway workers (1 vs 2 on one port; +TTFT p50 target: ≤ bare proxy + 0.5 ms)');
+    for (const [name, r] of Object.entries(runs).filter(([n]) => n.startsWith('double'))) {
+      const holds = (p: 'gateway' | 'gateway2') => ok(r[p].addedTtftP50 <= r.proxy.addedTtftP50 + 0.5);
+      console.log(
+        `  ${name.padEnd(14)} proxy +${r.proxy.addedTtftP50} ms | 1 worker +${r.gateway.addedTtftP50} ms ${holds('gateway')}, ${r.gateway.serverCpuMsPerStream} cpu ms/stream | 2 workers +${r.gateway2.addedTtftP50} ms ${holds('gateway2')}, ${r.gateway2.serverCpuMsPerStream} cpu ms/stream`,
+      );
+    }
     const allHold = targets.every((tg) => tg.ttftP50 && tg.ttftP99 && tg.cpu);
     console.log(JSON.stringify({ bench: 'gateway', machine, runs, targets, quotaTargets, allTargetsHold: allHold }));
   } finally {
