@@ -61,6 +61,7 @@ export async function startAgent(db: Db, env: Env, opts: AgentOptions): Promise<
     launcherFor: (engine) => launcherFor(engine, defaults),
     // Loopback unless the gateway runs on another host (a pod per role): then this host's private address.
     host: env.ENCLAVE_ENGINE_HOST,
+    multinode: env.ENCLAVE_VLLM_MULTINODE,
     startTimeoutMs: opts.startTimeoutMs,
     healthEveryMs: opts.healthEveryMs,
   });

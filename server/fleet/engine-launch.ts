@@ -1,7 +1,7 @@
 import type { Assignment } from './nodes/assignments';
 import { createLlamaCppDriver, type LlamaCppDefaults } from '../engines/llamacpp/driver';
 import { engineDriver } from '../engines/registry';
-import type { EngineDriver, Readiness } from '../engines/types';
+import type { EngineDriver, GroupLaunch, Readiness } from '../engines/types';
 import { storedSpec } from '../engines/stored-spec';
 import type { DetachedCommand } from '../process/detached-process';
 
@@ -10,7 +10,7 @@ export type { LlamaCppDefaults };
 /** What the supervisor needs from an engine: its driver, fed from an assignment. */
 export interface EngineLauncher {
   /** The engine gets the assignment's secret (its environment, not its command line) and requires it on /v1. */
-  command(assignment: Assignment, port: number, host: string): DetachedCommand | null;
+  command(assignment: Assignment, port: number, host: string, group?: GroupLaunch): DetachedCommand | null;
   /** Ready only when the engine lists the model to a caller holding `apiKey`, the replica's secret. */
   probeReady(baseUrl: string, servedName: string, apiKey: string, signal?: AbortSignal): Promise<Readiness>;
   diagnose(logTail: string): string | null;
@@ -18,14 +18,20 @@ export interface EngineLauncher {
 
 function fromDriver(driver: EngineDriver): EngineLauncher {
   return {
-    command(a, port, host) {
+    command(a, port, host, group) {
       if (!a.modelLocation) throw new Error(`deployment ${a.servedName} has no model version to run`);
+      if (a.group && !group) throw new Error(`replica ${a.servedName} spans ${a.group.nodes} hosts but no group launch was given`);
+      if (group && driver.name !== 'vllm') throw new Error(`${driver.name} cannot run one replica across hosts; only vLLM can`);
+      const worker = group !== undefined && group.rank > 0;
       // Never an engine open to anyone: a control plane too old to send secrets gets no engine at all.
-      if (!a.secret) throw new Error(`the assignment of ${a.servedName} carries no replica secret (is the control plane older than this agent?)`);
+      // A group's worker serves no API, so it has (and needs) no secret.
+      if (!a.secret && !worker) throw new Error(`the assignment of ${a.servedName} carries no replica secret (is the control plane older than this agent?)`);
       const stored = storedSpec({ engine: a.engine, spec: a.spec, desiredReplicas: 1 });
-      // "Auto" TP means the planner chose it: the replica's GPUs on this node are TP x PP of them.
+      // "Auto" TP means the planner chose it: the replica's GPUs on this node are TP x PP of them, or,
+      // across hosts, TP of them (one pipeline stage per host).
+      const perNode = group ? 1 : stored.pp;
       const spec =
-        stored.tp === undefined && a.gpuIndices.length > 0 ? { ...stored, tp: Math.max(1, Math.floor(a.gpuIndices.length / stored.pp)) } : stored;
+        stored.tp === undefined && a.gpuIndices.length > 0 ? { ...stored, tp: Math.max(1, Math.floor(a.gpuIndices.length / perNode)) } : stored;
       return driver.command({
         deploymentId: a.deploymentId,
         replicaId: a.replicaId,
@@ -35,7 +41,8 @@ function fromDriver(driver: EngineDriver): EngineLauncher {
         gpuIndices: a.gpuIndices,
         host,
         port,
-        apiKey: a.secret,
+        apiKey: worker ? '' : a.secret,
+        group,
       });
     },
     probeReady: (baseUrl, servedName, apiKey, signal) => driver.probeReady(baseUrl, servedName, signal, apiKey),

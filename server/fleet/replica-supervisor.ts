@@ -6,6 +6,9 @@ import { adoptProcess, commandLineOf, isAlive, readLogTail, spawnDetached, type 
 import type { EngineLauncher } from './engine-launch';
 import type { StartupMeasurement } from '../engines/vllm/startup-log';
 import { logSize, measureStart } from './start-measure';
+import { groupLaunchFor, isWorkerOf, waitForListening, workerMayStart } from './group-launch';
+import { formatRendezvous } from '../engines/vllm/multinode';
+import type { GroupLaunch } from '../engines/types';
 
 /** Where an agent reads its assignments and writes what became of them: the database, or the control API. */
 export interface ReplicaStore {
@@ -26,6 +29,8 @@ export interface SupervisorOptions {
   stopGraceMs?: number;
   /** How often a ready engine's /health is checked (3 failures in a row: unhealthy). */
   healthEveryMs?: number;
+  /** How a multi-node replica this host heads forms its group (ENCLAVE_VLLM_MULTINODE); workers follow their head. */
+  multinode?: GroupLaunch['mode'];
 }
 
 type Handle = {
@@ -131,7 +136,10 @@ export function createReplicaSupervisor(opts: SupervisorOptions) {
     try {
       const port = await freePort();
       if (abandoned) return;
-      const command = launcher.command(a, port, host);
+      const group = a.group ? groupLaunchFor(a, host, opts.multinode ?? 'mp', await otherFreePort(port)) : undefined;
+      if (group && 'wait' in group) return;
+      if (group && group.rank > 0) return await launchWorker(a, launcher, group);
+      const command = launcher.command(a, port, host, group);
       if (!command) return;
       const logPath = path.join(opts.dataDir, 'logs', `${a.replicaId}.log`);
       const logOffset = logSize(logPath);
@@ -140,12 +148,45 @@ export function createReplicaSupervisor(opts: SupervisorOptions) {
       handle = { assignment: a, proc, url, launcher, stopping: false, reports: Promise.resolve(), logOffset };
       handles.set(a.replicaId, handle);
       watchExit(handle);
-      await report(handle, a.replicaId, { status: 'starting', pid: proc.pid, port, url, logPath, lastError: null });
-      await awaitReady(handle, Date.now() + startTimeoutMs);
+      await report(handle, a.replicaId, { status: 'starting', pid: proc.pid, port, url, logPath, lastError: null, ...(group ? { rendezvous: null } : {}) });
+      const deadline = Date.now() + startTimeoutMs;
+      if (group && !(await publishRendezvous(handle, group, deadline))) return;
+      await awaitReady(handle, deadline);
     } catch (e) {
       if (handle) handles.delete(a.replicaId);
       await report(handle, a.replicaId, { status: 'failed', lastError: `could not start the engine: ${errorMessage(e)}` });
     }
+  }
+
+  /**
+   * A group's head opens its meeting point first; once it accepts connections the agent publishes it on
+   * the replica row, and only then do the members' agents start the workers (head first, always).
+   */
+  async function publishRendezvous(handle: Handle, group: GroupLaunch, deadline: number): Promise<boolean> {
+    const { replicaId } = handle.assignment;
+    const current = () => !abandoned && !handle.stopping && handles.get(replicaId) === handle;
+    if (await waitForListening(group.masterAddr, group.masterPort, current, deadline)) {
+      await report(handle, replicaId, { rendezvous: formatRendezvous(group.mode, group.masterAddr, group.masterPort) });
+      return true;
+    }
+    if (!current()) return false;
+    handle.stopping = true;
+    handles.delete(replicaId);
+    await handle.proc.stop(graceMs);
+    await report(handle, replicaId, { status: 'failed', lastError: explain(handle, `the group's head did not listen on its master port ${group.masterPort} within ${Math.round(startTimeoutMs / 1000)} s`) });
+    return false;
+  }
+
+  /** A group's worker: no API, no readiness of its own (the group is ready when its head is); its exit fails the group. */
+  async function launchWorker(a: Assignment, launcher: EngineLauncher, group: GroupLaunch): Promise<void> {
+    const command = launcher.command(a, 0, host, group);
+    if (!command) return;
+    const logPath = path.join(opts.dataDir, 'logs', `${a.replicaId}.log`);
+    const proc = spawnDetached(command, logPath);
+    const handle: Handle = { assignment: a, proc, url: '', launcher, stopping: false, reports: Promise.resolve(), logOffset: logSize(logPath) };
+    handles.set(a.replicaId, handle);
+    watchExit(handle);
+    await report(handle, a.replicaId, { status: 'starting', pid: proc.pid, logPath, lastError: null });
   }
 
   /** An earlier agent's engine: adopt it when it is the same process and healthy, else record the loss. */
@@ -153,6 +194,15 @@ export function createReplicaSupervisor(opts: SupervisorOptions) {
     const launcher = opts.launcherFor(a.engine);
     const pid = a.pid!;
     const cmdline = commandLineOf(pid);
+    if (a.group && a.group.rank > 0) {
+      // A worker has nothing to probe: alive and still pointed at its head is all there is to know.
+      const logPath = a.logPath ?? path.join(opts.dataDir, 'logs', `${a.replicaId}.log`);
+      if (!launcher || !isAlive(pid) || !isWorkerOf(cmdline, a)) return report(undefined, a.replicaId, { status: 'failed', lastError: 'worker process was gone when the agent restarted' });
+      const handle: Handle = { assignment: a, proc: adoptProcess(pid, logPath), url: '', launcher, stopping: false, reports: Promise.resolve() };
+      handles.set(a.replicaId, handle);
+      watchExit(handle);
+      return;
+    }
     // A recycled pid belongs to some other program: never adopt or signal it.
     const sameProcess = isAlive(pid) && (cmdline === null || (a.port !== null && cmdline.includes(String(a.port))));
     const logPath = a.logPath ?? path.join(opts.dataDir, 'logs', `${a.replicaId}.log`);
@@ -215,6 +265,8 @@ export function createReplicaSupervisor(opts: SupervisorOptions) {
       if (handle && !active) work.push(stopHandle(handle));
       else if (handle && a.secret !== handle.assignment.secret) work.push(retireForNewSecret(handle));
       else if (!handle && active && a.engine !== 'upstream' && !pending.has(a.replicaId)) {
+        // A group's worker starts only once its head listens (the next pass after it publishes).
+        if (a.group && a.group.rank > 0 && a.pid === null && !workerMayStart(a)) continue;
         // Launch and adoption run in the background: one slow engine must not hold up the others.
         const task = a.pid === null ? (a.status === 'starting' ? launch(a) : report(undefined, a.replicaId, { status: 'failed', lastError: 'replica has no process' })) : adopt(a);
         pending.add(a.replicaId);
@@ -256,6 +308,14 @@ export function createReplicaSupervisor(opts: SupervisorOptions) {
     /** Launches and adoptions still in progress. */
     busy: () => pending.size > 0,
   };
+}
+
+/** A second free port for a group head's master (the OS may hand out the API's port again). */
+async function otherFreePort(taken: number): Promise<number> {
+  for (;;) {
+    const port = await freePort();
+    if (port !== taken) return port;
+  }
 }
 
 const WILDCARDS = new Set(['0.0.0.0', '::', '[::]', '']);

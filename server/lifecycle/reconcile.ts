@@ -11,6 +11,7 @@ import { deriveDeploymentStatus, failureStage } from './deployment-status';
 import { stopReplicas } from './deployments';
 import { assignReplica, choosePlacement, lockPlacement, releaseAllocations, type Choice } from '../gpu/placement/claims';
 import { storedSpec } from '../engines/stored-spec';
+import { enforceGroups, groupHosts, placeMembers } from './replica-groups';
 
 type DeploymentRow = typeof deployments.$inferSelect;
 type ReplicaRow = typeof deploymentReplicas.$inferSelect;
@@ -53,6 +54,8 @@ export async function reconcileDeployment(db: Db, deploymentId: string, opts: Re
     const [dep] = await tx.select().from(deployments).where(eq(deployments.id, deploymentId)).for('update');
     if (!dep) return;
     const listActive = () => tx.select().from(deploymentReplicas).where(and(eq(deploymentReplicas.deploymentId, dep.id), ne(deploymentReplicas.status, 'stopped')));
+    // Multi-node replicas: a lost member fails its whole group; members of an ended start are stopped.
+    await enforceGroups(tx, dep.id);
     let replicas = await listActive();
 
     if (dep.status === 'stopped' || dep.desiredReplicas === 0) {
@@ -85,7 +88,8 @@ export async function reconcileDeployment(db: Db, deploymentId: string, opts: Re
       }
       const [row] = await tx.insert(deploymentReplicas).values({ deploymentId: dep.id, nodeName: choice.node, gpuIndices: choice.gpus, url: '', status: 'starting' }).returning();
       await assignReplica(tx, row!.id, choice);
-      await recordEvent(tx, dep.id, 'scale', `replica ${short(row!.id)} placed on ${choice.node}${choice.gpus.length ? ` GPUs ${choice.gpus.join(',')}` : ''}${claimedFrom(choice)}`, row!.id);
+      await placeMembers(tx, row!.id, 0, choice);
+      await recordEvent(tx, dep.id, 'scale', `replica ${short(row!.id)} placed on ${choice.node}${choice.gpus.length ? ` GPUs ${choice.gpus.join(',')}` : ''}${groupHosts(choice)}${claimedFrom(choice)}`, row!.id);
     }
 
     replicas = await listActive();
@@ -146,10 +150,11 @@ async function handleFailure(tx: DbOrTx, dep: DeploymentRow, r: ReplicaRow, opts
   const now = new Date();
   await tx
     .update(deploymentReplicas)
-    .set({ status: 'starting', nodeName: choice.node, gpuIndices: choice.gpus, url: '', pid: null, port: null, restarts: r.restarts + 1, startedAt: now, updatedAt: now })
+    .set({ status: 'starting', nodeName: choice.node, gpuIndices: choice.gpus, url: '', pid: null, port: null, rendezvous: null, restarts: r.restarts + 1, startedAt: now, updatedAt: now })
     .where(eq(deploymentReplicas.id, r.id));
   await assignReplica(tx, r.id, choice);
-  await recordEvent(tx, dep.id, 'restart', `replica ${short(r.id)} restart ${r.restarts + 1} on ${choice.node}${choice.gpus.length ? ` GPUs ${choice.gpus.join(',')}` : ''}${claimedFrom(choice)}`, r.id);
+  await placeMembers(tx, r.id, r.restarts + 1, choice);
+  await recordEvent(tx, dep.id, 'restart', `replica ${short(r.id)} restart ${r.restarts + 1} on ${choice.node}${choice.gpus.length ? ` GPUs ${choice.gpus.join(',')}` : ''}${groupHosts(choice)}${claimedFrom(choice)}`, r.id);
 }
 
 async function probeUpstream(db: Db, dep: DeploymentRow, opts: ReconcileOptions): Promise<Map<string, Readiness>> {

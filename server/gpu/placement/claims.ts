@@ -44,9 +44,20 @@ export async function plannerNodes(tx: DbOrTx): Promise<(PlannerNode & { id: str
   }));
 }
 
-/** `basis`: what the claim came from, in plain words ("measured on … start of …", or the estimate). */
+/** One host of a replica spread over several (vLLM pipeline parallel): rank 1.. after the head. */
+export interface MemberPlacement {
+  rank: number;
+  nodeId: string;
+  node: string;
+  gpus: number[];
+}
+
+/**
+ * `basis`: what the claim came from, in plain words ("measured on … start of …", or the estimate).
+ * `node`/`gpus` are the head's (rank 0: the replica's API); `members` the other hosts, when several.
+ */
 export type Choice =
-  | { feasible: true; nodeId: string; node: string; gpus: number[]; claimBytes: number; plan?: PlacementPlan; basis?: string }
+  | { feasible: true; nodeId: string; node: string; gpus: number[]; claimBytes: number; plan?: PlacementPlan; basis?: string; members?: MemberPlacement[] }
   | { feasible: false; reasons: string[]; plan?: PlacementPlan };
 
 /** CPU engines need no GPU: any healthy node with the labels, the one running the fewest replicas first. */
@@ -116,31 +127,34 @@ export async function choosePlacement(tx: DbOrTx, spec: DeploymentSpec, opts: Pl
 const ESTIMATE = "the estimate from the model's config.json (no measured start of this model, dtype, quantization, TP and GPU type yet)";
 
 function planOn(nodes: (PlannerNode & { id: string })[], spec: DeploymentSpec, policy: Policy, claimPerGpu: ClaimPerGpu): Choice {
-  // One replica row runs on one node: pipeline parallel across nodes is planned (dry run) but not run.
+  // Only vLLM runs one replica across hosts (one pipeline stage per host, PP of them); every other engine
+  // gets one node.
+  const hosts = spec.engine === 'vllm' ? spec.pp : 1;
   const plan = planPlacement(nodes, {
     engine: spec.engine,
     labels: spec.labels,
     tp: spec.tp,
     pp: spec.pp,
-    maxPp: 1,
+    maxPp: hosts,
     claimPerGpu,
     gpuMemoryUtilization: spec.gpuMemoryUtilization,
     policy,
   });
-  if (!plan.feasible || plan.placements.length !== 1) {
-    return { feasible: false, reasons: plan.reasons.length ? plan.reasons : ['no node has room for this deployment'], plan };
+  if (!plan.feasible || plan.placements.length !== hosts) {
+    const why = hosts === 1 && spec.pp > 1 ? [`${spec.engine} cannot run one replica across hosts (pipeline parallel ${spec.pp}); only vLLM can`] : ['no node has room for this deployment'];
+    return { feasible: false, reasons: plan.reasons.length ? plan.reasons : why, plan };
   }
-  const [only] = plan.placements;
-  const node = nodes.find((n) => n.name === only!.node)!;
-  return { feasible: true, nodeId: node.id, node: node.name, gpus: only!.gpus, claimBytes: plan.claimBytesPerGpu ?? 0, plan, basis: ESTIMATE };
+  const [head, ...rest] = plan.placements.map((p) => ({ p, node: nodes.find((n) => n.name === p.node)! }));
+  const members = rest.map(({ p, node }, i) => ({ rank: i + 1, nodeId: node.id, node: node.name, gpus: p.gpus }));
+  return { feasible: true, nodeId: head!.node.id, node: head!.node.name, gpus: head!.p.gpus, claimBytes: plan.claimBytesPerGpu ?? 0, plan, basis: ESTIMATE, ...(members.length ? { members } : {}) };
 }
 
 /** Writes a placement: the replica's node and GPUs and one allocation per GPU, in the caller's transaction. */
 export async function assignReplica(tx: DbOrTx, replicaId: string, choice: Extract<Choice, { feasible: true }>): Promise<void> {
-  if (!choice.gpus.length) return;
-  await tx.insert(allocations).values(
-    choice.gpus.map((gpuIndex) => ({ nodeId: choice.nodeId, gpuIndex, holderKind: 'replica' as const, holderId: replicaId, memoryBytes: choice.claimBytes })),
-  );
+  // Every host's GPUs are held by the one replica: released together when the group stops or fails.
+  const hosts = [{ nodeId: choice.nodeId, gpus: choice.gpus }, ...(choice.members ?? [])];
+  const rows = hosts.flatMap((h) => h.gpus.map((gpuIndex) => ({ nodeId: h.nodeId, gpuIndex, holderKind: 'replica' as const, holderId: replicaId, memoryBytes: choice.claimBytes })));
+  if (rows.length) await tx.insert(allocations).values(rows);
 }
 
 export async function releaseAllocations(tx: DbOrTx, replicaId: string): Promise<void> {
