@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { parseEnv } from '../core/env';
 import { hardenServer, type HardeningSettings } from '../http/hardening';
 import { createListener, loadTls, type TlsEnv, type TlsSettings } from '../http/tls';
-import { metricsRegistry } from '../core/metrics';
+import { metricsText } from '../core/metrics';
 import { errorBody } from './errors';
 import { createGateway, type GatewayOptions } from './gateway';
 
@@ -51,11 +51,16 @@ export async function startGatewayServer(
       return void res.end('{"status":"ok"}');
     }
     if (url === '/metrics') {
-      const registry = metricsRegistry();
-      return void registry.metrics().then((text) => {
-        res.writeHead(200, { 'content-type': registry.contentType });
-        res.end(text);
-      });
+      return void metricsText().then(
+        ({ contentType, text }) => {
+          res.writeHead(200, { 'content-type': contentType });
+          res.end(text);
+        },
+        () => {
+          res.writeHead(503, { 'content-type': 'text/plain' });
+          res.end('metrics unavailable: the gateway primary did not answer\n');
+        },
+      );
     }
     const body = errorBody('invalid_request_error', 'unknown_url', `Unknown endpoint: ${req.method} ${url.split('?')[0]}`);
     res.writeHead(404, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
