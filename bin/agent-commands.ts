@@ -2,6 +2,7 @@ import { asc, count, eq } from 'drizzle-orm';
 import { gpuNodes, gpus } from '../server/db/schema';
 import { env } from '../server/core/env';
 import { createJoinToken } from '../server/fleet/nodes/join-tokens';
+import { revokeNode } from '../server/fleet/nodes/node-certificates';
 import { errorMessage, log } from '../server/core/log';
 import { prepareInfrastructure } from '../server/services/infrastructure';
 import { numberFlag, options, UsageError } from './args';
@@ -11,6 +12,7 @@ import { numberFlag, options, UsageError } from './args';
  *                                       the control plane over HTTPS; env ENCLAVE_JOIN_URL/ENCLAVE_JOIN_TOKEN)
  * enclave nodes join-token [--ttl-hours N]  prints a one-time join token (stored hashed)
  * enclave nodes list                      the fleet's nodes, status, GPUs and last heartbeat
+ * enclave nodes revoke NAME               cuts a node off: its client certificates and credential revoked
  */
 export async function agentCommand(args: string[]): Promise<'running'> {
   const { values } = options(args, ['join', 'token', 'name']);
@@ -69,6 +71,21 @@ export async function nodesListCommand(args: string[]): Promise<void> {
       .groupBy(gpuNodes.id)
       .orderBy(asc(gpuNodes.name));
     process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+  } finally {
+    await infra.close();
+  }
+}
+
+export async function nodesRevokeCommand(args: string[]): Promise<void> {
+  const { positionals } = options(args, []);
+  if (positionals.length !== 1) throw new UsageError('usage: enclave nodes revoke NAME (see `enclave nodes list`)');
+  const infra = await prepareInfrastructure(env(), { redis: false });
+  try {
+    const revoked = await revokeNode(infra.db, positionals[0]!);
+    if (!revoked) throw new UsageError(`No node named ${positionals[0]} (see \`enclave nodes list\`)`);
+    process.stdout.write(
+      `Revoked node ${positionals[0]}: ${revoked.certificates} client certificate(s) and ${revoked.credentials} credential(s). Its agent is refused from its next call; it can come back only with a new join token.\n`,
+    );
   } finally {
     await infra.close();
   }

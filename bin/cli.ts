@@ -21,6 +21,7 @@ GPU fleet:
   nodes join-token [--ttl-hours N]
                         a one-time token for a remote agent
   nodes list            the fleet's nodes
+  nodes revoke NAME     revoke a node's client certificates and credential (it must join again)
 
 Models:
   quantize --in IN.gguf --out OUT.gguf --type f16|q8_0

@@ -11,7 +11,7 @@ import { withInfrastructure } from './infrastructure';
 import { numberFlag, options, required } from './args';
 import { gpusCommand, gpusParseCommand } from './gpus';
 import { planCommand } from './plan';
-import { agentCommand, nodesJoinTokenCommand, nodesListCommand } from './agent-commands';
+import { agentCommand, nodesJoinTokenCommand, nodesListCommand, nodesRevokeCommand } from './agent-commands';
 import { quantizeCommand } from './quantize';
 import { evalPerplexityCommand } from './eval';
 import { loadtestCommand } from './loadtest';
@@ -80,6 +80,7 @@ export const commands: Record<string, Command> = {
   plan: planCommand,
   'nodes join-token': nodesJoinTokenCommand,
   'nodes list': nodesListCommand,
+  'nodes revoke': nodesRevokeCommand,
   quantize: quantizeCommand,
   'eval perplexity': evalPerplexityCommand,
   loadtest: loadtestCommand,
