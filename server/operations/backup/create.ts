@@ -16,6 +16,7 @@ import { partFile, writeManifest, MANIFEST_FORMAT, type FilePart, type Manifest,
 import { RowHasher } from './row-hash';
 import { PartWriter } from './sealed-part';
 import { appliedSchemaVersion } from './schema-version';
+import { ArtifactError, backendForDataDir, checkKey, type ArtifactBackend } from '../../artifacts';
 
 export interface BackupProgress {
   phase: 'database' | 'files' | 'done';
@@ -30,6 +31,8 @@ export interface CreateBackupOptions {
   masterKey: Buffer;
   /** Where to write (default ENCLAVE_BACKUP_DIR, or <data dir>/backups). */
   to?: string;
+  /** The artifact store whose objects the backup carries (default: the configured one; see backendForDataDir). */
+  artifacts?: ArtifactBackend;
   onProgress?: (p: BackupProgress) => void;
 }
 
@@ -110,6 +113,29 @@ export async function createBackup(opts: CreateBackupOptions): Promise<{ id: str
       }
       fileParts.push({ path: file.rel, part, mode: file.mode, ...(await writer.finish()) });
     }
+    // The artifact store's objects (datasets, model outputs) when they are not files of the data directory
+    // already: S3, or a shared directory elsewhere. Their stored bytes, sealed again under the backup key.
+    const store = opts.artifacts ?? backendForDataDir(opts.env.dataDir);
+    if (!(store.kind === 'dir' && store.where === path.resolve(opts.env.dataDir))) {
+      for await (const object of store.list('')) {
+        if (!isArtifactKey(object.key)) continue;
+        progress({ phase: 'files', fraction: 0.99, detail: object.key });
+        const part = `f${String(++f).padStart(5, '0')}`;
+        const writer = await PartWriter.create(partFile(staging, part), partsKey, `${id}/${part}`);
+        try {
+          for await (const chunk of await store.read(object.key)) await writer.write(chunk as Buffer);
+        } catch (e) {
+          await writer.abort();
+          // Deleted between the listing and its copy: not in the backup, as for a file.
+          if (e instanceof ArtifactError && e.code === 'NOT_FOUND') {
+            fs.rmSync(partFile(staging, part), { force: true });
+            continue;
+          }
+          throw e;
+        }
+        fileParts.push({ path: object.key, part, mode: 0o600, store: 'artifacts', ...(await writer.finish()) });
+      }
+    }
     await client.query('COMMIT');
     // Written last: keys an erasure destroyed while this backup was being written (recorded beside the
     // backups by removeKeysFromBackups) are left out here, since that call did not see this backup yet.
@@ -142,5 +168,15 @@ export async function createBackup(opts: CreateBackupOptions): Promise<{ id: str
     throw e;
   } finally {
     client.release();
+  }
+}
+
+/** A key the store itself may hold but a restore could not write back (a start-up probe) is no artifact. */
+function isArtifactKey(key: string): boolean {
+  try {
+    checkKey(key);
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -23,10 +23,15 @@ export interface TablePart extends PartDigest {
 }
 
 export interface FilePart extends PartDigest {
-  /** Relative to the data directory, with forward slashes. */
+  /** Relative to the data directory, with forward slashes; with `store`, the object's key in the artifact store. */
   path: string;
   part: string;
   mode: number;
+  /**
+   * `artifacts`: an object of the artifact store (S3, or a shared directory apart from the data directory),
+   * its stored bytes (already sealed under a data key) as they are. Unset: a file of the data directory.
+   */
+  store?: 'artifacts';
 }
 
 export interface KeyringPart extends PartDigest {

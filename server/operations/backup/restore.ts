@@ -17,6 +17,7 @@ import { partFile, readManifest, type Manifest } from './manifest';
 import { RowHasher } from './row-hash';
 import { fileDigest, PartError, readPart } from './sealed-part';
 import { codeSchemaVersion, migrateTo } from './schema-version';
+import { backendForDataDir, checkKey, type ArtifactBackend } from '../../artifacts';
 
 /** Placeholder for a key an erasure removed from the backup: rows sealed under it restore, unreadable. */
 export const SHREDDED_FINGERPRINT = 'shredded';
@@ -52,6 +53,8 @@ export interface RestoreOptions {
   migrateForward?: boolean;
   /** What may already be in the data directory (the master key file, the embedded services' state). */
   allowInDataDir?: string[];
+  /** Where the backup's artifact-store objects go back (default: the store for dataDir; see backendForDataDir). */
+  artifacts?: ArtifactBackend;
   onProgress?: (phase: string, fraction: number) => void;
 }
 
@@ -81,6 +84,11 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreReport
   if (objects.length) throw new Error(`The target database is not empty (it has ${objects.join(', ')}…): restore only into an empty database`);
   const leftovers = dataDirLeftovers(opts.dataDir, opts.allowInDataDir);
   if (leftovers.length) throw new Error(`The data directory ${opts.dataDir} is not empty (${leftovers.slice(0, 5).join(', ')}…): restore only into an empty one`);
+  const store = opts.artifacts ?? backendForDataDir(opts.dataDir);
+  for (const f of manifest.files.filter((f) => f.store === 'artifacts')) {
+    checkKey(f.path);
+    if (await store.head(f.path)) throw new Error(`The artifact store ${store.where} already holds ${f.path}: restore only into a store without the backup's objects`);
+  }
 
   progress('schema', 0.05);
   await migrateTo(opts.db, manifest.schema.when);
@@ -134,7 +142,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreReport
   if (mismatched.length) throw new Error(`Restored tables differ from the backup: ${mismatched.map((c) => `${c.table} (${c.rows}/${c.expectedRows} rows)`).join(', ')}`);
 
   progress('files', 0.75);
-  const files = await restoreFiles(opts.backupDir, manifest, partsKey, opts.dataDir);
+  const files = await restoreFiles(opts.backupDir, manifest, partsKey, opts.dataDir, store);
 
   if (opts.migrateForward !== false) {
     progress('migrating forward', 0.95);
@@ -219,10 +227,31 @@ export async function compareTables(db: Db, manifest: Manifest): Promise<TableCh
   return out;
 }
 
-async function restoreFiles(backupDir: string, manifest: Manifest, partsKey: Buffer, dataDir: string): Promise<{ count: number; bytes: number }> {
+async function restoreFiles(backupDir: string, manifest: Manifest, partsKey: Buffer, dataDir: string, store: ArtifactBackend): Promise<{ count: number; bytes: number }> {
   let bytes = 0;
   const root = path.resolve(dataDir);
   for (const f of manifest.files) {
+    if (f.store === 'artifacts') {
+      // Back into the artifact store as the bytes it held (still sealed under their data keys).
+      const hash = createHash('sha256');
+      await store.write(
+        checkKey(f.path),
+        Readable.from(
+          (async function* () {
+            for await (const chunk of readPart(partFile(backupDir, f.part), partsKey, `${manifest.id}/${f.part}`, f.part)) {
+              hash.update(chunk);
+              yield chunk;
+            }
+          })(),
+        ),
+      );
+      if (hash.digest('hex') !== f.plainSha256) {
+        await store.delete(f.path);
+        throw new PartError(f.part, `artifact ${f.path} does not match the manifest's hash`);
+      }
+      bytes += f.plainBytes;
+      continue;
+    }
     const target = path.resolve(root, f.path);
     if (!target.startsWith(root + path.sep)) throw new PartError(f.part, `file path ${f.path} leaves the data directory`);
     fs.mkdirSync(path.dirname(target), { recursive: true, mode: 0o700 });
