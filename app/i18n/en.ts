@@ -15,6 +15,7 @@ import { retentionEn } from './areas/retention';
 import { backupsEn } from './areas/backups';
 import { signInEn } from './areas/sign-in';
 import { dataProtectionEn } from './areas/data-protection';
+import { gatewayResilienceEn } from './areas/gateway-resilience';
 /** English UI strings. Keys are grouped by screen; zh-CN.ts must provide every key (the type enforces it). */
 export const en = {
   'app.name': 'Enclave',
@@ -331,6 +332,7 @@ export const en = {
   ...backupsEn,
   ...signInEn,
   ...dataProtectionEn,
+  ...gatewayResilienceEn,
 } as const;
 
 export type MessageKey = keyof typeof en;

@@ -15,6 +15,7 @@ import { retentionZh } from './areas/retention';
 import { backupsZh } from './areas/backups';
 import { signInZh } from './areas/sign-in';
 import { dataProtectionZh } from './areas/data-protection';
+import { gatewayResilienceZh } from './areas/gateway-resilience';
 import type { Dictionary } from './en';
 
 /** Simplified Chinese UI strings; the Dictionary type makes a missing key a type error. */
@@ -333,4 +334,5 @@ export const zhCN: Dictionary = {
   ...backupsZh,
   ...signInZh,
   ...dataProtectionZh,
+  ...gatewayResilienceZh,
 };

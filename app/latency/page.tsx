@@ -8,6 +8,7 @@ import { useErrorToast } from '../components/toast';
 import { useI18n } from '../i18n/provider';
 import { useTRPC } from '../lib/trpc';
 import { ServiceQuality } from './service-quality';
+import { CacheRate } from './cache-rate';
 
 type Kind = 'deployment' | 'model' | 'experiment' | 'variant' | 'loadTest';
 const KINDS: Kind[] = ['deployment', 'model', 'experiment', 'variant', 'loadTest'];
@@ -87,6 +88,7 @@ export default function LatencyPage() {
         <small className="muted">{t('latency.bucketsNote')}</small>
       </div>
       <ServiceQuality />
+      {scope && scope.kind !== 'loadTest' && <CacheRate scope={scope} hours={hours} />}
       {scope && (
         <div className="experiment-grid">
           {metrics.map((metric) => (

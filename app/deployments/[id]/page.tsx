@@ -7,6 +7,7 @@ import { DetailHead } from '../../components/detail-head';
 import { formatDateTime } from '../../components/format';
 import { DeploymentActions } from '../../components/fleet/deployment-actions';
 import { EventsTimeline } from '../../components/fleet/events-timeline';
+import { BreakerState, GatewayPanel } from '../../components/fleet/gateway-panel';
 import { ReplicaLogs } from '../../components/fleet/replica-logs';
 import { canManageFleet } from '../../components/fleet/roles';
 import { StatusBadge } from '../../components/fleet/status-badge';
@@ -24,6 +25,8 @@ export default function DeploymentPage() {
   const { id } = useParams<{ id: string }>();
   const trpc = useTRPC();
   const { data: d, error, refetch } = useQuery(trpc.deployments.get.queryOptions({ id }, { refetchInterval: REFRESH_MS }));
+  // Settings and each replica's breaker state (set aside by a gateway, probing), refreshed with the rest.
+  const gateway = useQuery(trpc.deployments.gateway.queryOptions({ id }, { refetchInterval: REFRESH_MS }));
 
   if (!d) {
     const missing = errorCode(error) === 'NOT_FOUND' || errorCode(error) === 'BAD_REQUEST';
@@ -77,12 +80,13 @@ export default function DeploymentPage() {
                   <th>{t('deployments.pid')}</th>
                   <th>{t('deployments.started')}</th>
                   <th>{t('deployments.lastError')}</th>
+                  <th>{t('gatewayPanel.breaker')}</th>
                 </tr>
               </thead>
               <tbody>
                 {d.replicas.length === 0 && (
                   <tr>
-                    <td colSpan={8} className="muted">{t('deployments.noReplicas')}</td>
+                    <td colSpan={9} className="muted">{t('deployments.noReplicas')}</td>
                   </tr>
                 )}
                 {d.replicas.map((r) => (
@@ -102,11 +106,15 @@ export default function DeploymentPage() {
                     <td className="mono">{r.pid ?? '—'}</td>
                     <td className="nowrap muted">{formatDateTime(r.startedAt, locale)}</td>
                     <td>{r.lastError ? <span className="error-text">{r.lastError}</span> : '—'}</td>
+                    <td className="nowrap" data-testid="replica-breaker">
+                      {gateway.data && r.status === 'ready' ? <BreakerState view={gateway.data.breakers[r.id]} known={gateway.data.breakersKnown} locale={locale} /> : '—'}
+                    </td>
                   </tr>
                 ))}
               </tbody>
             </table>
           </div>
+          {gateway.data && <GatewayPanel deploymentId={d.id} settings={gateway.data} canEdit={canManageFleet(me.role)} onChanged={() => void gateway.refetch()} />}
           <ReplicaLogs replicas={d.replicas} />
           {d.engine === 'vllm' && <StartMeasurementsPanel deploymentId={d.id} />}
         </div>

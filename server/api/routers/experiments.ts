@@ -4,6 +4,7 @@ import { experimentReport } from '../../evaluation/experiments/report';
 import { createExperimentSchema, feedbackSchema, windowSchema } from '../../evaluation/experiments/schemas';
 import { createExperiment, listExperiments, promoteVariant, startExperiment, stopExperiment } from '../../evaluation/experiments/service';
 import { latencyHistogram } from '../../evaluation/latency/histogram';
+import { cacheHitRate, cacheRateSchema } from '../../evaluation/latency/cache-rate';
 import { latencyOptions } from '../../evaluation/latency/options';
 import { latencyQuerySchema } from '../../evaluation/latency/schemas';
 import { requireLoadTest } from '../../evaluation/loadtest/store';
@@ -30,4 +31,6 @@ export const experimentsRouter = router({
     return latencyHistogram(ctx.db, input);
   }),
   latencyOptions: read.query(({ ctx }) => latencyOptions(ctx.db, ctx.user)),
+  /** The response cache's hit rate over the same window (request_logs.cache). */
+  cacheRate: read.input(cacheRateSchema).query(({ ctx, input }) => cacheHitRate(ctx.db, input)),
 });
