@@ -112,5 +112,5 @@ export async function runGatewayPrimary(env: Env, count: number): Promise<void> 
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
   const port = await supervisor.listening;
-  process.stdout.write(`Enclave is ready on http://localhost:${port} (gateway, ${count} workers)\n`);
+  process.stdout.write(`Enclave is ready on ${env.ENCLAVE_TLS_CERT ? 'https' : 'http'}://localhost:${port} (gateway, ${count} workers)\n`);
 }
