@@ -26,12 +26,14 @@ import { startTcpBalancer, type TcpBalancer } from './tcp-balancer';
  * lost, and the browser carries on through the web process that is left.
  */
 const ADMIN = { email: 'admin@example.test', password: `e2e-${randomBytes(9).toString('base64url')}` };
-const LOAD = { mode: 'rate', rate: 4, requests: 40, warmup: 0, workload: { kind: 'random', inputTokens: 16, outputTokens: 16 } };
+const LOAD = { mode: 'rate', rate: 4, requests: 80, warmup: 0, workload: { kind: 'random', inputTokens: 16, outputTokens: 16 } };
 let t: TestDatabase;
 let dataDir: string;
 let browser: Browser | undefined;
 const balancers: TcpBalancer[] = [];
 const running = new Map<string, RunningProduct>();
+/** Each process's output, killed ones included, written to test-results/ at the end. */
+const outputs = new Map<string, () => string>();
 const enginePids = new Set<number>();
 
 beforeAll(async () => {
@@ -42,7 +44,8 @@ afterAll(async () => {
   await browser?.close();
   // SIGTERM each (the ordered shutdown), then whatever is left goes with its group.
   await Promise.all([...running.values()].map((p) => Promise.race([p.stop(), new Promise((r) => setTimeout(r, 20_000))]).then(() => p.killGroup().catch(() => {}))));
-  for (const [name, p] of running) fs.writeFileSync(path.join(repoRoot, 'test-results', `replicas-${name}.log`), p.output());
+  fs.mkdirSync(path.join(repoRoot, 'test-results'), { recursive: true });
+  for (const [name, output] of outputs) fs.writeFileSync(path.join(repoRoot, 'test-results', `replicas-${name}.log`), output());
   for (const pid of enginePids) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
   await Promise.all(balancers.map((b) => b.close()));
   await t?.drop();
@@ -74,6 +77,10 @@ function streamChat(base: string, cookie: string, conversationId: string) {
   return turn;
 }
 
+/** Seconds since the test began, per phase: where the time went when a slow machine nears a timeout. */
+const began = Date.now();
+const mark = (what: string) => console.log(`[replicas] ${((Date.now() - began) / 1000).toFixed(1)} s: ${what}`);
+
 test('2 web + 2 gateway + 2 worker processes and an agent: one of each killed mid-work, every piece of work finishes once and the browser carries on', async () => {
   const [webA, webB, gwA, gwB, agentPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
   const webs = await startTcpBalancer([webA, webB]);
@@ -102,7 +109,11 @@ test('2 web + 2 gateway + 2 worker processes and an agent: one of each killed mi
     ENCLAVE_REPLY_LEASE_MS: '3000',
     LOG_LEVEL: 'warn',
   };
-  const start = async (name: string, role: string, extra: Record<string, string>) => running.set(name, await startProduct({ ...common, ...extra }, role));
+  const start = async (name: string, role: string, extra: Record<string, string>) => {
+    const p = await startProduct({ ...common, ...extra }, role);
+    running.set(name, p);
+    outputs.set(outputs.has(name) ? `${name}-again` : name, p.output);
+  };
   await Promise.all([
     start('agent', 'agent', { ENCLAVE_MODELS_DIR: path.resolve(repoRoot, '../shared/models'), ENCLAVE_NODE_NAME: 'cpu-host' }),
     start('worker-a', 'worker', { ENCLAVE_NODE_NAME: 'worker-a' }),
@@ -112,6 +123,7 @@ test('2 web + 2 gateway + 2 worker processes and an agent: one of each killed mi
     start('web-a', 'web', { PORT: String(webA) }),
     start('web-b', 'web', { PORT: String(webB) }),
   ]);
+  mark('7 processes ready');
   const db = t.db;
   const [deployment] = await db.select().from(deployments).where(eq(deployments.name, 'stories260K'));
   const readyReplicas = async () => {
@@ -131,17 +143,11 @@ test('2 web + 2 gateway + 2 worker processes and an agent: one of each killed mi
   await signIn(chatPage, webs.url, ADMIN.email, ADMIN.password);
   await waitForModel(chatPage);
   await sendAndWait(chatPage, 'Once upon a time');
+  mark('engine ready, browser signed in, a first reply');
 
   // The work: a quantization (on one worker's CPU), two load tests (one per worker: the queue runs one at a time per worker), a scale-up.
   const [source] = await db.select().from(modelVersions).where(eq(modelVersions.format, 'gguf'));
-  const job = await api('mutation', 'jobs.createQuantize', { sourceVersionId: source!.id, target: 'q8_0' });
-  const jobPage = await chatPage.context().newPage();
-  await jobPage.goto(`${webs.url}/jobs/${job.id}`);
-  await jobPage.locator('[data-testid=job-detail]').waitFor();
-  const runner = await until('the quantization running on a worker', async () => {
-    const [row] = await db.select().from(jobs).where(eq(jobs.id, job.id));
-    return row?.status === 'running' && row.nodeName ? row.nodeName : undefined;
-  }, 60_000, 200);
+  // Load tests first (20 s each), then chats, then the quantization (about 20 s on this CPU): the kills come as it starts, all mid-run.
   const loadIds: string[] = [];
   for (const name of ['load one', 'load two']) loadIds.push((await api('mutation', 'loadtests.create', { name, target: { kind: 'deployment', deploymentId: deployment!.id, via: 'gateway' }, spec: LOAD })).id);
   await api('mutation', 'deployments.scale', { id: deployment!.id, replicas: 2 });
@@ -149,25 +155,37 @@ test('2 web + 2 gateway + 2 worker processes and an agent: one of each killed mi
     const rows = await db.select().from(loadTests);
     return rows.length === 2 && rows.every((r) => r.status === 'running' && Number(r.progress.done) > 0);
   }, 60_000, 200);
-
-  // Two chats, one through each web process, streaming when the kills come.
+  // Two chats, one through each web process.
   const [convA, convB] = [(await api('mutation', 'conversations.create', {})).id, (await api('mutation', 'conversations.create', {})).id];
   const chats = [streamChat(`http://127.0.0.1:${webA}`, cookie, convA), streamChat(`http://127.0.0.1:${webB}`, cookie, convB)];
   await until('both chats streaming', async () => chats.every((c) => c.text.length > 0), 60_000, 20);
-  const [midJob] = await db.select().from(jobs).where(eq(jobs.id, job.id));
-  expect(midJob!.status).toBe('running');
+  const job = await api('mutation', 'jobs.createQuantize', { sourceVersionId: source!.id, target: 'q8_0' });
+  const runner = await until('the quantization running on a worker', async () => {
+    const [row] = await db.select().from(jobs).where(eq(jobs.id, job.id));
+    return row?.status === 'running' && row.nodeName && row.progress.stage ? row.nodeName : undefined;
+  }, 60_000, 50);
+  mark(`quantization running on ${runner}, both load tests measuring, both chats streaming: the kills`);
+  expect((await db.select().from(loadTests)).map((r) => r.status)).toEqual(['running', 'running']);
+  expect(chats[0]!.events).not.toContain('done');
 
   await Promise.all(['web-a', 'gateway-a', runner, 'agent'].map((name) => running.get(name)!.killGroup()));
   for (const name of ['web-a', 'gateway-a', runner, 'agent']) running.delete(name);
   // The host's agent comes back (its engines ran on, detached); the other roles carry on without their twin.
   await start('agent', 'agent', { ENCLAVE_NODE_NAME: 'cpu-host' });
+  // The job's page, opened in the browser through the balancer after the kills: the worker that took the
+  // job over reaches it (Redis pub/sub, whichever web process serves the page) until it shows the end.
+  const jobPage = await chatPage.context().newPage();
+  await jobPage.goto(`${webs.url}/jobs/${job.id}`);
+  await jobPage.locator('[data-testid=job-detail]').waitFor();
   await Promise.all(chats.map((c) => c.ended));
+  mark(`the agent back; chats ended: ${chats.map((c) => c.events.at(-1)).join(', ')}`);
 
   // The quantization: taken over from the dead worker, finished once, one version registered.
   const quantized = await until('the quantization finished', async () => {
     const [row] = await db.select().from(jobs).where(eq(jobs.id, job.id));
     return row && ['succeeded', 'failed', 'cancelled'].includes(row.status) ? row : undefined;
   }, 180_000, 500);
+  mark('quantization finished');
   expect([quantized.status, quantized.error]).toEqual(['succeeded', null]);
   expect(quantized.attempts).toBe(2);
   expect(await db.select().from(jobs)).toHaveLength(1);
@@ -178,6 +196,7 @@ test('2 web + 2 gateway + 2 worker processes and an agent: one of each killed mi
     const rows = await db.select().from(loadTests);
     return rows.every((r) => !['queued', 'running'].includes(r.status)) ? rows : undefined;
   }, 180_000, 500);
+  mark('load tests finished');
   expect(loads.map((r) => [r.status, r.error])).toEqual([['succeeded', null], ['succeeded', null]]);
   expect(loads.map((r) => Number(r.progress.attempt)).sort()).toEqual([1, 2]);
   for (const id of loadIds) {
@@ -204,6 +223,7 @@ test('2 web + 2 gateway + 2 worker processes and an agent: one of each killed mi
     expect(turn.text.length).toBeGreaterThan(0);
   }
   expect(await api('query', 'audit.verify')).toMatchObject({ ok: true });
+  mark('replicas, chats and audit checked');
 
   // The browser: the job page saw the end without a reload, and the chat answers through the web process left.
   await jobPage.waitForSelector('[data-testid=job-detail][data-status=succeeded]', { timeout: 60_000 });
@@ -211,4 +231,5 @@ test('2 web + 2 gateway + 2 worker processes and an agent: one of each killed mi
   await chatPage.reload();
   await waitForModel(chatPage);
   await sendAndWait(chatPage, 'The big cat');
+  mark('the browser carried on');
 }, 600_000);
