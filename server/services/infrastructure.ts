@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import fs from 'node:fs';
 import type { Env } from '../core/env';
 import { createDb, type Db } from '../db/client';
@@ -43,7 +44,10 @@ export async function prepareInfrastructure(env: Env, { redis = true, migrate = 
     await pgHandle?.stop();
     throw e;
   }) : undefined;
-  const db = createDb(databaseUrl);
+  // A gateway worker (GATEWAY_WORKERS, one per core by default) needs few connections: its request-log
+  // batches, key lookups and routing reloads. Ten each on a 64-core host would exceed PostgreSQL's default
+  // max_connections (100) from the gateway alone.
+  const db = createDb(databaseUrl, cluster.isWorker ? 4 : 10);
   const ownerUrl = env.DATABASE_OWNER_URL ?? pgHandle?.ownerUrl;
   ownerUrlOfThisProcess = ownerUrl;
   if (migrate) await migrateDatabase(db, ownerUrl);
