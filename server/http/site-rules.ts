@@ -38,7 +38,10 @@ const ANY_HOST = new Set(['/api/health', '/metrics']);
  */
 export function applySiteRules(req: IncomingMessage, res: ServerResponse, settings: SiteSettings, pathname: string, kind: 'page' | 'other'): boolean {
   for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
-  if (requestScheme(req) === 'https') res.setHeader('strict-transport-security', 'max-age=31536000');
+  // Over Enclave's own TLS the listener has already said it, as ENCLAVE_HSTS_MAX_AGE asks (server/http/tls.ts,
+  // which may be "not at all"); behind a TLS proxy it is said here.
+  const ownTls = (req.socket as { encrypted?: boolean } | undefined)?.encrypted === true;
+  if (requestScheme(req) === 'https' && !ownTls) res.setHeader('strict-transport-security', 'max-age=31536000');
   if (!ANY_HOST.has(pathname) && !hostAllowed(settings, req.headers.host)) {
     drainRequest(req);
     const body = JSON.stringify({

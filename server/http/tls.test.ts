@@ -9,7 +9,8 @@ import { startGatewayServer, type GatewayServer } from '../gateway/server';
 import { createTestDatabase, type TestDatabase } from '../testing/database';
 import { until } from '../testing/until';
 import { makeServerCertificate, makeTestCa, pemDir } from './testing/certificates';
-import { loadTls, readTlsPair, type TlsSettings } from './tls';
+import { createListener, loadTls, readTlsPair, type TlsSettings } from './tls';
+import { applySiteRules } from './site-rules';
 
 /**
  * HTTPS on Enclave's listeners, with certificates made here: the standalone gateway listener (the web
@@ -188,5 +189,30 @@ describe('an HTTPS listener', () => {
     files.write('cert.pem', 'garbage');
     expect(settings.reload()).toBe(false);
     expect((await get(`${secure.url}/health`)).peer!.subject).toContain('CN=second.enclave.test');
+  });
+
+  it('on the web listener, follows ENCLAVE_HSTS_MAX_AGE over its own TLS (0: no header), the site rules adding none of their own', async () => {
+    for (const [maxAge, expected] of [['600', 'max-age=600'], ['0', undefined]] as const) {
+      const env = parseEnv({
+        ENCLAVE_DATA_DIR: files.dir,
+        ENCLAVE_TLS_CERT: files.write('web-cert.pem', first.certPem),
+        ENCLAVE_TLS_KEY: files.write('web-key.pem', first.keyPem),
+        ENCLAVE_HSTS_MAX_AGE: maxAge,
+        ENCLAVE_PUBLIC_URL: 'https://localhost',
+      });
+      const own = loadTls(env)!;
+      const web = createListener((req, res) => {
+        if (applySiteRules(req, res, env, '/api/health', 'other')) res.writeHead(200).end('ok');
+      }, own);
+      await new Promise<void>((r) => web.listen(0, '127.0.0.1', r));
+      try {
+        const answer = await get(`https://localhost:${(web.address() as AddressInfo).port}/api/health`);
+        expect(answer.status).toBe(200);
+        expect(answer.headers['strict-transport-security']).toBe(expected);
+      } finally {
+        web.close();
+        own.close();
+      }
+    }
   });
 });
