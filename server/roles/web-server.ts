@@ -57,6 +57,10 @@ export async function startWebServer(opts: {
     ? { ca: await loadCertificateAuthority(opts.db, opts.masterKey, opts.env), port: opts.env.ENCLAVE_AGENT_PORT, certLifetimeMs: opts.env.ENCLAVE_AGENT_CERT_DAYS * 86_400_000 }
     : undefined;
   let gatewayUrl = opts.gatewayUrl;
+  if (tls && !opts.gateway && !opts.env.ENCLAVE_GATEWAY_URL) {
+    // A gateway role started with the same settings speaks HTTPS only: the default plain URL cannot reach it.
+    log.warn('TLS is on but ENCLAVE_GATEWAY_URL is unset: set it to https://<gateway host>:<port>, a name its certificate carries (NODE_EXTRA_CA_CERTS for a private CA)', { using: gatewayUrl });
+  }
   if (tls && opts.gateway) {
     const loopback = await startGatewayLoopback(opts.gateway, opts.env);
     closers.push(() => loopback.close());

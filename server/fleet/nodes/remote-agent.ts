@@ -69,7 +69,9 @@ function readControlCa(file: string): string {
 
 /**
  * An agent on another host: joins the control plane once with a one-time token (the credential it gets
- * back is kept in <dataDir>/agent-credential.json, mode 0600, so a restart needs no new token), then
+ * back is kept in <dataDir>/agent-credential.json, mode 0600, so a restart needs no new token; with a
+ * control plane that has TLS of its own, also the key it made and the client certificate issued for it,
+ * used on the agent port and renewed before it runs out), then
  * heartbeats and runs its assigned replicas and trainers (remote-trainers.ts) through the control API,
  * never the database.
  * Model locations are paths as the control plane knows them: remote hosts need the same model storage
