@@ -12,7 +12,7 @@ import { nvidiaSmiFixture } from '../gpu/nvidia-smi/fixtures';
 import type { Inventory } from '../gpu/types';
 import { replicaAuthorization } from '../engines/replica-secret';
 import { registerVersion } from '../lifecycle/catalog';
-import { createDeployment, stopDeployment } from '../lifecycle/deployments';
+import { createDeployment, startDeployment, stopDeployment } from '../lifecycle/deployments';
 import { reconcileDeployment } from '../lifecycle/reconcile';
 import { isRunning, commandLineOf } from '../process/detached-process';
 import { createTestDatabase, type TestDatabase } from '../testing/database';
@@ -28,10 +28,10 @@ import { startAgent, type AgentRole } from './agent';
  * from a real nvidia-smi capture). The double's head waits for its worker on the master port before it
  * serves, dies when the worker drops, and the worker dies with the head, as vLLM's ranks do.
  */
-const VLLM_DOUBLE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../engines/testing/bin/vllm');
+const DOUBLES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../engines/testing/bin');
 const MASTER_KEY = randomBytes(32);
 const GiB = 1024 ** 3;
-const saved = { bin: process.env.ENCLAVE_VLLM_BIN, load: process.env.VLLM_DOUBLE_LOAD_MS, join: process.env.VLLM_DOUBLE_JOIN_TIMEOUT_MS };
+const SAVED = ['ENCLAVE_VLLM_BIN', 'ENCLAVE_RAY_BIN', 'VLLM_DOUBLE_LOAD_MS', 'VLLM_DOUBLE_JOIN_TIMEOUT_MS'].map((key) => [key, process.env[key]] as const);
 
 let t: TestDatabase;
 let deploymentId: string;
@@ -46,10 +46,10 @@ function inventory(node: string): Inventory {
   return { gpus: [0, 1].map((index) => ({ ...gpu!, index, uuid: `GPU-${node}-${index}` })), topology: null, processes: null };
 }
 
-async function startNodeAgent(node: string): Promise<AgentRole> {
+async function startNodeAgent(node: string, multinode: 'mp' | 'ray' = 'mp'): Promise<AgentRole> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `enclave-mn-${node}-`));
-  dataDirs.set(node, dataDir);
-  const agent = await startAgent(t.db, parseEnv({ ENCLAVE_DATA_DIR: dataDir, ENCLAVE_ENGINE_HOST: '127.0.0.1' }), {
+  dataDirs.set(`${node}-${multinode}`, dataDir);
+  const agent = await startAgent(t.db, parseEnv({ ENCLAVE_DATA_DIR: dataDir, ENCLAVE_ENGINE_HOST: '127.0.0.1', ENCLAVE_VLLM_MULTINODE: multinode }), {
     masterKey: MASTER_KEY,
     nodeName: node,
     pollMs: 150,
@@ -62,7 +62,8 @@ async function startNodeAgent(node: string): Promise<AgentRole> {
 }
 
 beforeAll(async () => {
-  process.env.ENCLAVE_VLLM_BIN = VLLM_DOUBLE;
+  process.env.ENCLAVE_VLLM_BIN = path.join(DOUBLES, 'vllm');
+  process.env.ENCLAVE_RAY_BIN = path.join(DOUBLES, 'ray');
   process.env.VLLM_DOUBLE_LOAD_MS = '200';
   process.env.VLLM_DOUBLE_JOIN_TIMEOUT_MS = '60000';
   t = await createTestDatabase('multinode');
@@ -81,7 +82,7 @@ afterAll(async () => {
   for (const agent of agents.values()) await agent.stop().catch(() => undefined);
   await t?.drop();
   for (const dir of [...dataDirs.values(), modelDir]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
-  for (const [key, value] of [['ENCLAVE_VLLM_BIN', saved.bin], ['VLLM_DOUBLE_LOAD_MS', saved.load], ['VLLM_DOUBLE_JOIN_TIMEOUT_MS', saved.join]] as const)
+  for (const [key, value] of SAVED)
     if (value === undefined) delete process.env[key];
     else process.env[key] = value;
 });
@@ -223,4 +224,40 @@ it("a member's host going silent fails the group with that reason, stops both ha
   await recordHeartbeat(t.db, before.member.nodeName, []);
   const after = await readyGroup(3);
   expect(after.head.id).toBe(before.head.id);
+}, 150_000);
+
+it('on Ray (ENCLAVE_VLLM_MULTINODE=ray on the head; the worker follows its head): the head runs the Ray head and vllm serve as one process, the worker joins with ray start, and a lost worker restarts the group', async () => {
+  const old = await readyGroup(3);
+  await stopDeployment(t.db, null, deploymentId);
+  await reconcileDeployment(t.db, deploymentId, opts());
+  await until('the stopped group to be gone', async () => !isRunning(old.head.pid!) && !isRunning(old.member.pid!));
+  for (const agent of agents.values()) await agent.stop();
+  agents.clear();
+
+  await startDeployment(t.db, null, deploymentId);
+  await reconcileDeployment(t.db, deploymentId, opts());
+  const placed = (await replica())!;
+  const [member] = await membersOf(placed.id);
+  await startNodeAgent(placed.nodeName!, 'ray');
+  await startNodeAgent(member!.nodeName, 'mp');
+  const { head, member: worker } = await readyGroup(0);
+  const rayPort = /^ray:\/\/127\.0\.0\.1:(\d+)$/.exec(head.rendezvous!)![1]!;
+
+  const headArgs = commandLineOf(head.pid!)!;
+  expect(headArgs.slice(0, 2)).toEqual(['/bin/sh', '-c']);
+  expect(headArgs.slice(3)).toEqual([
+    'enclave-ray-head', path.join(DOUBLES, 'ray'), rayPort, '127.0.0.1', '2', path.join(DOUBLES, 'vllm'), 'serve', modelDir, '--host', '127.0.0.1', '--port', String(head.port),
+    '--served-model-name', 'llama-pp', '--tensor-parallel-size', '2', '--pipeline-parallel-size', '2', '--dtype', 'auto', '--gpu-memory-utilization', '0.9', '--distributed-executor-backend', 'ray',
+  ]);
+  expect(environOf(head.pid!)).toEqual(expect.arrayContaining(['CUDA_VISIBLE_DEVICES=0,1', `RAY_ADDRESS=127.0.0.1:${rayPort}`, 'VLLM_HOST_IP=127.0.0.1']));
+  const workerArgs = commandLineOf(worker.pid!)!;
+  expect(workerArgs.slice(workerArgs.indexOf('start'))).toEqual(['start', '--block', `--address=127.0.0.1:${rayPort}`, '--node-ip-address=127.0.0.1', '--num-gpus=2', '--disable-usage-stats']);
+  expect(environOf(worker.pid!)).toContain('CUDA_VISIBLE_DEVICES=0,1');
+  expect(environOf(worker.pid!).some((v) => v.startsWith('VLLM_API_KEY='))).toBe(false);
+  expect((await fetch(`${head.url}/v1/models`, { headers: { authorization: replicaAuthorization(MASTER_KEY, head.id) } })).status).toBe(200);
+
+  process.kill(worker.pid!, 'SIGKILL');
+  const after = await readyGroup(1);
+  expect(after.head.id).toBe(head.id);
+  expect(isRunning(head.pid!)).toBe(false);
 }, 150_000);

@@ -109,3 +109,31 @@ export async function joinHead(g: GroupArgs, world: number, log: Log, die: Die):
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/**
+ * vLLM on Ray (`--distributed-executor-backend ray`): attach to the cluster at RAY_ADDRESS and wait until
+ * it holds the world's GPUs (vLLM's placement group), then live while every node does.
+ */
+export async function awaitRayCluster(world: number, log: Log, die: Die): Promise<void> {
+  const address = process.env.RAY_ADDRESS;
+  const m = address ? /^(.+):(\d+)$/.exec(address) : null;
+  if (!m) die('ConnectionError: Could not find any running Ray instance. Please specify the one to connect to by setting `--address` flag or `RAY_ADDRESS` environment variable.');
+  const deadline = Date.now() + joinTimeoutMs();
+  for (;;) {
+    const outcome = await new Promise<'ready' | 'refused'>((resolve) => {
+      const socket = net.connect({ host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) });
+      socket.setEncoding('utf8');
+      let ready = false;
+      socket.once('error', () => !ready && resolve('refused'));
+      socket.once('connect', () => socket.write(`WAIT gpus=${world}\n`));
+      socket.on('data', (line: string) => {
+        if (line.startsWith('READY')) return (ready = true), resolve('ready');
+        if (line.startsWith('LOST')) die('ray.exceptions.ActorDiedError: The actor died unexpectedly before finishing this task: its node was lost (RayWorkerWrapper).');
+      });
+      socket.once('close', () => (ready ? die('ray.exceptions.RaySystemError: the connection to the Ray cluster was lost.') : resolve('refused')));
+    });
+    if (outcome === 'ready') return log('ray_utils.py:300', `the Ray cluster at ${address} holds the ${world} GPU(s) of the placement group`);
+    if (Date.now() > deadline) die(`ValueError: Cannot provide a placement group of ${world} GPUs within ${Math.round(joinTimeoutMs() / 1000)} seconds`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -25,7 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { createOpenAIDouble } from '../../testing/openai-double';
 import { startupLines } from './vllm-double-startup';
 import { stopOnSignals } from './engine-double';
-import { awaitWorkers, joinHead, parseGroup } from './vllm-double-group';
+import { awaitRayCluster, awaitWorkers, joinHead, parseGroup } from './vllm-double-group';
 
 const fixtures = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../vllm/fixtures');
 const QUANTIZATIONS = ['aqlm', 'awq', 'deepspeedfp', 'tpu_int8', 'fp8', 'fbgemm_fp8', 'modelopt', 'marlin', 'gguf', 'gptq_marlin', 'awq_marlin', 'gptq', 'compressed-tensors', 'bitsandbytes', 'qqq', 'hqq', 'experts_int8', 'ipex', 'quark', 'moe_wna16'];
@@ -89,6 +89,7 @@ function parse(argv: string[]) {
     loraModules,
     flags,
     group: parseGroup(flags, die),
+    ray: backend === 'ray',
   };
 }
 
@@ -106,7 +107,9 @@ async function main() {
   // Across hosts each node holds its share of the world (vLLM: world_size / nnodes GPUs per node).
   const nodes = args.group?.nodes ?? 1;
   if (world % nodes !== 0) die(`ValueError: world size (${world}) must be divisible by nnodes (${nodes})`);
-  if (world / nodes > gpus)
+  // On Ray the world's GPUs are the cluster's, on whichever nodes joined it.
+  if (args.ray) await awaitRayCluster(world, info, die);
+  else if (world / nodes > gpus)
     die(`(APIServer pid=${process.pid}) pydantic_core._pydantic_core.ValidationError: 1 validation error for ParallelConfig\n  Value error, World size (${world / nodes}) is larger than the number of available GPUs (${gpus}) in this node.`);
 
   if (args.group?.headless) {
