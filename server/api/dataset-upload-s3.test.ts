@@ -117,3 +117,22 @@ test('an invalid upload leaves nothing in the bucket, even after a part was sent
   expect(started).toHaveLength(1);
   expect(s3.requests.slice(sent).some((r) => r.method === 'DELETE' && /[?&]uploadId=/.test(r.url))).toBe(true);
 });
+
+test('with the bucket unreachable, an upload is a 503 that says nothing was stored, and no row exists', async () => {
+  const down = await startApiTestServer({ db: t.db, masterKey, env: { ENCLAVE_DATA_DIR: webDir, ...s3Env, ENCLAVE_S3_ENDPOINT: 'http://127.0.0.1:1' } });
+  try {
+    const engineer = await down.userSession('engineer');
+    const before = await t.db.$count(datasets);
+    const res = await down.request(`/api/datasets?name=unreachable`, {
+      method: 'POST',
+      body: `${JSON.stringify({ messages: [{ role: 'user', content: 'q' }, { role: 'assistant', content: 'a' }] })}\n`.repeat(20),
+      cookie: engineer.cookie,
+      headers: { 'content-type': 'application/x-ndjson' },
+    });
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toBe('The artifact store cannot be reached: the dataset was not stored. Try again later');
+    expect(await t.db.$count(datasets)).toBe(before);
+  } finally {
+    await down.close();
+  }
+});

@@ -11,6 +11,7 @@ import type { TokenizerInfo } from './tokenizer';
 import type { DatasetValidation } from './validate';
 import { afterCommit } from '../../db/after-commit';
 import { storeFor, type ArtifactStore } from '../../artifacts';
+import { errorMessage, log } from '../../core/log';
 
 export type PreviewRow = { index: number; part: 'train' | 'heldOut'; messages: Message[] };
 /** What ingest.ts stores in a row's stats (the table types its JSON columns as any object). */
@@ -112,7 +113,13 @@ export class Datasets {
       throw e;
     }
     // Only once the delete is committed: a rolled-back delete must still find its file.
-    if (row) await afterCommit(() => storeFor(this.artifacts, this.db, this.masterKey).delete(row!.storagePath));
+    // A store that fails here leaves an orphan object (sealed, its row gone), not a failed delete.
+    if (row)
+      await afterCommit(() =>
+        storeFor(this.artifacts, this.db, this.masterKey)
+          .delete(row!.storagePath)
+          .catch((e: unknown) => log.warn('a deleted dataset\'s object is left in the artifact store', { key: row!.storagePath, error: errorMessage(e) })),
+      );
     return { id: dataset.id };
   }
 }

@@ -3,7 +3,8 @@ import path from 'node:path';
 import type { Db } from '../../db/client';
 import { datasets } from '../../db/schema';
 import { DomainError } from '../../core/errors';
-import { storeFor, type ArtifactStore } from '../../artifacts';
+import { ArtifactError, storeFor, type ArtifactStore } from '../../artifacts';
+import { errorMessage, log } from '../../core/log';
 import type { DatasetFormat } from './formats';
 import { chooseSplit, type DatasetSplit } from './split';
 import { loadTokenizer } from './tokenizer';
@@ -103,8 +104,18 @@ export async function ingestDataset(db: Db, masterKey: Buffer, artifacts: Artifa
   } catch (e) {
     await writer.abort();
     if (stored) await store.delete(storagePath).catch(() => undefined);
-    throw e;
+    throw storeUnavailable(e);
   } finally {
     await tokenizer.dispose();
   }
+}
+
+/**
+ * The store failing (a bucket unreachable or refusing us) is not the uploader's fault and not a crash: a 503
+ * that says nothing was stored, with the cause in the log for the operator.
+ */
+function storeUnavailable(e: unknown): unknown {
+  if (!(e instanceof ArtifactError) || e.code === 'NOT_FOUND' || e.code === 'CORRUPT') return e;
+  log.error('the artifact store failed while a dataset was uploaded', { error: errorMessage(e) });
+  return new DomainError('SERVICE_UNAVAILABLE', 'The artifact store cannot be reached: the dataset was not stored. Try again later');
 }
