@@ -13,7 +13,7 @@ export interface Sample {
  * Runs `total` streaming requests against `url`, `concurrency` at a time, over keep-alive connections.
  * TTFT is the arrival of the first chunk carrying a token, the same byte test for every path.
  */
-export async function runStreams(url: string, body: string, headers: Record<string, string>, concurrency: number, total: number) {
+export async function runStreams(url: string, body: string | (() => string), headers: Record<string, string>, concurrency: number, total: number) {
   const target = new URL(url);
   const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
   const samples: Sample[] = [];
@@ -21,6 +21,8 @@ export async function runStreams(url: string, body: string, headers: Record<stri
   let started = 0;
   const one = () =>
     new Promise<void>((resolve) => {
+      // A function gives each request its own body (the cache section's never-seen prompts).
+      const payload = typeof body === 'string' ? body : body();
       const t0 = performance.now();
       let ttft = -1;
       const req = http.request(
@@ -30,7 +32,7 @@ export async function runStreams(url: string, body: string, headers: Record<stri
           port: target.port,
           path: target.pathname,
           method: 'POST',
-          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers },
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), ...headers },
         },
         (res) => {
           if (res.statusCode !== 200) errors++;
@@ -54,7 +56,7 @@ export async function runStreams(url: string, body: string, headers: Record<stri
         errors++;
         resolve();
       });
-      req.end(body);
+      req.end(payload);
     });
   const worker = async () => {
     while (started < total) {

@@ -10,6 +10,7 @@ import { createTestDatabase } from '../../server/testing/database';
 import { makeDeployment, makeUser } from '../../server/testing/factories';
 import { startChild, type Child } from './children';
 import { percentile, runStreams, type Sample } from './load';
+import { cacheSection, printCache, type CacheRun } from './cache';
 
 /**
  * npm run bench:gateway — the same streaming workload three ways (straight to the engine, through a bare
@@ -18,6 +19,8 @@ import { percentile, runStreams, type Sample } from './load';
  * A fourth path, `quotas`, is the same gateway called with a key under quotas and rate limits (its own and
  * its owner's, limits too high to refuse): the cost of enforcing them, against `gateway` in the same run
  * (issue 12, target within 10 %).
+ * Then the response cache (cache.ts): a hit's TTFT against a live answer's. `npm run bench:gateway --
+ * --only=cache` runs that section alone (the engine double and one gateway: a minute, not several).
  */
 const here = path.dirname(fileURLToPath(import.meta.url));
 const MODEL_PATH = path.resolve(here, '../../../shared/models/stories260K.gguf');
@@ -62,19 +65,24 @@ async function main() {
     ]);
     const engine = await startChild('engine-process.ts', ['20', '20', '16']);
     children.push(engine);
+    await makeDeployment(t.db, { name: 'bench-cache' }, [engine.url]);
+    const masterKey = randomBytes(32).toString('hex');
+    const gatewayEnv = { DATABASE_URL: t.url, ENCLAVE_MASTER_KEY: masterKey, ENCLAVE_DATA_DIR: os.tmpdir(), GATEWAY_RATE_LIMIT_PER_MINUTE: '0', NODE_ENV: 'production' };
+    if (process.argv.includes('--only=cache')) {
+      const gateway = await startChild('gateway-process.ts', [], gatewayEnv);
+      children.push(gateway);
+      const cache = await cacheSection(gateway.url, 'bench-cache', { authorization: `Bearer ${key}` });
+      printCache(cache);
+      console.log(JSON.stringify({ bench: 'gateway', section: 'cache', cache, loadAverage: round(os.loadavg()[0]!, 2) }));
+      return;
+    }
     llama = await startLlamaCppEngine({ name: 'bench-stories', modelPath: MODEL_PATH, threads: 1, context: 1024, sequences: 4 });
     await makeDeployment(t.db, { name: 'bench-double' }, [engine.url]);
-    await makeDeployment(t.db, { name: 'bench-stories' }, [llama.url]);
+    // Its requests are deterministic (temperature 0, a seed): with the cache on they would be hits, not the engine.
+    await makeDeployment(t.db, { name: 'bench-stories', cacheMode: 'off' }, [llama.url]);
     const proxy = await startChild('proxy-process.ts', [engine.url]);
     const llamaProxy = await startChild('proxy-process.ts', [llama.url]);
-    const masterKey = randomBytes(32).toString('hex');
-    const gateway = await startChild('gateway-process.ts', [], {
-      DATABASE_URL: t.url,
-      ENCLAVE_MASTER_KEY: masterKey,
-      ENCLAVE_DATA_DIR: os.tmpdir(),
-      GATEWAY_RATE_LIMIT_PER_MINUTE: '0',
-      NODE_ENV: 'production',
-    });
+    const gateway = await startChild('gateway-process.ts', [], gatewayEnv);
     const gateway2 = await startChild('gateway-cluster-process.ts', ['2'], {
       DATABASE_URL: t.url,
       ENCLAVE_MASTER_KEY: masterKey,
@@ -197,8 +205,10 @@ async function main() {
         `  ${name.padEnd(14)} proxy +${r.proxy.addedTtftP50} ms | 1 worker +${r.gateway.addedTtftP50} ms ${holds('gateway')}, ${r.gateway.serverCpuMsPerStream} cpu ms/stream | 2 workers +${r.gateway2.addedTtftP50} ms ${holds('gateway2')}, ${r.gateway2.serverCpuMsPerStream} cpu ms/stream`,
       );
     }
+    const cache: CacheRun[] = await cacheSection(gateway.url, 'bench-cache', headers);
+    printCache(cache);
     const allHold = targets.every((tg) => tg.ttftP50 && tg.ttftP99 && tg.cpu);
-    console.log(JSON.stringify({ bench: 'gateway', machine, runs, targets, quotaTargets, allTargetsHold: allHold }));
+    console.log(JSON.stringify({ bench: 'gateway', machine, runs, targets, quotaTargets, cache, allTargetsHold: allHold }));
   } finally {
     await Promise.all(children.map((c) => c.stop()));
     await llama?.stop();
