@@ -44,6 +44,12 @@ export const TRAINING_DEFAULTS = { pollMs: 250, flushMs: 1_000, stopGraceMs: 10_
 
 const TERMINAL = ['succeeded', 'failed', 'cancelled'];
 
+/** Renew the lease if it is ours, take it back if it lapsed unclaimed; 0 when another worker holds it. */
+const RENEW_LEASE = `local v = redis.call('get', KEYS[1])
+if v == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
+if not v then redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
+return 0`;
+
 /**
  * Runs fine-tune and quantization jobs for one worker. Each job is claimed with a Redis lease while this
  * worker follows it, so two workers never drive one job, and a worker that dies frees its jobs once the
@@ -153,8 +159,22 @@ export class TrainingSupervisor {
     await redis().eval("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0", 1, key, this.id).catch(() => undefined);
   }
 
+  /**
+   * Renews only leases still ours (one that lapsed and nobody took is taken back). A lease another worker
+   * holds means this one stalled past it and that one drives the job now: this worker lets go (its trainer
+   * keeps running, followed there) instead of ingesting the same log beside it. A GGUF run that lost its
+   * lease is stopped by its attempt fence (quantize-gguf.ts).
+   */
   private async renewLeases(): Promise<void> {
-    for (const id of this.busy) await redis().pexpire(this.leaseKey(id), this.deps.leaseMs).catch(() => undefined);
+    for (const id of this.busy) {
+      const kept = await redis()
+        .eval(RENEW_LEASE, 1, this.leaseKey(id), this.id, String(this.deps.leaseMs))
+        .catch(() => undefined);
+      if (kept !== 0) continue;
+      log.warn('training job lease taken by another worker: letting go', { job: id });
+      this.followers.get(id)?.follower.detach();
+      this.busy.delete(id);
+    }
   }
 
   /** Places the job; without room it waits with the planner's reasons and the sweep tries again. */
