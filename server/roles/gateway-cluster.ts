@@ -6,6 +6,7 @@ import { errorMessage, log } from '../core/log';
 import { restartDelayMs } from '../process/backoff';
 import type { Env } from '../core/env';
 import { prepareInfrastructure } from '../services/infrastructure';
+import { loadTls } from '../http/tls';
 
 /**
  * GATEWAY_WORKERS: the standalone gateway as several processes sharing one listening port (node:cluster;
@@ -97,6 +98,13 @@ export function superviseWorkers(count: number, env: Record<string, string> = {}
  * It serves no request, so a worker's crash costs the streams on that worker alone.
  */
 export async function runGatewayPrimary(env: Env, count: number): Promise<void> {
+  // TLS files every worker would refuse stop the start here, once, rather than restart workers forever.
+  try {
+    loadTls(env)?.close();
+  } catch (e) {
+    process.stderr.write(`enclave: start failed: ${errorMessage(e)}\n`);
+    process.exit(1);
+  }
   const infra = await prepareInfrastructure(env);
   const supervisor = superviseWorkers(count);
   let stopping = false;
