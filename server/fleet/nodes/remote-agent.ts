@@ -186,10 +186,8 @@ export async function startRemoteAgent(
   // The first heartbeat is awaited so that a revoked credential fails the start, not a log line later.
   await client.heartbeat((await inventory()).gpus);
   timers.set('heartbeat', setTimeout(loop('heartbeat', opts.heartbeatMs ?? 5_000, async () => client.heartbeat((await inventory()).gpus)), opts.heartbeatMs ?? 5_000));
-  if (identity.tls) {
-    await renewIfDue();
-    timers.set('certificate', setTimeout(loop('certificate', opts.certificateCheckMs ?? 60_000, renewIfDue), opts.certificateCheckMs ?? 60_000));
-  }
+  // Checked now and then on: a failed renewal is logged and tried again, while the certificate still works.
+  if (identity.tls) await loop('certificate', opts.certificateCheckMs ?? 60_000, renewIfDue)();
   await loop('replicas', opts.pollMs ?? 2_000, () => supervisor.sync())();
   // Trainers report their log every second: the job page's loss chart follows at that pace.
   await loop('trainers', opts.trainerPollMs ?? 1_000, () => trainers.sync())();
