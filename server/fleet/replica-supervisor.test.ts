@@ -58,3 +58,22 @@ it('an engine that dies is reported with its exit, even when a sync pass runs be
   expect(isAlive(pid)).toBe(false);
   expect(supervisor.running()).toEqual([]);
 });
+
+it("a row the reconciler restarted between two passes (pid gone, starting again) stops the earlier start's process and runs a new one", async () => {
+  const row: Assignment = {
+    replicaId: 'r2', deploymentId: 'd1', servedName: 'sleeper', engine: 'llamacpp', spec: {}, modelLocation: '/m',
+    gpuIndices: [], status: 'starting', pid: null, port: null, url: '', logPath: null, secret: 's',
+  };
+  const store: ReplicaStore = { assignments: async () => [{ ...row }], report: async (_id, report) => void Object.assign(row, report) };
+  const supervisor = createReplicaSupervisor({ store, dataDir, launcherFor: () => sleeper, healthEveryMs: 60_000, stopGraceMs: 500 });
+  await supervisor.sync();
+  await until('ready', async () => row.status === 'ready');
+  const first = row.pid!;
+  // The agent never saw 'failed': the next row it reads is already the restart's.
+  Object.assign(row, { status: 'starting', pid: null, port: null, url: '' });
+  await supervisor.sync();
+  expect(isAlive(first)).toBe(false);
+  await until('the restart to run', async () => (await supervisor.sync(), row.status === 'ready' && row.pid !== first));
+  expect(supervisor.running().map((r) => r.pid)).toEqual([row.pid]);
+  await supervisor.stopAll();
+});

@@ -48,6 +48,8 @@ type Handle = {
   reported?: 'ready' | 'unhealthy';
   /** Where this start's lines begin in the log (a restart appends to the same file); unknown when adopted. */
   logOffset?: number;
+  /** When the row first carried this process's pid (adopted: it always did). */
+  pidReportedAt?: number;
 };
 
 const UNHEALTHY_AFTER_FAILED_CHECKS = 3;
@@ -149,6 +151,7 @@ export function createReplicaSupervisor(opts: SupervisorOptions) {
       handles.set(a.replicaId, handle);
       watchExit(handle);
       await report(handle, a.replicaId, { status: 'starting', pid: proc.pid, port, url, logPath, lastError: null, ...(group ? { rendezvous: null } : {}) });
+      handle.pidReportedAt = Date.now();
       const deadline = Date.now() + startTimeoutMs;
       if (group && !(await publishRendezvous(handle, group, deadline))) return;
       await awaitReady(handle, deadline);
@@ -187,6 +190,7 @@ export function createReplicaSupervisor(opts: SupervisorOptions) {
     handles.set(a.replicaId, handle);
     watchExit(handle);
     await report(handle, a.replicaId, { status: 'starting', pid: proc.pid, logPath, lastError: null });
+    handle.pidReportedAt = Date.now();
   }
 
   /** An earlier agent's engine: adopt it when it is the same process and healthy, else record the loss. */
@@ -198,7 +202,7 @@ export function createReplicaSupervisor(opts: SupervisorOptions) {
       // A worker has nothing to probe: alive and still pointed at its head is all there is to know.
       const logPath = a.logPath ?? path.join(opts.dataDir, 'logs', `${a.replicaId}.log`);
       if (!launcher || !isAlive(pid) || !isWorkerOf(cmdline, a)) return report(undefined, a.replicaId, { status: 'failed', lastError: 'worker process was gone when the agent restarted' });
-      const handle: Handle = { assignment: a, proc: adoptProcess(pid, logPath), url: '', launcher, stopping: false, reports: Promise.resolve() };
+      const handle: Handle = { assignment: a, proc: adoptProcess(pid, logPath), url: '', launcher, stopping: false, reports: Promise.resolve(), pidReportedAt: 0 };
       handles.set(a.replicaId, handle);
       watchExit(handle);
       return;
@@ -207,7 +211,7 @@ export function createReplicaSupervisor(opts: SupervisorOptions) {
     const sameProcess = isAlive(pid) && (cmdline === null || (a.port !== null && cmdline.includes(String(a.port))));
     const logPath = a.logPath ?? path.join(opts.dataDir, 'logs', `${a.replicaId}.log`);
     if (launcher && sameProcess) {
-      const handle: Handle = { assignment: a, proc: adoptProcess(pid, logPath), url: a.url, launcher, stopping: false, reports: Promise.resolve() };
+      const handle: Handle = { assignment: a, proc: adoptProcess(pid, logPath), url: a.url, launcher, stopping: false, reports: Promise.resolve(), pidReportedAt: 0 };
       // A replica that was still starting (vLLM can load for minutes) is adopted mid-start and watched to
       // ready; a running one must list its model to this replica's secret: one started under another
       // master key would refuse the gateway, so it is replaced rather than adopted.
@@ -255,6 +259,7 @@ export function createReplicaSupervisor(opts: SupervisorOptions) {
   }
 
   async function syncOnce(): Promise<void> {
+    const readAt = Date.now();
     const rows = await opts.store.assignments();
     const seen = new Set<string>();
     const work: Promise<void>[] = [];
@@ -263,6 +268,9 @@ export function createReplicaSupervisor(opts: SupervisorOptions) {
       const handle = handles.get(a.replicaId);
       const active = a.status === 'starting' || a.status === 'ready' || a.status === 'unhealthy';
       if (handle && !active) work.push(stopHandle(handle));
+      // The row lost the pid it carried when this read began: the reconciler restarted the replica (a
+      // group's whole restart can follow its failure within one poll), so this process is an earlier start's.
+      else if (handle && a.pid === null && handle.pidReportedAt !== undefined && handle.pidReportedAt < readAt) work.push(stopHandle(handle));
       else if (handle && a.secret !== handle.assignment.secret) work.push(retireForNewSecret(handle));
       else if (!handle && active && a.engine !== 'upstream' && !pending.has(a.replicaId)) {
         // A group's worker starts only once its head listens (the next pass after it publishes).
