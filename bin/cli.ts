@@ -53,6 +53,9 @@ Admin (same configuration as start; works while it runs):
   backup drill [BACKUP] [--json]
                         restore into a scratch database, compare counts and hashes, decrypt, verify the audit chain
   restore BACKUP        into an empty database and data directory (refuses a newer schema, a wrong key, a tampered part)
+  artifacts copy-from-data-dir
+                        copy the datasets under <data dir>/datasets into the configured artifact store (S3 or
+                        ENCLAVE_ARTIFACTS_DIR) as they are, before switching stores; safe to run again
 `;
 
 async function main(argv: string[]) {

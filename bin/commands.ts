@@ -17,6 +17,7 @@ import { evalPerplexityCommand } from './eval';
 import { loadtestCommand } from './loadtest';
 import { usersEraseCommand } from './user-erase';
 import { backupCommand, backupDrillCommand, backupListCommand, restoreCommand } from './backup-commands';
+import { artifactsCopyFromDataDirCommand } from './artifacts-commands';
 
 type Command = (args: string[]) => Promise<number | 'running' | void>;
 
@@ -48,6 +49,7 @@ export const commands: Record<string, Command> = {
     if (!values.password) process.stdout.write(`One-time password (shown once; to be changed at first sign-in): ${password}\n`);
   },
 
+  'artifacts copy-from-data-dir': artifactsCopyFromDataDirCommand,
   'users erase': usersEraseCommand('erase'),
   'users delete': usersEraseCommand('delete'),
 

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,6 +16,7 @@ import { s3Backend } from './s3-backend';
 import { ArtifactStore, dataKeysOf } from './store';
 import { FRAME_BYTES } from './sealed-format';
 import { checkArtifactStore } from './config';
+import { copyArtifacts } from './copy';
 import { ConfigError, parseEnv } from '../core/env';
 
 const MiB = 1024 * 1024;
@@ -205,6 +207,26 @@ describe.each(backends)('the artifact store on %s', (_name, make, fileAtRest) =>
     expect((await read(store.get('datasets/legacy.jsonl.enc'))).equals(data)).toBe(true);
     expect((await read(store.get('datasets/legacy.jsonl.enc', { range: { offset: MiB - 1, length: 3 } }))).equals(data.subarray(MiB - 1, MiB + 2))).toBe(true);
   });
+});
+
+it('copies the data directory\'s datasets into S3 as they are, readable there, and a second run copies nothing', async () => {
+  const legacyDir = await fs.mkdtemp(path.join(os.tmpdir(), 'enclave-legacy-'));
+  const target = s3Backend(s3.settings({ prefix: 'install-2' }));
+  try {
+    await fs.mkdir(path.join(legacyDir, 'datasets'));
+    const w = await SealedFileWriter.create(path.join(legacyDir, 'datasets', 'old.jsonl.enc'), await dataKeyForSealing(t.db, masterKey, owner));
+    const data = content(1_500_000, 21).all;
+    await w.write(data);
+    await w.finish();
+    await fs.writeFile(path.join(legacyDir, 'datasets', 'old.jsonl.enc.1a2b.partial'), 'half'); // a write that never finished
+    expect(await copyArtifacts(dirBackend(legacyDir), target, 'datasets/')).toEqual({ copied: 1, skipped: 0, bytes: (await fs.stat(path.join(legacyDir, 'datasets', 'old.jsonl.enc'))).size });
+    expect(fsSync.existsSync(path.join(s3.directory, s3.bucket, 'install-2', 'datasets', 'old.jsonl.enc._S3rver_object'))).toBe(true);
+    expect((await read(new ArtifactStore(target, dataKeysOf(t.db, masterKey)).get('datasets/old.jsonl.enc'))).equals(data)).toBe(true);
+    expect(await copyArtifacts(dirBackend(legacyDir), target, 'datasets/')).toEqual({ copied: 0, skipped: 1, bytes: 0 });
+  } finally {
+    await target.close();
+    await fs.rm(legacyDir, { recursive: true, force: true });
+  }
 });
 
 describe('S3 settings that cannot work fail with a message, not a stack', () => {

@@ -5,3 +5,4 @@ export { s3Backend, type S3Settings } from './s3-backend';
 export { ArtifactStore, dataKeysOf, type DataKeys, type ArtifactInfo, type ByteRange } from './store';
 export { ArtifactWriter, type WrittenArtifact } from './writer';
 export { artifactBackend, artifactStore, backendForDataDir, storeFor, backendFrom, checkArtifactStore, closeArtifactBackends, s3SettingsFrom, type ArtifactEnv } from './config';
+export { copyArtifacts, type CopyResult } from './copy';
