@@ -41,8 +41,13 @@ async function deploy(over: Partial<typeof deployments.$inferInsert> = {}) {
 }
 
 const entries = () => redis.keys(`${prefix}:gateway:cache:*`);
-/** Stores are written after the answer went out: wait for the count to reach `n`. */
-const stored = (n: number) => until(`${n} cached answers`, async () => (await entries()).length >= n);
+const snapshot = async () => new Set(await entries());
+/**
+ * Stores are written after the answer went out: wait for `count` entries not in `before` (a count of all
+ * entries would not do: an earlier test's short-lived entry may expire meanwhile).
+ */
+const stored = (before: Set<string>, count = 1) =>
+  until(`${count} new cached answer(s)`, async () => (await entries()).filter((k) => !before.has(k)).length >= count);
 
 let prompts = 0;
 const ask = (model: string, extra: Record<string, unknown> = {}, content = `question ${++prompts}`) => ({
@@ -69,9 +74,10 @@ test('a repeated deterministic request is a hit: same answer, no engine call, lo
   const d = await deploy();
   const before = engine.received;
   const body = ask(d.name);
+  const n = await snapshot();
   const first = await call(body);
   expect(first).toMatchObject({ status: 200, cache: 'miss' });
-  await stored(1);
+  await stored(n);
   const second = await call(body);
   expect(second).toMatchObject({ status: 200, cache: 'hit' });
   expect(second.text).toBe(first.text);
@@ -93,10 +99,10 @@ test('a repeated deterministic request is a hit: same answer, no engine call, lo
 test('a streamed answer is replayed byte for byte as SSE ending with [DONE], and also serves a non-streaming call', async () => {
   const d = await deploy();
   const body = ask(d.name, { stream: true });
-  const n = (await entries()).length;
+  const n = await snapshot();
   const live = await call(body);
   expect(live.cache).toBe('miss');
-  await stored(n + 1);
+  await stored(n);
   const replay = await call(body);
   expect(replay).toMatchObject({ status: 200, cache: 'hit' });
   expect(replay.type).toMatch(/^text\/event-stream/);
@@ -118,9 +124,9 @@ test('a streamed answer is replayed byte for byte as SSE ending with [DONE], and
 test('an answer stored from a non-streaming call is streamed back as chunks a client can read', async () => {
   const d = await deploy();
   const body = ask(d.name);
-  const n = (await entries()).length;
+  const n = await snapshot();
   await call(body);
-  await stored(n + 1);
+  await stored(n);
   const res = await h.post('/v1/chat/completions', { ...body, stream: true }, owner.key);
   expect(res.headers.get('x-enclave-cache')).toBe('hit');
   const events = await readEvents(res);
@@ -148,9 +154,9 @@ test('non-deterministic requests bypass the cache unless the deployment opts in;
 
   const optedIn = await deploy({ cacheMode: 'all' });
   const sampled = ask(optedIn.name, { temperature: 0.9 });
-  const n = (await entries()).length;
+  const n = await snapshot();
   expect((await call(sampled)).cache).toBe('miss');
-  await stored(n + 1);
+  await stored(n);
   expect((await call(sampled)).cache).toBe('hit');
 
   const off = await deploy({ cacheMode: 'off' });
@@ -160,9 +166,9 @@ test('non-deterministic requests bypass the cache unless the deployment opts in;
 test("another account never gets someone's answer; the owner's other keys do; another classification level does not", async () => {
   const d = await deploy();
   const body = ask(d.name);
-  const n = (await entries()).length;
+  const n = await snapshot();
   expect((await call(body)).cache).toBe('miss');
-  await stored(n + 1);
+  await stored(n);
   const stranger = await h.keyFor();
   expect((await call(body, stranger.key)).cache).toBe('miss');
   const { createApiKey } = await import('../security/api-keys');
@@ -173,9 +179,9 @@ test("another account never gets someone's answer; the owner's other keys do; an
   const internal = internalToken(h.masterKey);
   const as = (level: string) => ({ 'x-enclave-user-id': owner.userId, 'x-enclave-classification': level });
   const chatBody = ask(d.name);
-  const m = (await entries()).length;
+  const m = await snapshot();
   expect((await call(chatBody, internal, as('1'))).cache).toBe('miss');
-  await stored(m + 1);
+  await stored(m);
   expect((await call(chatBody, internal, as('1'))).cache).toBe('hit');
   expect((await call(chatBody, internal, as('2'))).cache).toBe('miss');
   expect((await call(chatBody, internal, as('0'))).cache).toBe('miss');
@@ -184,20 +190,22 @@ test("another account never gets someone's answer; the owner's other keys do; an
 test('an answer expires after the deployment TTL', async () => {
   const d = await deploy({ cacheTtlSeconds: 1 });
   const body = ask(d.name);
-  const n = (await entries()).length;
+  const n = await snapshot();
   await call(body);
-  await stored(n + 1);
+  await stored(n);
   expect((await call(body)).cache).toBe('hit');
-  await until('the entry to expire', async () => (await entries()).length === n, 5_000, 100);
+  await until('the entry to expire', async () => (await entries()).every((k) => n.has(k)), 5_000, 100);
+  const again = await snapshot();
   expect((await call(body)).cache).toBe('miss');
+  await stored(again); // kept again (for a second): not left to land in the next test
 });
 
 test('Redis holds no plaintext: neither the prompt nor the answer', async () => {
   const d = await deploy();
-  const before = new Set(await entries());
+  const before = await snapshot();
   const secret = 'zebra-violet-4417 is the vault code';
   await call(ask(d.name, {}, secret));
-  await stored(before.size + 1);
+  await stored(before);
   const [key] = (await entries()).filter((k) => !before.has(k));
   const value = (await redis.getBuffer(key!))!;
   expect(value.length).toBeGreaterThan(40);
