@@ -1,7 +1,8 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createDb, type Db } from '../server/db/client';
-import { loadTestSamples, loadTests } from '../server/db/schema';
+import { apiKeys, loadTestSamples, loadTests } from '../server/db/schema';
+import { createApiKey } from '../server/security/api-keys';
 import { closeQueues, queue } from '../server/core/queues';
 import { closeRedis } from '../server/core/redis';
 import { claimLoadTest, MAX_LOAD_TEST_ATTEMPTS, ownedBy, requeueSilentLoadTests, TAKEOVER_AFTER_MS } from '../server/evaluation/loadtest/takeover';
@@ -42,6 +43,8 @@ afterAll(async () => {
 /** A run a dead worker left behind: running, its last heartbeat `silentMs` ago, a few samples written. */
 async function orphan(silentMs: number, attempt = 1) {
   const owner = await makeUser(t.db, { role: 'engineer' });
+  // The internal key its worker minted for the gateway and never got to revoke.
+  const key = await createApiKey(t.db, { userId: owner.id, name: 'load test key', models: ['double'], maxConcurrent: 0 });
   const row = await makeLoadTest(t.db, {
     ownerId: owner.id,
     status: 'running',
@@ -49,11 +52,13 @@ async function orphan(silentMs: number, attempt = 1) {
     model: 'double',
     spec: { ...spec, target: { kind: 'url' } },
     startedAt: new Date(Date.now() - 60_000),
-    progress: { attempt, done: 3, total: 12, heartbeatAt: Date.now() - silentMs },
+    progress: { attempt, done: 3, total: 12, heartbeatAt: Date.now() - silentMs, keyId: key.id },
   });
   await t.db.insert(loadTestSamples).values([0, 1, 2].map((seq) => ({ loadTestId: row.id, seq, startMs: seq, ttftMs: 999, e2eMs: 999, outputTokens: 1, inputTokens: 1 })));
-  return row;
+  return { ...row, keyId: key.id };
 }
+
+const revoked = async (keyId: string) => (await t.db.select().from(apiKeys).where(eq(apiKeys.id, keyId)))[0]!.revokedAt !== null;
 
 const rowOf = async (id: string) => (await t.db.select().from(loadTests).where(eq(loadTests.id, id)))[0]!;
 
@@ -65,11 +70,14 @@ it('two workers racing for a silent run: exactly one takes it over, and a live o
   // The first attempt's samples are gone with the takeover; its writer is fenced off.
   expect(await t.db.select().from(loadTestSamples).where(eq(loadTestSamples.loadTestId, silent.id))).toEqual([]);
   expect(await t.db.update(loadTests).set({ status: 'succeeded' }).where(ownedBy(silent.id, 1)).returning()).toEqual([]);
+  expect(await revoked(silent.keyId)).toBe(true);
 
   const live = await orphan(1_000);
   expect(await claimLoadTest(other, live.id)).toBeUndefined();
   const worn = await orphan(TAKEOVER_AFTER_MS + 5_000, MAX_LOAD_TEST_ATTEMPTS);
   expect(await claimLoadTest(other, worn.id)).toBeUndefined();
+  // Left alone, their keys too.
+  expect([await revoked(live.keyId), await revoked(worn.keyId)]).toEqual([false, false]);
   expect(await requeueSilentLoadTests(t.db)).toEqual([]);
   await t.db.delete(loadTests);
 });

@@ -21,10 +21,11 @@ const SAMPLE_BATCH = 500;
 type Row = typeof loadTests.$inferSelect;
 
 /** The target's URL and headers at run time; `cleanup` revokes a key minted for this run. */
-async function resolveTarget(db: Db, row: Row, masterKey: Buffer | undefined): Promise<{ target: Target; cleanup: () => Promise<void> }> {
+async function resolveTarget(db: Db, row: Row, masterKey: Buffer | undefined): Promise<{ target: Target; cleanup: () => Promise<void>; keyId?: string }> {
   const stored = (row.spec.target ?? { kind: 'url' }) as StoredTarget;
   const headers: Record<string, string> = {};
   let cleanup = async () => {};
+  let keyId: string | undefined;
   let url = row.targetUrl;
   if (stored.kind === 'deployment' && stored.via === 'gateway') {
     // An internal key of the owner, for this model only, for this run only: nothing to store, revoked at the end.
@@ -32,6 +33,7 @@ async function resolveTarget(db: Db, row: Row, masterKey: Buffer | undefined): P
     const key = await createApiKey(db, { userId: row.ownerId, name: `load test ${row.id.slice(0, 8)}`, models: [row.model], expiresAt: new Date(Date.now() + 86_400_000), maxConcurrent: 0 });
     headers.authorization = `Bearer ${key.key}`;
     cleanup = async () => void (await revokeApiKey(db, row.ownerId, key.id));
+    keyId = key.id;
   } else if (stored.kind === 'deployment' && row.deploymentId) {
     // The replica chosen at creation may have moved: take a ready one now.
     const [replica] = await db
@@ -50,7 +52,7 @@ async function resolveTarget(db: Db, row: Row, masterKey: Buffer | undefined): P
   }
   // A URL someone typed goes through the outbound policy; a deployment is reached at Enclave's own addresses.
   const outbound = stored.kind === 'url' ? outboundPolicy().config : undefined;
-  return { target: { url, model: row.model, headers, outbound }, cleanup };
+  return { target: { url, model: row.model, headers, outbound }, cleanup, keyId };
 }
 
 /**
@@ -69,6 +71,8 @@ export async function executeLoadTest(db: Db, id: string, opts: { masterKey?: Bu
   let writes = Promise.resolve();
   let cleanup = async () => {};
   let tracker: ProgressTracker | undefined;
+  // The key minted for this run, kept in its progress: a worker taking the run over revokes it (takeover.ts).
+  let keyId: string | undefined;
 
   const flush = () => {
     const batch = pending;
@@ -85,7 +89,7 @@ export async function executeLoadTest(db: Db, id: string, opts: { masterKey?: Bu
         const [now] = await db
           .update(loadTests)
           // heartbeatAt tells the maintenance sweep this run's worker is alive (see sweepAbandonedLoadTests).
-          .set({ progress: { ...(progress as unknown as Record<string, unknown>), attempt, heartbeatAt: Date.now() } })
+          .set({ progress: { ...(progress as unknown as Record<string, unknown>), attempt, heartbeatAt: Date.now(), ...(keyId ? { keyId } : {}) } })
           .where(ownedBy(id, attempt))
           .returning({ id: loadTests.id });
         if (!now) abort.abort(); // the row left 'running' (cancelled from the UI or CLI), or another worker took it over
@@ -103,6 +107,8 @@ export async function executeLoadTest(db: Db, id: string, opts: { masterKey?: Bu
     await flush();
     const resolved = await resolveTarget(db, row, opts.masterKey);
     cleanup = resolved.cleanup;
+    keyId = resolved.keyId;
+    if (keyId) await flush();
     const w = spec.workload;
     const replay = w.kind === 'replay' ? await loadReplay(db, w.model ?? row.model, w.hours, Math.min(spec.requests, 10_000)) : [];
     if (w.kind === 'replay' && replay.length === 0) throw new Error(`no successful requests of ${w.model ?? row.model} logged in the last ${w.hours} h to replay`);

@@ -2,6 +2,7 @@ import { and, eq, lt, or, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { loadTestSamples, loadTests } from '../../db/schema';
 import { enqueue } from '../../core/queues';
+import { revokeApiKey } from '../../security/api-keys';
 import { ABANDONED_AFTER_MS } from './store';
 
 /**
@@ -22,10 +23,13 @@ export type ClaimedLoadTest = { row: typeof loadTests.$inferSelect; attempt: num
  * Claims a load test for this worker: a queued one, or a running one whose worker went silent
  * (TAKEOVER_AFTER_MS) and that has attempts left. A taken-over run starts again from nothing (its
  * earlier samples deleted in the same transaction), so its result is one run's, never two half-runs'.
- * The attempt number fences the writers: a late write of the silent worker matches no row.
+ * The attempt number fences the writers: a late write of the silent worker matches no row. The key the
+ * silent attempt minted for the gateway is revoked.
  */
 export async function claimLoadTest(db: Db, id: string, now = Date.now()): Promise<ClaimedLoadTest | undefined> {
-  return db.transaction(async (tx) => {
+  const claimed = await db.transaction(async (tx) => {
+    // The silent attempt's minted key (if any), read before the claim replaces its progress.
+    const [before] = await tx.select({ keyId: sql<string | null>`${loadTests.progress}->>'keyId'` }).from(loadTests).where(eq(loadTests.id, id)).for('update');
     const [row] = await tx
       .update(loadTests)
       .set({
@@ -43,8 +47,12 @@ export async function claimLoadTest(db: Db, id: string, now = Date.now()): Promi
     if (!row) return undefined;
     const attempt = Number(row.progress.attempt);
     if (attempt > 1) await tx.delete(loadTestSamples).where(eq(loadTestSamples.loadTestId, id));
-    return { row, attempt };
+    return { row, attempt, staleKeyId: attempt > 1 ? before?.keyId : null };
   });
+  if (!claimed) return undefined;
+  // The dead worker never revoked the internal key it minted for its attempt: revoked here, not left for its 24 h expiry.
+  if (claimed.staleKeyId) await revokeApiKey(db, claimed.row.ownerId, claimed.staleKeyId);
+  return { row: claimed.row, attempt: claimed.attempt };
 }
 
 /**
