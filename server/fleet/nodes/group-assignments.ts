@@ -1,7 +1,7 @@
 import { and, count, eq, inArray, ne } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { deploymentReplicas, deployments, modelVersions, replicaMembers } from '../../db/schema';
-import type { Assignment, ReplicaReport } from './assignments';
+import type { Assignment, ReplicaReport } from './assignment-types';
 
 const ACTIVE = ['starting', 'ready', 'unhealthy'];
 
