@@ -1,30 +1,16 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createDecipheriv } from 'node:crypto';
 import fs from 'node:fs/promises';
-import { seal, unseal } from '../../security/encryption';
+import { unseal } from '../../security/encryption';
+import { FRAME_BYTES, FRAME_HEAD_BYTES, MAGIC, TAG_BYTES, frameIv, newHeader, rewrappedHeader, sealFrame } from '../../artifacts/sealed-format';
 
 /**
- * A file sealed in AES-256-GCM frames, so that a dataset of gigabytes is written and read back as a stream.
- *
- *   header: "ENCDSET1" ‖ data key id (u32) ‖ wrapped length (u16) ‖ the file's own key sealed under the data key
- *   frame:  final flag (u8) ‖ ciphertext length (u32) ‖ tag (16) ‖ ciphertext
- *
- * Each file has a random key of its own, so frame IVs can be the frame's index (never reused under that key)
- * and the data key seals one value per file, however large. The header bytes of a frame are its associated
- * data and the IV is its index, so a frame cannot be altered, moved or dropped; the last frame carries the
- * final flag, so a cut-off file is an error rather than a shorter dataset.
+ * A dataset file sealed in AES-256-GCM frames, read and written as a file of its own: the format every
+ * artifact is stored in (server/artifacts/sealed-format.ts, where the layout and its reasons are), used here
+ * on a path. The store reads and writes datasets through server/artifacts; this stays for a file handed over
+ * by path (the tests' fixtures of files written before the store).
  */
-const MAGIC = Buffer.from('ENCDSET1');
-const FRAME_BYTES = 1024 * 1024;
-const TAG_BYTES = 16;
-const FRAME_HEAD_BYTES = 5;
 /** Larger than any frame this code writes: a corrupt length cannot make the reader allocate gigabytes. */
 const MAX_FRAME_BYTES = 16 * FRAME_BYTES;
-
-function frameIv(index: number): Buffer {
-  const iv = Buffer.alloc(12);
-  iv.writeBigUInt64BE(BigInt(index), 4);
-  return iv;
-}
 
 export class SealedFileWriter {
   private pending: Buffer[] = [];
@@ -41,20 +27,15 @@ export class SealedFileWriter {
   /** Creates the file (it must not exist) and writes its header. */
   static async create(path: string, dataKey: { id: number; key: Buffer }): Promise<SealedFileWriter> {
     const handle = await fs.open(path, 'wx', 0o600);
-    const fileKey = randomBytes(32);
-    const wrapped = seal(dataKey.key, fileKey);
-    const head = Buffer.alloc(MAGIC.length + 6);
-    MAGIC.copy(head);
-    head.writeUInt32BE(dataKey.id, MAGIC.length);
-    head.writeUInt16BE(wrapped.length, MAGIC.length + 4);
+    const { header, objectKey } = newHeader(dataKey);
     try {
-      await handle.write(Buffer.concat([head, wrapped]));
+      await handle.write(header);
     } catch (e) {
       await handle.close();
       await fs.rm(path, { force: true });
       throw e;
     }
-    return new SealedFileWriter(path, handle, fileKey);
+    return new SealedFileWriter(path, handle, objectKey);
   }
 
   async write(chunk: Buffer): Promise<void> {
@@ -88,13 +69,7 @@ export class SealedFileWriter {
   }
 
   private async writeFrame(plaintext: Buffer, final: boolean): Promise<void> {
-    const head = Buffer.alloc(FRAME_HEAD_BYTES);
-    head.writeUInt8(final ? 1 : 0, 0);
-    head.writeUInt32BE(plaintext.length, 1);
-    const cipher = createCipheriv('aes-256-gcm', this.fileKey, frameIv(this.frames++));
-    cipher.setAAD(head);
-    const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-    await this.handle.write(Buffer.concat([head, cipher.getAuthTag(), body]));
+    await this.handle.write(sealFrame(this.fileKey, this.frames++, plaintext, final));
   }
 }
 
@@ -171,11 +146,8 @@ export async function rewrapSealedFileKey(path: string, keyFor: (dataKeyId: numb
     const oldId = head.readUInt32BE(MAGIC.length);
     if (oldId === target.id) return oldId;
     const wrapped = await readExactly(handle, head.length, head.readUInt16BE(MAGIC.length + 4), 'header');
-    const rewrapped = seal(target.key, unseal(await keyFor(oldId), wrapped));
-    if (rewrapped.length !== wrapped.length) throw new Error('the re-wrapped file key has another length');
-    const id = Buffer.alloc(4);
-    id.writeUInt32BE(target.id);
-    await handle.write(Buffer.concat([id, head.subarray(MAGIC.length + 4), rewrapped]), 0, undefined, MAGIC.length);
+    const header = rewrappedHeader({ dataKeyId: oldId, wrapped, length: head.length + wrapped.length }, unseal(await keyFor(oldId), wrapped), target);
+    await handle.write(header, 0, header.length, 0);
     await handle.sync();
     return target.id;
   } finally {
