@@ -158,7 +158,7 @@ export async function startRemoteAgent(
     log.info('agent client certificate renewed', { node: identity.nodeName, serial: renewed.serial, notAfter: renewed.notAfter });
   };
   const defaults = { threads: env.ENCLAVE_LLAMACPP_THREADS, context: env.ENCLAVE_LLAMACPP_CONTEXT, sequences: env.ENCLAVE_LLAMACPP_SEQUENCES };
-  const supervisor = createReplicaSupervisor({ store: client.store, dataDir: env.dataDir, launcherFor: (engine) => launcherFor(engine, defaults), host: engineHost });
+  const supervisor = createReplicaSupervisor({ store: client.store, dataDir: env.dataDir, launcherFor: (engine) => launcherFor(engine, defaults), host: engineHost, multinode: env.ENCLAVE_VLLM_MULTINODE });
 
   const trainers = createTrainerRunner({
     client: client.jobs,
