@@ -65,6 +65,9 @@ export function s3Backend(s: S3Settings): ArtifactBackend {
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
     maxAttempts: 3,
+    // A blackholed endpoint fails in seconds rather than hanging an upload; an idle socket (not a long
+    // transfer: a 50 GB object streams for minutes) is given up after two minutes.
+    requestHandler: { connectionTimeout: 10_000, socketTimeout: 120_000 },
   });
   const prefix = s.prefix ? `${s.prefix.replace(/\/+$/, '')}/` : '';
   const objectKey = (key: string) => prefix + checkKey(key);
