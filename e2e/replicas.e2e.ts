@@ -2,14 +2,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { and, eq, ne } from 'drizzle-orm';
+import { and, eq, like, ne } from 'drizzle-orm';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { startProduct, type RunningProduct } from '../bin/testing/product';
 import { streamedEvents } from '../server/api/testing/stream-client';
 import { transformer } from '../server/api/transformer';
 import { freePort } from '../server/core/net/free-port';
-import { auditLog, deploymentReplicas, deployments, jobs, loadTestSamples, loadTests, messages, modelVersions } from '../server/db/schema';
+import { apiKeys, auditLog, deploymentReplicas, deployments, jobs, loadTestSamples, loadTests, messages, modelVersions } from '../server/db/schema';
 import { isAlive } from '../server/process/detached-process';
 import { createEmptyTestDatabase, testRedisPrefix, type TestDatabase } from '../server/testing/database';
 import { until } from '../server/testing/until';
@@ -205,6 +205,9 @@ test('2 web + 2 gateway + 2 worker processes and an agent: one of each killed mi
     const r = loads.find((l) => l.id === id)!;
     expect(Number((r.summary as { completed: number }).completed) + Number((r.summary as { failed: number }).failed)).toBe(LOAD.requests);
   }
+  // Three keys minted for the gateway (one per attempt), none left valid: the dead worker's revoked by the worker that took over.
+  const minted = await db.select().from(apiKeys).where(like(apiKeys.name, 'load test %'));
+  expect(minted.map((k) => k.revokedAt !== null)).toEqual([true, true, true]);
 
   // The scale-up: two replicas, each added once, both ready.
   await until('two ready replicas', async () => (await readyReplicas()).length === 2, 120_000, 500);
