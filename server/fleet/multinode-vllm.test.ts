@@ -231,6 +231,7 @@ it('on Ray (ENCLAVE_VLLM_MULTINODE=ray on the head; the worker follows its head)
   await stopDeployment(t.db, null, deploymentId);
   await reconcileDeployment(t.db, deploymentId, opts());
   await until('the stopped group to be gone', async () => !isRunning(old.head.pid!) && !isRunning(old.member.pid!));
+  expect((await membersOf(old.head.id)).map((m) => m.status)).toEqual(['stopped', 'stopped', 'stopped', 'stopped']);
   for (const agent of agents.values()) await agent.stop();
   agents.clear();
 

@@ -3,7 +3,7 @@ import { engineDriver, scrapeEngineLoad } from '../engines/registry';
 import { and, asc, desc, eq, inArray, isNull, ne, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Db } from '../db/client';
-import { allocations, deploymentEvents, deploymentReplicas, deployments, models, modelVersions } from '../db/schema';
+import { allocations, deploymentEvents, deploymentReplicas, deployments, models, modelVersions, replicaMembers } from '../db/schema';
 import { errorMessage, log } from '../core/log';
 import { enqueue } from '../core/queues';
 import type { DbOrTx } from '../db/types';
@@ -84,6 +84,8 @@ export async function stopReplicas(tx: DbOrTx, replicaIds: string[]): Promise<vo
   if (!replicaIds.length) return;
   const now = new Date();
   await tx.update(deploymentReplicas).set({ status: 'stopped', updatedAt: now }).where(inArray(deploymentReplicas.id, replicaIds));
+  // A multi-node replica's other hosts stop with it (their agents already read them as stopped).
+  await tx.update(replicaMembers).set({ status: 'stopped', updatedAt: now }).where(and(inArray(replicaMembers.replicaId, replicaIds), ne(replicaMembers.status, 'stopped')));
   await tx
     .update(allocations)
     .set({ releasedAt: now })
