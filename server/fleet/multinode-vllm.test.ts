@@ -14,6 +14,7 @@ import { replicaAuthorization } from '../engines/replica-secret';
 import { registerVersion } from '../lifecycle/catalog';
 import { createDeployment, startDeployment, stopDeployment } from '../lifecycle/deployments';
 import { reconcileDeployment } from '../lifecycle/reconcile';
+import { dryRun } from '../gpu/placement/dry-run';
 import { isRunning, commandLineOf } from '../process/detached-process';
 import { createTestDatabase, type TestDatabase } from '../testing/database';
 import { until } from '../testing/until';
@@ -36,6 +37,7 @@ const SAVED = ['ENCLAVE_VLLM_BIN', 'ENCLAVE_RAY_BIN', 'VLLM_DOUBLE_LOAD_MS', 'VL
 let t: TestDatabase;
 let deploymentId: string;
 let modelDir: string;
+let versionId: string;
 const agents = new Map<string, AgentRole>();
 const dataDirs = new Map<string, string>();
 const opts = () => reconcileOptions(t.db, { claimFor: async () => () => 30 * GiB, backoff: { baseMs: 200, maxMs: 200 }, giveUpAfter: 5 });
@@ -71,6 +73,7 @@ beforeAll(async () => {
   fs.writeFileSync(path.join(modelDir, 'config.json'), JSON.stringify({ num_hidden_layers: 32, num_attention_heads: 32, hidden_size: 4096, torch_dtype: 'bfloat16' }));
   const version = await registerVersion(t.db, { modelName: 'llama-70b-like', format: 'hf', location: modelDir });
   for (const node of ['node-a', 'node-b']) await registerNode(t.db, { name: node, labels: {}, ...inventory(node), driverVersion: null, cudaVersion: null });
+  versionId = version.id;
   deploymentId = (await createDeployment(t.db, null, { name: 'llama-pp', modelVersionId: version.id, spec: { engine: 'vllm', tp: 2, pp: 2, replicas: 1 } })).id;
 });
 
@@ -115,6 +118,17 @@ async function readyGroup(generation: number) {
     return !!member?.pid && dep!.status === 'ready' && { head: r, member };
   });
 }
+
+it("the dry run shows a PP 2 vLLM deployment on two hosts, the head's first", async () => {
+  const zero = { weightsBytes: 0, kvCacheBytes: 0, activationBytes: 0, overheadBytes: 0 };
+  const plan = await dryRun(t.db, { modelVersionId: versionId, spec: { engine: 'vllm', tp: 2, pp: 2 } }, async () => ({
+    claimPerGpu: () => 30 * GiB,
+    breakdown: () => ({ perGpu: { ...zero, weightsBytes: 30 * GiB }, maxConcurrentSequences: null }),
+  }));
+  expect(plan).toMatchObject({ feasible: true, tp: 2, pp: 2 });
+  expect(plan.placements.map((p) => p.gpus)).toEqual([[0, 1], [0, 1]]);
+  expect(new Set(plan.placements.map((p) => p.node))).toEqual(new Set(['node-a', 'node-b']));
+});
 
 it('places one replica on two hosts; the head starts first, the worker joins, and only then is the replica ready', async () => {
   await reconcileDeployment(t.db, deploymentId, opts());

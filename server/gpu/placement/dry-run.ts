@@ -38,7 +38,8 @@ export async function dryRun(db: Db, raw: z.input<typeof dryRunSchema>, estimate
     feasible: choice.feasible,
     tp: spec.engine === 'llamacpp' ? null : tp,
     pp: spec.engine === 'llamacpp' ? null : pp,
-    placements: choice.feasible ? [{ node: choice.node, gpus: choice.gpus }] : [],
+    // A vLLM replica across hosts: the head (rank 0) first, then each other host in rank order.
+    placements: choice.feasible ? [{ node: choice.node, gpus: choice.gpus }, ...(choice.members ?? []).map((m) => ({ node: m.node, gpus: m.gpus }))] : [],
     perGpuBytes: perGpu.weightsBytes + perGpu.kvCacheBytes + perGpu.activationBytes + perGpu.overheadBytes,
     perGpu,
     maxConcurrentSequences: shown?.maxConcurrentSequences ?? null,
