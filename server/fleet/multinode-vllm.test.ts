@@ -12,7 +12,7 @@ import { nvidiaSmiFixture } from '../gpu/nvidia-smi/fixtures';
 import type { Inventory } from '../gpu/types';
 import { replicaAuthorization } from '../engines/replica-secret';
 import { registerVersion } from '../lifecycle/catalog';
-import { createDeployment, startDeployment, stopDeployment } from '../lifecycle/deployments';
+import { createDeployment, getDeployment, startDeployment, stopDeployment } from '../lifecycle/deployments';
 import { reconcileDeployment } from '../lifecycle/reconcile';
 import { dryRun } from '../gpu/placement/dry-run';
 import { isRunning, commandLineOf } from '../process/detached-process';
@@ -184,6 +184,12 @@ it('places one replica on two hosts; the head starts first, the worker joins, an
   expect(workerEnv).toEqual(expect.arrayContaining(['CUDA_VISIBLE_DEVICES=0,1', 'CUDA_DEVICE_ORDER=PCI_BUS_ID', 'VLLM_HOST_IP=127.0.0.1']));
   expect(headEnv.filter((v) => v.startsWith('VLLM_API_KEY='))).toHaveLength(1);
   expect(workerEnv.some((v) => v.startsWith('VLLM_API_KEY='))).toBe(false);
+
+  // The deployment page's view: one replica, at the head's URL, with its other host under it.
+  const detail = await getDeployment(t.db, deploymentId);
+  expect(detail.replicas.filter((r) => r.status !== 'stopped').map((r) => ({ node: r.nodeName, url: r.url, members: r.members }))).toEqual([
+    { node: head.nodeName, url: head.url, members: [{ rank: 1, nodeName: worker.nodeName, gpuIndices: [0, 1], status: 'starting' }] },
+  ]);
 
   // The engine URL is the head's, guarded by the replica's secret.
   const models = await fetch(`${head.url}/v1/models`, { headers: { authorization: replicaAuthorization(MASTER_KEY, head.id) } });

@@ -235,5 +235,15 @@ export async function getDeployment(db: Db, id: string) {
           : null,
     })),
   );
-  return { ...listView(row), replicas: withLoad, events };
+  // A multi-node replica's other hosts (its current start's members), rank order, for the page.
+  const members = replicas.length
+    ? await db
+        .select({ replicaId: replicaMembers.replicaId, rank: replicaMembers.rank, nodeName: replicaMembers.nodeName, gpuIndices: replicaMembers.gpuIndices, status: replicaMembers.status })
+        .from(replicaMembers)
+        .innerJoin(deploymentReplicas, and(eq(deploymentReplicas.id, replicaMembers.replicaId), eq(deploymentReplicas.restarts, replicaMembers.generation)))
+        .where(inArray(replicaMembers.replicaId, replicas.map((r) => r.id)))
+        .orderBy(asc(replicaMembers.rank))
+    : [];
+  const withMembers = withLoad.map((r) => ({ ...r, members: members.filter((m) => m.replicaId === r.id).map(({ replicaId: _, ...m }) => m) }));
+  return { ...listView(row), replicas: withMembers, events };
 }

@@ -91,8 +91,21 @@ export default function DeploymentPage() {
                 )}
                 {d.replicas.map((r) => (
                   <tr key={r.id} data-testid="replica-row" data-status={r.status}>
-                    <td>{r.nodeName ?? '—'}</td>
-                    <td>{r.gpuIndices?.length ? r.gpuIndices.map((g) => <span key={g} className="tile tile-chosen" style={{ display: 'inline-flex', width: 22, height: 22, marginRight: 3 }}>{g}</span>) : <span className="chip">{t('deployments.cpu')}</span>}</td>
+                    <td>
+                      {r.nodeName ?? '—'}
+                      {/* A vLLM replica across hosts: the head above, each other host (rank 1..) below it. */}
+                      {r.members.map((m) => (
+                        <div key={m.rank} data-testid="replica-member">{`+ ${m.nodeName}`}</div>
+                      ))}
+                    </td>
+                    <td>
+                      {r.gpuIndices?.length ? r.gpuIndices.map((g) => <span key={g} className="tile tile-chosen" style={{ display: 'inline-flex', width: 22, height: 22, marginRight: 3 }}>{g}</span>) : <span className="chip">{t('deployments.cpu')}</span>}
+                      {r.members.map((m) => (
+                        <div key={m.rank}>
+                          {m.gpuIndices.map((g) => <span key={g} className="tile tile-chosen" style={{ display: 'inline-flex', width: 22, height: 22, marginRight: 3 }}>{g}</span>)}
+                        </div>
+                      ))}
+                    </td>
                     <td>
                       <StatusBadge status={r.status} />
                     </td>
