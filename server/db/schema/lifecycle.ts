@@ -23,6 +23,8 @@ export const modelVersions = pgTable(
     location: text('location').notNull(),
     sha256: text('sha256'),
     sizeBytes: bigint('size_bytes', { mode: 'number' }),
+    /** The version's sealed copy in the artifact store (a job's output), which an agent without the file fetches; null: the file at `location` only. */
+    artifactKey: text('artifact_key'),
     parentVersionId: uuid('parent_version_id').references((): AnyPgColumn => modelVersions.id),
     producedByJobId: uuid('produced_by_job_id'),
     stage: text('stage', { enum: VERSION_STAGES }).notNull().default('promoted'),

@@ -23,7 +23,16 @@ async function modelNameOf(db: Db, versionId: string): Promise<string> {
 export async function registerJobOutput(
   db: Db,
   job: Pick<JobRow, 'id' | 'baseVersionId'>,
-  out: { version: string; format: 'hf' | 'gguf' | 'lora-adapter'; location: string; parentVersionId: string; quantization?: string; stage: 'candidate' | 'promoted' },
+  out: {
+    version: string;
+    format: 'hf' | 'gguf' | 'lora-adapter';
+    location: string;
+    parentVersionId: string;
+    quantization?: string;
+    stage: 'candidate' | 'promoted';
+    /** The output's sealed copy in the artifact store (see output-artifact.ts). */
+    artifactKey?: string;
+  },
 ): Promise<string> {
   const [existing] = await db
     .select({ id: modelVersions.id })
@@ -38,7 +47,7 @@ export async function registerJobOutput(
     quantization: out.quantization,
     parentVersionId: out.parentVersionId,
   });
-  await db.update(modelVersions).set({ producedByJobId: job.id, stage: out.stage }).where(eq(modelVersions.id, id));
+  await db.update(modelVersions).set({ producedByJobId: job.id, stage: out.stage, artifactKey: out.artifactKey ?? null }).where(eq(modelVersions.id, id));
   return id;
 }
 

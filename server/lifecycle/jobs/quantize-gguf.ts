@@ -14,6 +14,8 @@ import { BUNDLED_QUALITY_TEXT } from './quality-text';
 import type { Db } from '../../db/client';
 import type { writeDatasetPart } from '../datasets/store';
 import { jobWorkspace, prepareWorkspace, removeDatasetCopies } from './workspace';
+import { storeFor, type ArtifactStore } from '../../artifacts';
+import { storeOutputFile } from './output-artifact';
 
 class Cancelled extends Error {}
 /** Another worker runs this job now (this one stalled past its lease): stop without touching the row. */
@@ -50,6 +52,11 @@ export interface GgufQuantizeDeps {
   /** This worker's host: the quantizer runs here, on its CPU. */
   runnerNode: string;
   writeDataset: typeof writeDatasetPart;
+  /**
+   * Where the output is sealed for agents on other hosts (default with a master key: the configured store,
+   * see storeFor). Without a master key nothing can be sealed: the version is the local file only.
+   */
+  artifacts?: ArtifactStore;
 }
 
 export async function runGgufQuantize(deps: GgufQuantizeDeps, job: JobRow): Promise<void> {
@@ -62,6 +69,8 @@ export async function runGgufQuantize(deps: GgufQuantizeDeps, job: JobRow): Prom
   // that stalled past its lease while another took the job over writes nothing more, and its half-written
   // file is its own (renamed into place only by the run that registers it).
   let attempt = -1;
+  /** The output's object once sealed: a run that then fails removes it (no object without a version). */
+  let stored: { store: ArtifactStore; key: string } | undefined;
   const partial = () => `${output}.attempt-${attempt}.partial`;
   const stillOurs = async () => (await db.select({ id: jobs.id }).from(jobs).where(and(eq(jobs.id, job.id), eq(jobs.attempts, attempt)))).length > 0;
 
@@ -122,6 +131,12 @@ export async function runGgufQuantize(deps: GgufQuantizeDeps, job: JobRow): Prom
     const gate = gateFor(deltaPct, spec.maxPerplexityDeltaPct);
     await stage(3, `perplexity after ${after.perplexity.toFixed(4)} (${deltaPct >= 0 ? '+' : ''}${deltaPct.toFixed(3)}%, limit ${spec.maxPerplexityDeltaPct}%): gate ${gate}`);
     fs.renameSync(partial(), output);
+    // Into the shared store before the version exists: a registered version always has its object. The
+    // file stays in the workspace too, so engines on this host start from it without a fetch.
+    const store = deps.artifacts ?? (deps.masterKey ? storeFor(deps.dataDir, db, deps.masterKey) : undefined);
+    const artifactKey = store ? await storeOutputFile(store, job.id, output) : undefined;
+    stored = artifactKey ? { store: store!, key: artifactKey } : undefined;
+    if (!(await stillOurs())) throw new Superseded();
     await db.insert(jobMetrics).values({ jobId: job.id, kind: 'eval', step: 0, values: { perplexity_before: before.perplexity, perplexity_after: after.perplexity, perplexity_delta_pct: deltaPct } });
 
     const versionId = await registerJobOutput(db, job, {
@@ -131,6 +146,7 @@ export async function runGgufQuantize(deps: GgufQuantizeDeps, job: JobRow): Prom
       quantization: spec.target,
       parentVersionId: source.id,
       stage: gate === 'passed' ? 'promoted' : 'candidate',
+      artifactKey,
     });
     await markSucceeded(db, job.id, {
       outputVersionId: versionId,
@@ -157,6 +173,7 @@ export async function runGgufQuantize(deps: GgufQuantizeDeps, job: JobRow): Prom
     if (attempt >= 0) fs.rmSync(partial(), { force: true });
     if (e instanceof Superseded || (attempt >= 0 && !(await stillOurs()))) return;
     fs.rmSync(output, { force: true });
+    if (stored) await stored.store.delete(stored.key).catch(() => undefined);
     if (e instanceof Cancelled) await markCancelled(db, job.id);
     else await markFailed(db, job.id, errorMessage(e));
   } finally {
