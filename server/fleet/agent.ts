@@ -11,6 +11,8 @@ import { nodeLabels } from './nodes/labels';
 import type { Inventory } from '../gpu/types';
 import { errorMessage, log } from '../core/log';
 import { launcherFor } from './engine-launch';
+import { modelPreparer } from './model-cache';
+import { artifactStore } from '../artifacts';
 import { createReplicaSupervisor, type ReplicaSupervisor } from './replica-supervisor';
 
 export interface AgentRole {
@@ -62,6 +64,8 @@ export async function startAgent(db: Db, env: Env, opts: AgentOptions): Promise<
     // Loopback unless the gateway runs on another host (a pod per role): then this host's private address.
     host: env.ENCLAVE_ENGINE_HOST,
     multinode: env.ENCLAVE_VLLM_MULTINODE,
+    // A version produced by a job on another host is fetched from the artifact store into <dataDir>/model-cache.
+    prepare: modelPreparer(env.dataDir, artifactStore(env, db, opts.masterKey)),
     startTimeoutMs: opts.startTimeoutMs,
     healthEveryMs: opts.healthEveryMs,
   });

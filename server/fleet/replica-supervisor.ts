@@ -31,6 +31,8 @@ export interface SupervisorOptions {
   healthEveryMs?: number;
   /** How a multi-node replica this host heads forms its group (ENCLAVE_VLLM_MULTINODE); workers follow their head. */
   multinode?: GroupLaunch['mode'];
+  /** Makes the assignment's model local before its engine starts (fleet/model-cache.ts: fetched from the artifact store when this host lacks the file). */
+  prepare?(a: Assignment): Promise<Assignment>;
 }
 
 type Handle = {
@@ -141,7 +143,10 @@ export function createReplicaSupervisor(opts: SupervisorOptions) {
       const group = a.group ? groupLaunchFor(a, host, opts.multinode ?? 'mp', await otherFreePort(port)) : undefined;
       if (group && 'wait' in group) return;
       if (group && group.rank > 0) return await launchWorker(a, launcher, group);
-      const command = launcher.command(a, port, host, group);
+      // A fetch may take minutes; the start timeout counts from the spawn. A failed fetch fails the start, saying why.
+      const ready = opts.prepare ? await opts.prepare(a) : a;
+      if (abandoned) return;
+      const command = launcher.command(ready, port, host, group);
       if (!command) return;
       const logPath = path.join(opts.dataDir, 'logs', `${a.replicaId}.log`);
       const logOffset = logSize(logPath);

@@ -10,6 +10,8 @@ export interface Assignment {
   spec: Record<string, unknown>;
   /** The model version's location (GGUF file, checkpoint directory); null for upstream. */
   modelLocation: string | null;
+  /** The version's sealed copy in the artifact store, for a host without the file (fleet/model-cache.ts). */
+  modelArtifact?: ModelArtifact;
   gpuIndices: number[];
   status: (typeof REPLICA_STATUSES)[number];
   pid: number | null;
@@ -20,6 +22,13 @@ export interface Assignment {
   secret: string;
   /** Set when the replica spans several hosts (vLLM pipeline parallel): this host's rank in it. */
   group?: AssignmentGroup;
+}
+
+/** A model version's object in the artifact store, and what the fetched file must match. */
+export interface ModelArtifact {
+  key: string;
+  sizeBytes: number | null;
+  sha256: string | null;
 }
 
 /**

@@ -20,6 +20,9 @@ export async function listAssignments(db: Db, nodeName: string, masterKey: Buffe
       engine: deployments.engine,
       spec: deployments.spec,
       modelLocation: modelVersions.location,
+      artifactKey: modelVersions.artifactKey,
+      modelSize: modelVersions.sizeBytes,
+      modelSha256: modelVersions.sha256,
       gpuIndices: deploymentReplicas.gpuIndices,
       status: deploymentReplicas.status,
       pid: deploymentReplicas.pid,
@@ -34,9 +37,9 @@ export async function listAssignments(db: Db, nodeName: string, masterKey: Buffe
     .where(eq(deploymentReplicas.nodeName, nodeName));
   // A replica with members of its current start is a group's head; its members on this node come after.
   const sizes = await groupSizes(db, rows.map((r) => r.replicaId));
-  const replicas: Assignment[] = rows.map(({ rendezvous, ...r }) => {
+  const replicas: Assignment[] = rows.map(({ rendezvous, artifactKey, modelSize, modelSha256, ...r }) => {
     const nodes = sizes.get(r.replicaId);
-    return { ...r, gpuIndices: r.gpuIndices ?? [], secret: replicaSecret(masterKey, r.replicaId), ...(nodes ? { group: { rank: 0, nodes, rendezvous, replicaId: r.replicaId } } : {}) };
+    return { ...r, ...(artifactKey ? { modelArtifact: { key: artifactKey, sizeBytes: modelSize, sha256: modelSha256 } } : {}), gpuIndices: r.gpuIndices ?? [], secret: replicaSecret(masterKey, r.replicaId), ...(nodes ? { group: { rank: 0, nodes, rendezvous, replicaId: r.replicaId } } : {}) };
   });
   return [...replicas, ...(await listMemberAssignments(db, nodeName))];
 }
