@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ArtifactStore, closeArtifactBackends, dataKeysOf, s3Backend } from '../artifacts';
+import { ArtifactStore, cachedModelPath, closeArtifactBackends, dataKeysOf, s3Backend } from '../artifacts';
 import { parseEnv } from '../core/env';
 import { closeRedis } from '../core/redis';
 import { deploymentReplicas, jobs, modelVersions } from '../db/schema';
@@ -12,13 +12,14 @@ import { TEST_MODEL_PATH } from '../engines/llamacpp/test-support';
 import { replicaSecret } from '../engines/replica-secret';
 import { writeDatasetPart } from '../lifecycle/datasets/store';
 import { runGgufQuantize } from '../lifecycle/jobs/quantize-gguf';
+import { storeOutputFile } from '../lifecycle/jobs/output-artifact';
 import { isAlive } from '../process/detached-process';
 import { createTestDatabase, testRedisPrefix, type TestDatabase } from '../testing/database';
 import { makeDeployment, makeJob, makeModelVersion, makeReplica } from '../testing/factories';
 import { startTestS3Server, type TestS3Server } from '../testing/s3-server';
 import { until } from '../testing/until';
 import { startAgent, type AgentRole } from './agent';
-import { cachedModelPath, modelPreparer } from './model-cache';
+import { modelPreparer } from './model-cache';
 import { listAssignments, type Assignment } from './nodes/assignments';
 
 /**
@@ -140,6 +141,23 @@ describe('model outputs in the artifact store', () => {
     await expect(prepare({ ...a, modelArtifact: { ...a.modelArtifact!, sha256: '0'.repeat(64) } })).rejects.toThrow(/SHA-256/);
     expect(fs.existsSync(cacheDir) ? fs.readdirSync(cacheDir) : []).toEqual([]);
   }, 60_000);
+
+  it('a quantization on a worker without its source file fetches the source from the store into its own cache', async () => {
+    // A source registered by another host's job: its file is not here, its object is in the store.
+    const sourceJob = randomUUID();
+    const key = await storeOutputFile(store, sourceJob, TEST_MODEL_PATH);
+    const bytes = fs.readFileSync(TEST_MODEL_PATH);
+    const { version } = await makeModelVersion(t.db, { location: '/elsewhere/other-worker/stories260K.gguf', format: 'gguf', artifactKey: key, sizeBytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
+    const job = await makeJob(t.db, { kind: 'quantize', status: 'queued', baseVersionId: version.id, spec: { sourceVersionId: version.id, target: 'q8_0', maxPerplexityDeltaPct: 5 } });
+    const workerDir = fs.mkdtempSync(path.join(dirs.second, 'worker2-'));
+    await runGgufQuantize({ db: t.db, masterKey, dataDir: workerDir, runnerNode: 'worker-2', writeDataset: writeDatasetPart, artifacts: store }, job);
+
+    const [done] = await t.db.select().from(jobs).where(eq(jobs.id, job.id));
+    expect([done!.status, done!.error]).toEqual(['succeeded', null]);
+    expect(fs.readFileSync(cachedModelPath(workerDir, key)).equals(bytes)).toBe(true);
+    const [out] = await t.db.select().from(modelVersions).where(eq(modelVersions.id, done!.outputVersionId!));
+    expect(out!.artifactKey).toBe(`models/${job.id}/${job.id.slice(0, 8)}-q8_0.gguf`);
+  }, 180_000);
 
   it("an agent on the second host starts the llamacpp engine on the cached file, and it answers a completion", async () => {
     const s3Env = {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { ModelArtifact } from '../../artifacts';
 import type { EngineName, REPLICA_STATUSES } from '../../db/schema';
 
 /** A replica the reconciler placed on a node, with what the agent needs to run it. */
@@ -22,13 +23,6 @@ export interface Assignment {
   secret: string;
   /** Set when the replica spans several hosts (vLLM pipeline parallel): this host's rank in it. */
   group?: AssignmentGroup;
-}
-
-/** A model version's object in the artifact store, and what the fetched file must match. */
-export interface ModelArtifact {
-  key: string;
-  sizeBytes: number | null;
-  sha256: string | null;
 }
 
 /**

@@ -14,7 +14,7 @@ import { BUNDLED_QUALITY_TEXT } from './quality-text';
 import type { Db } from '../../db/client';
 import type { writeDatasetPart } from '../datasets/store';
 import { jobWorkspace, prepareWorkspace, removeDatasetCopies } from './workspace';
-import { storeFor, type ArtifactStore } from '../../artifacts';
+import { localModelPath, storeFor, type ArtifactStore } from '../../artifacts';
 import { storeOutputFile } from './output-artifact';
 
 class Cancelled extends Error {}
@@ -101,6 +101,13 @@ export async function runGgufQuantize(deps: GgufQuantizeDeps, job: JobRow): Prom
     await publishJobUpdate(job.id, { status: 'running' });
     const [source] = await db.select().from(modelVersions).where(eq(modelVersions.id, job.baseVersionId!));
     if (!source) throw new Error('the source model version no longer exists');
+    const store = deps.artifacts ?? (deps.masterKey ? storeFor(deps.dataDir, db, deps.masterKey) : undefined);
+    // A source produced on another host (an earlier job's output) comes from the artifact store into this
+    // host's model cache; one this host has (or a version registered by path) is read where it is.
+    const sourcePath =
+      store && source.artifactKey
+        ? await localModelPath(deps.dataDir, store, source.location, { key: source.artifactKey, sizeBytes: source.sizeBytes, sha256: source.sha256 })
+        : source.location;
     prepareWorkspace(ws);
     fs.mkdirSync(ws.output, { recursive: true });
 
@@ -121,10 +128,10 @@ export async function runGgufQuantize(deps: GgufQuantizeDeps, job: JobRow): Prom
     };
 
     await stage(0, `measuring perplexity of the source on ${textSource === 'dataset' ? 'the held-out rows' : 'the bundled text'}`);
-    const before = await measure(source.location);
+    const before = await measure(sourcePath);
     await stage(1, `perplexity before ${before.perplexity.toFixed(4)} over ${before.tokens} tokens; quantizing to ${spec.target}`);
     // Off the thread: the worker's event loop keeps following trainers, renewing leases and answering BullMQ.
-    const q = await quantizeGguf(source.location, partial(), spec.target, { offThread: true });
+    const q = await quantizeGguf(sourcePath, partial(), spec.target, { offThread: true });
     await stage(2, `quantized ${q.converted} of ${q.tensors} tensors in ${q.seconds.toFixed(2)} s: ${q.inputBytes} → ${q.outputBytes} bytes`);
     const after = await measure(partial());
     const deltaPct = perplexityDeltaPct(before.perplexity, after.perplexity);
@@ -133,7 +140,6 @@ export async function runGgufQuantize(deps: GgufQuantizeDeps, job: JobRow): Prom
     fs.renameSync(partial(), output);
     // Into the shared store before the version exists: a registered version always has its object. The
     // file stays in the workspace too, so engines on this host start from it without a fetch.
-    const store = deps.artifacts ?? (deps.masterKey ? storeFor(deps.dataDir, db, deps.masterKey) : undefined);
     const artifactKey = store ? await storeOutputFile(store, job.id, output) : undefined;
     stored = artifactKey ? { store: store!, key: artifactKey } : undefined;
     if (!(await stillOurs())) throw new Superseded();
