@@ -16,6 +16,7 @@ import { MAX_RESUMES } from '../lifecycle/jobs/exit';
 import { writeAudit } from '../security/audit';
 import { clientAddress } from '../security/client-address';
 import { DomainError } from '../core/errors';
+import { artifactStore } from '../artifacts';
 import { isUuid } from '../core/ids';
 import { readJsonBody, sendJson } from './http-util';
 import type { RawRoute } from './route-table';
@@ -32,6 +33,8 @@ import type { RawRoute } from './route-table';
  *   GET  /api/agent/assignments          → { assignments: [...] }          (Bearer credential)
  *   POST /api/agent/replicas/:id         a replica report                  (Bearer credential)
  *   POST /api/agent/replicas/:id/start-measurement  what the engine measured while starting (Bearer credential)
+ *   GET  /api/agent/replicas/:id/model   the plaintext model file of a replica assigned to this node, from the
+ *                                        artifact store (a joined agent holds no master key to open it)
  *   GET  /api/agent/jobs                 → { jobs: [...] } trainers to run (Bearer credential)
  *   GET  /api/agent/jobs/:id/input/:name  a running job's plaintext input   (Bearer credential)
  *   POST /api/agent/jobs/:id/report      trainer log bytes, pid, exit → { offset, cancel }
@@ -182,6 +185,26 @@ export const agentRoutes: RawRoute[] = [
       const measured = parse(startupMeasurementSchema, await readJsonBody(req, BODY_LIMIT));
       if (!(await recordStartMeasurement(deps.db, node.name, replicaId, measured))) throw new DomainError('NOT_FOUND', 'No such replica on this node');
       sendJson(res, 200, { ok: true });
+    },
+  },
+  {
+    // A joined agent whose host lacks its replica's model file fetches it here (fleet/model-cache.ts): only
+    // the model of a replica assigned to its own node, streamed as the store opens it, frame by frame.
+    method: 'GET',
+    path: '/api/agent/replicas/:id/model',
+    async handle({ deps, req, res, params }) {
+      const node = await nodeOf(deps, req);
+      const replicaId = idParam(params.id, 'replica');
+      const assigned = (await listAssignments(deps.db, node.name, deps.masterKey)).find((a) => a.replicaId === replicaId);
+      if (!assigned) throw new DomainError('NOT_FOUND', 'No such replica on this node');
+      if (!assigned.modelArtifact) throw new DomainError('NOT_FOUND', "This replica's model version has no copy in the artifact store: its file must be at its location on this host");
+      const store = artifactStore(deps.env, deps.db, deps.masterKey);
+      const found = await store.head(assigned.modelArtifact.key);
+      if (!found) throw new DomainError('NOT_FOUND', `The artifact store does not hold ${assigned.modelArtifact.key}`);
+      await writeAudit(deps.db, { actorLabel: `node:${node.name}`, action: 'models.download', target: replicaId, clientAddress: clientAddress(req), outcome: 'success', detail: { key: found.key, bytes: found.size } });
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': found.size, 'cache-control': 'no-store' });
+      // A failure mid-stream cuts the response short: the agent's size check refuses the file.
+      await pipeline(store.readable(found.key), res);
     },
   },
   {

@@ -6,4 +6,4 @@ export { ArtifactStore, dataKeysOf, type DataKeys, type ArtifactInfo, type ByteR
 export { ArtifactWriter, type WrittenArtifact } from './writer';
 export { artifactBackend, artifactStore, backendForDataDir, storeFor, backendFrom, checkArtifactStore, closeArtifactBackends, s3SettingsFrom, type ArtifactEnv } from './config';
 export { copyArtifacts, type CopyResult } from './copy';
-export { cachedModelPath, localModelPath, type ModelArtifact } from './model-cache';
+export { cachedModelPath, localModelPath, type ModelArtifact, type ModelSource } from './model-cache';

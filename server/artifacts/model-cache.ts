@@ -4,7 +4,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import { checkKey } from './keys';
-import type { ArtifactStore } from './store';
+import { ArtifactStore } from './store';
 import { log } from '../core/log';
 
 /** A model version's sealed copy in the artifact store, and what the fetched file must match (the version's record). */
@@ -13,6 +13,12 @@ export interface ModelArtifact {
   sizeBytes: number | null;
   sha256: string | null;
 }
+
+/**
+ * Where a model's plaintext comes from: the store itself (a host holding the master key), or a function
+ * that opens it another way (a joined agent: the control plane streams it, see api/agent-http.ts).
+ */
+export type ModelSource = ArtifactStore | ((key: string) => Promise<NodeJS.ReadableStream | AsyncIterable<Uint8Array>>);
 
 /** Where a host keeps fetched models: `<dataDir>/model-cache/<artifact key>` (keys are safe relative names). */
 export function cachedModelPath(dataDir: string, key: string): string {
@@ -25,24 +31,24 @@ const inFlight = new Map<string, Promise<string>>();
 /**
  * The model file on this host (for an agent's engine, or a job reading a source version): the version's
  * location when this host has it (the worker that produced it, or a shared mount), else the cached copy of its artifact, fetched first when absent. The fetch streams
- * the store's plaintext (each 1 MiB frame authenticated by the store) into `<file>.<random>.partial`, checks
+ * the plaintext (each 1 MiB frame authenticated by the store, here or on the control plane) into `<file>.<random>.partial`, checks
  * its size (and SHA-256 when the version recorded one), and renames it into place: a cut or altered
  * download never becomes the file an engine loads, and a cached file is whole.
  */
-export async function localModelPath(dataDir: string, store: ArtifactStore, location: string, artifact: ModelArtifact): Promise<string> {
+export async function localModelPath(dataDir: string, source: ModelSource, location: string, artifact: ModelArtifact): Promise<string> {
   if (fs.existsSync(location)) return location;
   const target = cachedModelPath(dataDir, artifact.key);
   const cached = fs.statSync(target, { throwIfNoEntry: false });
   if (cached?.isFile() && (artifact.sizeBytes === null || cached.size === artifact.sizeBytes)) return target;
   let running = inFlight.get(target);
   if (!running) {
-    running = fetchInto(store, artifact, target).finally(() => inFlight.delete(target));
+    running = fetchInto(source, artifact, target).finally(() => inFlight.delete(target));
     inFlight.set(target, running);
   }
   return running;
 }
 
-async function fetchInto(store: ArtifactStore, artifact: ModelArtifact, target: string): Promise<string> {
+async function fetchInto(source: ModelSource, artifact: ModelArtifact, target: string): Promise<string> {
   fs.mkdirSync(path.dirname(target), { recursive: true, mode: 0o700 });
   const partial = `${target}.${randomBytes(6).toString('hex')}.partial`;
   const hash = createHash('sha256');
@@ -56,7 +62,8 @@ async function fetchInto(store: ArtifactStore, artifact: ModelArtifact, target: 
         done(null, chunk);
       },
     });
-    await pipeline(store.readable(artifact.key), count, fs.createWriteStream(partial, { mode: 0o600 }));
+    const plain = source instanceof ArtifactStore ? source.readable(artifact.key) : await source(artifact.key);
+    await pipeline(plain, count, fs.createWriteStream(partial, { mode: 0o600 }));
     if (artifact.sizeBytes !== null && bytes !== artifact.sizeBytes) throw new Error(`fetched ${bytes} bytes of ${artifact.key}, the version records ${artifact.sizeBytes}`);
     const sha = hash.digest('hex');
     if (artifact.sha256 && sha !== artifact.sha256) throw new Error(`the fetched ${artifact.key} does not match the version's SHA-256`);

@@ -56,6 +56,7 @@ export async function startAgent(db: Db, env: Env, opts: AgentOptions): Promise<
   });
 
   const defaults = { threads: env.ENCLAVE_LLAMACPP_THREADS, context: env.ENCLAVE_LLAMACPP_CONTEXT, sequences: env.ENCLAVE_LLAMACPP_SEQUENCES };
+  const artifacts = artifactStore(env, db, opts.masterKey);
   const supervisor = createReplicaSupervisor({
     // The worker's deploy reconciler places replicas and derives deployment status; the agent runs what it is given.
     store: dbReplicaStore(db, nodeName, opts.masterKey),
@@ -65,7 +66,7 @@ export async function startAgent(db: Db, env: Env, opts: AgentOptions): Promise<
     host: env.ENCLAVE_ENGINE_HOST,
     multinode: env.ENCLAVE_VLLM_MULTINODE,
     // A version produced by a job on another host is fetched from the artifact store into <dataDir>/model-cache.
-    prepare: modelPreparer(env.dataDir, artifactStore(env, db, opts.masterKey)),
+    prepare: modelPreparer(env.dataDir, () => artifacts),
     startTimeoutMs: opts.startTimeoutMs,
     healthEveryMs: opts.healthEveryMs,
   });

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ArtifactStore, cachedModelPath, closeArtifactBackends, dataKeysOf, s3Backend } from '../artifacts';
 import { parseEnv } from '../core/env';
 import { closeRedis } from '../core/redis';
-import { deploymentReplicas, jobs, modelVersions } from '../db/schema';
+import { auditLog, deploymentReplicas, jobs, modelVersions } from '../db/schema';
 import { TEST_MODEL_PATH } from '../engines/llamacpp/test-support';
 import { replicaSecret } from '../engines/replica-secret';
 import { writeDatasetPart } from '../lifecycle/datasets/store';
@@ -18,7 +18,10 @@ import { createTestDatabase, testRedisPrefix, type TestDatabase } from '../testi
 import { makeDeployment, makeJob, makeModelVersion, makeReplica } from '../testing/factories';
 import { startTestS3Server, type TestS3Server } from '../testing/s3-server';
 import { until } from '../testing/until';
+import { startApiTestServer } from '../api/testing/api-test-server';
 import { startAgent, type AgentRole } from './agent';
+import { createJoinToken } from './nodes/join-tokens';
+import { startRemoteAgent } from './nodes/remote-agent';
 import { modelPreparer } from './model-cache';
 import { listAssignments, type Assignment } from './nodes/assignments';
 
@@ -52,6 +55,38 @@ afterAll(async () => {
   await Promise.all([t?.drop(), s3?.stop()]);
   for (const d of Object.values(dirs)) if (d) fs.rmSync(d, { recursive: true, force: true });
 });
+
+/** The S3 settings every role of this "install" runs with. */
+const s3Env = () => ({
+  ENCLAVE_ARTIFACTS: 's3',
+  ENCLAVE_S3_ENDPOINT: s3.endpoint,
+  ENCLAVE_S3_BUCKET: s3.bucket,
+  ENCLAVE_S3_ACCESS_KEY_ID: 'S3RVER',
+  ENCLAVE_S3_SECRET_ACCESS_KEY: 'S3RVER',
+  ENCLAVE_S3_FORCE_PATH_STYLE: 'true',
+});
+
+/** A completion from a ready replica, with its secret. */
+async function complete(url: string, replicaId: string, model: string): Promise<string> {
+  const res = await fetch(`${url}/v1/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${replicaSecret(masterKey, replicaId)}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model, prompt: 'Once upon a time', max_tokens: 8, temperature: 0 }),
+  });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { choices: { text: string }[] }).choices[0]!.text;
+}
+
+const replicaReady = (id: string) =>
+  until(
+    'replica ready',
+    async () => {
+      const [r] = await t.db.select().from(deploymentReplicas).where(eq(deploymentReplicas.id, id));
+      if (r!.status === 'failed') throw new Error(`replica failed: ${r!.lastError}`);
+      return r!.status === 'ready' && r!;
+    },
+    90_000,
+  );
 
 const objectGets = (key: string) => s3.requests.filter((r) => r.method === 'GET' && r.url.includes(key)).length;
 
@@ -94,7 +129,7 @@ describe('model outputs in the artifact store', () => {
     const a = await assignmentOn('cache-host', output.versionId, 'stopped');
     expect(a.modelLocation).toBe(output.location);
     expect(a.modelArtifact).toMatchObject({ key: output.key, sizeBytes: fs.statSync(output.reference).size });
-    const prepare = modelPreparer(dirs.second, store);
+    const prepare = modelPreparer(dirs.second, () => store);
 
     const before = objectGets(output.key);
     const local = await prepare(a);
@@ -122,7 +157,7 @@ describe('model outputs in the artifact store', () => {
   it('an altered object or a size that does not match the version fails the fetch and leaves no file', async () => {
     const a = await assignmentOn('cache-host', output.versionId, 'stopped');
     const fresh = fs.mkdtempSync(path.join(dirs.second, 'fresh-'));
-    const prepare = modelPreparer(fresh, store);
+    const prepare = modelPreparer(fresh, () => store);
     const cacheDir = path.dirname(cachedModelPath(fresh, output.key));
 
     const file = s3.objectFile(output.key);
@@ -160,42 +195,53 @@ describe('model outputs in the artifact store', () => {
   }, 180_000);
 
   it("an agent on the second host starts the llamacpp engine on the cached file, and it answers a completion", async () => {
-    const s3Env = {
-      ENCLAVE_ARTIFACTS: 's3',
-      ENCLAVE_S3_ENDPOINT: s3.endpoint,
-      ENCLAVE_S3_BUCKET: s3.bucket,
-      ENCLAVE_S3_ACCESS_KEY_ID: 'S3RVER',
-      ENCLAVE_S3_SECRET_ACCESS_KEY: 'S3RVER',
-      ENCLAVE_S3_FORCE_PATH_STYLE: 'true',
-    };
-    const env = parseEnv({ ENCLAVE_DATA_DIR: dirs.agent, ENCLAVE_LLAMACPP_CONTEXT: '256', ENCLAVE_LLAMACPP_SEQUENCES: '1', ...s3Env });
+    const env = parseEnv({ ENCLAVE_DATA_DIR: dirs.agent, ENCLAVE_LLAMACPP_CONTEXT: '256', ENCLAVE_LLAMACPP_SEQUENCES: '1', ...s3Env() });
     const a = await assignmentOn('second-host', output.versionId, 'starting');
     agent = await startAgent(t.db, env, { masterKey, nodeName: 'second-host', pollMs: 200, heartbeatMs: 60_000, healthEveryMs: 1_000 });
-    const ready = await until(
-      'replica ready',
-      async () => {
-        const [r] = await t.db.select().from(deploymentReplicas).where(eq(deploymentReplicas.id, a.replicaId));
-        if (r!.status === 'failed') throw new Error(`replica failed: ${r!.lastError}`);
-        return r!.status === 'ready' && r!;
-      },
-      90_000,
-    );
+    const ready = await replicaReady(a.replicaId);
     const cached = cachedModelPath(dirs.agent, output.key);
     expect(fs.readFileSync(cached).equals(fs.readFileSync(output.reference))).toBe(true);
     expect(fs.readFileSync(`/proc/${ready.pid}/cmdline`, 'utf8')).toContain(cached);
 
-    const res = await fetch(`${ready.url}/v1/completions`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${replicaSecret(masterKey, a.replicaId)}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: a.servedName, prompt: 'Once upon a time', max_tokens: 8, temperature: 0 }),
-    });
-    expect(res.status).toBe(200);
-    const body = (await res.json()) as { choices: { text: string }[] };
-    expect(body.choices[0]!.text.length).toBeGreaterThan(0);
+    expect((await complete(ready.url, a.replicaId, a.servedName)).length).toBeGreaterThan(0);
 
     const pid = ready.pid!;
     await agent.stop();
     agent = undefined;
     await until('engine gone', async () => !isAlive(pid));
+  }, 150_000);
+
+  it('a joined agent (no master key, no database) gets the model from the control plane, only for its own replicas', async () => {
+    const api = await startApiTestServer({ db: t.db, masterKey, env: { ENCLAVE_DATA_DIR: dirs.second, ...s3Env() } });
+    const remoteDir = fs.mkdtempSync(path.join(dirs.second, 'remote-'));
+    try {
+      const { token } = await createJoinToken(t.db);
+      const env = parseEnv({ ENCLAVE_DATA_DIR: remoteDir, ENCLAVE_ENGINE_HOST: '127.0.0.1', ENCLAVE_LLAMACPP_CONTEXT: '256', ENCLAVE_LLAMACPP_SEQUENCES: '1' });
+      const remote = await startRemoteAgent(env, { joinUrl: api.base, token, nodeName: 'remote-host', pollMs: 200, heartbeatMs: 60_000, inventory: async () => ({ gpus: [], topology: null, processes: null }) });
+      try {
+        const a = await assignmentOn('remote-host', output.versionId, 'starting');
+        const ready = await replicaReady(a.replicaId);
+        const cached = cachedModelPath(remoteDir, output.key);
+        expect(fs.readFileSync(cached).equals(fs.readFileSync(output.reference))).toBe(true);
+        expect(fs.readFileSync(`/proc/${ready.pid}/cmdline`, 'utf8')).toContain(cached);
+        expect((await complete(ready.url, a.replicaId, a.servedName)).length).toBeGreaterThan(0);
+
+        // Its credential reaches its own replicas' models only, and the download is on the audit chain.
+        const credential = (JSON.parse(fs.readFileSync(path.join(remoteDir, 'agent-credential.json'), 'utf8')) as { credential: string }).credential;
+        const other = await assignmentOn('cache-host', output.versionId, 'stopped');
+        const get = (id: string, auth?: string) => api.request(`/api/agent/replicas/${id}/model`, auth ? { headers: { authorization: `Bearer ${auth}` } } : {});
+        expect((await get(other.replicaId, credential)).status).toBe(404);
+        expect((await get(a.replicaId)).status).toBe(401);
+        const own = await get(a.replicaId, credential);
+        expect(own.status).toBe(200);
+        expect(Buffer.from(await own.arrayBuffer()).equals(fs.readFileSync(output.reference))).toBe(true);
+        const audited = await t.db.select().from(auditLog).where(eq(auditLog.action, 'models.download'));
+        expect(audited.map((r) => [r.actorLabel, r.target])).toContainEqual([`node:remote-host`, a.replicaId]);
+      } finally {
+        await remote.stop();
+      }
+    } finally {
+      await api.close();
+    }
   }, 150_000);
 });

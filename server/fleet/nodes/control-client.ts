@@ -151,12 +151,22 @@ export function controlPlaneClient(base: URL, credential: string, transport: () 
       recordStart: (replicaId: string, measured: StartupMeasurement) =>
         call(base, `/api/agent/replicas/${replicaId}/start-measurement`, { method: 'POST', body: measured, credential }).then(() => undefined),
     } satisfies ReplicaStore,
+    /** The plaintext model of a replica of this node, streamed from the control plane's artifact store. */
+    openModel: (replicaId: string) => openStream(new URL(`/api/agent/replicas/${replicaId}/model`, base), credential, transport()),
     jobs: {
       assignments: async () => (await call<{ jobs: TrainerAssignment[] }>(base, '/api/agent/jobs', { method: 'GET', credential })).jobs,
       report: (jobId: string, report: TrainerReport) => call<{ offset: number; cancel: boolean }>(base, `/api/agent/jobs/${jobId}/report`, { method: 'POST', body: report, credential }),
       download: (jobId: string, input: TrainerInput, outPath: string) => download(new URL(`/api/agent/jobs/${jobId}/input/${input}`, base), credential, outPath, transport()),
     } satisfies TrainerJobClient,
   };
+}
+
+/** A download's body as a stream (large models take their time: a long idle allowance, no total limit). */
+async function openStream(url: URL, credential: string, transport: Transport): Promise<http.IncomingMessage> {
+  const res = await send(url, { method: 'GET', headers: { authorization: `Bearer ${credential}` }, timeoutMs: 30 * 60_000 }, transport);
+  const status = res.statusCode ?? 0;
+  if (status !== 200) throw new Error(`GET ${url.pathname}: ${status} ${errorMessageOf(await readText(res))}`.trim());
+  return res;
 }
 
 /** A job input streamed to a private file; its row count comes in a header. Large inputs take their time. */

@@ -8,6 +8,7 @@ import { isPrivateAddress } from '../../core/net/private-address';
 import { errorMessage, log } from '../../core/log';
 import { launcherFor } from '../engine-launch';
 import { createReplicaSupervisor } from '../replica-supervisor';
+import { modelPreparer } from '../model-cache';
 import { readInventory } from '../../gpu/inventory';
 import type { Inventory } from '../../gpu/types';
 import { controlPlaneClient, controlPlaneUrl, createTransport, joinControlPlane } from './control-client';
@@ -74,8 +75,9 @@ function readControlCa(file: string): string {
  * used on the agent port and renewed before it runs out), then
  * heartbeats and runs its assigned replicas and trainers (remote-trainers.ts) through the control API,
  * never the database.
- * Model locations are paths as the control plane knows them: remote hosts need the same model storage
- * mounted at the same path.
+ * Model locations are paths as the control plane knows them: a version with a copy in the artifact store (a
+ * job's output) is fetched from the control plane when this host lacks the file; any other needs the same
+ * model storage mounted at the same path.
  */
 export async function startRemoteAgent(
   env: Env,
@@ -158,7 +160,15 @@ export async function startRemoteAgent(
     log.info('agent client certificate renewed', { node: identity.nodeName, serial: renewed.serial, notAfter: renewed.notAfter });
   };
   const defaults = { threads: env.ENCLAVE_LLAMACPP_THREADS, context: env.ENCLAVE_LLAMACPP_CONTEXT, sequences: env.ENCLAVE_LLAMACPP_SEQUENCES };
-  const supervisor = createReplicaSupervisor({ store: client.store, dataDir: env.dataDir, launcherFor: (engine) => launcherFor(engine, defaults), host: engineHost, multinode: env.ENCLAVE_VLLM_MULTINODE });
+  const supervisor = createReplicaSupervisor({
+    store: client.store,
+    dataDir: env.dataDir,
+    launcherFor: (engine) => launcherFor(engine, defaults),
+    host: engineHost,
+    multinode: env.ENCLAVE_VLLM_MULTINODE,
+    // A model this host lacks comes from the control plane's artifact store into <dataDir>/model-cache.
+    prepare: modelPreparer(env.dataDir, (a) => () => client.openModel(a.replicaId)),
+  });
 
   const trainers = createTrainerRunner({
     client: client.jobs,
