@@ -53,11 +53,17 @@ test('a holder whose connection dies (its process killed) frees the duty for the
     entered.open();
     await held.opened;
   }).catch(() => 'lost');
-  await entered.opened;
-  expect(await singleFlight(other, 'duty:d', async () => 'ran')).toBe('busy');
-  // What kill -9 of the holding process does to its session: the server ends it.
-  await other.$client.query(`SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = hashtext('duty:d')::oid AND granted`);
-  expect(await singleFlight(other, 'duty:d', async () => 'ran')).toBe('ran');
-  held.open();
-  await first;
+  try {
+    await entered.opened;
+    expect(await singleFlight(other, 'duty:d', async () => 'ran')).toBe('busy');
+    // What kill -9 of the holding process does to its session: the server ends it. The timeout makes
+    // pg_terminate_backend wait for the backend to be gone (and its lock with it): without it, a loaded
+    // machine tried the lock again before the backend had exited.
+    await other.$client.query(`SELECT pg_terminate_backend(pid, 10000) FROM pg_locks WHERE locktype = 'advisory' AND objid = hashtext('duty:d')::oid AND granted`);
+    expect(await singleFlight(other, 'duty:d', async () => 'ran')).toBe('ran');
+  } finally {
+    // Never leave the holder waiting: its pool could not be closed after the tests.
+    held.open();
+    await first;
+  }
 });
