@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,6 +5,7 @@ import { execa, type ResultPromise } from 'execa';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { freePort } from '../server/core/net/free-port';
+import { descendantPids } from '../server/testing/processes';
 import { until } from '../server/testing/until';
 import { callStreamed } from '../server/api/testing/stream-client';
 import { transformer } from '../server/api/transformer';
@@ -73,16 +73,6 @@ function survivors(pids: number[]): number[] {
       return false;
     }
   });
-}
-
-function childPids(pid: number): number[] {
-  try {
-    const out = execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' });
-    const direct = out.split('\n').map((s) => Number(s.trim())).filter(Boolean);
-    return direct.flatMap((p) => [p, ...childPids(p)]);
-  } catch {
-    return [];
-  }
 }
 
 const admin = (...args: string[]) => execa(process.execPath, [bin, ...args], { env: baseEnv(), reject: false });
@@ -159,7 +149,7 @@ test('start, chat, admin commands while running, restart with history, rotate th
   expect(rotated.exitCode, rotated.stderr).toBe(0);
   expect(rotated.stdout).toMatch(/Re-wrapped 1 data key/);
 
-  const pids = [proc!.pid!, ...childPids(proc!.pid!)];
+  const pids = [proc!.pid!, ...descendantPids(proc!.pid!)];
   expect(pids.length).toBeGreaterThanOrEqual(3); // enclave, postgres, the engine
   const result = await stop();
   expect(result.exitCode).toBe(0);

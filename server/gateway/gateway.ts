@@ -22,7 +22,7 @@ import { applyCors } from './cors';
 import { parseCorsOrigins } from '../core/net/origins';
 import { clientAddress } from '../security/client-address';
 import { subscribeCredentialChanges } from '../security/credential-events';
-import { createRequestLogWriter } from './request-log';
+import { createRequestLogWriter, type RequestLogRow } from './request-log';
 import { createDataProtection } from './data-protection';
 import { createProtectionSettingsCache } from '../security/classification';
 import { createRoutingTable, mayUse, type Route } from './routing-table';
@@ -215,6 +215,32 @@ export function createGateway(opts: GatewayOptions): Gateway {
     });
   }
 
+  /** The request_logs row of a request no replica saw (a cache hit, a refusal): no replica, no retries, no experiment. */
+  function unforwardedRow(
+    req: http.IncomingMessage,
+    caller: Caller,
+    row: Pick<RequestLogRow, 'model' | 'deploymentId' | 'status' | 'e2eMs' | 'overheadMs'> & Partial<RequestLogRow>,
+  ): RequestLogRow {
+    return {
+      createdAt: new Date(),
+      apiKeyId: caller.keyId,
+      userId: caller.userId,
+      replicaId: null,
+      errorType: null,
+      stream: false,
+      promptTokens: null,
+      completionTokens: null,
+      ttftMs: null,
+      retries: 0,
+      clientAddress: clientAddress(req),
+      experimentId: null,
+      variantId: null,
+      tpotMs: null,
+      itlMs: null,
+      ...row,
+    };
+  }
+
   /**
    * A cached answer, sent as the live one would be: the completion object, or its SSE events ending
    * with [DONE] (usage only when asked for). Logged and charged like a live answer (the tokens the
@@ -239,29 +265,20 @@ export function createGateway(opts: GatewayOptions): Gateway {
     releaseQuota(req, route.deploymentId, answer.promptTokens, answer.completionTokens);
     metrics.cache(route.deploymentId, 'hit');
     metrics.observe(route.name, route.deploymentId, 200, ttftMs, e2eMs, e2eMs);
-    logs.push({
-      createdAt: new Date(),
-      apiKeyId: caller.keyId,
-      userId: caller.userId,
-      model: route.name,
-      deploymentId: route.deploymentId,
-      replicaId: null,
-      status: 200,
-      errorType: null,
-      stream,
-      promptTokens: answer.promptTokens,
-      completionTokens: answer.completionTokens,
-      ttftMs,
-      e2eMs,
-      overheadMs: e2eMs,
-      retries: 0,
-      clientAddress: clientAddress(req),
-      experimentId: null,
-      variantId: null,
-      tpotMs: null,
-      itlMs: null,
-      cache: 'hit',
-    });
+    logs.push(
+      unforwardedRow(req, caller, {
+        model: route.name,
+        deploymentId: route.deploymentId,
+        status: 200,
+        stream,
+        promptTokens: answer.promptTokens,
+        completionTokens: answer.completionTokens,
+        ttftMs,
+        e2eMs,
+        overheadMs: e2eMs,
+        cache: 'hit',
+      }),
+    );
   }
 
   /** A request refused before it reached an engine; logged only once the caller is known (no log flood from bad keys). */
@@ -273,28 +290,16 @@ export function createGateway(opts: GatewayOptions): Gateway {
     if (!caller) return;
     const e2eMs = performance.now() - t0;
     if (route) metrics.observe(route.name, route.deploymentId, err.status, null, e2eMs, overheadMs);
-    logs.push({
-      createdAt: new Date(),
-      apiKeyId: caller.keyId,
-      userId: caller.userId,
-      model: (model || route?.name || '').slice(0, 256),
-      deploymentId: route?.deploymentId ?? null,
-      replicaId: null,
-      status: err.status,
-      errorType: err.code,
-      stream: false,
-      promptTokens: null,
-      completionTokens: null,
-      ttftMs: null,
-      e2eMs,
-      overheadMs,
-      retries: 0,
-      clientAddress: clientAddress(req),
-      experimentId: null,
-      variantId: null,
-      tpotMs: null,
-      itlMs: null,
-    });
+    logs.push(
+      unforwardedRow(req, caller, {
+        model: (model || route?.name || '').slice(0, 256),
+        deploymentId: route?.deploymentId ?? null,
+        status: err.status,
+        errorType: err.code,
+        e2eMs,
+        overheadMs,
+      }),
+    );
   }
 
   /**

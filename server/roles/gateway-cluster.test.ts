@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
@@ -8,6 +7,7 @@ import { createApiKey } from '../security/api-keys';
 import { createTestDatabase, testRedisPrefix, type TestDatabase } from '../testing/database';
 import { makeDeployment, makeUser } from '../testing/factories';
 import { startOpenAIDouble, type OpenAIDouble } from '../testing/openai-double';
+import { childProcesses } from '../testing/processes';
 import { until } from '../testing/until';
 
 /**
@@ -25,16 +25,7 @@ let proc: ResultPromise | undefined;
 let output = '';
 
 /** The primary's worker processes (tsx's esbuild service is a child of it too). */
-function childPids(pid: number): number[] {
-  try {
-    return execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(pid)], { encoding: 'utf8' })
-      .split('\n')
-      .filter((l) => l.includes('enclave.mjs gateway'))
-      .map((l) => Number(l.trim().split(' ')[0]));
-  } catch {
-    return [];
-  }
-}
+const childPids = (pid: number) => childProcesses(pid).filter((c) => c.args.includes('enclave.mjs gateway')).map((c) => c.pid);
 const alive = (pid: number) => {
   try {
     process.kill(pid, 0);
