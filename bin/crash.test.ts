@@ -21,7 +21,7 @@ import { startProduct, type RunningProduct } from './testing/product';
  * Each asserts what the user keeps: the text already on screen (marked failed or interrupted), a turn
  * that carries on, and one audit row per turn in a chain that still verifies.
  */
-const modelsDir = path.resolve(import.meta.dirname, '../../shared/models');
+const modelsDir = path.resolve(import.meta.dirname, '../models');
 const masterKey = randomBytes(32);
 const ADMIN = { email: 'admin@example.test', password: 'admin password 1' };
 let t: TestDatabase;

@@ -7,7 +7,7 @@ import { launchBrowser, newContext, repoRoot, screenshot, signIn, signInFirstTim
 // and a vLLM deployment cannot be placed anywhere. The UI must say both plainly.
 const VIEWER_EMAIL = 'vera@example.test';
 const VIEWER_PASSWORD = 'vera-password-123';
-const MODEL_FILE = path.resolve(repoRoot, '../shared/models/stories260K.gguf');
+const MODEL_FILE = path.resolve(repoRoot, 'models/stories260K.gguf');
 
 let enclave: RunningEnclave;
 let browser: Browser;

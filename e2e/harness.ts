@@ -61,7 +61,7 @@ export async function startEnclave(label: string, extraEnv: Record<string, strin
       REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
       REDIS_PREFIX: `enclave-e2e-${label}-${suffix}`,
       ENCLAVE_DATA_DIR: dataDir,
-      ENCLAVE_MODELS_DIR: path.resolve(repoRoot, '../shared/models'),
+      ENCLAVE_MODELS_DIR: path.resolve(repoRoot, 'models'),
       ENCLAVE_ADMIN_EMAIL: adminEmail,
       ENCLAVE_ADMIN_PASSWORD: adminPassword,
       ENCLAVE_SECURE_COOKIES: 'true',

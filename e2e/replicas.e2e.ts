@@ -115,7 +115,7 @@ test('2 web + 2 gateway + 2 worker processes and an agent: one of each killed mi
     outputs.set(outputs.has(name) ? `${name}-again` : name, p.output);
   };
   await Promise.all([
-    start('agent', 'agent', { ENCLAVE_MODELS_DIR: path.resolve(repoRoot, '../shared/models'), ENCLAVE_NODE_NAME: 'cpu-host' }),
+    start('agent', 'agent', { ENCLAVE_MODELS_DIR: path.resolve(repoRoot, 'models'), ENCLAVE_NODE_NAME: 'cpu-host' }),
     start('worker-a', 'worker', { ENCLAVE_NODE_NAME: 'worker-a' }),
     start('worker-b', 'worker', { ENCLAVE_NODE_NAME: 'worker-b' }),
     start('gateway-a', 'gateway', { GATEWAY_PORT: String(gwA) }),

@@ -23,7 +23,7 @@ import { cacheSection, printCache, type CacheRun } from './cache';
  * --only=cache` runs that section alone (the engine double and one gateway: a minute, not several).
  */
 const here = path.dirname(fileURLToPath(import.meta.url));
-const MODEL_PATH = path.resolve(here, '../../../shared/models/stories260K.gguf');
+const MODEL_PATH = path.resolve(here, '../../models/stories260K.gguf');
 // gateway2: the same gateway as GATEWAY_WORKERS=2 runs it (two workers on one port; issue 14, part 5).
 const PATHS = ['direct', 'proxy', 'gateway', 'quotas', 'gateway2'] as const;
 type PathName = (typeof PATHS)[number];

@@ -261,7 +261,7 @@ let t: TestDatabase;
 let api: Awaited<ReturnType<typeof startApiTestServer>>;
 const masterKey = randomBytes(32);
 let dataDir: string;
-const gguf = path.resolve(__dirname, '../../../shared/models/stories260K.gguf');
+const gguf = path.resolve(__dirname, '../../models/stories260K.gguf');
 const cookies = {} as Record<Role | 'engineer2' | 'user2', string>;
 const ids = {} as Record<Role | 'engineer2' | 'user2', string>;
 

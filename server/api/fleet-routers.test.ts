@@ -15,7 +15,7 @@ process.env.ENCLAVE_OUTBOUND_ALLOW = '127.0.0.1';
 let t: TestDatabase;
 const masterKey = randomBytes(32);
 let api: Awaited<ReturnType<typeof startApiTestServer>>;
-const gguf = path.resolve(__dirname, '../../../shared/models/stories260K.gguf');
+const gguf = path.resolve(__dirname, '../../models/stories260K.gguf');
 beforeAll(async () => {
   t = await createTestDatabase('fleetapi');
   api = await startApiTestServer({ db: t.db, masterKey });

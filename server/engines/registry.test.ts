@@ -1,5 +1,6 @@
 import { execa } from 'execa';
 import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { expect, test } from 'vitest';
 import { deploymentSpecSchema } from './deployment-spec';
 import { freePort } from '../core/net/free-port';
@@ -8,7 +9,7 @@ import { createLlamaCppDriver } from './llamacpp/driver';
 import { engineDriver } from './registry';
 import type { LaunchRequest } from './types';
 
-const MODEL = '/work/shared/models/stories260K.gguf';
+const MODEL = path.resolve(import.meta.dirname, '../../models/stories260K.gguf');
 const KEY = 'enc-replica-registry';
 
 function launch(spec: Record<string, unknown>, port: number, modelLocation = MODEL): LaunchRequest {

@@ -6,7 +6,7 @@ import { makeDeployment } from '../testing/factories';
 import { startGatewayHarness, type GatewayHarness } from './testing/harness';
 
 /** The official OpenAI SDK (v6), streaming through the gateway from the real llamacpp engine running stories260K. */
-const MODEL_PATH = new URL('../../../shared/models/stories260K.gguf', import.meta.url).pathname;
+const MODEL_PATH = new URL('../../models/stories260K.gguf', import.meta.url).pathname;
 
 let h: GatewayHarness;
 let engine: StartedLlamaCppEngine;

@@ -12,7 +12,7 @@ let dir: string;
 beforeAll(async () => {
   t = await createTestDatabase('modelsdir');
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'enclave-models-'));
-  fs.copyFileSync(path.resolve(__dirname, '../../../shared/models/stories260K.gguf'), path.join(dir, 'stories260K.gguf'));
+  fs.copyFileSync(path.resolve(__dirname, '../../models/stories260K.gguf'), path.join(dir, 'stories260K.gguf'));
   fs.writeFileSync(path.join(dir, 'notes.txt'), 'not a model');
   fs.writeFileSync(path.join(dir, 'broken.gguf'), 'not a model either');
 });

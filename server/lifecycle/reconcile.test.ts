@@ -39,7 +39,7 @@ beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'enclave-reconcile-'));
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ num_hidden_layers: 32, num_attention_heads: 32, hidden_size: 4096, torch_dtype: 'bfloat16' }));
   hfVersion = (await registerVersion(t.db, { modelName: 'llama-like', format: 'hf', location: dir })).id;
-  ggufVersion = (await registerVersion(t.db, { modelName: 'stories', format: 'gguf', location: path.resolve(__dirname, '../../../shared/models/stories260K.gguf') })).id;
+  ggufVersion = (await registerVersion(t.db, { modelName: 'stories', format: 'gguf', location: path.resolve(__dirname, '../../models/stories260K.gguf') })).id;
   await makeNode(t.db, { name: 'gpu-a', gpuCount: 2, gpuName: 'A100', memoryTotalMiB: 81920 });
   await makeNode(t.db, { name: 'cpu-1', labels: { 'enclave.io/engines': 'llamacpp' } });
 });

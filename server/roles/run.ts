@@ -6,7 +6,8 @@ import { closeJobFollowers } from '../lifecycle/jobs/live';
 import type { Env } from '../core/env';
 import { errorMessage, log } from '../core/log';
 import { registerModelsDir } from '../lifecycle/models-dir';
-import { ensureAdmin } from '../security/users';
+import { bootstrapAdmin } from './admin-notice';
+import { modelsDirFor } from './models-dir-default';
 import { prepareInfrastructure } from '../services/infrastructure';
 import { createGateway } from '../gateway/gateway';
 import { startGatewayServer } from '../gateway/server';
@@ -67,15 +68,11 @@ export async function runRoles(env: Env, roles: RoleSet): Promise<void> {
     // Web, worker and agent read and write artifacts: a store that cannot be used (a missing bucket, refused
     // credentials) stops the start here with one line that says why, not at the first upload.
     if (roles.web || roles.worker || roles.agent) log.info('artifact store ready', { where: await checkArtifactStore(env) });
-    if (roles.web) {
-      const admin = await ensureAdmin(db, env);
-      if (admin.created && admin.oneTimePassword) {
-        process.stdout.write(`\nCreated the admin ${admin.email} with a one-time password (shown once; you choose your own at the first sign-in): ${admin.oneTimePassword}\n\n`);
-      } else if (admin.created) log.info('created the admin from ENCLAVE_ADMIN_EMAIL', { email: admin.email });
-    }
+    if (roles.web) await bootstrapAdmin(db, env);
     if (roles.agent) {
-      if (env.ENCLAVE_MODELS_DIR) {
-        const { registered, skipped } = await registerModelsDir(db, env.ENCLAVE_MODELS_DIR);
+      const modelsDir = modelsDirFor(env);
+      if (modelsDir) {
+        const { registered, skipped } = await registerModelsDir(db, modelsDir);
         log.info('models directory registered', { models: registered.map((m) => m.name) });
         for (const s of skipped) log.warn('models directory: file skipped', { file: s.file, reason: s.reason });
       }

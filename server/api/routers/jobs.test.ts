@@ -27,7 +27,7 @@ let ggufId: string;
 let s: Record<'engineer' | 'engineer2' | 'viewer' | 'user' | 'admin', { cookie: string; user: { id: string } }>;
 let datasetId: string;
 let otherDatasetId: string;
-const gguf = path.resolve(__dirname, '../../../../shared/models/stories260K.gguf');
+const gguf = path.resolve(__dirname, '../../../models/stories260K.gguf');
 
 beforeAll(async () => {
   t = await createTestDatabase('jobsapi');

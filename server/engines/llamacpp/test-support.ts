@@ -1,9 +1,9 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The real test model (see ../shared/models/SOURCES.md); ENCLAVE_TEST_MODEL overrides it. */
+/** The real test model (see models/README.md); ENCLAVE_TEST_MODEL overrides it. */
 export const TEST_MODEL_PATH =
-  process.env.ENCLAVE_TEST_MODEL ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../shared/models/stories260K.gguf');
+  process.env.ENCLAVE_TEST_MODEL ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../models/stories260K.gguf');
 
 /** The `data:` payloads of a server-sent event stream, in order, JSON-parsed except the final `[DONE]`. */
 export async function readEventStream(res: Response): Promise<Array<Record<string, any> | '[DONE]'>> {
