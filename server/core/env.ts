@@ -95,6 +95,7 @@ export const envSchema = z.object({
   /** A prefix for every Redis key and queue, so several installs (or test files) can share one Redis. */
   REDIS_PREFIX: z.string().regex(/^[a-zA-Z0-9:_-]*$/).default('enclave'),
   ENCLAVE_DATA_DIR: z.string().min(1).default('./.data'),
+  /** GGUF files the agent registers and deploys on llama.cpp. Unset: the repository's models/ (the demo model); `none`: nothing. */
   ENCLAVE_MODELS_DIR: z.string().min(1).optional(),
   /**
    * 32 bytes, base64 or hex. At most one of ENCLAVE_MASTER_KEY, _FILE and _COMMAND; none: generated once
@@ -176,7 +177,7 @@ export const envSchema = z.object({
   ENCLAVE_BODY_IDLE_TIMEOUT_MS: positiveInt.default(15_000),
   /** Dataset uploads (up to ENCLAVE_DATASET_MAX_BYTES) get this long for their body instead. */
   ENCLAVE_UPLOAD_TIMEOUT_MS: positiveInt.default(60 * 60_000),
-  /** llama.cpp threads per engine process: tiny models are far faster on one thread (see models/SOURCES.md). */
+  /** llama.cpp threads per engine process: tiny models are far faster on one thread (see models/README.md). */
   ENCLAVE_LLAMACPP_THREADS: positiveInt.default(1),
   ENCLAVE_LLAMACPP_CONTEXT: positiveInt.default(2048),
   ENCLAVE_LLAMACPP_SEQUENCES: positiveInt.default(4),
