@@ -82,7 +82,7 @@ export function createExecutor(defines: Map<string, Node[]>, functionContext: Om
   };
 
   const call = (name: string, args: Value[], where: string): Value => {
-    const fn = FUNCTIONS[name];
+    const fn = Object.hasOwn(FUNCTIONS, name) ? FUNCTIONS[name] : undefined;
     if (!fn) throw new TemplateError(`${where}: function "${name}" is not supported by this renderer`);
     try {
       return fn(fctx, ...args);

@@ -94,7 +94,6 @@ export const FUNCTIONS: Record<string, Fn> = {
   le: (_, a, b) => num(a) <= num(b),
   ge: (_, a, b) => num(a) >= num(b),
   int: (_, v) => Math.trunc(num(v)),
-  toString: (_, v) => str(v),
   trimSuffix: (_, suffix, s) => (str(s).endsWith(str(suffix)) ? str(s).slice(0, -str(suffix).length) : str(s)),
   trunc: (_, n, s) => str(s).slice(0, num(n)),
   lower: (_, s) => str(s).toLowerCase(),
