@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { getLlama, LlamaLogLevel, TokenBias, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaModel, type Token } from 'node-llama-cpp';
 import type { EngineArgs } from './args';
+import { Embedder } from './embeddings';
 import { createEngineMetrics, type EngineMetrics } from './engine-metrics';
 import { badRequest, EngineError } from './errors';
 import { OffThreadTokenizer } from './off-thread-tokenizer';
@@ -36,6 +37,9 @@ export class LlamaCppEngine {
   /** Prompts of more bytes than this cannot fit the context, whatever their tokens: refused untokenized. */
   private readonly promptByteLimit: number;
 
+  /** /v1/embeddings: its own context, made at the first request. */
+  readonly embedder: Embedder;
+
   private constructor(
     readonly name: string,
     private readonly llama: Llama,
@@ -44,8 +48,10 @@ export class LlamaCppEngine {
     private readonly pool: SequencePool<LlamaContextSequence>,
     private readonly tokenizer: OffThreadTokenizer,
     readonly metrics: EngineMetrics,
+    threads: number,
   ) {
     this.promptByteLimit = promptByteLimit(model, context.contextSize);
+    this.embedder = new Embedder(model, context.contextSize, threads);
   }
 
   static async load(args: EngineArgs): Promise<LlamaCppEngine> {
@@ -71,7 +77,7 @@ export class LlamaCppEngine {
     const tokenizer = new OffThreadTokenizer(args.model);
     // In the background: the engine serves meanwhile, and a long prompt waits for the thread off the loop.
     tokenizer.start().catch((error: unknown) => process.stderr.write(`llamacpp engine: ${error instanceof Error ? error.message : String(error)}\n`));
-    return new LlamaCppEngine(args.name, llama, model, context, pool, tokenizer, metrics);
+    return new LlamaCppEngine(args.name, llama, model, context, pool, tokenizer, metrics, args.threads);
   }
 
   /** Tokens one sequence can hold: prompt and completion together. */
@@ -214,6 +220,7 @@ export class LlamaCppEngine {
     for (const entry of this.active) entry.controller.abort(new Error('engine is shutting down'));
     await Promise.all([...this.active].map((entry) => entry.done));
     await this.tokenizer.close();
+    await this.embedder.dispose();
     await this.context.dispose();
     await this.model.dispose();
     await this.llama.dispose();

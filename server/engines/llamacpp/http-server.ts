@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { createApiKeyCheck } from './api-key';
 import { handleCompletion } from './completions-handler';
+import { handleEmbeddings } from './embeddings';
 import type { LlamaCppEngine } from './engine';
 import { EngineError } from './errors';
 import { sendError, sendJson } from './http-io';
@@ -40,6 +41,10 @@ export function createEngineServer(engine: LlamaCppEngine, opts: { apiKey?: stri
         case 'POST /v1/completions':
           if (engine.isStopping) throw new EngineError(503, 'The engine is shutting down.', 'server_error');
           await handleCompletion(engine, 'completion', req, res);
+          return;
+        case 'POST /v1/embeddings':
+          if (engine.isStopping) throw new EngineError(503, 'The engine is shutting down.', 'server_error');
+          await handleEmbeddings(engine, req, res);
           return;
         default:
           throw new EngineError(404, `No route for ${req.method} ${path}.`, 'invalid_request_error', null, 'not_found');
