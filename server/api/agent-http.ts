@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
-import { listAssignments, replicaReportSchema, reportReplica } from '../fleet/nodes/assignments';
+import { assignmentArtifacts, listAssignments, replicaReportSchema, reportReplica } from '../fleet/nodes/assignments';
 import { recordHeartbeat } from '../fleet/nodes/heartbeat';
 import { recordStartMeasurement } from '../gpu/placement/start-measurements';
 import { startupMeasurementSchema } from '../engines/vllm/startup-log';
@@ -16,7 +16,7 @@ import { MAX_RESUMES } from '../lifecycle/jobs/exit';
 import { writeAudit } from '../security/audit';
 import { clientAddress } from '../security/client-address';
 import { DomainError } from '../core/errors';
-import { artifactStore } from '../artifacts';
+import { artifactStore, isKeyOf } from '../artifacts';
 import { isUuid } from '../core/ids';
 import { readJsonBody, sendJson } from './http-util';
 import type { RawRoute } from './route-table';
@@ -188,8 +188,9 @@ export const agentRoutes: RawRoute[] = [
     },
   },
   {
-    // A joined agent whose host lacks its replica's model file fetches it here (fleet/model-cache.ts): only
-    // the model of a replica assigned to its own node, streamed as the store opens it, frame by frame.
+    // A joined agent whose host lacks its replica's model fetches it here (fleet/model-cache.ts): only the
+    // artifacts of a replica assigned to its own node (its model's, its adapters', and the files of those that
+    // are directories, `?key=`; without one, the model's), streamed as the store opens them, frame by frame.
     method: 'GET',
     path: '/api/agent/replicas/:id/model',
     async handle({ deps, req, res, params }) {
@@ -197,10 +198,20 @@ export const agentRoutes: RawRoute[] = [
       const replicaId = idParam(params.id, 'replica');
       const assigned = (await listAssignments(deps.db, node.name, deps.masterKey)).find((a) => a.replicaId === replicaId);
       if (!assigned) throw new DomainError('NOT_FOUND', 'No such replica on this node');
-      if (!assigned.modelArtifact) throw new DomainError('NOT_FOUND', "This replica's model version has no copy in the artifact store: its file must be at its location on this host");
+      const readable = assignmentArtifacts(assigned);
+      const asked = new URL(req.url ?? '/', 'http://agent').searchParams.get('key');
+      if (!asked && !assigned.modelArtifact) throw new DomainError('NOT_FOUND', "This replica's model version has no copy in the artifact store: its file must be at its location on this host");
+      const key = asked ?? assigned.modelArtifact!.key;
+      let allowed = false;
+      try {
+        allowed = isKeyOf(key, readable);
+      } catch {
+        throw new DomainError('BAD_REQUEST', 'key: not an artifact key');
+      }
+      if (!allowed) throw new DomainError('NOT_FOUND', `No artifact ${key.slice(0, 200)} for this replica`);
       const store = artifactStore(deps.env, deps.db, deps.masterKey);
-      const found = await store.head(assigned.modelArtifact.key);
-      if (!found) throw new DomainError('NOT_FOUND', `The artifact store does not hold ${assigned.modelArtifact.key}`);
+      const found = await store.head(key);
+      if (!found) throw new DomainError('NOT_FOUND', `The artifact store does not hold ${key}`);
       await writeAudit(deps.db, { actorLabel: `node:${node.name}`, action: 'models.download', target: replicaId, clientAddress: clientAddress(req), outcome: 'success', detail: { key: found.key, bytes: found.size } });
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': found.size, 'cache-control': 'no-store' });
       // A failure mid-stream cuts the response short: the agent's size check refuses the file.
@@ -241,7 +252,8 @@ export const agentRoutes: RawRoute[] = [
       const node = await nodeOf(deps, req);
       const jobId = idParam(params.id, 'job');
       const report = parse(trainerReportSchema, await readJsonBody(req, BODY_LIMIT));
-      sendJson(res, 200, await ingestTrainerReport(deps.db, node.name, jobId, report, { maxResumes: MAX_RESUMES }));
+      // With shared storage the control plane sees the trainer's outputs and seals them; otherwise they stay on the agent's host.
+      sendJson(res, 200, await ingestTrainerReport(deps.db, node.name, jobId, report, { maxResumes: MAX_RESUMES, artifacts: artifactStore(deps.env, deps.db, deps.masterKey) }));
     },
   },
 ];

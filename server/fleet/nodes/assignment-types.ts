@@ -13,6 +13,11 @@ export interface Assignment {
   modelLocation: string | null;
   /** The version's sealed copy in the artifact store, for a host without the file (fleet/model-cache.ts). */
   modelArtifact?: ModelArtifact;
+  /**
+   * The spec's LoRA adapters that are registered versions with a copy in the artifact store (a fine-tune's
+   * adapter), by the adapter's name: a host without the directory at `location` fetches it the same way.
+   */
+  adapterArtifacts?: AdapterArtifact[];
   gpuIndices: number[];
   status: (typeof REPLICA_STATUSES)[number];
   pid: number | null;
@@ -24,6 +29,18 @@ export interface Assignment {
   /** Set when the replica spans several hosts (vLLM pipeline parallel): this host's rank in it. */
   group?: AssignmentGroup;
 }
+
+export interface AdapterArtifact {
+  name: string;
+  location: string;
+  artifact: ModelArtifact;
+}
+
+/** Every artifact an assignment may read: its model's and its adapters' (what the control plane hands a joined agent). */
+export const assignmentArtifacts = (a: Pick<Assignment, 'modelArtifact' | 'adapterArtifacts'>): ModelArtifact[] => [
+  ...(a.modelArtifact ? [a.modelArtifact] : []),
+  ...(a.adapterArtifacts ?? []).map((x) => x.artifact),
+];
 
 /**
  * A multi-node replica as one host sees it. Rank 0 is the head: the replica row itself, its API and its

@@ -1,11 +1,11 @@
-import { and, eq } from 'drizzle-orm';
+import { and, eq, inArray, isNotNull } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { deploymentReplicas, deployments, modelVersions } from '../../db/schema';
 import { replicaSecret } from '../../engines/replica-secret';
 import { groupSizes, listMemberAssignments, reportMember } from './group-assignments';
-import type { Assignment, ReplicaReport } from './assignment-types';
+import type { AdapterArtifact, Assignment, ReplicaReport } from './assignment-types';
 
-export { replicaReportSchema, type Assignment, type AssignmentGroup, type ReplicaReport } from './assignment-types';
+export { assignmentArtifacts, replicaReportSchema, type AdapterArtifact, type Assignment, type AssignmentGroup, type ReplicaReport } from './assignment-types';
 
 /**
  * The replica rows assigned to this node that are not history (stopped rows matter only while running),
@@ -37,11 +37,30 @@ export async function listAssignments(db: Db, nodeName: string, masterKey: Buffe
     .where(eq(deploymentReplicas.nodeName, nodeName));
   // A replica with members of its current start is a group's head; its members on this node come after.
   const sizes = await groupSizes(db, rows.map((r) => r.replicaId));
+  const adapters = await adapterArtifactsOf(db, rows.map((r) => r.spec));
   const replicas: Assignment[] = rows.map(({ rendezvous, artifactKey, modelSize, modelSha256, ...r }) => {
     const nodes = sizes.get(r.replicaId);
-    return { ...r, ...(artifactKey ? { modelArtifact: { key: artifactKey, sizeBytes: modelSize, sha256: modelSha256 } } : {}), gpuIndices: r.gpuIndices ?? [], secret: replicaSecret(masterKey, r.replicaId), ...(nodes ? { group: { rank: 0, nodes, rendezvous, replicaId: r.replicaId } } : {}) };
+    const adapterArtifacts = adaptersOf(r.spec).flatMap((a) => {
+      const artifact = adapters.get(a.path);
+      return artifact ? [{ name: a.name, location: a.path, artifact }] : [];
+    });
+    return { ...r, ...(artifactKey ? { modelArtifact: { key: artifactKey, sizeBytes: modelSize, sha256: modelSha256 } } : {}), ...(adapterArtifacts.length ? { adapterArtifacts } : {}), gpuIndices: r.gpuIndices ?? [], secret: replicaSecret(masterKey, r.replicaId), ...(nodes ? { group: { rank: 0, nodes, rendezvous, replicaId: r.replicaId } } : {}) };
   });
   return [...replicas, ...(await listMemberAssignments(db, nodeName))];
+}
+
+const adaptersOf = (spec: Record<string, unknown>): { name: string; path: string }[] =>
+  Array.isArray(spec.loraAdapters) ? (spec.loraAdapters as unknown[]).filter((a): a is { name: string; path: string } => typeof (a as { path?: unknown })?.path === 'string' && typeof (a as { name?: unknown }).name === 'string') : [];
+
+/** The sealed copies of the adapters these specs name by path (a fine-tune's adapter is a version whose location is its directory). */
+async function adapterArtifactsOf(db: Db, specs: Record<string, unknown>[]): Promise<Map<string, AdapterArtifact['artifact']>> {
+  const paths = [...new Set(specs.flatMap((s) => adaptersOf(s).map((a) => a.path)))];
+  if (!paths.length) return new Map();
+  const found = await db
+    .select({ location: modelVersions.location, key: modelVersions.artifactKey, sizeBytes: modelVersions.sizeBytes, sha256: modelVersions.sha256 })
+    .from(modelVersions)
+    .where(and(inArray(modelVersions.location, paths), eq(modelVersions.format, 'lora-adapter'), isNotNull(modelVersions.artifactKey)));
+  return new Map(found.map((v) => [v.location, { key: v.key!, sizeBytes: v.sizeBytes, sha256: v.sha256 }]));
 }
 
 /**

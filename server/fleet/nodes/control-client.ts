@@ -151,8 +151,12 @@ export function controlPlaneClient(base: URL, credential: string, transport: () 
       recordStart: (replicaId: string, measured: StartupMeasurement) =>
         call(base, `/api/agent/replicas/${replicaId}/start-measurement`, { method: 'POST', body: measured, credential }).then(() => undefined),
     } satisfies ReplicaStore,
-    /** The plaintext model of a replica of this node, streamed from the control plane's artifact store. */
-    openModel: (replicaId: string) => openStream(new URL(`/api/agent/replicas/${replicaId}/model`, base), credential, transport()),
+    /** The plaintext model of a replica of this node (or one of its artifacts, by key), streamed from the control plane's artifact store. */
+    openModel: (replicaId: string, key?: string) => {
+      const url = new URL(`/api/agent/replicas/${replicaId}/model`, base);
+      if (key) url.searchParams.set('key', key);
+      return openStream(url, credential, transport());
+    },
     jobs: {
       assignments: async () => (await call<{ jobs: TrainerAssignment[] }>(base, '/api/agent/jobs', { method: 'GET', credential })).jobs,
       report: (jobId: string, report: TrainerReport) => call<{ offset: number; cancel: boolean }>(base, `/api/agent/jobs/${jobId}/report`, { method: 'POST', body: report, credential }),

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import type { Db } from '../../db/client';
 import { MAX_RESUMES } from '../../lifecycle/jobs/exit';
+import { storeFor } from '../../artifacts';
 import { ingestTrainerReport, listTrainerAssignments, openTrainerInput } from '../../lifecycle/jobs/remote';
 import type { TrainerJobClient } from './remote-trainers';
 
@@ -25,6 +26,7 @@ export function dbTrainerClient(db: Db, deps: { masterKey: Buffer; dataDir: stri
       }
       return rows;
     },
-    report: (jobId, report) => ingestTrainerReport(db, nodeName, jobId, report, { maxResumes: MAX_RESUMES }),
+    // This host ran the trainer: its outputs are sealed into the artifact store from here.
+    report: (jobId, report) => ingestTrainerReport(db, nodeName, jobId, report, { maxResumes: MAX_RESUMES, artifacts: storeFor(deps.dataDir, db, deps.masterKey) }),
   };
 }

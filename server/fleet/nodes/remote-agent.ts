@@ -167,7 +167,7 @@ export async function startRemoteAgent(
     host: engineHost,
     multinode: env.ENCLAVE_VLLM_MULTINODE,
     // A model this host lacks comes from the control plane's artifact store into <dataDir>/model-cache.
-    prepare: modelPreparer(env.dataDir, (a) => () => client.openModel(a.replicaId)),
+    prepare: modelPreparer(env.dataDir, (a) => (key) => client.openModel(a.replicaId, key)),
   });
 
   const trainers = createTrainerRunner({

@@ -5,6 +5,7 @@ import type { JobRow } from './access';
 import { finishFinetune, finishHfQuantize, markCancelled, markFailed } from './finish';
 import type { FollowOutcome } from './follower';
 import { publishJobUpdate } from './live';
+import type { ArtifactStore } from '../../artifacts';
 
 /** The step of a transformers checkpoint directory (checkpoint-120 → 120). */
 export const checkpointStepOf = (path: string | null) => Number(/checkpoint-(\d+)\/?$/.exec(path ?? '')?.[1] ?? 0);
@@ -21,12 +22,22 @@ export type ExitDecision = { kind: 'ended' } | { kind: 'relaunch'; row: JobRow; 
  * error event ends it, and any other exit (a crash, an OOM kill) restarts it from its last checkpoint, up
  * to `maxResumes` times. The same decision whether a worker followed the trainer or an agent reported it.
  */
-export async function settleTrainerExit(db: Db, jobId: string, outcome: FollowOutcome, opts: { maxResumes: number; giveUp?: boolean }): Promise<ExitDecision> {
+export async function settleTrainerExit(
+  db: Db,
+  jobId: string,
+  outcome: FollowOutcome,
+  opts: {
+    maxResumes: number;
+    giveUp?: boolean;
+    /** Where a finished job's outputs are sealed, when this host holds them (see finish.ts). */
+    artifacts?: ArtifactStore;
+  },
+): Promise<ExitDecision> {
   const [job] = await db.select().from(jobs).where(eq(jobs.id, jobId));
   if (!job) return { kind: 'ended' };
   if (outcome.done) {
     const done = { ...outcome, done: outcome.done };
-    await (job.kind === 'finetune' ? finishFinetune(db, job, done) : finishHfQuantize(db, job, done));
+    await (job.kind === 'finetune' ? finishFinetune(db, job, done, opts.artifacts) : finishHfQuantize(db, job, done, opts.artifacts));
     return { kind: 'ended' };
   }
   if (outcome.cancelled || job.cancelRequestedAt) {

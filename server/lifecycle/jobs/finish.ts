@@ -1,4 +1,5 @@
-import { and, eq } from 'drizzle-orm';
+import fs from 'node:fs';
+import { and, eq, isNotNull } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { jobs, models, modelVersions } from '../../db/schema';
 import { errorMessage } from '../../core/log';
@@ -8,6 +9,8 @@ import type { FollowOutcome } from './follower';
 import { gateFor, perplexityDeltaPct } from './gate';
 import { publishJobUpdate } from './live';
 import { releaseJobAllocations } from '../../gpu/placement/jobs';
+import { deleteDirectory, type ArtifactStore } from '../../artifacts';
+import { storeOutputDirectory, type OutputDirKind } from './output-artifact';
 
 const short = (id: string) => id.slice(0, 8);
 
@@ -78,15 +81,53 @@ export async function markSucceeded(db: Db, jobId: string, set: Partial<typeof j
   await publishJobUpdate(jobId, { status: 'succeeded', outputVersionId: set.outputVersionId });
 }
 
-/** A fine-tune's done event: the adapter becomes a lora-adapter version of the base, the merge (if any) an hf version. */
-export async function finishFinetune(db: Db, job: JobRow, outcome: FollowOutcome & { done: NonNullable<FollowOutcome['done']> }): Promise<void> {
+/**
+ * A job's directory outputs sealed into the artifact store before any version of them is registered (a
+ * registered version always has its objects). Only where this host holds them: a trainer on a joined
+ * agent's host keeps them there (its versions are paths on that host, as before). A job whose versions
+ * exist already (finishing again after a crash) seals nothing twice. On a failure, what was sealed goes.
+ */
+class OutputSealer {
+  private readonly stored: string[] = [];
+  private constructor(
+    private readonly artifacts: ArtifactStore | undefined,
+    private readonly jobId: string,
+  ) {}
+
+  static async for(db: Db, jobId: string, artifacts: ArtifactStore | undefined): Promise<OutputSealer> {
+    const [done] = await db.select({ id: modelVersions.id }).from(modelVersions).where(and(eq(modelVersions.producedByJobId, jobId), isNotNull(modelVersions.artifactKey))).limit(1);
+    return new OutputSealer(done ? undefined : artifacts, jobId);
+  }
+
+  async seal(kind: OutputDirKind, dir: string | undefined): Promise<string | undefined> {
+    if (!this.artifacts || !dir || !fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) return undefined;
+    const key = await storeOutputDirectory(this.artifacts, this.jobId, kind, dir);
+    this.stored.push(key);
+    return key;
+  }
+
+  async discard(): Promise<void> {
+    for (const key of this.stored) await deleteDirectory(this.artifacts!, key).catch(() => undefined);
+  }
+}
+
+/**
+ * A fine-tune's done event: the adapter becomes a lora-adapter version of the base, the merge (if any) an
+ * hf version; both sealed into `artifacts` first when given (see OutputSealer).
+ */
+export async function finishFinetune(db: Db, job: JobRow, outcome: FollowOutcome & { done: NonNullable<FollowOutcome['done']> }, artifacts?: ArtifactStore): Promise<void> {
   const adapterPath = outcome.done.adapter_path ?? outcome.done.output_path!;
   const spec = job.spec as { merge?: boolean };
+  const mergedPath = spec.merge && outcome.done.adapter_path && outcome.done.output_path ? outcome.done.output_path : undefined;
+  const sealer = await OutputSealer.for(db, job.id, artifacts);
+  let registered = false;
   try {
-    const adapterId = await registerJobOutput(db, job, { version: `ft-${short(job.id)}`, format: 'lora-adapter', location: adapterPath, parentVersionId: job.baseVersionId!, stage: 'promoted' });
-    const mergedPath = spec.merge && outcome.done.adapter_path && outcome.done.output_path ? outcome.done.output_path : undefined;
+    const adapterKey = await sealer.seal('adapter', adapterPath);
+    const mergedKey = await sealer.seal('merged', mergedPath);
+    const adapterId = await registerJobOutput(db, job, { version: `ft-${short(job.id)}`, format: 'lora-adapter', location: adapterPath, parentVersionId: job.baseVersionId!, stage: 'promoted', artifactKey: adapterKey });
+    registered = true;
     const mergedId = mergedPath
-      ? await registerJobOutput(db, job, { version: `ft-${short(job.id)}-merged`, format: 'hf', location: mergedPath, parentVersionId: adapterId, stage: 'promoted' })
+      ? await registerJobOutput(db, job, { version: `ft-${short(job.id)}-merged`, format: 'hf', location: mergedPath, parentVersionId: adapterId, stage: 'promoted', artifactKey: mergedKey })
       : undefined;
     const evalLoss = typeof outcome.lastEval?.eval_loss === 'number' ? outcome.lastEval.eval_loss : null;
     await markSucceeded(db, job.id, {
@@ -94,25 +135,33 @@ export async function finishFinetune(db: Db, job: JobRow, outcome: FollowOutcome
       result: {
         adapterPath,
         adapterVersionId: adapterId,
-        ...(mergedId ? { mergedPath, mergedVersionId: mergedId } : {}),
+        ...(adapterKey ? { adapterArtifact: adapterKey } : {}),
+        ...(mergedId ? { mergedPath, mergedVersionId: mergedId, ...(mergedKey ? { mergedArtifact: mergedKey } : {}) } : {}),
         ...(spec.merge && !mergedId ? { mergeNote: 'merge was asked for but the trainer reported no merged output' } : {}),
         evalLoss,
       },
     });
   } catch (e) {
-    await markFailed(db, job.id, `training finished but its adapter could not be registered: ${errorMessage(e)}`);
+    if (!registered) await sealer.discard();
+    await markFailed(db, job.id, `training finished but its adapter could not be ${registered ? 'registered' : 'stored and registered'}: ${errorMessage(e)}`);
   }
 }
 
-/** An HF quantization's done event: the output is a candidate hf version, promoted when the gate passes. */
-export async function finishHfQuantize(db: Db, job: JobRow, outcome: FollowOutcome & { done: NonNullable<FollowOutcome['done']> }): Promise<void> {
+/**
+ * An HF quantization's done event: the output (an FP16/INT8 checkpoint directory) is sealed into
+ * `artifacts` when given, then becomes a candidate hf version, promoted when the gate passes.
+ */
+export async function finishHfQuantize(db: Db, job: JobRow, outcome: FollowOutcome & { done: NonNullable<FollowOutcome['done']> }, artifacts?: ArtifactStore): Promise<void> {
   const spec = job.spec as { target: string; maxPerplexityDeltaPct: number };
   const before = outcome.lastEval?.perplexity_before;
   const after = outcome.lastEval?.perplexity_after;
   const deltaPct = typeof before === 'number' && typeof after === 'number' ? perplexityDeltaPct(before, after) : Number.NaN;
   const gate = gateFor(deltaPct, spec.maxPerplexityDeltaPct);
+  const sealer = await OutputSealer.for(db, job.id, artifacts);
+  let registered = false;
   try {
     const location = outcome.done.output_path ?? outcome.done.adapter_path!;
+    const artifactKey = await sealer.seal('quantized', location);
     const id = await registerJobOutput(db, job, {
       version: `${spec.target}-${short(job.id)}`,
       format: 'hf',
@@ -120,13 +169,16 @@ export async function finishHfQuantize(db: Db, job: JobRow, outcome: FollowOutco
       quantization: spec.target,
       parentVersionId: job.baseVersionId!,
       stage: gate === 'passed' ? 'promoted' : 'candidate',
+      artifactKey,
     });
+    registered = true;
     await markSucceeded(db, job.id, {
       outputVersionId: id,
       gateStatus: gate,
-      result: { outputPath: location, perplexityBefore: before ?? null, perplexityAfter: after ?? null, deltaPct: Number.isFinite(deltaPct) ? deltaPct : null, maxDeltaPct: spec.maxPerplexityDeltaPct },
+      result: { outputPath: location, ...(artifactKey ? { artifact: artifactKey } : {}), perplexityBefore: before ?? null, perplexityAfter: after ?? null, deltaPct: Number.isFinite(deltaPct) ? deltaPct : null, maxDeltaPct: spec.maxPerplexityDeltaPct },
     });
   } catch (e) {
-    await markFailed(db, job.id, `quantization finished but its output could not be registered: ${errorMessage(e)}`);
+    if (!registered) await sealer.discard();
+    await markFailed(db, job.id, `quantization finished but its output could not be ${registered ? 'registered' : 'stored and registered'}: ${errorMessage(e)}`);
   }
 }

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { ArtifactStore } from '../../artifacts';
+import { storeDirectory, type ArtifactStore } from '../../artifacts';
 
 /**
  * The artifact-store key of a job's output file: a name Enclave chooses (`models/<job id>/<file name>`),
@@ -28,4 +28,22 @@ export async function storeOutputFile(store: ArtifactStore, jobId: string, file:
     throw new Error(`stored ${written.plainBytes} bytes of ${key}, but the output has ${size}`);
   }
   return key;
+}
+
+/** What a job's directory output is: a LoRA adapter, or a Hugging Face checkpoint (a merge, an FP16/INT8 quantization). */
+export type OutputDirKind = 'adapter' | 'merged' | 'quantized';
+
+/**
+ * Where a job's directory output goes: `adapters/<job id>` for its adapter, `models/<job id>/<kind>` for a
+ * checkpoint; the version records `<that>.dir.json`, the directory's index (artifacts/directory.ts).
+ */
+export const outputDirPrefix = (jobId: string, kind: OutputDirKind) => (kind === 'adapter' ? `adapters/${jobId}` : `models/${jobId}/${kind}`);
+
+/**
+ * Seals a job's output directory into the artifact store, one object per file, before its version is
+ * registered (a registered version always has its objects), so an agent or a worker on any host can fetch
+ * it into its model cache. Returns the index key the version records.
+ */
+export async function storeOutputDirectory(store: ArtifactStore, jobId: string, kind: OutputDirKind, dir: string): Promise<string> {
+  return (await storeDirectory(store, outputDirPrefix(jobId, kind), dir)).key;
 }

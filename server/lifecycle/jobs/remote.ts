@@ -13,6 +13,7 @@ import type { FollowOutcome } from './follower';
 import { JobLogIngest, type TrainerOutcome } from './ingest';
 import { writeTrainerInput, type TrainerInput } from './inputs';
 import { publishJobUpdate } from './live';
+import type { ArtifactStore } from '../../artifacts';
 
 /**
  * Trainers on other hosts: a job placed on a node other than the worker's own is run by that node's
@@ -134,7 +135,14 @@ export type TrainerReport = z.infer<typeof trainerReportSchema>;
  * repeated after a lost answer counts once), the pid, and on exit the settlement. Answers the offset now
  * counted and whether a cancel was asked for, so the agent stops the trainer.
  */
-export async function ingestTrainerReport(db: Db, nodeName: string, jobId: string, report: TrainerReport, opts: { maxResumes: number }): Promise<{ offset: number; cancel: boolean }> {
+export async function ingestTrainerReport(
+  db: Db,
+  nodeName: string,
+  jobId: string,
+  report: TrainerReport,
+  /** `artifacts`: where a finished job's outputs are sealed, when this host holds them (an agent sharing the database, or shared storage). */
+  opts: { maxResumes: number; artifacts?: ArtifactStore },
+): Promise<{ offset: number; cancel: boolean }> {
   const counted = await db.transaction(async (tx) => {
     // One report of a job at a time: two would both start from the same counted offset.
     await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtext(${`enclave:job-report:${jobId}`}))`);

@@ -19,6 +19,7 @@ import { handOverToAgent, isRunByAgent } from './remote';
 import { isGgufTarget } from './quantize-spec';
 import { runGgufQuantize } from './quantize-gguf';
 import { fileSize, jobWorkspace, prepareWorkspace, removeDatasetCopies } from './workspace';
+import { localModelPath, storeFor, type ArtifactStore } from '../../artifacts';
 
 export interface TrainingDeps {
   db: Db;
@@ -38,6 +39,11 @@ export interface TrainingDeps {
   maxResumes: number;
   /** A job on an agent's host fails after this long without a report while that node is not healthy. */
   agentSilenceMs: number;
+  /**
+   * Where outputs are sealed for other hosts and where sources produced elsewhere are fetched from
+   * (default with a master key: the configured store, see storeFor).
+   */
+  artifacts?: ArtifactStore;
 }
 
 export const TRAINING_DEFAULTS = { pollMs: 250, flushMs: 1_000, stopGraceMs: 10_000, leaseMs: 15_000, sweepMs: 10_000, maxResumes: MAX_RESUMES, agentSilenceMs: 600_000 } as const;
@@ -246,7 +252,16 @@ export class TrainingSupervisor {
     const { masterKey } = this.deps;
     if (!masterKey) throw new Error('this worker has no master key to open datasets');
     const inputs = await prepareTrainerInputs(job, ws, (input, out) => writeTrainerInput(this.deps.db, { ...this.deps, masterKey }, job, input, out));
-    return trainerInvocation(job, { ...inputs, baseModel: source.location, outputDir: ws.output, resumeFrom }).args;
+    // A base produced on another host (a merged model, a checkpoint) comes from the artifact store into
+    // this host's model cache; one this host has (or a version registered by path) is read where it is.
+    const store = this.artifacts();
+    const baseModel =
+      store && source.artifactKey ? await localModelPath(this.deps.dataDir, store, source.location, { key: source.artifactKey, sizeBytes: source.sizeBytes, sha256: source.sha256 }) : source.location;
+    return trainerInvocation(job, { ...inputs, baseModel, outputDir: ws.output, resumeFrom }).args;
+  }
+
+  private artifacts(): ArtifactStore | undefined {
+    return this.deps.artifacts ?? (this.deps.masterKey ? storeFor(this.deps.dataDir, this.deps.db, this.deps.masterKey) : undefined);
   }
 
   /** A running job nobody follows: adopt its trainer if it still runs, else replay its log and handle the exit. */
@@ -291,7 +306,7 @@ export class TrainingSupervisor {
   private async onExit(jobId: string, outcome: FollowOutcome): Promise<void> {
     let next: ExitDecision = { kind: 'ended' };
     try {
-      next = await settleTrainerExit(this.deps.db, jobId, outcome, { maxResumes: this.deps.maxResumes, giveUp: this.closed });
+      next = await settleTrainerExit(this.deps.db, jobId, outcome, { maxResumes: this.deps.maxResumes, giveUp: this.closed, artifacts: this.artifacts() });
     } finally {
       if (next.kind === 'ended') await this.release(jobId);
     }
