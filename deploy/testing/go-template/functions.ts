@@ -97,8 +97,20 @@ export const FUNCTIONS: Record<string, Fn> = {
   trimSuffix: (_, suffix, s) => (str(s).endsWith(str(suffix)) ? str(s).slice(0, -str(suffix).length) : str(s)),
   trunc: (_, n, s) => str(s).slice(0, num(n)),
   lower: (_, s) => str(s).toLowerCase(),
+  index: (_, collection, ...keys) => {
+    let v: unknown = collection;
+    for (const k of keys) {
+      if (v === null || v === undefined || typeof v !== 'object') throw new Error(`index of ${JSON.stringify(k)} into a ${v === null || v === undefined ? 'nil' : typeof v}`);
+      v = Array.isArray(v) ? v[num(k)] : Object.hasOwn(v, str(k)) ? (v as Record<string, unknown>)[str(k)] : undefined;
+    }
+    return v;
+  },
   hasKey: (_, map, key) => typeof map === 'object' && map !== null && Object.prototype.hasOwnProperty.call(map, str(key)),
   list: (_, ...args) => args,
+  concat: (_, ...lists) => lists.flatMap((l) => {
+    if (!Array.isArray(l)) throw new Error('concat joins lists only');
+    return l;
+  }),
   dict: (_, ...args) => {
     if (args.length % 2) throw new Error('dict needs key and value pairs');
     const out: Record<string, unknown> = {};
