@@ -11,6 +11,11 @@ Roles:
   agent --join URL --token T [--name N]
                         a remote GPU host joining the fleet over HTTPS
 
+Installation:
+  doctor [--json]       check this installation as start would find it: Node, configuration, data directory and
+                        disk space, PostgreSQL, Redis, master key, TLS files, artifact store, GPUs and drivers,
+                        vLLM; one line per check with what to fix; exit 1 when a check failed
+
 GPU fleet:
   gpus                  this host's GPUs, topology and processes as JSON (zero GPUs without nvidia-smi)
   gpus parse --query FILE [--topo FILE] [--apps FILE]

@@ -18,6 +18,7 @@ import { loadtestCommand } from './loadtest';
 import { usersEraseCommand } from './user-erase';
 import { backupCommand, backupDrillCommand, backupListCommand, restoreCommand } from './backup-commands';
 import { artifactsCopyFromDataDirCommand } from './artifacts-commands';
+import { doctorCommand } from './doctor';
 
 type Command = (args: string[]) => Promise<number | 'running' | void>;
 
@@ -37,6 +38,7 @@ export const commands: Record<string, Command> = {
   gateway: role({ gateway: true }),
   worker: role({ worker: true }),
   agent: agentCommand,
+  doctor: doctorCommand,
 
   'users create': async (args) => {
     const { values } = options(args, ['email', 'role', 'password', 'name']);
