@@ -19,7 +19,7 @@ import {
 import type { Caller } from './auth';
 import { GatewayError } from './errors';
 import type { Route } from './routes';
-import type { ChatCompletionBody, CompletionBody, ForwardedBody } from './validation';
+import type { ChatCompletionBody, CompletionBody, EmbeddingBody, ForwardedBody } from './validation';
 
 /**
  * The gateway's data-protection step (issue 13): a request whose declared level, or whose content's
@@ -166,6 +166,16 @@ export function textsOf(body: ForwardedBody): TextSlot[] {
           const fn = call?.function;
           if (fn && typeof fn.arguments === 'string') slots.push({ text: fn.arguments, set: (v) => (fn.arguments = v) });
         }
+    }
+  } else if ('input' in body) {
+    // Embeddings: the texts to embed are screened like a prompt (token ids carry no readable text).
+    const b = body as EmbeddingBody;
+    if (typeof b.input === 'string') slots.push({ text: b.input, set: (v) => (b.input = v) });
+    else if (Array.isArray(b.input)) {
+      const inputs = b.input as unknown[];
+      inputs.forEach((p, i) => {
+        if (typeof p === 'string') slots.push({ text: p, set: (v) => (inputs[i] = v) });
+      });
     }
   } else {
     const b = body as CompletionBody;

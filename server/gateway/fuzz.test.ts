@@ -69,7 +69,7 @@ it('no hostile request gets a 5xx; every refusal is an OpenAI error; every known
     }
     return res.status;
   };
-  for (const path of ['/v1/chat/completions', '/v1/completions']) {
+  for (const path of ['/v1/chat/completions', '/v1/completions', '/v1/embeddings']) {
     const texts = [
       ...samples(bodies, 300, SEED).map((b) => JSON.stringify(b)),
       ...samples(nearlyValid, 200, SEED + 2).map((b) => JSON.stringify(b)),
@@ -89,7 +89,7 @@ it('no hostile request gets a 5xx; every refusal is an OpenAI error; every known
   for (const authorization of ['', 'Bearer ', 'Bearer sk-enc-' + '!'.repeat(43), `Bearer ${'x'.repeat(10_000)}`, 'Basic abc'])
     await ask('POST', '/v1/chat/completions', JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }), authorization);
   await ask('GET', '/v1/models', undefined);
-  for (const path of ['/v1/embeddings', '/v1/../etc/passwd', '/v1/models/x', '/v1/%ZZ']) await ask('POST', path, '{}');
+  for (const path of ['/v1/moderations', '/v1/../etc/passwd', '/v1/models/x', '/v1/%ZZ']) await ask('POST', path, '{}');
   await ask('POST', '/v1/chat/completions?x=%00', '{}');
   logged++; // a chat request (its query string is ignored) by the known key
   await ask('DELETE', '/v1/models', undefined);

@@ -163,7 +163,7 @@ test('404 model_not_found for an unknown model, and for an unknown endpoint', as
     code: 'model_not_found',
     param: 'model',
   });
-  expect((await errorOf(await h.post('/v1/embeddings', {}, key))).status).toBe(404);
+  expect((await errorOf(await h.post('/v1/moderations', {}, key))).status).toBe(404);
   // A refused request is still logged once the caller is known.
   await h.gateway.flushLogs();
   const logged = await h.t.db.execute(sql`SELECT count(*)::int AS n FROM request_logs WHERE model = 'no-such-model' AND status = 404`);

@@ -72,6 +72,7 @@ export interface Gateway {
 const PATHS: Record<string, BodyKind> = {
   '/v1/chat/completions': 'chat',
   '/v1/completions': 'completion',
+  '/v1/embeddings': 'embedding',
 };
 
 const USAGE_OPTION = Buffer.from('{"stream_options":{"include_usage":true},');
@@ -369,7 +370,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
       const stream = body.stream === true;
       // The response cache: a hit is answered here; a miss is forwarded and its answer kept.
       let cache: Exchange['cache'] = null;
-      if (responseCache && route.policy.cacheMode !== 'off') {
+      // Embeddings are never cached: the cache keeps (and replays) completions.
+      if (responseCache && route.policy.cacheMode !== 'off' && path !== '/v1/embeddings') {
         if (variant || !isCacheable(route.policy.cacheMode, body) || !responseCache.available()) {
           res.setHeader('x-enclave-cache', 'bypass');
           metrics.cache(route.deploymentId, 'bypass');

@@ -26,8 +26,16 @@ export interface ChatCompletionBody extends Common {
 export interface CompletionBody extends Common {
   prompt: string | string[] | number[] | number[][];
 }
-export type ForwardedBody = ChatCompletionBody | CompletionBody;
-export type BodyKind = 'chat' | 'completion';
+/** /v1/embeddings: never streamed, one answer with every input's vector. */
+export interface EmbeddingBody extends Common {
+  input: string | string[] | number[] | number[][];
+  encoding_format?: 'float' | 'base64' | null;
+  dimensions?: number | null;
+}
+export type ForwardedBody = ChatCompletionBody | CompletionBody | EmbeddingBody;
+export type BodyKind = 'chat' | 'completion' | 'embedding';
+/** OpenAI's own cap on inputs per embeddings request. */
+export const MAX_EMBEDDING_INPUTS = 2048;
 
 class Invalid extends Error {
   constructor(
@@ -116,9 +124,24 @@ function completion(o: Record<string, unknown>) {
   if (!ok) throw new Invalid('prompt', 'expected a string, an array of strings, or token ids');
 }
 
+function embedding(o: Record<string, unknown>) {
+  if (o.stream === true) throw new Invalid('stream', 'embeddings are not streamed');
+  const p = o.input;
+  if (typeof p !== 'string') {
+    if (!Array.isArray(p) || p.length === 0) throw new Invalid('input', 'expected a string, an array of strings, or token ids');
+    if (p.length > MAX_EMBEDDING_INPUTS) throw new Invalid('input', `at most ${MAX_EMBEDDING_INPUTS} inputs per request`);
+    const ok = p.every((s) => typeof s === 'string') || p.every(isInt) || p.every((a) => Array.isArray(a) && a.length > 0 && a.every(isInt));
+    if (!ok) throw new Invalid('input', 'expected a string, an array of strings, or token ids');
+  }
+  const format = o.encoding_format;
+  if (!absent(format) && format !== 'float' && format !== 'base64') throw new Invalid('encoding_format', "expected 'float' or 'base64'");
+  number(o, 'dimensions', 1, 65_536, { int: true });
+}
+
 /** Parses and validates a request body; throws a 400 GatewayError naming the first bad field. */
 export function parseBody(kind: 'chat', raw: Buffer): ChatCompletionBody;
 export function parseBody(kind: 'completion', raw: Buffer): CompletionBody;
+export function parseBody(kind: 'embedding', raw: Buffer): EmbeddingBody;
 export function parseBody(kind: BodyKind, raw: Buffer): ForwardedBody;
 export function parseBody(kind: BodyKind, raw: Buffer): ForwardedBody {
   // Parsing is iterative, but re-serialising (an experiment's model rename, stream options) is not.
@@ -134,6 +157,7 @@ export function parseBody(kind: BodyKind, raw: Buffer): ForwardedBody {
   try {
     common(json);
     if (kind === 'chat') chat(json);
+    else if (kind === 'embedding') embedding(json);
     else completion(json);
   } catch (e) {
     if (!(e instanceof Invalid)) throw e;

@@ -51,7 +51,7 @@ export interface OpenAIDouble extends Readonly<ReplyCounters> {
   close(): Promise<void>;
 }
 
-const COMPLETIONS: Record<string, boolean> = { '/v1/chat/completions': true, '/v1/completions': false };
+const COMPLETIONS: Record<string, boolean | 'embeddings'> = { '/v1/chat/completions': true, '/v1/completions': false, '/v1/embeddings': 'embeddings' };
 
 /** The double's server, not yet listening (a caller that plays vLLM's start-up binds it when it chooses). */
 export function createOpenAIDouble(options: OpenAIDoubleOptions = {}): Omit<OpenAIDouble, 'url' | 'port' | 'close'> {
@@ -90,6 +90,7 @@ export function createOpenAIDouble(options: OpenAIDoubleOptions = {}): Omit<Open
       if (!body) return sendError(res, 400, 'Invalid JSON body', 'BadRequestError');
       if (names && !names.has(String(body.model))) return sendError(res, 404, `The model \`${String(body.model)}\` does not exist.`, 'NotFoundError');
       const model = String(body.model);
+      if (chat === 'embeddings') return sendJson(res, 200, embeddingsReply(body, created));
       reply(res, chat, body, { ...script, ...(Object.hasOwn(models, model) ? models[model] : {}) }, counters, record.tokenStamps);
     });
   }
@@ -150,6 +151,29 @@ export async function startOpenAIDouble(options: OpenAIDoubleOptions = {}, port 
     });
   // Object.assign keeps the counters' getters on the double.
   return Object.assign(double, { url: `http://127.0.0.1:${actual}`, port: actual, close });
+}
+
+/**
+ * vLLM's /v1/embeddings answer (an embedding model started with `--task embed`): 8 numbers per input made
+ * from its characters, so the same text always gets the same vector, and one prompt token per word.
+ */
+function embeddingsReply(body: Record<string, unknown>, created: number) {
+  const inputs = Array.isArray(body.input) ? body.input : [body.input];
+  const vectors = inputs.map((input) => {
+    const text = typeof input === 'string' ? input : JSON.stringify(input);
+    const v = Array.from({ length: 8 }, (_, d) => [...text].reduce((s, ch, i) => s + Math.sin((ch.codePointAt(0)! + d) * (i + 1)), 0));
+    const norm = Math.hypot(...v) || 1;
+    return v.map((x) => x / norm);
+  });
+  const tokens = inputs.reduce<number>((n, input) => n + (typeof input === 'string' ? input.split(/\s+/).filter(Boolean).length : Array.isArray(input) ? input.length : 1), 0);
+  return {
+    id: `embd-${created}`,
+    object: 'list',
+    created,
+    model: String(body.model),
+    data: vectors.map((embedding, index) => ({ index, object: 'embedding', embedding })),
+    usage: { prompt_tokens: tokens, total_tokens: tokens, completion_tokens: 0, prompt_tokens_details: null },
+  };
 }
 
 /** A script answering `text`, word by word (each word with the space after it), then finish_reason "stop". */
