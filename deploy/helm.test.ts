@@ -94,7 +94,7 @@ describe.each([
   ['production values', production],
 ])('the chart rendered with %s', (label, values) => {
   const docs = render(values);
-  const merged = mergeValues(chartDefaults(chartDir), values);
+  const merged = mergeValues(chartDefaults(chartDir), values) as Obj;
 
   it('renders only objects valid against the Kubernetes (and Prometheus Operator) schemas, each named once', () => {
     expect(docs.length).toBeGreaterThan(10);
