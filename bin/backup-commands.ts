@@ -1,8 +1,13 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { env } from '../server/core/env';
 import { createDb } from '../server/db/client';
 import { databaseIdentity } from '../server/db/app-role';
 import { writeAudit } from '../server/security/audit';
 import { backupRoot } from '../server/operations/backup/backup-dirs';
+import { backupPlace, fetchBackup } from '../server/operations/backup/place';
+import { closeArtifactBackends } from '../server/artifacts';
 import { drillAndRecord, pickBackup } from '../server/operations/backup/drills';
 import { listBackups } from '../server/operations/backup/list';
 import { restoreBackup } from '../server/operations/backup/restore';
@@ -18,7 +23,10 @@ const show = (line: string) => {
 };
 const mib = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`;
 
-/** `enclave backup [--to DIR]`: one consistent, encrypted backup of the database and the data directory's files. */
+/**
+ * `enclave backup [--to DIR]`: one consistent, encrypted backup of the database and the data directory's
+ * files, into --to, else ENCLAVE_BACKUP_DIR, else the artifact store when it is S3, else <data dir>/backups.
+ */
 export async function backupCommand(args: string[]): Promise<number> {
   const { values, positionals } = options(args, ['to']);
   if (positionals.length) throw new UsageError(`unexpected argument: ${positionals[0]}`);
@@ -30,14 +38,15 @@ export async function backupCommand(args: string[]): Promise<number> {
     }),
   );
   show('');
-  out(`Backup ${run.id} written to ${values.to ?? backupRoot(env())} (${mib(run.bytes)}, ${run.seconds.toFixed(1)} s).`);
+  out(`Backup ${run.id} written to ${backupPlace(env(), { to: values.to }).where} (${mib(run.bytes)}, ${run.seconds.toFixed(1)} s).`);
+  await closeArtifactBackends();
   return 0;
 }
 
 /** `enclave backup list [--json]` */
 export async function backupListCommand(args: string[]): Promise<number> {
   const { values } = options(args, [], ['json']);
-  const { root, backups } = listBackups(env());
+  const { root, backups } = await listBackups(env()).finally(() => closeArtifactBackends());
   if (values.json) {
     out(JSON.stringify({ root, backups }));
     return 0;
@@ -52,7 +61,7 @@ export async function backupDrillCommand(args: string[]): Promise<number> {
   const { values, positionals } = options(args, [], ['json']);
   const report = await withInfrastructure(({ db, masterKey, ownerUrl, databaseUrl }) =>
     drillAndRecord({ db, env: env(), masterKey, backupId: positionals[0], startedBy: null, serverUrl: ownerUrl ?? databaseUrl }),
-  );
+  ).finally(() => closeArtifactBackends());
   if (values.json) {
     out(JSON.stringify(report));
     return report.ok ? 0 : 1;
@@ -75,11 +84,15 @@ export async function backupDrillCommand(args: string[]): Promise<number> {
  */
 export async function restoreCommand(args: string[]): Promise<number> {
   const { positionals } = options(args, []);
-  if (positionals.length !== 1) throw new UsageError('restore needs one BACKUP (an id in ENCLAVE_BACKUP_DIR, or a path to a backup folder)');
+  if (positionals.length !== 1) throw new UsageError('restore needs one BACKUP (an id where backups are kept, or a path to a backup folder)');
   const e = env();
-  const backupDir = pickBackup(e, positionals[0]);
-  const infra = await prepareInfrastructure(e, { redis: false, migrate: false, warnings: false });
+  const ref = await pickBackup(e, positionals[0]);
+  // A backup in the artifact store is fetched into a private folder first (TMPDIR: room for the whole backup).
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'enclave-restore-'));
+  let infra: Awaited<ReturnType<typeof prepareInfrastructure>> | undefined;
   try {
+    const backupDir = await fetchBackup(ref, scratch);
+    infra = await prepareInfrastructure(e, { redis: false, migrate: false, warnings: false });
     const owner = infra.ownerUrl ? createDb(infra.ownerUrl, 4) : infra.db;
     try {
       const [app, own] = await Promise.all([databaseIdentity(infra.db), databaseIdentity(owner)]);
@@ -108,6 +121,8 @@ export async function restoreCommand(args: string[]): Promise<number> {
       if (owner !== infra.db) await owner.$client.end().catch(() => {});
     }
   } finally {
-    await infra.close();
+    await infra?.close();
+    fs.rmSync(scratch, { recursive: true, force: true });
+    await closeArtifactBackends();
   }
 }

@@ -12,7 +12,7 @@ const admin = roleProcedure('admin');
 /** Backups and restore drills (issue 13, part 5). Admins only; starting a drill is audited by the guard, its outcome by the drill. */
 export const backupsRouter = router({
   /** Every backup (newest first, from its manifest), the recent drills, and this code's schema version. */
-  list: admin.query(async ({ ctx }) => ({ ...listBackups(ctx.env), drills: await listDrills(ctx.db, 20), schema: codeSchemaVersion().tag })),
+  list: admin.query(async ({ ctx }) => ({ ...(await listBackups(ctx.env)), drills: await listDrills(ctx.db, 20), schema: codeSchemaVersion().tag })),
   /** One drill's row: phase and progress while it runs, then its report. */
   drill: admin.input(z.strictObject({ id: z.uuid() })).query(({ ctx, input }) => getDrill(ctx.db, input.id)),
   /** Restores a backup (the newest when none is named) into a scratch database and compares; follow it with `drill`. */

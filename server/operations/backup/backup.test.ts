@@ -20,6 +20,7 @@ import { restoreBackup } from './restore';
 import { codeSchemaVersion, migrateTo } from './schema-version';
 import { runMaintenance } from '../../../workers/maintenance';
 import { listBackups } from './list';
+import { until } from '../../testing/until';
 
 // The daily task reads the process's configuration: its own backup folder, keeping two.
 const dailyDir = path.join(os.tmpdir(), `enclave-daily-${randomBytes(4).toString('hex')}`);
@@ -225,9 +226,11 @@ test('the drill reports a match, and detects a corrupted copy', async () => {
   const bad = await runDrill({ backupDir: corrupted, serverUrl: src.url, env, masterKey });
   expect(bad.ok).toBe(false);
   expect(bad.error).toMatch(new RegExp(`part ${part}: file datasets/d1.sealed`));
-  // The scratch databases are gone.
-  const left = await src.db.execute(sql`SELECT count(*)::int AS n FROM pg_database WHERE datname LIKE 'enclave_drill_%'`);
-  expect(left.rows[0]).toEqual({ n: 0 });
+  // The scratch databases are gone (waited for: another test file's drill may be running on this server now).
+  await until('no scratch database left', async () => {
+    const left = await src.db.execute<{ n: number }>(sql`SELECT count(*)::int AS n FROM pg_database WHERE datname LIKE 'enclave_drill_%'`);
+    return left.rows[0]!.n === 0;
+  }, 30_000);
 }, 60_000);
 
 test('removeKeysFromBackups: content under a removed key no longer decrypts from any backup, other content does', async () => {
@@ -264,7 +267,7 @@ test('removeKeysFromBackups: content under a removed key no longer decrypts from
 test('the daily maintenance task writes a backup, keeps ENCLAVE_BACKUP_KEEP of them and audits each', async () => {
   const ids: string[] = [];
   for (let i = 0; i < 3; i++) ids.push((await runMaintenance(src.db, { task: 'backup' }, { masterKey })).backup!.id);
-  const listed = listBackups({ ENCLAVE_BACKUP_DIR: dailyDir, dataDir: '/nonexistent' });
+  const listed = await listBackups({ ENCLAVE_BACKUP_DIR: dailyDir, dataDir: '/nonexistent' });
   expect(listed.backups.map((b) => b.id)).toEqual([ids[2], ids[1]]);
   expect(listed.backups[0]!.schema).toBe(codeSchemaVersion().tag);
   const audited = await src.db.select().from(auditLog).where(eq(auditLog.action, 'backup.create'));

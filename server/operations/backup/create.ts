@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
@@ -8,11 +9,11 @@ import type { Env } from '../../core/env';
 import type { Db } from '../../db/client';
 import { keyFingerprint } from '../../security/master-key';
 import { backupKey, backupSubkeys } from './backup-key';
-import { backupRoot } from './backup-dirs';
 import { copyColumns, ident, KEYRING_TABLE, listPartitions, listTables, loadOrder, readSequences, STABLE_TEXT_SETTINGS } from './catalog';
 import { listDataFiles } from './data-files';
-import { shreddedKeyIds, writeKeyring, type KeyRow } from './keyring';
-import { partFile, writeManifest, MANIFEST_FORMAT, type FilePart, type Manifest, type TablePart } from './manifest';
+import { writeKeyring, type KeyRow } from './keyring';
+import { MANIFEST_FILE, partFile, writeManifest, MANIFEST_FORMAT, type FilePart, type Manifest, type TablePart } from './manifest';
+import { backupPlace, deleteBackup, isBackupKey, putBackupFile, shreddedIdsAt, type BackupPlace, type PlaceEnv } from './place';
 import { RowHasher } from './row-hash';
 import { PartWriter } from './sealed-part';
 import { appliedSchemaVersion } from './schema-version';
@@ -27,10 +28,12 @@ export interface BackupProgress {
 
 export interface CreateBackupOptions {
   db: Db;
-  env: Pick<Env, 'dataDir' | 'ENCLAVE_BACKUP_DIR' | 'ENCLAVE_BACKUP_KEY_FILE' | 'ENCLAVE_MASTER_KEY_FILE' | 'ENCLAVE_AUDIT_ANCHOR_DIR'>;
+  env: Pick<Env, 'dataDir' | 'ENCLAVE_BACKUP_DIR' | 'ENCLAVE_BACKUP_KEY_FILE' | 'ENCLAVE_MASTER_KEY_FILE' | 'ENCLAVE_AUDIT_ANCHOR_DIR'> & PlaceEnv;
   masterKey: Buffer;
-  /** Where to write (default ENCLAVE_BACKUP_DIR, or <data dir>/backups). */
+  /** Where to write (a directory); unset: `place`, else the configured place (see place.ts). */
   to?: string;
+  /** Where to write: a directory or the artifact store (default: backupPlace(env, { to })). */
+  place?: BackupPlace;
   /** The artifact store whose objects the backup carries (default: the configured one; see backendForDataDir). */
   artifacts?: ArtifactBackend;
   onProgress?: (p: BackupProgress) => void;
@@ -43,16 +46,26 @@ export interface CreateBackupOptions {
  * transaction, so all of them show the same instant; the data directory's files are copied while that
  * snapshot is held. Each table, the keyring (data_keys) and each file is a part sealed under the backup
  * key; the manifest records every part's size and hashes, and the schema version, and is authenticated.
- * Written into `<id>.partial` and renamed when complete, so a listing never shows half a backup.
+ * Written into `<id>.partial` and renamed when complete, so a listing never shows half a backup. Into the
+ * artifact store, each part is written to a private local folder, stored and deleted as soon as it is
+ * sealed (local disk holds one part at a time), and the manifest goes last.
  */
 export async function createBackup(opts: CreateBackupOptions): Promise<{ id: string; dir: string; manifest: Manifest }> {
-  const root = path.resolve(opts.to ?? backupRoot(opts.env));
+  const place = opts.place ?? backupPlace(opts.env, { to: opts.to });
   const key = backupKey(opts.env, opts.masterKey);
   const createdAt = new Date();
   // Milliseconds in the id: backups sort by it (oldest pruned first), and two can start within a second.
   const id = `enclave-${createdAt.toISOString().replace(/[-:.]/g, '')}-${randomBytes(3).toString('hex')}`;
+  const toStore = place.kind === 'store' ? place.backend : undefined;
+  const root = place.kind === 'dir' ? place.root : fs.mkdtempSync(path.join(os.tmpdir(), 'enclave-backup-'));
   const staging = path.join(root, `${id}.partial`);
   fs.mkdirSync(path.join(staging, 'parts'), { recursive: true, mode: 0o700 });
+  /** A finished part: into the store and off the local disk when the backup goes there. */
+  const spool = async (part: string) => {
+    if (!toStore) return;
+    await putBackupFile(toStore, id, `parts/${part}.enc`, partFile(staging, part));
+    fs.rmSync(partFile(staging, part), { force: true });
+  };
   const partsKey = backupSubkeys(key.key, id).parts;
   const progress = opts.onProgress ?? (() => {});
   const client = await opts.db.$client.connect();
@@ -85,6 +98,7 @@ export async function createBackup(opts: CreateBackupOptions): Promise<{ id: str
         throw e;
       });
       tableParts.push({ table, part, columns, rows: hasher.rows, rowsHash: hasher.digest(), ...(await writer.finish()) });
+      await spool(part);
     }
     // The keyring: data keys, still wrapped by the master key, in a part an erasure can rewrite.
     const { rows: keyRows } = await client.query<{ id: number; json: string }>(`SELECT id, row_to_json(k)::text AS json FROM public.${ident(KEYRING_TABLE)} k ORDER BY id`);
@@ -112,13 +126,15 @@ export async function createBackup(opts: CreateBackupOptions): Promise<{ id: str
         throw e;
       }
       fileParts.push({ path: file.rel, part, mode: file.mode, ...(await writer.finish()) });
+      await spool(part);
     }
     // The artifact store's objects (datasets, model outputs) when they are not files of the data directory
     // already: S3, or a shared directory elsewhere. Their stored bytes, sealed again under the backup key.
     const store = opts.artifacts ?? backendForDataDir(opts.env.dataDir);
     if (!(store.kind === 'dir' && store.where === path.resolve(opts.env.dataDir))) {
       for await (const object of store.list('')) {
-        if (!isArtifactKey(object.key)) continue;
+        // Backups kept in the store are never carried inside the next one.
+        if (!isArtifactKey(object.key) || isBackupKey(object.key)) continue;
         progress({ phase: 'files', fraction: 0.99, detail: object.key });
         const part = `f${String(++f).padStart(5, '0')}`;
         const writer = await PartWriter.create(partFile(staging, part), partsKey, `${id}/${part}`);
@@ -134,14 +150,16 @@ export async function createBackup(opts: CreateBackupOptions): Promise<{ id: str
           throw e;
         }
         fileParts.push({ path: object.key, part, mode: 0o600, store: 'artifacts', ...(await writer.finish()) });
+        await spool(part);
       }
     }
     await client.query('COMMIT');
     // Written last: keys an erasure destroyed while this backup was being written (recorded beside the
     // backups by removeKeysFromBackups) are left out here, since that call did not see this backup yet.
-    const shredded = shreddedKeyIds(root);
+    const shredded = await shreddedIdsAt(place);
     const keys: KeyRow[] = keyRows.filter((r) => !shredded.has(Number(r.id))).map((r) => ({ id: Number(r.id), json: r.json }));
     const keyring = await writeKeyring(staging, id, key.key, keys, 1, keyRows.filter((r) => shredded.has(Number(r.id))).map((r) => Number(r.id)));
+    await spool(keyring.part);
 
     const manifest: Manifest = {
       format: MANIFEST_FORMAT,
@@ -158,16 +176,25 @@ export async function createBackup(opts: CreateBackupOptions): Promise<{ id: str
       files: fileParts,
     };
     writeManifest(staging, manifest, key.key);
-    const dir = path.join(root, id);
-    fs.renameSync(staging, dir);
+    let dir: string;
+    if (toStore) {
+      // Last: the manifest's presence is what makes the backup listed.
+      await putBackupFile(toStore, id, MANIFEST_FILE, path.join(staging, MANIFEST_FILE));
+      dir = `${place.where} ${id}`;
+    } else {
+      dir = path.join(root, id);
+      fs.renameSync(staging, dir);
+    }
     progress({ phase: 'done', fraction: 1 });
     return { id, dir, manifest };
   } catch (e) {
     await client.query('ROLLBACK').catch(() => {});
     fs.rmSync(staging, { recursive: true, force: true });
+    if (toStore) await deleteBackup({ id, place }).catch(() => undefined);
     throw e;
   } finally {
     client.release();
+    if (toStore) fs.rmSync(root, { recursive: true, force: true });
   }
 }
 

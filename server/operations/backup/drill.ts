@@ -11,6 +11,7 @@ import { verifyAuditChain } from '../../security/audit';
 import { decryptText } from '../../security/encryption';
 import { backupKey } from './backup-key';
 import { peekManifest, readManifest } from './manifest';
+import { fetchBackup, peekBackup, type BackupRef } from './place';
 import { restoreBackup, SHREDDED_FINGERPRINT, type TableCheck } from './restore';
 
 export interface DrillReport {
@@ -27,7 +28,9 @@ export interface DrillReport {
 }
 
 export interface DrillOptions {
-  backupDir: string;
+  /** The backup's folder, or `backup`: one wherever it is kept (one in the artifact store is fetched into a scratch folder first). */
+  backupDir?: string;
+  backup?: BackupRef;
   /** A URL of a role that may CREATE DATABASE on the server (the owner's, or the app's). */
   serverUrl: string;
   env: Pick<Env, 'ENCLAVE_BACKUP_KEY_FILE'>;
@@ -61,7 +64,9 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
   };
   const scratchUrl = new URL(serverUrl);
   scratchUrl.pathname = `/${name}`;
-  const manifest = peekManifest(opts.backupDir);
+  if (!opts.backupDir && !opts.backup) throw new Error('runDrill needs backupDir or backup');
+  const manifest = opts.backupDir ? peekManifest(opts.backupDir) : await peekBackup(opts.backup!);
+  const fetchDir = fs.mkdtempSync(path.join(os.tmpdir(), 'enclave-drill-backup-'));
   const empty: DrillReport = {
     backupId: manifest.id,
     ok: false,
@@ -73,14 +78,16 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
     seconds: 0,
   };
   try {
-    readManifest(opts.backupDir, backupKey(opts.env, opts.masterKey));
+    progress('fetching the backup', 0);
+    const backupDir = opts.backupDir ?? (await fetchBackup(opts.backup!, fetchDir));
+    readManifest(backupDir, backupKey(opts.env, opts.masterKey));
     await admin(`CREATE DATABASE "${name}"`).catch((e: Error) => {
       throw new Error(`The drill could not create its scratch database (${e.message}): its role needs CREATEDB`);
     });
     const scratch = createDb(scratchUrl.toString(), 4);
     try {
       const restored = await restoreBackup({
-        backupDir: opts.backupDir,
+        backupDir,
         db: scratch,
         dataDir: scratchDir,
         env: opts.env,
@@ -115,6 +122,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
     progress('removing the scratch database', 0.98);
     await admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`).catch(() => {});
     fs.rmSync(scratchDir, { recursive: true, force: true });
+    fs.rmSync(fetchDir, { recursive: true, force: true });
   }
 }
 

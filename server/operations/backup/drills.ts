@@ -6,9 +6,8 @@ import type { Db } from '../../db/client';
 import type { DbOrTx } from '../../db/types';
 import { backupDrills } from '../../db/schema';
 import { writeAudit } from '../../security/audit';
-import { backupRoot, listBackupDirs, resolveBackup } from './backup-dirs';
 import { runDrill, type DrillReport } from './drill';
-import { peekManifest } from './manifest';
+import { backupPlace, findBackup, peekBackup, type BackupRef, type PlaceEnv } from './place';
 
 /** A drill whose process stopped beating for this long (killed, restarted) is failed by the next reader. */
 const STALE_MS = 120_000;
@@ -25,39 +24,35 @@ export interface DrillStart {
   serverUrl: string;
 }
 
-/** The backup a drill or restore names, or the newest; a clear error when there is none. */
-export function pickBackup(env: Pick<Env, 'ENCLAVE_BACKUP_DIR' | 'dataDir'>, backupId?: string): string {
-  const root = backupRoot(env);
-  if (backupId) {
-    const dir = resolveBackup(root, backupId);
-    peekManifest(dir);
-    return dir;
-  }
-  const newest = listBackupDirs(root).at(-1);
-  if (!newest) throw new DomainError('NOT_FOUND', `There is no backup in ${root} yet: run \`enclave backup\` first`);
-  return newest;
+/** The backup a drill or restore names, or the newest, wherever backups are kept; a clear error when there is none. */
+export async function pickBackup(env: PlaceEnv, backupId?: string): Promise<BackupRef> {
+  const place = backupPlace(env);
+  const ref = await findBackup(place, backupId);
+  if (!ref) throw new DomainError('NOT_FOUND', `There is no backup in ${place.where} yet: run \`enclave backup\` first`);
+  await peekBackup(ref);
+  return ref;
 }
 
 /** The drill's row (status running), in the caller's transaction: an API mutation's, with its audit row. */
-export async function createDrillRow(db: DbOrTx, opts: Pick<DrillStart, 'env' | 'backupId' | 'startedBy'>): Promise<{ id: string; backupDir: string; backupId: string }> {
-  let backupDir: string;
+export async function createDrillRow(db: DbOrTx, opts: Pick<DrillStart, 'env' | 'backupId' | 'startedBy'>): Promise<{ id: string; backup: BackupRef; backupId: string }> {
+  let backup: BackupRef;
   try {
-    backupDir = pickBackup(opts.env, opts.backupId);
+    backup = await pickBackup(opts.env, opts.backupId);
   } catch (e) {
     throw e instanceof DomainError ? e : new DomainError('BAD_REQUEST', `backupId: ${errorMessage(e)}`);
   }
-  const backupId = peekManifest(backupDir).id;
+  const backupId = (await peekBackup(backup)).id;
   // One at a time: each holds a scratch copy of the whole database.
   if ((await drillsRunning(db)) > 0) throw new DomainError('CONFLICT', 'A restore drill is already running: wait for its result');
   const [row] = await db.insert(backupDrills).values({ backupId, startedBy: opts.startedBy }).returning({ id: backupDrills.id });
-  return { id: row!.id, backupDir, backupId };
+  return { id: row!.id, backup, backupId };
 }
 
 /** Runs a drill whose row exists, the row following along (phase and progress at most every half second, then the report), and audits its outcome. */
-export async function runRecordedDrill(opts: DrillStart & { id: string; backupDir: string; backupId: string }): Promise<DrillReport> {
+export async function runRecordedDrill(opts: DrillStart & { id: string; backup: BackupRef; backupId: string }): Promise<DrillReport> {
   let last = 0;
   const report = await runDrill({
-    backupDir: opts.backupDir,
+    backup: opts.backup,
     serverUrl: opts.serverUrl,
     env: opts.env,
     masterKey: opts.masterKey,
@@ -99,7 +94,7 @@ export async function drillAndRecord(opts: DrillStart): Promise<DrillReport> {
 }
 
 /** A drill from the admin page: started after the caller's commit, on the process's own pool; the page follows its row. */
-export function runDrillInBackground(opts: DrillStart & { id: string; backupDir: string; backupId: string }): void {
+export function runDrillInBackground(opts: DrillStart & { id: string; backup: BackupRef; backupId: string }): void {
   runRecordedDrill(opts).catch((e) => log.error('backup drill failed', { drillId: opts.id, error: errorMessage(e) }));
 }
 

@@ -1,10 +1,11 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { env as processEnv, type Env } from '../../core/env';
 import { loadMasterKey } from '../../security/master-key';
 import { backupKey, backupSubkeys, type BackupKey } from './backup-key';
-import { listBackupDirs, backupRoot } from './backup-dirs';
-import { partFile, readManifest, writeManifest, type KeyringPart, type Manifest } from './manifest';
+import { MANIFEST_FILE, partFile, readManifest, writeManifest, type KeyringPart, type Manifest } from './manifest';
+import { backupPlace, fetchBackup, listBackupIds, localDirOf, putBackupFile, recordShreddedAt, type BackupPlace, type BackupRef } from './place';
 import { RowHasher } from './row-hash';
 import { PartWriter, readPart } from './sealed-part';
 
@@ -19,25 +20,6 @@ export interface KeyRow {
   id: number;
   /** The row as row_to_json wrote it: restored with json_populate_record. */
   json: string;
-}
-
-/** Key ids removed by erasures, kept beside the backups (ids only): a backup finishing after an erasure drops them too. */
-const LEDGER = 'shredded-data-keys.json';
-
-export function shreddedKeyIds(root: string): Set<number> {
-  try {
-    return new Set((JSON.parse(fs.readFileSync(path.join(root, LEDGER), 'utf8')) as { ids: number[] }).ids);
-  } catch {
-    return new Set();
-  }
-}
-
-function recordShredded(root: string, ids: number[]): void {
-  const all = [...new Set([...shreddedKeyIds(root), ...ids])].sort((a, b) => a - b);
-  fs.mkdirSync(root, { recursive: true });
-  const file = path.join(root, LEDGER);
-  fs.writeFileSync(`${file}.next`, JSON.stringify({ ids: all }) + '\n', { mode: 0o600 });
-  fs.renameSync(`${file}.next`, file);
 }
 
 /** Seals key rows as a keyring part named `keyring-<n>` (a new name each time it is rewritten). */
@@ -91,34 +73,60 @@ export async function removeKeysFromBackup(backupDir: string, key: BackupKey, da
 }
 
 /**
- * Removes data keys from every backup in ENCLAVE_BACKUP_DIR (the retention/erasure contract): each
- * backup's keyring is rewritten without them and its manifest updated, so content sealed under those keys
- * cannot be read from any backup, while everything else restores. The ids are also recorded beside the
- * backups, so a backup being written at this moment drops them when it finishes. A backup that cannot be
- * rewritten (wrong key, damaged) is reported by an error naming it after all others were done: it may
- * still hold the keys.
+ * Drops keys from a backup wherever it is. One in the artifact store: its manifest and keyring are fetched
+ * into a private folder, rewritten there, and stored back (the new keyring part, then the manifest naming
+ * it, then the old keyring object removed), the same order as in a directory.
+ */
+async function removeKeysFromRef(ref: BackupRef, key: BackupKey, dataKeyIds: Set<number>): Promise<number> {
+  const local = localDirOf(ref);
+  if (local) return removeKeysFromBackup(local, key, dataKeyIds);
+  const backend = (ref.place as Extract<BackupPlace, { kind: 'store' }>).backend;
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'enclave-keyring-'));
+  try {
+    const dir = await fetchBackup(ref, scratch, (part) => part.startsWith('keyring-'));
+    const before = readManifest(dir, key).keyring.part;
+    const removed = await removeKeysFromBackup(dir, key, dataKeyIds);
+    const after = readManifest(dir, key).keyring.part;
+    if (after !== before) {
+      await putBackupFile(backend, ref.id, `parts/${after}.enc`, partFile(dir, after));
+      await putBackupFile(backend, ref.id, MANIFEST_FILE, path.join(dir, MANIFEST_FILE));
+      await backend.delete(`backups/${ref.id}/parts/${before}.enc`);
+    }
+    return removed;
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Removes data keys from every backup (ENCLAVE_BACKUP_DIR, or the artifact store: see place.ts; the
+ * retention/erasure contract): each backup's keyring is rewritten without them and its manifest updated,
+ * so content sealed under those keys cannot be read from any backup, while everything else restores. The
+ * ids are also recorded beside the backups, so a backup being written at this moment drops them when it
+ * finishes. A backup that cannot be rewritten (wrong key, damaged) is reported by an error naming it after
+ * all others were done: it may still hold the keys.
  */
 export async function removeKeysFromBackups(
   dataKeyIds: number[],
-  opts: { env?: Env; masterKey?: Buffer; backupDir?: string } = {},
+  opts: { env?: Env; masterKey?: Buffer; backupDir?: string; place?: BackupPlace } = {},
 ): Promise<{ backups: number; keysRemoved: number }> {
   const e = opts.env ?? processEnv();
-  const root = opts.backupDir ?? backupRoot(e);
+  const place = opts.place ?? backupPlace(e, { to: opts.backupDir });
   const ids = new Set(dataKeyIds.filter((id) => Number.isInteger(id) && id > 0));
   if (ids.size !== dataKeyIds.length) throw new Error('dataKeyIds must be positive integers');
   if (ids.size === 0) return { backups: 0, keysRemoved: 0 };
-  recordShredded(root, [...ids]);
+  await recordShreddedAt(place, [...ids]);
   const key = backupKey(e, opts.masterKey ?? (await loadMasterKey(e, { create: false })).key);
   let backups = 0;
   let keysRemoved = 0;
   const failures: string[] = [];
-  for (const dir of listBackupDirs(root)) {
+  for (const id of await listBackupIds(place)) {
     try {
-      const removed = await removeKeysFromBackup(dir, key, ids);
+      const removed = await removeKeysFromRef({ id, place }, key, ids);
       backups++;
       keysRemoved += removed;
     } catch (err) {
-      failures.push(`${path.basename(dir)}: ${(err as Error).message}`);
+      failures.push(`${id}: ${(err as Error).message}`);
     }
   }
   if (failures.length) throw new Error(`Data keys could not be removed from ${failures.length} backup(s), which may still hold them: ${failures.join('; ')}`);

@@ -1,7 +1,5 @@
-import path from 'node:path';
-import type { Env } from '../../core/env';
-import { backupRoot, listBackupDirs } from './backup-dirs';
-import { backupSize, peekManifest } from './manifest';
+import { backupSize } from './manifest';
+import { backupPlace, listBackupIds, peekBackup, type BackupPlace, type PlaceEnv } from './place';
 import { codeSchemaVersion } from './schema-version';
 
 export interface BackupSummary {
@@ -19,14 +17,17 @@ export interface BackupSummary {
   keyFingerprint: string;
 }
 
-/** Every finished backup, newest first, from its manifest (unauthenticated: listing needs no key; a restore checks). */
-export function listBackups(env: Pick<Env, 'ENCLAVE_BACKUP_DIR' | 'dataDir'>): { root: string; backups: BackupSummary[] } {
-  const root = backupRoot(env);
+/**
+ * Every finished backup, newest first, from its manifest (unauthenticated: listing needs no key; a restore
+ * checks), wherever they are kept (a directory, or the artifact store: see place.ts). `root` says where.
+ */
+export async function listBackups(env: PlaceEnv, opts: { place?: BackupPlace } = {}): Promise<{ root: string; backups: BackupSummary[] }> {
+  const place = opts.place ?? backupPlace(env);
   const code = codeSchemaVersion();
   const backups: BackupSummary[] = [];
-  for (const dir of listBackupDirs(root).reverse()) {
+  for (const id of (await listBackupIds(place)).reverse()) {
     try {
-      const m = peekManifest(dir);
+      const m = await peekBackup({ id, place });
       backups.push({
         id: m.id,
         createdAt: m.createdAt,
@@ -41,8 +42,8 @@ export function listBackups(env: Pick<Env, 'ENCLAVE_BACKUP_DIR' | 'dataDir'>): {
         keyFingerprint: m.key.fingerprint,
       });
     } catch {
-      backups.push({ id: path.basename(dir), createdAt: '', bytes: 0, schema: 'unreadable manifest', newerSchema: false, tables: 0, rows: 0, files: 0, keys: 0, removedKeys: 0, keyFingerprint: '' });
+      backups.push({ id, createdAt: '', bytes: 0, schema: 'unreadable manifest', newerSchema: false, tables: 0, rows: 0, files: 0, keys: 0, removedKeys: 0, keyFingerprint: '' });
     }
   }
-  return { root, backups };
+  return { root: place.where, backups };
 }

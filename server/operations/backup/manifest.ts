@@ -102,13 +102,18 @@ export function peekManifest(backupDir: string): Manifest {
   } catch (e) {
     throw new Error(`${backupDir} is not a backup: cannot read ${MANIFEST_FILE} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
   }
+  return parseManifest(text, file);
+}
+
+/** A manifest's text (from a file, or from the artifact store's `backups/<id>/manifest.json`), unauthenticated. */
+export function parseManifest(text: string, where: string): Manifest {
   let manifest: Manifest;
   try {
     manifest = JSON.parse(text) as Manifest;
   } catch {
-    throw new Error(`Backup part manifest: ${file} is not valid JSON (damaged or altered)`);
+    throw new Error(`Backup part manifest: ${where} is not valid JSON (damaged or altered)`);
   }
-  if (manifest.format !== MANIFEST_FORMAT) throw new Error(`Backup part manifest: unknown format ${String(manifest.format)} in ${file}`);
+  if (manifest?.format !== MANIFEST_FORMAT) throw new Error(`Backup part manifest: unknown format ${String(manifest?.format)} in ${where}`);
   return manifest;
 }
 

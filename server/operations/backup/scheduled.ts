@@ -1,11 +1,10 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import type { Env } from '../../core/env';
 import type { Db } from '../../db/client';
 import { writeAudit } from '../../security/audit';
-import { backupRoot, listBackupDirs } from './backup-dirs';
 import { createBackup } from './create';
 import { backupSize } from './manifest';
+import type { ArtifactBackend } from '../../artifacts';
+import { backupPlace, deleteBackup, listBackupIds, type BackupPlace } from './place';
 
 export interface BackupRun {
   id: string;
@@ -17,19 +16,34 @@ export interface BackupRun {
 /**
  * One backup, audited (`backup.create`: id, size, parts; never content), then the oldest removed beyond
  * ENCLAVE_BACKUP_KEEP (the daily task; `enclave backup` keeps them all). A failed backup is audited as a
- * failure and thrown, so the queue retries it and the worker's log says why.
+ * failure and thrown, so the queue retries it and the worker's log says why. Kept where backupPlace says
+ * (a directory, or the artifact store when it is S3), pruned there.
  */
-export async function backupAndPrune(db: Db, env: Env, masterKey: Buffer, opts: { to?: string; keep?: number; actor: string; onProgress?: Parameters<typeof createBackup>[0]['onProgress'] }): Promise<BackupRun> {
+export async function backupAndPrune(
+  db: Db,
+  env: Env,
+  masterKey: Buffer,
+  opts: {
+    to?: string;
+    place?: BackupPlace;
+    /** The artifact store whose objects the backup carries (default: the configured one). */
+    artifacts?: ArtifactBackend;
+    keep?: number;
+    actor: string;
+    onProgress?: Parameters<typeof createBackup>[0]['onProgress'];
+  },
+): Promise<BackupRun> {
   const started = Date.now();
-  const root = path.resolve(opts.to ?? backupRoot(env));
+  const place = opts.place ?? backupPlace(env, { to: opts.to });
+  const root = place.where;
   try {
-    const { id, manifest } = await createBackup({ db, env, masterKey, to: root, onProgress: opts.onProgress });
+    const { id, manifest } = await createBackup({ db, env, masterKey, place, artifacts: opts.artifacts, onProgress: opts.onProgress });
     const pruned: string[] = [];
     if (opts.keep !== undefined && opts.keep > 0) {
-      const all = listBackupDirs(root);
-      for (const dir of all.slice(0, Math.max(0, all.length - opts.keep))) {
-        fs.rmSync(dir, { recursive: true, force: true });
-        pruned.push(path.basename(dir));
+      const all = await listBackupIds(place);
+      for (const old of all.slice(0, Math.max(0, all.length - opts.keep))) {
+        await deleteBackup({ id: old, place });
+        pruned.push(old);
       }
     }
     const run = { id, bytes: backupSize(manifest), seconds: (Date.now() - started) / 1000, pruned };
