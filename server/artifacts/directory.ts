@@ -114,7 +114,7 @@ const MAX_INDEX_BYTES = 16 * 1024 * 1024;
  * every path relative and inside the directory, every key under the index's own prefix, so an index can
  * neither write outside the cache nor make a host fetch another version's objects.
  */
-export async function readDirectoryIndex(indexKey: string, body: AsyncIterable<Uint8Array | string>): Promise<DirectoryIndex> {
+export async function readDirectoryIndex(indexKey: string, body: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>): Promise<DirectoryIndex> {
   const prefix = directoryPrefix(indexKey);
   const parts: Buffer[] = [];
   let bytes = 0;
