@@ -6,7 +6,7 @@ import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { describe, expect, it } from 'vitest';
 import { envSchema, parseEnv } from '../server/core/env';
-import { chartDefaults, mergeValues, readYamlFile, renderChart, type RenderedDocument, type Values } from './testing/helm-render';
+import { chartDefaults, mergeValues, readYamlFile, renderChart, renderRelease, type RenderedDocument, type Values } from './testing/helm-render';
 import { validateKubernetesObject } from './testing/k8s-validate';
 import { ingressAllowed, type NetworkPolicyObject, type PodEndpoint } from './testing/network-policy';
 
@@ -256,6 +256,13 @@ describe.each([
       expect(m.spec.endpoints[0].path).toBe('/metrics');
       expect(m.spec.namespaceSelector.matchNames).toEqual([NS]);
     }
+  });
+
+  it('tells the installer where the admin password is and how to reach the UI', () => {
+    const notes = renderRelease(chartDir, values, RELEASE).notes!;
+    expect(notes).toContain(`logs deploy/enclave-web`);
+    expect(notes).toContain(merged.ingress.enabled ? `https://${merged.ingress.host}/` : 'port-forward svc/enclave-web');
+    named(docs, 'Deployment', 'enclave-web');
   });
 
   it('routes the ingress to Services and ports that exist', () => {

@@ -47,6 +47,11 @@ export function chartDefaults(chartDir: string): Values {
 }
 
 export function renderChart(chartDir: string, overrides: Values = {}, release: Release = { name: 'enclave', namespace: 'enclave' }): RenderedDocument[] {
+  return renderRelease(chartDir, overrides, release).docs;
+}
+
+/** The rendered objects and NOTES.txt (what `helm install` prints), rendered by the same engine. */
+export function renderRelease(chartDir: string, overrides: Values = {}, release: Release = { name: 'enclave', namespace: 'enclave' }): { docs: RenderedDocument[]; notes?: string } {
   const chart = readYamlFile(path.join(chartDir, 'Chart.yaml'));
   const values = mergeValues(chartDefaults(chartDir), overrides);
   const templatesDir = path.join(chartDir, 'templates');
@@ -93,5 +98,7 @@ export function renderChart(chartDir: string, overrides: Values = {}, release: R
       docs.push({ source: `templates/${file}`, object });
     }
   }
-  return docs;
+  const notesFile = path.join(templatesDir, 'NOTES.txt');
+  const notes = fs.existsSync(notesFile) ? executor.render(parseTemplate(fs.readFileSync(notesFile, 'utf8'), 'templates/NOTES.txt').nodes, root, 'templates/NOTES.txt') : undefined;
+  return { docs, notes };
 }
