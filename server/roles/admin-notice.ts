@@ -3,8 +3,6 @@ import type { Env } from '../core/env';
 import { log } from '../core/log';
 import { ensureAdmin } from '../security/users';
 
-type Out = Pick<NodeJS.WriteStream, 'write'>;
-
 /** Where a person first signs in: the first public URL, or this machine on PORT. */
 export function signInUrl(env: Pick<Env, 'ENCLAVE_PUBLIC_URL' | 'ENCLAVE_TLS_CERT' | 'PORT'>): string {
   const publicUrl = env.ENCLAVE_PUBLIC_URL?.split(',').map((u) => u.trim()).find(Boolean);
@@ -33,21 +31,22 @@ export function formatAdminNotice(notice: { email: string; password: string; url
 }
 
 /**
- * Makes the first admin when there is none. A generated one-time password goes to `out` (stdout) as one
- * block and never through the logger: the JSON logs (stderr) are shipped to log stores that many people
- * read, and Enclave writes no log file of its own. The log line says an admin was made, never the password.
+ * Makes the first admin when there is none, and returns the block to print for a generated one-time password.
+ * The caller prints it on stdout once the start is over (after the ready line, so the UI build's output
+ * cannot scroll it away; or before the failure message when the start fails): never through the logger,
+ * as the JSON logs (stderr) go to log stores many people read. Enclave writes no log file of its own.
+ * The log line says an admin was made, never the password.
  */
 export async function bootstrapAdmin(
   db: Db,
   env: Pick<Env, 'ENCLAVE_ADMIN_EMAIL' | 'ENCLAVE_ADMIN_PASSWORD' | 'ENCLAVE_PUBLIC_URL' | 'ENCLAVE_TLS_CERT' | 'PORT'>,
-  out: Out = process.stdout,
-): Promise<void> {
+): Promise<string | undefined> {
   const admin = await ensureAdmin(db, env);
-  if (!admin.created) return;
-  if (admin.oneTimePassword) {
-    log.info('created the first admin with a one-time password (printed once on stdout)', { email: admin.email });
-    out.write(formatAdminNotice({ email: admin.email, password: admin.oneTimePassword, url: signInUrl(env) }));
-  } else {
+  if (!admin.created) return undefined;
+  if (!admin.oneTimePassword) {
     log.info('created the admin from ENCLAVE_ADMIN_EMAIL', { email: admin.email });
+    return undefined;
   }
+  log.info('created the first admin with a one-time password (printed once on stdout)', { email: admin.email });
+  return formatAdminNotice({ email: admin.email, password: admin.oneTimePassword, url: signInUrl(env) });
 }

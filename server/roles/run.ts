@@ -64,11 +64,13 @@ export async function runRoles(env: Env, roles: RoleSet): Promise<void> {
   // A gateway worker whose primary is gone (killed with -9) stops too, rather than serve unsupervised.
   if (cluster.isWorker) process.on('disconnect', () => void shutdown('gateway primary gone'));
 
+  // The first admin's sign-in, printed once the start is over (or failed): see admin-notice.ts.
+  let adminNotice: string | undefined;
   try {
     // Web, worker and agent read and write artifacts: a store that cannot be used (a missing bucket, refused
     // credentials) stops the start here with one line that says why, not at the first upload.
     if (roles.web || roles.worker || roles.agent) log.info('artifact store ready', { where: await checkArtifactStore(env) });
-    if (roles.web) await bootstrapAdmin(db, env);
+    if (roles.web) adminNotice = await bootstrapAdmin(db, env);
     if (roles.agent) {
       const modelsDir = modelsDirFor(env);
       if (modelsDir) {
@@ -107,7 +109,10 @@ export async function runRoles(env: Env, roles: RoleSet): Promise<void> {
     const names = Object.entries(roles).filter(([, on]) => on).map(([n]) => n).join(', ');
     // A gateway worker's primary says it once for all of them.
     if (!cluster.isWorker) process.stdout.write(where ? `Enclave is ready on ${where} (${names})\n` : `Enclave ${names} is running\n`);
+    if (adminNotice) process.stdout.write(adminNotice);
   } catch (e) {
+    // The admin exists now: without its password nobody could sign in after the cause is fixed.
+    if (adminNotice) process.stdout.write(adminNotice);
     process.stderr.write(`enclave: start failed: ${errorMessage(e)}\n`);
     await shutdown('start failure', 1);
   }
