@@ -120,6 +120,7 @@ describe('data scoping', () => {
     for (const [kind, path, input] of [
       ['query', 'conversations.get', { id }],
       ['mutation', 'conversations.rename', { id, title: 'mine now' }],
+      ['mutation', 'conversations.setContext', { id, policy: 'trim' }],
       ['mutation', 'conversations.delete', { id }],
     ] as const) {
       const res = await api.trpc(kind, path, input, b.cookie);

@@ -44,6 +44,7 @@ const POLICY: Record<string, 'public' | Role[]> = {
   'conversations.get': everyone,
   'conversations.create': everyone,
   'conversations.rename': everyone,
+  'conversations.setContext': everyone,
   'conversations.delete': everyone,
   'chat.send': everyone,
   'keys.list': everyone,

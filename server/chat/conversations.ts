@@ -102,6 +102,11 @@ export class Conversations {
     await this.db.update(conversations).set({ titleEnc: await this.seal(clean), updatedAt: new Date() }).where(this.owned(id));
   }
 
+  async setContext(id: string, policy: 'summarize' | 'trim' | 'turns', turns: number | null): Promise<void> {
+    await this.require(id);
+    await this.db.update(conversations).set({ contextPolicy: policy, contextTurns: turns }).where(this.owned(id));
+  }
+
   /** Refused while the conversation or its owner is under legal hold (the trigger of migration 0019 backs this). */
   async delete(id: string): Promise<void> {
     await this.require(id);

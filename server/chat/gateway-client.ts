@@ -37,6 +37,49 @@ async function errorFrom(res: Response): Promise<DomainError> {
   return new DomainError(codeForStatus(res.status), message, res.status);
 }
 
+function gatewayHeaders(masterKey: Buffer, userId: string, classification?: { level: number; conversationId: string }): Record<string, string> {
+  return {
+    'content-type': 'application/json',
+    authorization: `Bearer ${internalToken(masterKey)}`,
+    'x-enclave-user-id': userId,
+    ...(classification ? { 'x-enclave-classification': String(classification.level), 'x-enclave-conversation-id': classification.conversationId } : {}),
+  };
+}
+
+/**
+ * One whole (non-streamed) chat completion as the signed-in user, for the chat's own work on a
+ * conversation (its summary): keyed, quota-charged, logged and classification-checked like a turn.
+ */
+export async function completeOnce(opts: {
+  gatewayUrl: string;
+  masterKey: Buffer;
+  userId: string;
+  request: CompletionRequest;
+  signal: AbortSignal;
+  classification?: { level: number; conversationId: string };
+}): Promise<{ text: string; usage: Usage | null }> {
+  let res: Response;
+  try {
+    res = await fetch(`${opts.gatewayUrl.replace(/\/$/, '')}/v1/chat/completions`, {
+      method: 'POST',
+      signal: opts.signal,
+      headers: gatewayHeaders(opts.masterKey, opts.userId, opts.classification),
+      body: JSON.stringify({
+        model: opts.request.model,
+        messages: opts.request.messages,
+        max_tokens: opts.request.maxTokens,
+        ...(opts.request.temperature === undefined ? {} : { temperature: opts.request.temperature }),
+      }),
+    });
+  } catch (e) {
+    if (opts.signal.aborted) throw e;
+    throw new DomainError('BAD_GATEWAY', 'The gateway could not be reached');
+  }
+  if (!res.ok) throw await errorFrom(res);
+  const body = (await res.json()) as { choices?: { message?: { content?: string | null } }[]; usage?: Usage | null };
+  return { text: body.choices?.[0]?.message?.content ?? '', usage: body.usage ?? null };
+}
+
 /**
  * Starts a streaming chat completion on the gateway as the signed-in user (the internal token plus
  * x-enclave-user-id: the gateway itself checks that user's access to the model). Resolves once the
@@ -58,14 +101,7 @@ export async function openCompletionStream(opts: {
     res = await fetch(`${opts.gatewayUrl.replace(/\/$/, '')}/v1/chat/completions`, {
       method: 'POST',
       signal: opts.signal,
-      headers: {
-        'content-type': 'application/json',
-        authorization: `Bearer ${internalToken(opts.masterKey)}`,
-        'x-enclave-user-id': opts.userId,
-        ...(opts.classification
-          ? { 'x-enclave-classification': String(opts.classification.level), 'x-enclave-conversation-id': opts.classification.conversationId }
-          : {}),
-      },
+      headers: gatewayHeaders(opts.masterKey, opts.userId, opts.classification),
       body: JSON.stringify({
         model: request.model,
         messages: request.messages,

@@ -3,7 +3,9 @@ import type { Db } from '../db/client';
 import type { AuditEntry, AuditOutcome } from '../security/audit';
 import { DomainError } from '../core/errors';
 import { Conversations } from './conversations';
-import { openCompletionStream, readAnswer, type CompletionRequest, type Usage } from './gateway-client';
+import { readAnswer, type Usage } from './gateway-client';
+import { openFittedStream } from './context/prepare';
+import { contextWindows } from './context/windows';
 import { Messages, type ChatMessage } from './messages';
 import { ReplyStream } from './reply-stream';
 import { conversationProtection } from './classification';
@@ -28,11 +30,6 @@ export interface ChatDeps {
   replyLeaseMs: number;
 }
 
-function promptFrom(branch: ChatMessage[]): CompletionRequest['messages'] {
-  // A failed, empty assistant turn carries nothing the model should see.
-  return branch.filter((m) => m.content.length > 0).map((m) => ({ role: m.role, content: m.content }));
-}
-
 /**
  * One chat turn: checks ownership, opens the gateway stream, and only once the gateway has accepted
  * the request writes the user message. From then on the turn always ends with an assistant message:
@@ -48,7 +45,7 @@ function promptFrom(branch: ChatMessage[]): CompletionRequest['messages'] {
 export async function runChatTurn(deps: ChatDeps, userId: string, req: ChatRequest, sink: ChatSink, signal: AbortSignal, audit: TurnAudit): Promise<{ audited: true }> {
   const conversations = new Conversations(deps.db, deps.masterKey, userId);
   const messages = new Messages(deps.db, deps.masterKey, userId);
-  await conversations.require(req.conversationId);
+  const conversation = await conversations.require(req.conversationId);
 
   let history: ChatMessage[];
   let assistantParentId: string | null;
@@ -66,13 +63,22 @@ export async function runChatTurn(deps: ChatDeps, userId: string, req: ChatReque
   // The conversation's declared level goes with the turn; the gateway refuses or masks above the deployment's.
   const protection = await conversationProtection(deps.db, userId, req.conversationId, req.kind === 'send' ? req.content : '');
   const startedAt = performance.now();
-  const stream = await openCompletionStream({
-    ...deps,
+  // The history fitted to the model's context (summarised, trimmed or cut to N turns, as the conversation says).
+  const { stream, fit } = await openFittedStream(
+    deps,
     userId,
+    {
+      conversationId: req.conversationId,
+      policy: conversation.contextPolicy,
+      turns: conversation.contextTurns,
+      model: req.model,
+      maxTokens: req.maxTokens,
+      temperature: req.temperature,
+      classification: { level: protection.declaredLevel, conversationId: req.conversationId },
+    },
+    history,
     signal,
-    request: { model: req.model, messages: promptFrom(history), maxTokens: req.maxTokens, temperature: req.temperature },
-    classification: { level: protection.declaredLevel, conversationId: req.conversationId },
-  });
+  );
 
   const assistantMessageId = randomUUID();
   // Before the first write of the turn, so a process killed from here on still leaves an audit row.
@@ -101,7 +107,10 @@ export async function runChatTurn(deps: ChatDeps, userId: string, req: ChatReque
       },
     });
     await conversations.touch(req.conversationId, { model: req.model, titleFrom: req.kind === 'send' ? req.content : undefined });
+    if (turn.usage) contextWindows.answered(req.model, turn.usage.prompt_tokens, fit.promptChars);
     await draft.finish({
+      // Counts only: which policy left how many messages out of what the model saw.
+      ...(fit.omitted > 0 ? { context: { policy: fit.policy, omitted: fit.omitted, summarized: fit.summarized } } : {}),
       finishReason: turn.finishReason,
       usage: turn.usage,
       ttftMs: turn.ttftMs,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Conversations, MAX_TITLE_LENGTH } from '../../chat/conversations';
 import { Messages } from '../../chat/messages';
+import { Summaries } from '../../chat/context/summaries';
 import type { ApiContext } from '../context';
 import { authedProcedure, router } from '../trpc';
 
@@ -18,8 +19,31 @@ export const conversationsRouter = router({
   get: authedProcedure.input(z.object({ id })).query(async ({ ctx, input }) => {
     const { conversations, messages } = stores(ctx);
     const row = await conversations.require(input.id);
-    return { id: row.id, title: await conversations.title(row), model: row.model, messages: await messages.list(row.id) };
+    const summaries = await new Summaries(ctx.db, ctx.masterKey, ctx.user.id).list(row.id);
+    return {
+      id: row.id,
+      title: await conversations.title(row),
+      model: row.model,
+      context: { policy: row.contextPolicy, turns: row.contextTurns },
+      messages: await messages.list(row.id),
+      // Shown in the thread after the message each one reaches, where the branch passes it.
+      summaries: summaries.map((s) => ({ id: s.id, throughMessageId: s.throughMessageId, covered: s.covered, text: s.text, createdAt: s.createdAt })),
+    };
   }),
+
+  /** What is sent once the history outgrows the model's context: summarise older turns, leave them out, or only the last N turns. */
+  setContext: authedProcedure
+    .input(
+      z.discriminatedUnion('policy', [
+        z.object({ id, policy: z.literal('summarize') }),
+        z.object({ id, policy: z.literal('trim') }),
+        z.object({ id, policy: z.literal('turns'), turns: z.number({ error: 'turns must be a number' }).int('turns must be a whole number').min(1, 'turns must be between 1 and 1000').max(1000, 'turns must be between 1 and 1000') }),
+      ]),
+    )
+    .mutation(async ({ ctx, input }) => {
+      await stores(ctx).conversations.setContext(input.id, input.policy, input.policy === 'turns' ? input.turns : null);
+      return { id: input.id };
+    }),
 
   create: authedProcedure
     .input(z.object({ title: z.string().max(MAX_TITLE_LENGTH).optional(), model: z.string().min(1).max(200).optional() }).optional())

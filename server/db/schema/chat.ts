@@ -25,6 +25,10 @@ export const conversations = pgTable(
     model: text('model'),
     /** PII classification tags (e.g. ['email','phone']). */
     classification: text('classification').array().notNull().default([]),
+    /** What is sent when the history outgrows the model's context (server/chat/context): see migration 0027. */
+    contextPolicy: text('context_policy', { enum: ['summarize', 'trim', 'turns'] }).notNull().default('summarize'),
+    /** With 'turns': how many of the latest user turns (and their replies) are sent. */
+    contextTurns: integer('context_turns'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
@@ -47,6 +51,26 @@ export const messages = pgTable(
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [index('messages_conversation_idx').on(t.conversationId, t.createdAt)],
+);
+
+/**
+ * The model's own summary of a branch's older turns, up to and including `throughMessageId`; sent in
+ * their place once they no longer fit the context. Sealed under the owner's data key like messages.
+ */
+export const conversationSummaries = pgTable(
+  'conversation_summaries',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    conversationId: uuid('conversation_id').notNull().references(() => conversations.id, { onDelete: 'cascade' }),
+    throughMessageId: uuid('through_message_id').notNull().references(() => messages.id, { onDelete: 'cascade' }),
+    /** How many messages it stands for. */
+    covered: integer('covered').notNull(),
+    contentEnc: bytea('content_enc').notNull(),
+    dataKeyId: integer('data_key_id').notNull().references(() => dataKeys.id),
+    model: text('model'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('conversation_summaries_conversation_idx').on(t.conversationId, t.createdAt)],
 );
 
 /**

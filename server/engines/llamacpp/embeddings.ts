@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LlamaEmbeddingContext, LlamaModel, Token } from 'node-llama-cpp';
 import { z } from 'zod';
-import type { LlamaCppEngine } from './engine';
 import { badRequest, EngineError } from './errors';
 import { readJsonBody, sendJson } from './http-io';
 
@@ -123,7 +122,14 @@ function normalised(vector: readonly number[]): Float32Array {
 }
 
 /** POST /v1/embeddings, in OpenAI's shape: floats, or base64 of little-endian float32 as the OpenAI SDK asks by default. */
-export async function handleEmbeddings(engine: LlamaCppEngine, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/** What the handler needs of the engine (not the engine itself: engine.ts holds the Embedder). */
+export interface EmbeddingEngine {
+  name: string;
+  embedder: Embedder;
+  metrics: { prompt(tokens: number): void };
+}
+
+export async function handleEmbeddings(engine: EmbeddingEngine, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const disconnect = new AbortController();
   res.on('close', () => {
     if (!res.writableFinished) disconnect.abort();

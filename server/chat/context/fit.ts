@@ -1,0 +1,105 @@
+import type { ContextWindow } from './windows';
+
+export type ContextPolicy = 'summarize' | 'trim' | 'turns';
+
+export interface HistoryMessage {
+  id: string;
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+export interface FitInput {
+  /** The branch, oldest first, ending with the message being answered. */
+  history: HistoryMessage[];
+  /** The conversation's system prompt, always sent first. */
+  systemPrompt?: string;
+  /** The newest summary on this branch: it stands for history[0..throughIndex]. */
+  summary?: { throughIndex: number; text: string } | null;
+  policy: ContextPolicy;
+  /** With 'turns': the latest user turns to send. */
+  turns?: number | null;
+  window: ContextWindow;
+  maxTokens: number;
+}
+
+export type FitPlan =
+  | {
+      fits: true;
+      messages: { role: 'system' | 'user' | 'assistant'; content: string }[];
+      /** The completion budget to ask for: lowered when the context leaves less room. */
+      maxTokens: number;
+      /** History messages not sent (summarised or left out). */
+      omitted: number;
+      summarized: boolean;
+      /** With 'summarize': messages that no longer fit and have no summary yet (summarise them, then fit again). */
+      toSummarize: HistoryMessage[];
+      /** The estimate the plan was made on (tokens), for the refusal path's numbers. */
+      estimatedTokens: number;
+    }
+  | { fits: false; latestTokens: number; contextTokens: number; room: number };
+
+/** Tokens a chat template adds around each message (role markers, separators): generous, as the estimate should err long. */
+const PER_MESSAGE_TOKENS = 6;
+
+export function estimateTokens(text: string, window: ContextWindow): number {
+  return Math.ceil(text.length / window.charsPerToken) + PER_MESSAGE_TOKENS;
+}
+
+export const summaryMessage = (text: string) => ({ role: 'system' as const, content: `Summary of the earlier conversation:\n${text}` });
+
+/**
+ * What to send for one turn. Keeps the system prompt and the latest turns; older turns go (policy
+ * 'trim'), are stood for by their summary ('summarize'), or only the last N user turns are ever sent
+ * ('turns'). With an unknown context everything the policy allows is sent: the engine's refusal then
+ * says the size and the chat fits again (send.ts).
+ */
+export function planContext(input: FitInput): FitPlan {
+  const { history, window } = input;
+  const est = (text: string) => estimateTokens(text, window);
+  let start = 0;
+  if (input.policy === 'turns' && input.turns) {
+    const userIndexes = history.flatMap((m, i) => (m.role === 'user' ? [i] : []));
+    start = userIndexes.length > input.turns ? userIndexes[userIndexes.length - input.turns]! : 0;
+  }
+  const summary = input.policy === 'summarize' && input.summary && input.summary.throughIndex < history.length - 1 ? input.summary : null;
+  if (summary) start = Math.max(start, summary.throughIndex + 1);
+
+  const head = [
+    ...(input.systemPrompt ? [{ role: 'system' as const, content: input.systemPrompt }] : []),
+    ...(summary ? [summaryMessage(summary.text)] : []),
+  ];
+  const headTokens = head.reduce((n, m) => n + est(m.content), 0);
+  const costs = history.map((m) => est(m.content));
+  let total = headTokens + costs.slice(start).reduce((a, b) => a + b, 0);
+  const contextTokens = window.tokens;
+
+  if (contextTokens !== undefined) {
+    // Room for the reply: what was asked, but never more than a quarter of the context (the rest of the budget is lowered below).
+    const reserve = Math.min(input.maxTokens, Math.max(16, Math.floor(contextTokens / 4)));
+    const budget = contextTokens - reserve - Math.ceil(contextTokens * 0.05);
+    const last = history.length - 1;
+    while (total > budget && start < last) {
+      total -= costs[start]!;
+      start++;
+      // A kept history never opens with a reply to a question that was left out.
+      if (history[start]?.role === 'assistant' && start < last) {
+        total -= costs[start]!;
+        start++;
+      }
+    }
+    if (total > budget) return { fits: false, latestTokens: costs[last]!, contextTokens, room: budget - headTokens };
+  }
+
+  const firstSummarisable = summary ? summary.throughIndex + 1 : 0;
+  const toSummarize = input.policy === 'summarize' ? history.slice(firstSummarisable, start) : [];
+  const room = contextTokens === undefined ? input.maxTokens : contextTokens - total - Math.ceil(contextTokens * 0.05);
+  return {
+    fits: true,
+    messages: [...head, ...history.slice(start).map((m) => ({ role: m.role, content: m.content }))],
+    maxTokens: Math.max(1, Math.min(input.maxTokens, room)),
+    omitted: start,
+    summarized: summary !== null,
+    toSummarize,
+    estimatedTokens: total,
+  };
+}
