@@ -24,6 +24,7 @@ const NOT_ENCLAVE_SETTINGS: Record<string, string> = {
   ENCLAVE_DB_PASSWORD: 'expanded by Kubernetes into DATABASE_URL',
   ENCLAVE_REDIS_PASSWORD: 'expanded by Kubernetes into REDIS_URL',
   NVIDIA_VISIBLE_DEVICES: 'read by the NVIDIA container runtime on agent pods',
+  NODE_EXTRA_CA_CERTS: 'Node: a private CA for the gateway’s certificate (docs/install/helm.md)',
 };
 const ROLES = ['web', 'gateway', 'worker', 'agent'] as const;
 
