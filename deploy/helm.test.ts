@@ -141,6 +141,13 @@ describe.each([
       const env = resolvedEnv(c);
       for (const required of ['DATABASE_URL', 'REDIS_URL', 'ENCLAVE_MASTER_KEY', 'ENCLAVE_DATA_DIR']) expect(env[required], `${w.metadata.name}: ${required}`).toBeTruthy();
       expect(() => parseEnv(env), w.metadata.name).not.toThrow();
+      // Every folder Enclave writes is a mounted volume (the root file system is read-only), and the
+      // files it reads are mounted.
+      const mounts = (c.volumeMounts as Obj[]).map((m) => ({ path: m.mountPath as string, readOnly: m.readOnly === true }));
+      const mountFor = (p: string) => mounts.find((m) => p === m.path || p.startsWith(m.path + '/'));
+      for (const dir of ['ENCLAVE_DATA_DIR', 'ENCLAVE_AUDIT_ANCHOR_DIR', 'ENCLAVE_BACKUP_DIR', 'ENCLAVE_ARTIFACTS_DIR', 'ENCLAVE_AUDIT_ARCHIVE_DIR'])
+        if (env[dir]) expect(mountFor(env[dir])?.readOnly, `${w.metadata.name}: ${dir}=${env[dir]} is not on a writable volume`).toBe(false);
+      for (const file of ['ENCLAVE_TLS_CERT', 'ENCLAVE_TLS_KEY', 'NODE_EXTRA_CA_CERTS']) if (env[file]) expect(mountFor(env[file]), `${w.metadata.name}: ${file}`).toBeDefined();
       // Web pods reach the gateway through its Service (the active track).
       const gatewayUrl = new URL(env.ENCLAVE_GATEWAY_URL);
       expect(gatewayUrl.hostname).toBe('enclave-gateway');

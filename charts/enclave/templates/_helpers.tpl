@@ -92,10 +92,6 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 - name: ENCLAVE_TRUSTED_PROXIES
   value: {{ . | quote }}
 {{- end }}
-{{- if .Values.auditAnchors.existingClaim }}
-- name: ENCLAVE_AUDIT_ANCHOR_DIR
-  value: /var/lib/enclave-audit-anchors
-{{- end }}
 - name: ENCLAVE_ARTIFACTS
   value: {{ .Values.artifacts.backend | quote }}
 {{- if eq .Values.artifacts.backend "s3" }}
@@ -171,6 +167,14 @@ podAntiAffinity:
         topologyKey: kubernetes.io/hostname
         labelSelector:
           matchLabels: {{- toYaml .selector | nindent 12 }}
+{{- end }}
+{{- end -}}
+
+{{/* The audit checkpoints' folder, for the roles that write and verify them (web, worker). */}}
+{{- define "enclave.anchorEnv" -}}
+{{- if .Values.auditAnchors.existingClaim }}
+- name: ENCLAVE_AUDIT_ANCHOR_DIR
+  value: /var/lib/enclave-audit-anchors
 {{- end }}
 {{- end -}}
 

@@ -53,7 +53,10 @@ export function createExecutor(defines: Map<string, Node[]>, functionContext: Om
     for (const [idx, key] of path.entries()) {
       if (v === null || v === undefined) throw new TemplateError(`${where}: nil pointer evaluating .${path.slice(0, idx + 1).join('.')}`);
       if (typeof v !== 'object') throw new TemplateError(`${where}: can't evaluate field ${key} in a ${typeof v}`);
-      v = Object.prototype.hasOwnProperty.call(v, key) ? (v as Record<string, Value>)[key] : undefined;
+      // As `helm lint --strict` (missingkey=error): a key the values do not have is an error, not a
+      // silent false, so `.Values.web.hpa.enable` for `.enabled` cannot render quietly.
+      if (!Object.prototype.hasOwnProperty.call(v, key)) throw new TemplateError(`${where}: map has no entry for key "${key}" (.${path.slice(0, idx + 1).join('.')})`);
+      v = (v as Record<string, Value>)[key];
     }
     return v;
   };

@@ -18,13 +18,13 @@ describe('the Go-template subset, with text/template semantics', () => {
   });
 
   it('evaluates fields, variables, $ and pipelines', () => {
-    const data = { Values: { a: { b: 3, s: 'x' }, list: [1, 2] } };
+    const data = { Values: { a: { b: 3, s: 'x' }, list: [1, 2], empty: '' } };
     expect(render('{{ .Values.a.b }}', data)).toBe('3');
     expect(render('{{ $x := .Values.a }}{{ $x.s }}', data)).toBe('x');
     expect(render('{{ range .Values.list }}{{ $.Values.a.s }}{{ . }}{{ end }}', data)).toBe('x1x2');
     expect(render('{{ .Values.a.s | quote }}', data)).toBe('"x"');
     expect(render('{{ (dict "k" .Values.a).k.b }}', data)).toBe('3');
-    expect(render('{{ .Values.missing | default "d" }}', data)).toBe('d');
+    expect(render('{{ .Values.empty | default "d" }}', data)).toBe('d');
   });
 
   it('branches like Go: empty values are false; else if; with rebinds the dot', () => {
@@ -53,8 +53,10 @@ describe('the Go-template subset, with text/template semantics', () => {
   });
 
   it.each([
-    ['{{ .missing }}', {}, 'prints a missing value'],
-    ['{{ .a.b.c }}', { a: {} }, 'nil pointer evaluating .a.b.c'],
+    ['{{ .n }}', { n: null }, 'prints a missing value'],
+    ['{{ .missing }}', {}, 'map has no entry for key "missing"'],
+    ['{{ if .a.enable }}x{{ end }}', { a: { enabled: true } }, 'map has no entry for key "enable" (.a.enable)'],
+    ['{{ .a.b.c }}', { a: { b: null } }, 'nil pointer evaluating .a.b.c'],
     ['{{ .m }}', { m: { k: 1 } }, 'prints a map'],
     ['{{ upper "x" }}', {}, 'function "upper" is not supported'],
     ['{{ template "x" . }}', {}, '"template" is not supported'],
@@ -63,7 +65,7 @@ describe('the Go-template subset, with text/template semantics', () => {
     ['{{ end }}', {}, 'without an open block'],
     ['{{ $undeclared }}', {}, 'undefined variable $undeclared'],
     ['{{ include "nope" . }}', {}, 'no template named "nope"'],
-    ['{{ required "give x" .x }}', {}, 'give x'],
+    ['{{ required "give x" .x }}', { x: null }, 'give x'],
     ['{{ fail "stop here" }}', {}, 'stop here'],
     ['{{ .a', {}, 'unclosed action'],
     ['{{ .a ; }}', {}, 'unsupported character'],
