@@ -99,7 +99,7 @@ describe('bad input gets an OpenAI error object, never a crash', () => {
   });
 
   it('an unknown path is a 404 and a wrong method is not served', async () => {
-    await expectError(await fetch(`${engine.url}/v1/embeddings`, { method: 'POST', body: '{}' }), 404);
+    await expectError(await fetch(`${engine.url}/v1/moderations`, { method: 'POST', body: '{}' }), 404);
     await expectError(await fetch(`${engine.url}/v1/chat/completions`), 404);
   });
 
