@@ -18,8 +18,9 @@ mkdir -p "$dir"
 hex 32 > "$dir/master.key"
 password="$(hex 24)"
 printf '%s\n' "$password" > "$dir/postgres_password"
-# host:port:database:user:password, as compose.yaml's DATABASE_URL reaches it.
-printf 'postgres:5432:enclave:enclave:%s\n' "$password" > "$dir/enclave.pgpass"
+# host:port:database:user:password for compose.yaml's DATABASE_URL; any database, since a restore drill
+# connects to a scratch database of its own.
+printf 'postgres:5432:*:enclave:%s\n' "$password" > "$dir/enclave.pgpass"
 hex 32 > "$dir/vllm_api_key"
 chmod 600 "$dir"/*
 if [ "$(id -u)" = 0 ]; then

@@ -165,9 +165,13 @@ describe('deploy/compose-secrets.sh', () => {
     const saved = process.env.PGPASSFILE;
     process.env.PGPASSFILE = path.join(dir, 'enclave.pgpass');
     try {
-      const password = await new Promise<string | undefined>((resolve) => pgpass({ host: db.hostname, port: Number(db.port), database: db.pathname.slice(1), user: db.username }, resolve));
+      const lookup = (database: string, user = db.username) => new Promise<string | undefined>((resolve) => pgpass({ host: db.hostname, port: Number(db.port), database, user }, resolve));
+      const password = await lookup(db.pathname.slice(1));
       expect(password).toBe(fs.readFileSync(path.join(dir, 'postgres_password'), 'utf8').trim());
       expect(password).toMatch(/^[0-9a-f]{48}$/);
+      // A restore drill's scratch database too; another user gets nothing.
+      expect(await lookup('enclave_drill_1')).toBe(password);
+      expect(await lookup('enclave', 'postgres')).toBeUndefined();
     } finally {
       if (saved === undefined) delete process.env.PGPASSFILE;
       else process.env.PGPASSFILE = saved;
