@@ -26,6 +26,8 @@ echo "== timing tests (alone: they measure the load generator's own accuracy)"
 npx vitest run --config vitest.timing.config.ts --reporter=default --reporter=json --outputFile=test-results/timing.json
 echo "== browser tests"
 npx vitest run --config e2e/vitest.config.ts --reporter=default --reporter=json --reporter=./scripts/flaky-reporter.ts --outputFile=test-results/e2e.json
+echo "== image"
+npm run image:build && npm run image:test
 # One closing line over both runs, in the plain form CI reads.
 node -e '
 const fs = require("fs");

@@ -14,6 +14,7 @@ OUT=${ENCLAVE_IMAGE_OUT:-dist/image}
 CACHE=${ENCLAVE_IMAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/enclave-image}
 DOWNLOADS=deploy/image/downloads
 mkdir -p "$OUT" "$CACHE" "$DOWNLOADS"
+[ -f "$OUT/.gitignore" ] || printf '# image:build outputs, never committed\n*\n' > "$OUT/.gitignore"
 started=$(date +%s)
 step() { echo "== image: $1 ($(( $(date +%s) - started )) s)"; }
 
