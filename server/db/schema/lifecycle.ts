@@ -1,4 +1,4 @@
-import { type AnyPgColumn, bigint, index, pgTable, text, timestamp, unique, uuid } from 'drizzle-orm/pg-core';
+import { type AnyPgColumn, bigint, index, jsonb, pgTable, text, timestamp, unique, uuid } from 'drizzle-orm/pg-core';
 
 export const MODEL_FORMATS = ['hf', 'gguf', 'lora-adapter'] as const;
 /** candidate: produced by a job and not yet promoted (a quantized version waits on its quality gate). */
@@ -25,6 +25,8 @@ export const modelVersions = pgTable(
     sizeBytes: bigint('size_bytes', { mode: 'number' }),
     /** The version's sealed copy in the artifact store (a job's output), which an agent without the file fetches; null: the file at `location` only. */
     artifactKey: text('artifact_key'),
+    /** What the estimator reads (config.json, a GGUF header), kept for a version whose files are in the artifact store: planning needs no local copy. */
+    config: jsonb('config'),
     parentVersionId: uuid('parent_version_id').references((): AnyPgColumn => modelVersions.id),
     producedByJobId: uuid('produced_by_job_id'),
     stage: text('stage', { enum: VERSION_STAGES }).notNull().default('promoted'),

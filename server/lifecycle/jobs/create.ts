@@ -25,7 +25,7 @@ async function versionWithModel(db: Db, id: string, field: string) {
 }
 
 /** The estimator's complaint about a config becomes the caller's error, naming the field. */
-function readConfig(version: { format: string; location: string }, field: string) {
+function readConfig(version: { format: string; location: string; config?: unknown }, field: string) {
   try {
     return loadModelConfig(version);
   } catch (e) {

@@ -9,6 +9,7 @@ import type { FollowOutcome } from './follower';
 import { gateFor, perplexityDeltaPct } from './gate';
 import { publishJobUpdate } from './live';
 import { releaseJobAllocations } from '../../gpu/placement/jobs';
+import { loadModelConfig } from '../../gpu/placement/config-file';
 import { deleteDirectory, type ArtifactStore } from '../../artifacts';
 import { storeOutputDirectory, type OutputDirKind } from './output-artifact';
 
@@ -50,8 +51,15 @@ export async function registerJobOutput(
     quantization: out.quantization,
     parentVersionId: out.parentVersionId,
   });
-  await db.update(modelVersions).set({ producedByJobId: job.id, stage: out.stage, artifactKey: out.artifactKey ?? null }).where(eq(modelVersions.id, id));
+  // With its files in the store, what the planner reads of them is kept too: a worker without them plans a deployment of it.
+  const config = out.artifactKey && out.format !== 'lora-adapter' ? recordedConfig(out.format, out.location) : null;
+  await db.update(modelVersions).set({ producedByJobId: job.id, stage: out.stage, artifactKey: out.artifactKey ?? null, config }).where(eq(modelVersions.id, id));
   return id;
+}
+
+/** The estimator's input for a version's files, as JSON (a GGUF header's rare 64-bit values as numbers). */
+function recordedConfig(format: string, location: string): unknown {
+  return JSON.parse(JSON.stringify(loadModelConfig({ format, location }), (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v)));
 }
 
 export async function markFailed(db: Db, jobId: string, message: string): Promise<void> {

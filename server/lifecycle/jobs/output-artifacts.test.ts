@@ -10,10 +10,11 @@ import { closeQueues, queue } from '../../core/queues';
 import { closeRedis } from '../../core/redis';
 import { modelVersions } from '../../db/schema';
 import { createTestDatabase, testRedisPrefix, type TestDatabase } from '../../testing/database';
-import { makeDataset, makeDeployment, makeJob, makeNode, makeReplica, makeUser } from '../../testing/factories';
+import { makeDataset, makeDeployment, makeNode, makeReplica, makeUser } from '../../testing/factories';
 import { startTestS3Server, type TestS3Server } from '../../testing/s3-server';
 import { startTrainingWorker } from '../../../workers/training';
-import { createFinetuneJob } from './create';
+import { createFinetuneJob, createQuantizeJob } from './create';
+import { loadModelConfig } from '../../gpu/placement/config-file';
 import { FAST_TRAINING_TIMINGS, jobProbes, makeHfBase, tempDir, TRAINER_DOUBLE_COMMAND, trainerDoubleKnobs } from './testing/fixtures';
 import { jobWorkspace } from './workspace';
 
@@ -104,7 +105,8 @@ describe('fine-tune and quantization outputs in the artifact store', () => {
     const [merged] = await t.db.select().from(modelVersions).where(eq(modelVersions.id, done.outputVersionId!));
     const [adapter] = await t.db.select().from(modelVersions).where(eq(modelVersions.id, merged!.parentVersionId!));
     expect(adapter).toMatchObject({ format: 'lora-adapter', artifactKey: `adapters/${id}.dir.json` });
-    expect(merged).toMatchObject({ format: 'hf', artifactKey: `models/${id}/merged.dir.json` });
+    expect(merged).toMatchObject({ format: 'hf', artifactKey: `models/${id}/merged.dir.json`, config: JSON.parse(fs.readFileSync(path.join(merged!.location, 'config.json'), 'utf8')) });
+    expect(adapter!.config).toBeNull();
     expect(done.result).toMatchObject({ adapterArtifact: adapter!.artifactKey, mergedArtifact: merged!.artifactKey });
 
     // Every file of each directory is an object of its own under the version's prefix.
@@ -125,15 +127,10 @@ describe('fine-tune and quantization outputs in the artifact store', () => {
 
   it('an HF quantization whose merged source is not on the worker fetches it from the store, and seals its own output', async () => {
     trainerDoubleKnobs(3, 5);
-    // Made as the API would, without reading the (absent) source's config.json: the sweep picks it up.
-    const job = await makeJob(t.db, {
-      kind: 'quantize',
-      status: 'queued',
-      ownerId: owner.id,
-      baseVersionId: ft.merged.id,
-      spec: { sourceVersionId: ft.merged.id, target: 'w8a8-int8', maxPerplexityDeltaPct: 50 },
-      memoryBytes: 1024 ** 3,
-    });
+    // The API sizes the job from the source's configuration: recorded with the version, not read from the (absent) files.
+    expect(fs.existsSync(ft.merged.location)).toBe(false);
+    expect(loadModelConfig(ft.merged)).toMatchObject({ num_hidden_layers: 32 });
+    const job = await createQuantizeJob(t.db, { id: owner.id, role: 'engineer' }, { sourceVersionId: ft.merged.id, target: 'w8a8-int8', maxPerplexityDeltaPct: 50 });
     const done = await waitStatus(job.id, 'succeeded', 60_000);
     // The source came through the worker's model cache, byte for byte.
     const cached = cachedModelPath(dirs.worker, `models/${ft.jobId}/merged`);
