@@ -16,7 +16,7 @@ import { transformer } from '../server/api/transformer';
  * history, and a SIGTERM that leaves no process behind.
  */
 const bin = path.resolve(__dirname, 'enclave.mjs');
-const modelsDir = path.resolve(__dirname, '../../shared/models');
+const modelsDir = path.resolve(__dirname, '../models');
 let dataDir: string;
 let port: number;
 let proc: ResultPromise | undefined;
