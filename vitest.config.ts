@@ -6,7 +6,7 @@ export const TIMING_TESTS = ['server/evaluation/loadtest/engine.test.ts'];
 export default defineConfig({
   test: {
     exclude: [...configDefaults.exclude, ...TIMING_TESTS],
-    include: ['server/**/*.test.ts', 'workers/**/*.test.ts', 'trainers/**/*.test.ts', 'bin/**/*.test.ts', 'bench/**/*.test.ts', 'app/**/*.test.ts', 'scripts/**/*.test.ts'],
+    include: ['server/**/*.test.ts', 'workers/**/*.test.ts', 'trainers/**/*.test.ts', 'bin/**/*.test.ts', 'bench/**/*.test.ts', 'app/**/*.test.ts', 'scripts/**/*.test.ts', 'deploy/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     // Two cores: engine processes and the database compete with test workers.
