@@ -13,12 +13,15 @@ import type { ApiDeps } from './context';
 import { TRAINER_INPUTS, type TrainerInput } from '../lifecycle/jobs/inputs';
 import { ingestTrainerReport, listTrainerAssignments, openTrainerInput, trainerReportSchema } from '../lifecycle/jobs/remote';
 import { MAX_RESUMES } from '../lifecycle/jobs/exit';
+import { outputIndexSchema, outputUploadJob, receiveOutputFile, receiveOutputIndex } from '../lifecycle/jobs/output-upload';
+import type { OutputDirKind } from '../lifecycle/jobs/output-artifact';
 import { writeAudit } from '../security/audit';
 import { clientAddress } from '../security/client-address';
 import { DomainError } from '../core/errors';
 import { artifactStore, isKeyOf } from '../artifacts';
 import { isUuid } from '../core/ids';
 import { readJsonBody, sendJson } from './http-util';
+import { drainRequest } from '../http/request-body';
 import type { RawRoute } from './route-table';
 
 /**
@@ -243,6 +246,43 @@ export const agentRoutes: RawRoute[] = [
       } finally {
         fs.rmSync(input.file, { force: true });
       }
+    },
+  },
+  {
+    // A joined agent's trainer output, one file at a time (output-upload.ts): sealed into the artifact store
+    // as it streams, for the attempt this node runs only. `?attempt=N&path=<relative path>`.
+    method: 'POST',
+    path: '/api/agent/jobs/:id/outputs/:kind/file',
+    async handle({ deps, req, res, params, url }) {
+      const node = await nodeOf(deps, req);
+      const jobId = idParam(params.id, 'job');
+      const kind = params.kind! as OutputDirKind;
+      try {
+        await outputUploadJob(deps.db, node.name, jobId, Number(url.searchParams.get('attempt')), kind);
+        const declared = Number(req.headers['content-length']);
+        if (!Number.isSafeInteger(declared) || declared < 0) throw new DomainError('BAD_REQUEST', 'content-length: required, the file\'s size');
+        const store = artifactStore(deps.env, deps.db, deps.masterKey);
+        sendJson(res, 200, await receiveOutputFile(store, jobId, kind, url.searchParams.get('path') ?? '', req, declared));
+      } catch (e) {
+        // The agent gets to read the refusal (past the drain limit the connection is cut).
+        drainRequest(req);
+        throw e;
+      }
+    },
+  },
+  {
+    // The list of an output's files once all are sent: it becomes the directory's index, and the output is whole.
+    method: 'POST',
+    path: '/api/agent/jobs/:id/outputs/:kind',
+    async handle({ deps, req, res, params }) {
+      const node = await nodeOf(deps, req);
+      const jobId = idParam(params.id, 'job');
+      const kind = params.kind! as OutputDirKind;
+      const body = parse(outputIndexSchema, await readJsonBody(req, 16 * BODY_LIMIT));
+      await outputUploadJob(deps.db, node.name, jobId, body.attempt, kind);
+      const key = await receiveOutputIndex(artifactStore(deps.env, deps.db, deps.masterKey), jobId, kind, body.files);
+      await writeAudit(deps.db, { actorLabel: `node:${node.name}`, action: 'jobs.output_upload', target: jobId, clientAddress: clientAddress(req), outcome: 'success', detail: { key, files: body.files.length, bytes: body.files.reduce((n, f) => n + f.size, 0) } });
+      sendJson(res, 200, { key });
     },
   },
   {

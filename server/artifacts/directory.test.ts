@@ -78,8 +78,8 @@ describe.each([
     const byPath = new Map(index.files.map((f) => [f.path, f.key]));
     expect(byPath.get('sub/weights.bin')).toBe('models/job-1/merged/sub/weights.bin');
     // Names the store refuses as keys get a numbered object; the index keeps the real name.
-    expect(byPath.get('a space.txt')).toMatch(/^models\/job-1\/merged\/_enclave-file-\d+$/);
-    expect(byPath.get('.hidden')).toMatch(/^models\/job-1\/merged\/_enclave-file-\d+$/);
+    expect(byPath.get('a space.txt')).toMatch(/^models\/job-1\/merged\/_enclave-file-[0-9a-f]{16}$/);
+    expect(byPath.get('.hidden')).toMatch(/^models\/job-1\/merged\/_enclave-file-[0-9a-f]{16}$/);
     const objects: string[] = [];
     for await (const o of store.list('models/job-1/')) objects.push(o.key);
     expect(objects.sort()).toEqual([...index.files.map((f) => f.key), key].sort());

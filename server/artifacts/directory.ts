@@ -38,26 +38,65 @@ export function directoryPrefix(indexKey: string): string {
 }
 
 /** Every regular file under `dir` (symbolic links followed), sorted, relative with forward slashes. */
-function filesOf(dir: string, rel = ''): string[] {
+export function directoryFiles(dir: string, rel = ''): string[] {
   const out: string[] = [];
   for (const entry of fs.readdirSync(path.join(dir, rel), { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
     const child = rel ? `${rel}/${entry.name}` : entry.name;
     const stat = fs.statSync(path.join(dir, child));
-    if (stat.isDirectory()) out.push(...filesOf(dir, child));
+    if (stat.isDirectory()) out.push(...directoryFiles(dir, child));
     else if (stat.isFile()) out.push(child);
     else throw new ArtifactError('FAILED', `${path.join(dir, child)} is neither a file nor a directory: a model directory holds files only`);
   }
   return out;
 }
 
-/** The object key of one file: its own path when that is a valid key segment chain, else a numbered name. */
-function fileKey(prefix: string, rel: string, n: number): string {
+/** A file's path inside a directory, checked: relative, forward slashes, no empty, `.` or `..` segment. */
+export function checkRelativePath(rel: string): string {
+  const segments = typeof rel === 'string' ? rel.split('/') : [];
+  if (!segments.length || rel.length > 1024 || segments.some((s) => s === '' || s === '.' || s === '..' || s.includes('\\') || s.includes('\0')))
+    throw new ArtifactError('FAILED', `${JSON.stringify(String(rel).slice(0, 100))} is not a path inside a directory`);
+  return rel;
+}
+
+/**
+ * The object key of one file: its own path when that is a valid key, else a name made from the path's hash
+ * (a space, a leading dot: names the store refuses); the index keeps the real name either way. The same
+ * path always gets the same key, whoever stores it (this host, or the control plane for a joined agent).
+ */
+export function directoryFileKey(prefix: string, rel: string): string {
+  checkRelativePath(rel);
   try {
     return checkKey(`${prefix}/${rel}`);
   } catch {
-    // A name the store refuses (a space, a leading dot): the index keeps the real name.
-    return `${prefix}/_enclave-file-${n}`;
+    return `${prefix}/_enclave-file-${createHash('sha256').update(rel).digest('hex').slice(0, 16)}`;
   }
+}
+
+/** Seals one file of a directory from a stream; the size and SHA-256 of what was stored. */
+export async function storeDirectoryFile(store: ArtifactStore, prefix: string, rel: string, body: AsyncIterable<Buffer | string>): Promise<DirectoryFile> {
+  const key = directoryFileKey(prefix, rel);
+  const hash = createHash('sha256');
+  // The install's data key (owner null): a model belongs to the install, not to whoever started the job.
+  const stored = await store.put(key, hashing(body, hash), { owner: null });
+  return { path: rel, key, size: stored.plainBytes, sha256: hash.digest('hex') };
+}
+
+/**
+ * Writes the index of files already stored (each checked to be there with its size): what makes the
+ * directory whole. Returns the index's key.
+ */
+export async function storeDirectoryIndex(store: ArtifactStore, prefix: string, files: DirectoryFile[]): Promise<{ key: string; index: DirectoryIndex }> {
+  const indexKey = directoryIndexKey(prefix);
+  const seen = new Set<string>();
+  for (const f of files) {
+    if (seen.has(f.path) || f.key !== directoryFileKey(prefix, f.path)) throw new ArtifactError('FAILED', `The file list of ${prefix} names ${f.path} twice or under another key`);
+    seen.add(f.path);
+    const there = await store.head(f.key);
+    if (!there || there.size !== f.size) throw new ArtifactError('FAILED', `${f.key} is ${there ? `${there.size} bytes, not ${f.size}` : 'not in the store'}`);
+  }
+  const index: DirectoryIndex = { format: DIR_INDEX_FORMAT, files, bytes: files.reduce((s, f) => s + f.size, 0) };
+  await store.put(indexKey, once(Buffer.from(JSON.stringify(index))), { owner: null });
+  return { key: indexKey, index };
 }
 
 /**
@@ -66,28 +105,23 @@ function fileKey(prefix: string, rel: string, n: number): string {
  * failure every object written so far is removed: a directory is in the store whole or not at all.
  */
 export async function storeDirectory(store: ArtifactStore, prefix: string, dir: string): Promise<{ key: string; index: DirectoryIndex }> {
-  const indexKey = directoryIndexKey(prefix);
+  directoryIndexKey(prefix);
   const stat = fs.statSync(dir, { throwIfNoEntry: false });
   if (!stat?.isDirectory()) throw new ArtifactError('FAILED', `${dir} is not a directory on this host`);
   const written: string[] = [];
   try {
     const files: DirectoryFile[] = [];
-    for (const [n, rel] of filesOf(dir).entries()) {
-      const key = fileKey(prefix, rel, n);
+    for (const rel of directoryFiles(dir)) {
       const abs = path.join(dir, rel);
       const size = fs.statSync(abs).size;
-      const hash = createHash('sha256');
-      written.push(key);
-      // The install's data key (owner null): a model belongs to the install, not to whoever started the job.
-      const stored = await store.put(key, hashing(fs.createReadStream(abs, { highWaterMark: 1024 * 1024 }), hash), { owner: null });
+      written.push(directoryFileKey(prefix, rel));
+      const file = await storeDirectoryFile(store, prefix, rel, fs.createReadStream(abs, { highWaterMark: 1024 * 1024 }));
       // A file still being written under us would make an index that does not describe the model.
-      if (stored.plainBytes !== size) throw new ArtifactError('FAILED', `stored ${stored.plainBytes} bytes of ${abs}, but the file has ${size}`);
-      files.push({ path: rel, key, size, sha256: hash.digest('hex') });
+      if (file.size !== size) throw new ArtifactError('FAILED', `stored ${file.size} bytes of ${abs}, but the file has ${size}`);
+      files.push(file);
     }
-    const index: DirectoryIndex = { format: DIR_INDEX_FORMAT, files, bytes: files.reduce((s, f) => s + f.size, 0) };
-    written.push(indexKey);
-    await store.put(indexKey, once(Buffer.from(JSON.stringify(index))), { owner: null });
-    return { key: indexKey, index };
+    written.push(directoryIndexKey(prefix));
+    return await storeDirectoryIndex(store, prefix, files);
   } catch (e) {
     for (const key of written) await store.delete(key).catch(() => undefined);
     throw e;

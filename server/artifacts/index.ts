@@ -7,4 +7,4 @@ export { ArtifactWriter, type WrittenArtifact } from './writer';
 export { artifactBackend, artifactStore, backendForDataDir, storeFor, backendFrom, checkArtifactStore, closeArtifactBackends, s3SettingsFrom, type ArtifactEnv } from './config';
 export { copyArtifacts, type CopyResult } from './copy';
 export { cachedModelPath, localModelPath, type ModelArtifact, type ModelSource } from './model-cache';
-export { storeDirectory, deleteDirectory, readDirectoryIndex, isDirectoryArtifact, isKeyOf, directoryPrefix, directoryIndexKey, type DirectoryIndex, type DirectoryFile } from './directory';
+export { directoryFiles, storeDirectory, storeDirectoryFile, storeDirectoryIndex, directoryFileKey, checkRelativePath, deleteDirectory, readDirectoryIndex, isDirectoryArtifact, isKeyOf, directoryPrefix, directoryIndexKey, type DirectoryIndex, type DirectoryFile } from './directory';

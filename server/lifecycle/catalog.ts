@@ -86,13 +86,18 @@ async function inspectLocation(input: RegisterVersionInput): Promise<{ sizeBytes
 }
 
 /** Registers a version under a model (created on first use). Versions are named v1, v2... unless given. */
-export async function registerVersion(db: Db, raw: RegisterVersionInput): Promise<{ id: string }> {
+export async function registerVersion(
+  db: Db,
+  raw: RegisterVersionInput,
+  /** What is known of the files without reading them here (a joined agent's output, read from the artifact store). */
+  described?: { sizeBytes: number; sha256: string | null; dtype: string | null },
+): Promise<{ id: string }> {
   const input = registerVersionSchema.parse(raw);
   if (input.parentVersionId) {
     const [parent] = await db.select({ id: modelVersions.id }).from(modelVersions).where(eq(modelVersions.id, input.parentVersionId));
     if (!parent) throw new DomainError('BAD_REQUEST', 'parentVersionId: no such model version');
   }
-  const found = await inspectLocation(input);
+  const found = described ?? (await inspectLocation(input));
   return db.transaction(async (tx) => {
     const [model] = await tx.insert(models).values({ name: input.modelName }).onConflictDoUpdate({ target: models.name, set: { name: input.modelName } }).returning();
     const existing = await tx.select({ version: modelVersions.version }).from(modelVersions).where(eq(modelVersions.modelId, model!.id));

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
@@ -11,6 +12,7 @@ import type { GpuInfo } from '../../gpu/types';
 import type { Assignment, ReplicaReport } from './assignments';
 import type { NodeRegistration } from './register';
 import type { StartupMeasurement } from '../../engines/vllm/startup-log';
+import { directoryFiles } from '../../artifacts/directory';
 
 export class JoinUrlError extends Error {}
 
@@ -161,8 +163,48 @@ export function controlPlaneClient(base: URL, credential: string, transport: () 
       assignments: async () => (await call<{ jobs: TrainerAssignment[] }>(base, '/api/agent/jobs', { method: 'GET', credential })).jobs,
       report: (jobId: string, report: TrainerReport) => call<{ offset: number; cancel: boolean }>(base, `/api/agent/jobs/${jobId}/report`, { method: 'POST', body: report, credential }),
       download: (jobId: string, input: TrainerInput, outPath: string) => download(new URL(`/api/agent/jobs/${jobId}/input/${input}`, base), credential, outPath, transport()),
+      uploadOutput: (jobId: string, attempt: number, kind: string, dir: string) => uploadDirectory(base, credential, transport(), { jobId, attempt, kind, dir }),
     } satisfies TrainerJobClient,
   };
+}
+
+/**
+ * A trainer's output directory to the control plane, which seals it into the artifact store: each file
+ * streamed in its own request (its size declared, so a cut upload is refused), then the list, which the
+ * control plane checks against what it stored and makes the directory's index. Resolves the index's key.
+ */
+async function uploadDirectory(base: URL, credential: string, transport: Transport, o: { jobId: string; attempt: number; kind: string; dir: string }): Promise<string> {
+  const files: unknown[] = [];
+  for (const rel of directoryFiles(o.dir)) {
+    const url = new URL(`/api/agent/jobs/${o.jobId}/outputs/${o.kind}/file`, base);
+    url.searchParams.set('attempt', String(o.attempt));
+    url.searchParams.set('path', rel);
+    const res = await sendFile(url, credential, path.join(o.dir, rel), transport);
+    const text = await readText(res);
+    if (res.statusCode !== 200) throw new Error(`POST ${url.pathname}: ${res.statusCode} ${errorMessageOf(text)}`.trim());
+    files.push(JSON.parse(text));
+  }
+  const { key } = await callWith<{ key: string }>(base, `/api/agent/jobs/${o.jobId}/outputs/${o.kind}`, { method: 'POST', body: { attempt: o.attempt, files }, credential }, transport);
+  return key;
+}
+
+function sendFile(url: URL, credential: string, file: string, transport: Transport): Promise<http.IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const secure = url.protocol === 'https:';
+    const req = (secure ? https : http).request(url, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${credential}`, 'content-type': 'application/octet-stream', 'content-length': String(fs.statSync(file).size) },
+      // Large files take their time: a long idle allowance, no total limit.
+      timeout: 30 * 60_000,
+      ...(secure ? { agent: transport.agent, ca: transport.ca, key: transport.key, cert: transport.cert, minVersion: 'TLSv1.2' as const } : {}),
+    });
+    req.on('response', resolve);
+    req.on('timeout', () => req.destroy(Object.assign(new Error('no answer within 30 min'), { code: 'ETIMEDOUT' })));
+    req.on('error', (e: NodeJS.ErrnoException) => reject(transportError('POST', url, e, transport)));
+    fs.createReadStream(file)
+      .on('error', (e) => req.destroy(e))
+      .pipe(req);
+  });
 }
 
 /** A download's body as a stream (large models take their time: a long idle allowance, no total limit). */

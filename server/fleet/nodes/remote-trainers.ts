@@ -15,11 +15,20 @@ export interface TrainerJobClient {
   /** Writes a job's input to `outPath` (mode 0600); resolves its row count. */
   download(jobId: string, input: TrainerInput, outPath: string): Promise<number>;
   report(jobId: string, report: TrainerReport): Promise<{ offset: number; cancel: boolean }>;
+  /**
+   * Sends an output directory to the control plane before a successful exit is reported (a joined agent:
+   * the control plane seals it into the artifact store, output-upload.ts). Unset for an agent sharing the
+   * database, whose report settles the exit on this host, where the outputs are sealed directly.
+   */
+  uploadOutput?(jobId: string, attempt: number, kind: string, dir: string): Promise<string>;
 }
 
 interface Run {
   jobId: string;
+  kind: TrainerAssignment['kind'];
   attempt: number;
+  /** The outputs went to the control plane (once per attempt, before its exit is reported). */
+  outputsSent?: boolean;
   ws: JobWorkspace;
   proc: DetachedProcess;
   exit?: ProcessExit;
@@ -56,7 +65,7 @@ export function createTrainerRunner(opts: { client: TrainerJobClient; dataDir: s
   const statePath = (ws: JobWorkspace) => path.join(ws.dir, 'agent-state.json');
 
   function track(a: TrainerAssignment, ws: JobWorkspace, proc: DetachedProcess, sent: number): Run {
-    const run: Run = { jobId: a.jobId, attempt: a.attempt, ws, proc, sent, pidSent: false, stopping: false, lastReport: 0 };
+    const run: Run = { jobId: a.jobId, kind: a.kind, attempt: a.attempt, ws, proc, sent, pidSent: false, stopping: false, lastReport: 0 };
     void proc.exited.then((e) => (run.exit = e));
     runs.set(a.jobId, run);
     return run;
@@ -109,6 +118,11 @@ export function createTrainerRunner(opts: { client: TrainerJobClient; dataDir: s
         else if (bytes.length < REPORT_MAX_BYTES) bytes = bytes.subarray(0, 0);
       }
       if (!last && bytes.length === 0 && run.pidSent && Date.now() - run.lastReport < idleReportMs) return;
+      // A trainer that finished: its outputs first, so the exit's settling finds them in the store.
+      if (last && exit!.code === 0 && !run.outputsSent && opts.client.uploadOutput) {
+        await uploadOutputs(run);
+        run.outputsSent = true;
+      }
       const answer = await opts.client.report(run.jobId, {
         attempt: run.attempt,
         offset: run.sent,
@@ -127,6 +141,16 @@ export function createTrainerRunner(opts: { client: TrainerJobClient; dataDir: s
       if (last) return finish(run);
       // More than one report's worth was waiting: go on until it is all sent.
       if (bytes.length === 0) return;
+    }
+  }
+
+  /** The directories a finished trainer leaves (lora_sft.py: adapter/, merged/; quantize.py: the output directory itself). */
+  async function uploadOutputs(run: Run): Promise<void> {
+    const dirs: [string, string][] = run.kind === 'finetune' ? [['adapter', path.join(run.ws.output, 'adapter')], ['merged', path.join(run.ws.output, 'merged')]] : [['quantized', run.ws.output]];
+    for (const [kind, dir] of dirs) {
+      if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) continue;
+      const key = await opts.client.uploadOutput!(run.jobId, run.attempt, kind, dir);
+      log.info('trainer output sent to the control plane', { job: run.jobId, kind, key });
     }
   }
 

@@ -11,7 +11,7 @@ import { publishJobUpdate } from './live';
 import { releaseJobAllocations } from '../../gpu/placement/jobs';
 import { loadModelConfig } from '../../gpu/placement/config-file';
 import { deleteDirectory, type ArtifactStore } from '../../artifacts';
-import { storeOutputDirectory, type OutputDirKind } from './output-artifact';
+import { storeOutputDirectory, uploadedOutput, type OutputDirKind, type UploadedOutput } from './output-artifact';
 
 const short = (id: string) => id.slice(0, 8);
 
@@ -36,6 +36,8 @@ export async function registerJobOutput(
     stage: 'candidate' | 'promoted';
     /** The output's sealed copy in the artifact store (see output-artifact.ts). */
     artifactKey?: string;
+    /** Its files as a joined agent uploaded them: registered from the store, not from a location on this host. */
+    uploaded?: UploadedOutput;
   },
 ): Promise<string> {
   const [existing] = await db
@@ -50,9 +52,9 @@ export async function registerJobOutput(
     location: out.location,
     quantization: out.quantization,
     parentVersionId: out.parentVersionId,
-  });
+  }, out.uploaded ? { sizeBytes: out.uploaded.sizeBytes, sha256: null, dtype: out.uploaded.dtype } : undefined);
   // With its files in the store, what the planner reads of them is kept too: a worker without them plans a deployment of it.
-  const config = out.artifactKey && out.format !== 'lora-adapter' ? recordedConfig(out.format, out.location) : null;
+  const config = out.uploaded ? out.uploaded.config : out.artifactKey && out.format !== 'lora-adapter' ? recordedConfig(out.format, out.location) : null;
   await db.update(modelVersions).set({ producedByJobId: job.id, stage: out.stage, artifactKey: out.artifactKey ?? null, config }).where(eq(modelVersions.id, id));
   return id;
 }
@@ -97,6 +99,7 @@ export async function markSucceeded(db: Db, jobId: string, set: Partial<typeof j
  */
 class OutputSealer {
   private readonly stored: string[] = [];
+  private readonly uploads = new Map<OutputDirKind, UploadedOutput>();
   private constructor(
     private readonly artifacts: ArtifactStore | undefined,
     private readonly jobId: string,
@@ -107,11 +110,27 @@ class OutputSealer {
     return new OutputSealer(done ? undefined : artifacts, jobId);
   }
 
-  async seal(kind: OutputDirKind, dir: string | undefined): Promise<string | undefined> {
-    if (!this.artifacts || !dir || !fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) return undefined;
+  /**
+   * The output's index key: the directory a joined agent uploaded for it (see output-upload.ts), or this
+   * host's directory sealed now. Undefined without a store, or when neither exists here.
+   */
+  async seal(kind: OutputDirKind, dir: string | undefined, format: 'hf' | 'lora-adapter'): Promise<string | undefined> {
+    if (!this.artifacts || !dir) return undefined;
+    const uploaded = await uploadedOutput(this.artifacts, this.jobId, kind, format);
+    if (uploaded) {
+      this.uploads.set(kind, uploaded);
+      this.stored.push(uploaded.key);
+      return uploaded.key;
+    }
+    if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) return undefined;
     const key = await storeOutputDirectory(this.artifacts, this.jobId, kind, dir);
     this.stored.push(key);
     return key;
+  }
+
+  /** What registration takes from an uploaded output (undefined: the files are read on this host). */
+  uploaded(kind: OutputDirKind): UploadedOutput | undefined {
+    return this.uploads.get(kind);
   }
 
   async discard(): Promise<void> {
@@ -130,12 +149,20 @@ export async function finishFinetune(db: Db, job: JobRow, outcome: FollowOutcome
   const sealer = await OutputSealer.for(db, job.id, artifacts);
   let registered = false;
   try {
-    const adapterKey = await sealer.seal('adapter', adapterPath);
-    const mergedKey = await sealer.seal('merged', mergedPath);
-    const adapterId = await registerJobOutput(db, job, { version: `ft-${short(job.id)}`, format: 'lora-adapter', location: adapterPath, parentVersionId: job.baseVersionId!, stage: 'promoted', artifactKey: adapterKey });
+    const adapterKey = await sealer.seal('adapter', adapterPath, 'lora-adapter');
+    const mergedKey = await sealer.seal('merged', mergedPath, 'hf');
+    const adapterId = await registerJobOutput(db, job, {
+      version: `ft-${short(job.id)}`,
+      format: 'lora-adapter',
+      location: adapterPath,
+      parentVersionId: job.baseVersionId!,
+      stage: 'promoted',
+      artifactKey: adapterKey,
+      uploaded: sealer.uploaded('adapter'),
+    });
     registered = true;
     const mergedId = mergedPath
-      ? await registerJobOutput(db, job, { version: `ft-${short(job.id)}-merged`, format: 'hf', location: mergedPath, parentVersionId: adapterId, stage: 'promoted', artifactKey: mergedKey })
+      ? await registerJobOutput(db, job, { version: `ft-${short(job.id)}-merged`, format: 'hf', location: mergedPath, parentVersionId: adapterId, stage: 'promoted', artifactKey: mergedKey, uploaded: sealer.uploaded('merged') })
       : undefined;
     const evalLoss = typeof outcome.lastEval?.eval_loss === 'number' ? outcome.lastEval.eval_loss : null;
     await markSucceeded(db, job.id, {
@@ -169,7 +196,7 @@ export async function finishHfQuantize(db: Db, job: JobRow, outcome: FollowOutco
   let registered = false;
   try {
     const location = outcome.done.output_path ?? outcome.done.adapter_path!;
-    const artifactKey = await sealer.seal('quantized', location);
+    const artifactKey = await sealer.seal('quantized', location, 'hf');
     const id = await registerJobOutput(db, job, {
       version: `${spec.target}-${short(job.id)}`,
       format: 'hf',
@@ -178,6 +205,7 @@ export async function finishHfQuantize(db: Db, job: JobRow, outcome: FollowOutco
       parentVersionId: job.baseVersionId!,
       stage: gate === 'passed' ? 'promoted' : 'candidate',
       artifactKey,
+      uploaded: sealer.uploaded('quantized'),
     });
     registered = true;
     await markSucceeded(db, job.id, {

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { storeDirectory, type ArtifactStore } from '../../artifacts';
+import { directoryIndexKey, readDirectoryIndex, storeDirectory, type ArtifactStore } from '../../artifacts';
 
 /**
  * The artifact-store key of a job's output file: a name Enclave chooses (`models/<job id>/<file name>`),
@@ -46,4 +46,33 @@ export const outputDirPrefix = (jobId: string, kind: OutputDirKind) => (kind ===
  */
 export async function storeOutputDirectory(store: ArtifactStore, jobId: string, kind: OutputDirKind, dir: string): Promise<string> {
   return (await storeDirectory(store, outputDirPrefix(jobId, kind), dir)).key;
+}
+
+/** What registration needs of an uploaded directory, read from the store: its index key, size, dtype and configuration. */
+export interface UploadedOutput {
+  key: string;
+  sizeBytes: number;
+  dtype: string | null;
+  /** config.json of a checkpoint (null for an adapter): what the planner reads. */
+  config: Record<string, unknown> | null;
+}
+
+/** The directory a joined agent uploaded for this job's `kind`, or null when there is none. */
+export async function uploadedOutput(store: ArtifactStore, jobId: string, kind: OutputDirKind, format: 'hf' | 'lora-adapter'): Promise<UploadedOutput | null> {
+  const key = directoryIndexKey(outputDirPrefix(jobId, kind));
+  if (!(await store.head(key))) return null;
+  const index = await readDirectoryIndex(key, store.get(key));
+  const configName = format === 'hf' ? 'config.json' : 'adapter_config.json';
+  const entry = index.files.find((f) => f.path === configName);
+  if (!entry) throw new Error(`the uploaded ${kind} has no ${configName}`);
+  const parts: Buffer[] = [];
+  for await (const chunk of store.get(entry.key)) parts.push(chunk);
+  let config: Record<string, unknown>;
+  try {
+    config = JSON.parse(Buffer.concat(parts).toString('utf8')) as Record<string, unknown>;
+  } catch {
+    throw new Error(`the uploaded ${kind}'s ${configName} is not valid JSON`);
+  }
+  if (format === 'hf' && typeof config.num_hidden_layers !== 'number') throw new Error(`the uploaded ${kind}'s config.json has no num_hidden_layers`);
+  return { key, sizeBytes: index.bytes, dtype: typeof config.torch_dtype === 'string' ? config.torch_dtype : null, config: format === 'hf' ? config : null };
 }

@@ -84,7 +84,7 @@ export async function listTrainerAssignments(db: Db, nodeName: string): Promise<
 }
 
 /** The job, if it is running on this node by its agent; otherwise a 404 that says nothing about other nodes' jobs. */
-async function agentJob(db: DbOrTx, nodeName: string, jobId: string): Promise<JobRow> {
+export async function agentJob(db: DbOrTx, nodeName: string, jobId: string): Promise<JobRow> {
   const [job] = await db.select().from(jobs).where(and(eq(jobs.id, jobId), eq(jobs.nodeName, nodeName)));
   if (!job || !isRunByAgent(job)) throw new DomainError('NOT_FOUND', 'No such job on this node');
   return job;
