@@ -126,7 +126,11 @@ cp scripts/bundle/install.sh scripts/bundle/enclave-wrapper.sh "$stage/"
 chmod 755 "$stage/install.sh" "$stage/enclave-wrapper.sh"
 cp docs/install/bundle.md "$stage/README.md"
 printf '%s\n' "$version" >"$stage/VERSION"
-git rev-parse HEAD >"$stage/COMMIT" 2>/dev/null || true
+# The commit, marked when the working tree's application files differ from it (a local build, not a release).
+if commit=$(git rev-parse HEAD 2>/dev/null); then
+  git diff --quiet HEAD -- "${APP_PATHS[@]}" && [ -z "$(git ls-files --others --exclude-standard -- "${APP_PATHS[@]}")" ] || commit="$commit+local-changes"
+  printf '%s\n' "$commit" >"$stage/COMMIT"
+fi
 
 say "SHA256SUMS"
 # Regular files only; symbolic links (node_modules/.bin, PostgreSQL's library names) point inside the tree.
