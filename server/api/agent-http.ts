@@ -11,7 +11,7 @@ import { issueNodeCertificate, requireNodeCertificate } from '../fleet/nodes/nod
 import { CsrError } from '../security/certificates/x509';
 import type { ApiDeps } from './context';
 import { TRAINER_INPUTS, type TrainerInput } from '../lifecycle/jobs/inputs';
-import { ingestTrainerReport, listTrainerAssignments, openTrainerInput, trainerReportSchema } from '../lifecycle/jobs/remote';
+import { ingestTrainerReport, listTrainerAssignments, openTrainerInput, trainerBaseKey, trainerReportSchema } from '../lifecycle/jobs/remote';
 import { MAX_RESUMES } from '../lifecycle/jobs/exit';
 import { outputIndexSchema, outputUploadJob, receiveOutputFile, receiveOutputIndex } from '../lifecycle/jobs/output-upload';
 import type { OutputDirKind } from '../lifecycle/jobs/output-artifact';
@@ -246,6 +246,23 @@ export const agentRoutes: RawRoute[] = [
       } finally {
         fs.rmSync(input.file, { force: true });
       }
+    },
+  },
+  {
+    // A joined agent whose host lacks its job's base model (an output of another host) fetches it here into
+    // its model cache: only the base of a job running on its node, `?key=` for a directory's files.
+    method: 'GET',
+    path: '/api/agent/jobs/:id/base',
+    async handle({ deps, req, res, params, url }) {
+      const node = await nodeOf(deps, req);
+      const jobId = idParam(params.id, 'job');
+      const key = await trainerBaseKey(deps.db, node.name, jobId, url.searchParams.get('key'));
+      const store = artifactStore(deps.env, deps.db, deps.masterKey);
+      const found = await store.head(key);
+      if (!found) throw new DomainError('NOT_FOUND', `The artifact store does not hold ${key}`);
+      await writeAudit(deps.db, { actorLabel: `node:${node.name}`, action: 'models.download', target: jobId, clientAddress: clientAddress(req), outcome: 'success', detail: { key, bytes: found.size } });
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': found.size, 'cache-control': 'no-store' });
+      await pipeline(store.readable(key), res);
     },
   },
   {

@@ -164,6 +164,11 @@ export function controlPlaneClient(base: URL, credential: string, transport: () 
       report: (jobId: string, report: TrainerReport) => call<{ offset: number; cancel: boolean }>(base, `/api/agent/jobs/${jobId}/report`, { method: 'POST', body: report, credential }),
       download: (jobId: string, input: TrainerInput, outPath: string) => download(new URL(`/api/agent/jobs/${jobId}/input/${input}`, base), credential, outPath, transport()),
       uploadOutput: (jobId: string, attempt: number, kind: string, dir: string) => uploadDirectory(base, credential, transport(), { jobId, attempt, kind, dir }),
+      openBase: (jobId: string, key: string) => {
+        const url = new URL(`/api/agent/jobs/${jobId}/base`, base);
+        url.searchParams.set('key', key);
+        return openStream(url, credential, transport());
+      },
     } satisfies TrainerJobClient,
   };
 }

@@ -26,6 +26,8 @@ export function dbTrainerClient(db: Db, deps: { masterKey: Buffer; dataDir: stri
       }
       return rows;
     },
+    // A base this host lacks, straight from the store (this agent holds the master key).
+    openBase: async (_jobId, key) => storeFor(deps.dataDir, db, deps.masterKey).readable(key),
     // This host ran the trainer: its outputs are sealed into the artifact store from here.
     report: (jobId, report) => ingestTrainerReport(db, nodeName, jobId, report, { maxResumes: MAX_RESUMES, artifacts: storeFor(deps.dataDir, db, deps.masterKey) }),
   };

@@ -6,6 +6,7 @@ import { prepareTrainerInputs, type TrainerInput } from '../../lifecycle/jobs/in
 import type { TrainerAssignment, TrainerReport } from '../../lifecycle/jobs/remote';
 import { REPORT_MAX_BYTES } from '../../lifecycle/jobs/remote';
 import { fileSize, jobWorkspace, prepareWorkspace, removeDatasetCopies, type JobWorkspace } from '../../lifecycle/jobs/workspace';
+import { localModelPath } from '../../artifacts/model-cache';
 import { adoptProcess, goneProcess, isProcessOf, spawnDetached, type DetachedProcess } from '../../process/detached-process';
 import type { ProcessExit } from '../../process/engine-process';
 
@@ -21,6 +22,8 @@ export interface TrainerJobClient {
    * database, whose report settles the exit on this host, where the outputs are sealed directly.
    */
   uploadOutput?(jobId: string, attempt: number, kind: string, dir: string): Promise<string>;
+  /** A job's base artifact (or one of its files) as plaintext, for a host that lacks the base at its location. */
+  openBase?(jobId: string, key: string): Promise<NodeJS.ReadableStream | AsyncIterable<Uint8Array>>;
 }
 
 interface Run {
@@ -84,7 +87,10 @@ export function createTrainerRunner(opts: { client: TrainerJobClient; dataDir: s
     }
     try {
       const inputs = await prepareTrainerInputs(a, ws, (input, out) => opts.client.download(a.jobId, input, out));
-      const { script, args } = trainerInvocation(a, { ...inputs, baseModel: a.baseLocation, outputDir: ws.output, resumeFrom: a.resumeFrom ?? undefined });
+      // A base produced on another host (a merged model) comes through this host's model cache.
+      const openBase = opts.client.openBase;
+      const baseModel = a.baseArtifact && openBase ? await localModelPath(opts.dataDir, (key) => openBase(a.jobId, key), a.baseLocation, a.baseArtifact) : a.baseLocation;
+      const { script, args } = trainerInvocation(a, { ...inputs, baseModel, outputDir: ws.output, resumeFrom: a.resumeFrom ?? undefined });
       // The control plane counts this log from logOffset: a log shorter than that (a wiped workspace) is
       // padded with blank lines, which the protocol ignores, so offsets keep meaning the same bytes.
       const size = fileSize(ws.log);

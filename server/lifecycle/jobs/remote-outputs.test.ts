@@ -16,6 +16,7 @@ import type { GpuInfo } from '../../gpu/types';
 import { createTestDatabase, testRedisPrefix, type TestDatabase } from '../../testing/database';
 import { makeDataset, makeUser } from '../../testing/factories';
 import { startTestS3Server, type TestS3Server } from '../../testing/s3-server';
+import { cachedModelPath } from '../../artifacts';
 import { createFinetuneJob, createQuantizeJob } from './create';
 import { FAST_TRAINING_TIMINGS, jobProbes, makeHfBase, tempDir, TRAINER_DOUBLE_COMMAND, trainerDoubleKnobs } from './testing/fixtures';
 import { jobWorkspace } from './workspace';
@@ -40,6 +41,8 @@ let baseId: string;
 let datasetId: string;
 const REMOTE = 'gpu-joined';
 const { waitStatus } = jobProbes(() => t.db);
+/** The first test's merged model: the base of the last one. */
+let firstMerged: { id: string; jobId: string; location: string };
 const h100 = (index: number): GpuInfo => ({ index, name: 'NVIDIA H100 80GB HBM3', uuid: `GPU-joined-${index}`, memoryTotalMiB: 81_559, memoryUsedMiB: 0, utilizationPct: 0, temperatureC: 30, powerW: 70, mig: null });
 
 function tree(dir: string): Record<string, string> {
@@ -106,6 +109,7 @@ it("a fine-tune on a joined agent: its adapter and merged model reach the store 
   // Registered from the store: the size from the index, the planner's configuration from the uploaded config.json.
   expect(merged!.config).toEqual(JSON.parse(fs.readFileSync(path.join(output, 'merged', 'config.json'), 'utf8')));
   expect(merged!.sizeBytes).toBe(Object.keys(tree(path.join(output, 'merged'))).reduce((n, f) => n + fs.statSync(path.join(output, 'merged', f)).size, 0));
+  firstMerged = { id: merged!.id, jobId: id, location: merged!.location };
   const uploads = await t.db.select().from(auditLog).where(eq(auditLog.action, 'jobs.output_upload'));
   expect(uploads.map((u) => [u.actorLabel, u.target, (u.detail as { key: string }).key]).sort()).toEqual(
     [[`node:${REMOTE}`, id, `adapters/${id}.dir.json`], [`node:${REMOTE}`, id, `models/${id}/merged.dir.json`]].sort(),
@@ -126,4 +130,21 @@ it('an HF quantization on a joined agent sends its checkpoint; uploads once the 
   expect((await post(`/api/agent/jobs/${id}/outputs/quantized/file?attempt=${done.attempts}&path=x.json`, '{}')).status).toBe(409);
   expect((await post(`/api/agent/jobs/${id}/outputs/quantized`, JSON.stringify({ attempt: done.attempts, files: [] }))).status).toBe(409);
   expect((await api.request(`/api/agent/jobs/${id}/outputs/quantized/file?attempt=1&path=x.json`, { method: 'POST', body: '{}' })).status).toBe(401);
+}, 90_000);
+
+it("a fine-tune on a joined agent whose base (a merged model made earlier) is not on its disk fetches the base from the control plane's store", async () => {
+  trainerDoubleKnobs(3, 10);
+  // The agent's host lost the earlier output: keep a copy elsewhere to compare with.
+  const copy = path.join(dirs.control, 'merged-copy');
+  fs.renameSync(firstMerged.location, copy);
+  const { id } = await createFinetuneJob(t.db, { id: owner.id, role: 'engineer' }, { baseVersionId: firstMerged.id, datasetId, gpus: 1, merge: true });
+  const done = await waitStatus(id, 'succeeded', 60_000);
+  expect(done.nodeName).toBe(REMOTE);
+  const cached = cachedModelPath(dirs.agent, `models/${firstMerged.jobId}/merged`);
+  expect(tree(cached)).toEqual(tree(copy));
+  // The double's merged output carries its base's config.json: the trainer read the fetched copy.
+  const [merged] = await t.db.select().from(modelVersions).where(eq(modelVersions.id, done.outputVersionId!));
+  expect(JSON.parse(fs.readFileSync(path.join(merged!.location, 'config.json'), 'utf8'))).toEqual(JSON.parse(fs.readFileSync(path.join(copy, 'config.json'), 'utf8')));
+  const downloads = await t.db.select().from(auditLog).where(eq(auditLog.action, 'models.download'));
+  expect(downloads.filter((d) => d.target === id).map((d) => (d.detail as { key: string }).key)).toContain(`models/${firstMerged.jobId}/merged.dir.json`);
 }, 90_000);

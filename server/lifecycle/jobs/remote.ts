@@ -13,7 +13,7 @@ import type { FollowOutcome } from './follower';
 import { JobLogIngest, type TrainerOutcome } from './ingest';
 import { writeTrainerInput, type TrainerInput } from './inputs';
 import { publishJobUpdate } from './live';
-import type { ArtifactStore } from '../../artifacts';
+import { isKeyOf, type ArtifactStore, type ModelArtifact } from '../../artifacts';
 
 /**
  * Trainers on other hosts: a job placed on a node other than the worker's own is run by that node's
@@ -41,6 +41,8 @@ export interface TrainerAssignment {
   spec: Record<string, unknown>;
   /** The base (fine-tune) or source (quantization) model's location, as the fleet's shared storage names it. */
   baseLocation: string;
+  /** The base's copy in the artifact store (a job's output): an agent whose host lacks `baseLocation` fetches it (openTrainerBase). */
+  baseArtifact?: ModelArtifact;
   /** Launch number: a report for another attempt is refused, a new one means start (again). */
   attempt: number;
   resumeFrom: string | null;
@@ -62,17 +64,18 @@ export async function handOverToAgent(db: DbOrTx, jobId: string, resumeFrom?: st
 
 export async function listTrainerAssignments(db: Db, nodeName: string): Promise<TrainerAssignment[]> {
   const rows = await db
-    .select({ job: jobs, baseLocation: modelVersions.location })
+    .select({ job: jobs, baseLocation: modelVersions.location, artifactKey: modelVersions.artifactKey, sizeBytes: modelVersions.sizeBytes, sha256: modelVersions.sha256 })
     .from(jobs)
     .innerJoin(modelVersions, eq(modelVersions.id, jobs.baseVersionId))
     .where(and(eq(jobs.nodeName, nodeName), eq(jobs.status, 'running'), sql`${jobs.progress}->>'runBy' = ${RUN_BY_AGENT}`));
-  return rows.map(({ job, baseLocation }) => {
+  return rows.map(({ job, baseLocation, artifactKey, sizeBytes, sha256 }) => {
     const progress = job.progress as { resumeFrom?: string | null; logOffset?: number };
     return {
       jobId: job.id,
       kind: job.kind,
       spec: job.spec,
       baseLocation,
+      ...(artifactKey ? { baseArtifact: { key: artifactKey, sizeBytes, sha256 } } : {}),
       attempt: job.attempts,
       resumeFrom: progress.resumeFrom ?? null,
       logOffset: Number(progress.logOffset ?? 0),
@@ -88,6 +91,26 @@ export async function agentJob(db: DbOrTx, nodeName: string, jobId: string): Pro
   const [job] = await db.select().from(jobs).where(and(eq(jobs.id, jobId), eq(jobs.nodeName, nodeName)));
   if (!job || !isRunByAgent(job)) throw new DomainError('NOT_FOUND', 'No such job on this node');
   return job;
+}
+
+/**
+ * The key of a running job's base artifact (or of one of its files, for a directory) this node may read:
+ * the control API streams it to a joined agent whose host lacks the base. A DomainError for anything else.
+ */
+export async function trainerBaseKey(db: Db, nodeName: string, jobId: string, key: string | null): Promise<string> {
+  const job = await agentJob(db, nodeName, jobId);
+  if (job.status !== 'running') throw new DomainError('CONFLICT', `The job is ${job.status}: its base is no longer handed out`);
+  const [base] = await db.select({ key: modelVersions.artifactKey }).from(modelVersions).where(eq(modelVersions.id, job.baseVersionId!));
+  if (!base?.key) throw new DomainError('NOT_FOUND', "This job's base has no copy in the artifact store: it must be at its location on this host");
+  const wanted = key ?? base.key;
+  let allowed: boolean;
+  try {
+    allowed = isKeyOf(wanted, [{ key: base.key }]);
+  } catch {
+    throw new DomainError('BAD_REQUEST', 'key: not an artifact key');
+  }
+  if (!allowed) throw new DomainError('NOT_FOUND', `No artifact ${wanted.slice(0, 200)} for this job`);
+  return wanted;
 }
 
 /** One plaintext input of a running job, written to a private temporary file for the caller to stream and delete. */
