@@ -134,6 +134,13 @@ async function main() {
   );
   const health = await fetch(`${url}/api/health`);
   check(health.status === 200, 'GET /api/health', `${health.status} ${await health.text()}`);
+  const login = await timed('first page', () => fetch(`${url}/login`));
+  const page = await login.text();
+  check(login.status === 200 && page.includes('/_next/static/'), 'GET /login renders from the built UI', `${login.status}, ${page.length} bytes`);
+  check(!output.includes('building the web UI'), 'no UI build at start (the image carries it)');
+  const asset = /\/_next\/static\/[^"]+\.css/.exec(page)?.[0];
+  const css = asset ? await fetch(`${url}${asset}`) : undefined;
+  check(css?.status === 200, 'serves the built static assets', asset ?? 'no stylesheet linked');
   const hc = await timed('healthcheck', () => runToEnd(spec(config.healthcheck!.slice(1))));
   check(hc.code === 0, "the image's HEALTHCHECK command", hc.out.trim());
 
