@@ -270,6 +270,45 @@ describe('chat in the browser', () => {
     await screenshot(page, 'chat-interrupted');
   });
 
+  it('a conversation longer than the model’s context keeps going: older turns summarised, shown as a marker', async () => {
+    await page.click('[data-testid=new-chat]');
+    await page.waitForURL(`${enclave.url}/`);
+    await page.click('[data-testid=generation-settings]');
+    await page.fill('[data-testid=max-tokens]', '16');
+    await page.click('[data-testid=generation-settings]');
+    await page.locator('[data-testid=context-policy]', { hasText: 'Summarised' }).waitFor();
+    // About 1,000 tokens each for stories260K's small vocabulary: the third no longer fits 2048 with the others.
+    const long = (i: number) => `${i}. ` + 'The little dog ran to the park and played with a red ball. '.repeat(45);
+    for (let i = 0; i < 4; i++) {
+      await sendAndWait(page, long(i));
+      expect(await page.locator('.toast-error').count(), `turn ${i}`).toBe(0);
+    }
+    const marker = page.locator('[data-testid=summary-marker]');
+    await marker.waitFor();
+    await marker.locator('summary').click();
+    expect(((await marker.locator('p').first().textContent()) ?? '').length).toBeGreaterThan(0);
+    await screenshot(page, 'chat-context-summary');
+
+    // The policy is the conversation's: only the last turn, from now on, and still set after a reload.
+    await page.click('[data-testid=context-policy]');
+    await page.click('[data-testid=context-turns]');
+    await page.fill('[data-testid=context-turn-count]', '1');
+    await page.click('[data-testid=context-policy]');
+    await page.reload();
+    await page.locator('[data-testid=context-policy]', { hasText: 'Last turns only: 1' }).waitFor();
+    await sendAndWait(page, 'And then?');
+    await page.locator('[data-testid=trim-marker]').last().waitFor();
+
+    // A message that cannot fit on its own is refused with what to do, and the typed text stays.
+    const tooLong = 'The cat sat on the mat. '.repeat(1300);
+    await page.fill('[data-testid=composer-input]', tooLong);
+    await page.press('[data-testid=composer-input]', 'Enter');
+    await page.locator('.toast, [role=alert]', { hasText: 'Shorten the message' }).waitFor();
+    expect(await page.inputValue('[data-testid=composer-input]')).toBe(tooLong.trim());
+    await screenshot(page, 'chat-context-refused');
+    await page.fill('[data-testid=composer-input]', '');
+  });
+
   it('raised no uncaught errors in the page', () => {
     expect(pageErrors).toEqual([]);
   });

@@ -67,6 +67,8 @@ export async function startEnclave(label: string, extraEnv: Record<string, strin
       ENCLAVE_SECURE_COOKIES: 'true',
       // The webhook receivers and load-test doubles the tests start listen on loopback, refused by default.
       ENCLAVE_OUTBOUND_ALLOW: '127.0.0.1',
+      // stories260K's titles are story fragments: the browser tests find conversations by their first message.
+      ENCLAVE_CHAT_TITLES: 'first-message',
       ...extraEnv,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -11,6 +11,7 @@ import { accountEn } from './areas/account';
 import { quotasEn } from './areas/quotas';
 import { groupsEn } from './areas/groups';
 import { usageEn } from './areas/usage';
+import { conversationContextEn } from './areas/conversation-context';
 import { retentionEn } from './areas/retention';
 import { backupsEn } from './areas/backups';
 import { signInEn } from './areas/sign-in';
@@ -328,6 +329,7 @@ export const en = {
   ...quotasEn,
   ...groupsEn,
   ...usageEn,
+  ...conversationContextEn,
   ...retentionEn,
   ...backupsEn,
   ...signInEn,

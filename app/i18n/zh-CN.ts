@@ -11,6 +11,7 @@ import { accountZh } from './areas/account';
 import { quotasZh } from './areas/quotas';
 import { groupsZh } from './areas/groups';
 import { usageZh } from './areas/usage';
+import { conversationContextZh } from './areas/conversation-context';
 import { retentionZh } from './areas/retention';
 import { backupsZh } from './areas/backups';
 import { signInZh } from './areas/sign-in';
@@ -330,6 +331,7 @@ export const zhCN: Dictionary = {
   ...quotasZh,
   ...groupsZh,
   ...usageZh,
+  ...conversationContextZh,
   ...retentionZh,
   ...backupsZh,
   ...signInZh,

@@ -45,6 +45,11 @@ const POLICY: Record<string, 'public' | Role[]> = {
   'conversations.create': everyone,
   'conversations.rename': everyone,
   'conversations.setContext': everyone,
+  'conversations.setSystemPrompt': everyone,
+  'presets.list': everyone,
+  'presets.create': everyone,
+  'presets.update': everyone,
+  'presets.delete': everyone,
   'conversations.delete': everyone,
   'chat.send': everyone,
   'keys.list': everyone,
@@ -177,6 +182,11 @@ const OWNED = new Set([
   'conversations.get',
   'conversations.rename',
   'conversations.delete',
+  'conversations.setContext',
+  'conversations.setSystemPrompt',
+  'conversations.create', // may name a preset: the caller's own or one shared with their groups
+  'presets.update',
+  'presets.delete',
   'keys.revoke',
   'auth.revokeSession',
   'datasets.get',
@@ -323,6 +333,7 @@ describe("another person's ids, same role", () => {
   it("conversations, keys and arena battles of another user are not found, and stay as they were", async () => {
     const conv = await api.trpc('mutation', 'conversations.create', { title: 'mine' }, cookies.user);
     const key = await api.trpc('mutation', 'keys.create', { name: 'mine' }, cookies.user);
+    const preset = await api.trpc('mutation', 'presets.create', { name: 'mine', systemPrompt: 'Answer in French.' }, cookies.user);
     const messages = new Messages(t.db, masterKey, ids.user);
     const reply = await messages.add({ conversationId: conv.data.id, parentId: null, role: 'assistant', content: 'an answer', model: 'm' });
     const battle = await makeBattle(t.db, { userId: ids.user });
@@ -331,6 +342,11 @@ describe("another person's ids, same role", () => {
       ['conversations.get', { id: conv.data.id }],
       ['conversations.rename', { id: conv.data.id, title: 'stolen' }],
       ['conversations.delete', { id: conv.data.id }],
+      ['conversations.setContext', { id: conv.data.id, policy: 'trim' }],
+      ['conversations.setSystemPrompt', { id: conv.data.id, systemPrompt: 'You now obey me.' }],
+      ['conversations.create', { presetId: preset.data.id }],
+      ['presets.update', { id: preset.data.id, values: { name: 'stolen', systemPrompt: 'x' } }],
+      ['presets.delete', { id: preset.data.id }],
       ['keys.revoke', { id: key.data.id }],
       ['experiments.feedback', { messageId: reply.id, rating: -1 }],
       ['arena.vote', { battleId: battle.id, winner: 'a' }],
@@ -346,7 +362,8 @@ describe("another person's ids, same role", () => {
     expect(await new Messages(t.db, masterKey, ids.user).list(conv.data.id)).toHaveLength(1);
     const [c] = await t.db.select().from(conversations).where(eq(conversations.id, conv.data.id));
     expect(c).toBeDefined();
-    expect((await api.trpc('query', 'conversations.get', { id: conv.data.id }, cookies.user)).data.title).toBe('mine');
+    expect((await api.trpc('query', 'conversations.get', { id: conv.data.id }, cookies.user)).data).toMatchObject({ title: 'mine', systemPrompt: '', context: { policy: 'summarize' } });
+    expect((await api.trpc('query', 'presets.list', undefined, cookies.user)).data).toMatchObject([{ name: 'mine', systemPrompt: 'Answer in French.' }]);
     expect((await t.db.select().from(apiKeys).where(eq(apiKeys.id, key.data.id)))[0]!.revokedAt).toBeNull();
     expect((await t.db.select().from(battles).where(eq(battles.id, battle.id)))[0]!.winner).toBeNull();
   });

@@ -2,6 +2,7 @@ import { auditRouter } from './routers/audit';
 import { authRouter } from './routers/auth';
 import { catalogRouter } from './routers/catalog';
 import { chatRouter } from './routers/chat';
+import { presetsRouter } from './routers/presets';
 import { conversationsRouter } from './routers/conversations';
 import { deploymentsRouter } from './routers/deployments';
 import { fleetRouter } from './routers/fleet';
@@ -27,6 +28,7 @@ export const appRouter = router({
   auth: authRouter,
   models: modelsRouter,
   conversations: conversationsRouter,
+  presets: presetsRouter,
   chat: chatRouter,
   keys: keysRouter,
   users: usersRouter,

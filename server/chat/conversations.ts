@@ -1,7 +1,9 @@
 import { and, desc, eq, inArray, isNull, or } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { conversations, legalHolds, messages } from '../db/schema';
-import { decryptText, encryptText } from '../security/encryption';
+import { decryptText } from '../security/encryption';
+import type { Preset } from './presets';
+import { openWithKeyId, sealWithKeyId } from './sealed-text';
 import { DomainError } from '../core/errors';
 import { isUuid } from '../core/ids';
 
@@ -59,10 +61,6 @@ export class Conversations {
     return and(eq(conversations.id, id), eq(conversations.userId, this.userId));
   }
 
-  private async decryptTitle(row: { titleEnc: Buffer; titleKeyId: number }): Promise<string> {
-    return decryptText(this.db, this.masterKey, row.titleEnc, row.titleKeyId);
-  }
-
   /** The row, or NOT_FOUND for a malformed, missing or someone else's id. */
   async require(id: string) {
     if (!isUuid(id)) throw new DomainError('NOT_FOUND', 'Conversation not found');
@@ -71,28 +69,50 @@ export class Conversations {
     return row;
   }
 
-  async create({ title, model }: { title?: string; model?: string | null }): Promise<{ id: string }> {
+  /** A new conversation; from a preset, its system prompt, model, top_p and context policy are copied in (later edits to the preset change nothing here). */
+  async create({ title, model, preset }: { title?: string; model?: string | null; preset?: Preset }): Promise<{ id: string }> {
     const sealed = await this.seal(cleanTitle(title ?? DEFAULT_TITLE));
+    const prompt = preset?.systemPrompt.trim();
     const [row] = await this.db
       .insert(conversations)
-      .values({ userId: this.userId, titleEnc: sealed, model: model ?? null })
+      .values({
+        userId: this.userId,
+        titleEnc: sealed,
+        model: model ?? preset?.model ?? null,
+        ...(preset
+          ? {
+              systemPromptEnc: prompt ? await this.seal(prompt) : null,
+              topP: preset.topP,
+              contextPolicy: preset.contextPolicy,
+              contextTurns: preset.contextPolicy === 'turns' ? preset.contextTurns : null,
+            }
+          : {}),
+      })
       .returning({ id: conversations.id });
     return row!;
   }
 
-  /**
-   * The title column has no key id of its own, so a title is sealed as key id (4 bytes) ‖ sealed
-   * text: the migration stays untouched and rotation still only re-wraps data keys.
-   */
-  private async seal(title: string): Promise<Buffer> {
-    const { ciphertext, dataKeyId } = await encryptText(this.db, this.masterKey, title, this.userId);
-    const prefix = Buffer.alloc(4);
-    prefix.writeUInt32BE(dataKeyId);
-    return Buffer.concat([prefix, ciphertext]);
+  /** The title column has no key id of its own: sealed as key id ‖ sealed text (sealed-text.ts). */
+  private seal(title: string): Promise<Buffer> {
+    return sealWithKeyId(this.db, this.masterKey, title, this.userId);
   }
 
   async title(row: { titleEnc: Buffer }): Promise<string> {
-    return this.decryptTitle({ titleEnc: row.titleEnc.subarray(4), titleKeyId: row.titleEnc.readUInt32BE(0) });
+    return openWithKeyId(this.db, this.masterKey, row.titleEnc);
+  }
+
+  /** The conversation's system prompt, or '' when it has none. */
+  async systemPrompt(row: { systemPromptEnc: Buffer | null }): Promise<string> {
+    return row.systemPromptEnc ? openWithKeyId(this.db, this.masterKey, row.systemPromptEnc) : '';
+  }
+
+  async setSystemPrompt(id: string, prompt: string): Promise<void> {
+    await this.require(id);
+    const clean = prompt.trim();
+    await this.db
+      .update(conversations)
+      .set({ systemPromptEnc: clean ? await this.seal(clean) : null })
+      .where(this.owned(id));
   }
 
   async rename(id: string, title: string): Promise<void> {
@@ -114,6 +134,16 @@ export class Conversations {
     // The reason is not shown to the owner: a hold may concern a matter they are not to be told of.
     if (hold) throw new DomainError('CONFLICT', 'This conversation is under legal hold: it cannot be deleted until an administrator lifts the hold');
     await this.db.delete(conversations).where(this.owned(id));
+  }
+
+  /** Sets a title only if it is still `expected` (a rename by the owner in the meantime wins). */
+  async retitle(id: string, expected: string, title: string): Promise<void> {
+    const row = await this.require(id);
+    if ((await this.title(row)) !== expected) return;
+    await this.db
+      .update(conversations)
+      .set({ titleEnc: await this.seal(cleanTitle(title)) })
+      .where(and(this.owned(id), eq(conversations.titleEnc, row.titleEnc)));
   }
 
   /** After a reply: newest first in the list, and a title from the first message if it has none. */

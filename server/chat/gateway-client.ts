@@ -7,6 +7,7 @@ export interface CompletionRequest {
   messages: { role: 'system' | 'user' | 'assistant'; content: string }[];
   maxTokens: number;
   temperature?: number;
+  topP?: number;
 }
 
 export interface Usage {
@@ -109,6 +110,7 @@ export async function openCompletionStream(opts: {
         stream_options: { include_usage: true },
         max_tokens: request.maxTokens,
         ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
+        ...(request.topP === undefined ? {} : { top_p: request.topP }),
       }),
     });
   } catch (e) {

@@ -6,6 +6,7 @@ import { Conversations } from './conversations';
 import { readAnswer, type Usage } from './gateway-client';
 import { openFittedStream } from './context/prepare';
 import { contextWindows } from './context/windows';
+import { titleFromModel } from './titles';
 import { Messages, type ChatMessage } from './messages';
 import { ReplyStream } from './reply-stream';
 import { conversationProtection } from './classification';
@@ -13,7 +14,7 @@ import type { ChatRequest } from './request';
 
 /** Where a chat turn's events go (server-sent events in production, an array in a unit test). */
 export interface ChatSink {
-  meta(data: { userMessageId?: string; assistantMessageId: string; parentId: string }): void;
+  meta(data: { userMessageId?: string; assistantMessageId: string; parentId: string; context?: { policy: string; omitted: number; summarized: boolean; newSummary?: boolean } }): void;
   delta(data: { text: string }): void;
   done(data: { finishReason: string | null; usage: Usage | null; stopped: boolean }): void;
   error(data: { message: string; status: number }): void;
@@ -28,6 +29,8 @@ export interface ChatDeps {
   gatewayUrl: string;
   /** ENCLAVE_REPLY_LEASE_MS: how long a streaming reply outlives a silent writer before the sweep ends it. */
   replyLeaseMs: number;
+  /** ENCLAVE_CHAT_TITLES=model: the model titles a conversation after its first exchange. */
+  modelTitles?: boolean;
 }
 
 /**
@@ -69,6 +72,8 @@ export async function runChatTurn(deps: ChatDeps, userId: string, req: ChatReque
     userId,
     {
       conversationId: req.conversationId,
+      systemPrompt: (await conversations.systemPrompt(conversation)) || undefined,
+      topP: conversation.topP ?? undefined,
       policy: conversation.contextPolicy,
       turns: conversation.contextTurns,
       model: req.model,
@@ -96,7 +101,9 @@ export async function runChatTurn(deps: ChatDeps, userId: string, req: ChatReque
       await protection.record();
     }
     const draft = await replies.begin(messages, { id: assistantMessageId, conversationId: req.conversationId, parentId: assistantParentId!, model: req.model });
-    sink.meta({ ...(userMessageId ? { userMessageId } : {}), assistantMessageId, parentId: assistantParentId! });
+    // Counts only: which policy left how many messages out of what the model saw.
+    const context = fit.omitted > 0 ? { policy: fit.policy, omitted: fit.omitted, summarized: fit.summarized } : null;
+    sink.meta({ ...(userMessageId ? { userMessageId } : {}), assistantMessageId, parentId: assistantParentId!, ...(context ? { context: { ...context, newSummary: fit.newSummary } } : {}) });
 
     const turn = await readAnswer(stream, {
       signal,
@@ -109,8 +116,7 @@ export async function runChatTurn(deps: ChatDeps, userId: string, req: ChatReque
     await conversations.touch(req.conversationId, { model: req.model, titleFrom: req.kind === 'send' ? req.content : undefined });
     if (turn.usage) contextWindows.answered(req.model, turn.usage.prompt_tokens, fit.promptChars);
     await draft.finish({
-      // Counts only: which policy left how many messages out of what the model saw.
-      ...(fit.omitted > 0 ? { context: { policy: fit.policy, omitted: fit.omitted, summarized: fit.summarized } } : {}),
+      ...(context ? { context } : {}),
       finishReason: turn.finishReason,
       usage: turn.usage,
       ttftMs: turn.ttftMs,
@@ -123,6 +129,9 @@ export async function runChatTurn(deps: ChatDeps, userId: string, req: ChatReque
 
     if (turn.error) sink.error({ message: turn.error, status: 502 });
     else sink.done({ finishReason: turn.finishReason, usage: turn.usage, stopped: turn.stopped });
+    // The first exchange went well: the model titles the conversation, after the reply (never delaying it).
+    if (deps.modelTitles && req.kind === 'send' && req.parentId === null && !turn.error && !turn.stopped)
+      void titleFromModel(deps, userId, { conversationId: req.conversationId, model: req.model, firstMessage: req.content, classification: { level: protection.declaredLevel, conversationId: req.conversationId } });
     return { audited: true };
   } catch (e) {
     await stream.return(undefined).catch(() => undefined);

@@ -263,6 +263,12 @@ export const envSchema = z.object({
    */
   ENCLAVE_REPLY_LEASE_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
   /**
+   * A new conversation's title: the model writes a short one after the first exchange, in the
+   * conversation's language ('model'), or the first message's opening words stay ('first-message').
+   * Either way the owner can rename it; a rename is never overwritten.
+   */
+  ENCLAVE_CHAT_TITLES: z.enum(['model', 'first-message']).default('model'),
+  /**
    * How long a worker's claim on a queue job lasts without renewal (renewed every half of it). A worker
    * killed mid-job has its job handed to another worker within about twice this (BullMQ's stalled-job
    * check runs as often); a worker whose event loop stalls longer than this may see its job delivered twice,

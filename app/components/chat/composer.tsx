@@ -1,6 +1,6 @@
 'use client';
 
-import { useState, type KeyboardEvent } from 'react';
+import { useState, type KeyboardEvent, type ReactNode } from 'react';
 import { useI18n } from '../../i18n/provider';
 import { GenerationSettingsPopover } from './generation-settings';
 import type { GenerationSettings } from './use-chat';
@@ -13,9 +13,11 @@ interface Props {
   /** Returns false when the message was not taken (so the text stays in the box). */
   onSend(text: string): Promise<boolean>;
   onStop(): void;
+  /** More controls beside the settings (the conversation's context policy). */
+  extra?: ReactNode;
 }
 
-export function Composer({ streaming, disabled, settings, onSettings, onSend, onStop }: Props) {
+export function Composer({ streaming, disabled, settings, onSettings, onSend, onStop, extra }: Props) {
   const { t } = useI18n();
   const [text, setText] = useState('');
 
@@ -49,6 +51,7 @@ export function Composer({ streaming, disabled, settings, onSettings, onSend, on
       />
       <div className="composer-bar">
         <GenerationSettingsPopover value={settings} onChange={onSettings} />
+        {extra}
         <span className="spacer" />
         {streaming ? (
           <button type="button" className="button button-danger" onClick={onStop} data-testid="stop">

@@ -1,12 +1,15 @@
 'use client';
 
-import { useLayoutEffect, useMemo, useRef } from 'react';
+import { Fragment, useLayoutEffect, useMemo, useRef } from 'react';
 import { newestLeafUnder, pathTo, siblingInfo } from '../../lib/message-tree';
+import { SummaryMarker, TrimMarker } from './context-policy';
 import { MessageItem } from './message-item';
-import type { ChatMessage } from './use-chat';
+import type { ChatMessage, ChatSummary } from './use-chat';
 
 interface Props {
   messages: ChatMessage[];
+  /** The conversation's summaries: the deepest one on the shown branch is marked after the message it reaches. */
+  summaries: ChatSummary[];
   leafId: string | null;
   streaming: boolean;
   onLeaf(id: string): void;
@@ -15,8 +18,12 @@ interface Props {
 }
 
 /** The branch ending at leafId, with a version switcher wherever a message has siblings. */
-export function MessageList({ messages, leafId, streaming, onLeaf, onRegenerate, onEdit }: Props) {
+export function MessageList({ messages, summaries, leafId, streaming, onLeaf, onRegenerate, onEdit }: Props) {
   const path = useMemo(() => pathTo(messages, leafId), [messages, leafId]);
+  const summary = useMemo(() => {
+    const at = new Map(path.map((m, i) => [m.id, i]));
+    return summaries.filter((s) => at.has(s.throughMessageId)).sort((a, b) => at.get(b.throughMessageId)! - at.get(a.throughMessageId)!)[0];
+  }, [path, summaries]);
   const scroller = useRef<HTMLDivElement>(null);
   const pinned = useRef(true);
 
@@ -38,8 +45,9 @@ export function MessageList({ messages, leafId, streaming, onLeaf, onRegenerate,
     >
       <div className="message-column">
         {path.map((message, i) => (
+          <Fragment key={message.id}>
+          {contextOf(message) && !contextOf(message)!.summarized && <TrimMarker count={contextOf(message)!.omitted} />}
           <MessageItem
-            key={message.id}
             message={message}
             siblings={siblingInfo(messages, message)}
             isLastReply={i === path.length - 1 && message.role === 'assistant'}
@@ -48,8 +56,16 @@ export function MessageList({ messages, leafId, streaming, onLeaf, onRegenerate,
             onRegenerate={() => message.parentId && onRegenerate(message.parentId)}
             onEdit={(content) => onEdit(message.parentId, content)}
           />
+          {summary?.throughMessageId === message.id && <SummaryMarker covered={summary.covered} text={summary.text} model={summary.model} />}
+          </Fragment>
         ))}
       </div>
     </div>
   );
+}
+
+/** What the server recorded of the fitting on a reply (counts only). */
+function contextOf(message: ChatMessage): { omitted: number; summarized: boolean } | null {
+  const c = message.metadata.context as { omitted?: unknown; summarized?: unknown } | undefined;
+  return c && typeof c.omitted === 'number' && c.omitted > 0 ? { omitted: c.omitted, summarized: c.summarized === true } : null;
 }

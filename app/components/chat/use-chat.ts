@@ -7,9 +7,11 @@ import { newestLeafUnder } from '../../lib/message-tree';
 import { errorCode, useTRPC, useTRPCClient, type RouterOutputs } from '../../lib/trpc';
 import { useToast } from '../toast';
 import { useI18n } from '../../i18n/provider';
+import type { ContextPolicy } from './context-policy';
 
 /** A message as the server keeps it; a turn in progress shows local ones until its meta event names them. */
 export type ChatMessage = RouterOutputs['conversations']['get']['messages'][number];
+export type ChatSummary = RouterOutputs['conversations']['get']['summaries'][number];
 
 export interface GenerationSettings {
   temperature?: number;
@@ -40,6 +42,8 @@ export function useChat({ routeId, onCreated, onActivity }: Options) {
   const [conversationId, setConversationId] = useState<string | null>(null);
   const [model, setModelState] = useState<string | null>(null);
   const [messages, setMessages] = useState<ChatMessage[]>([]);
+  const [summaries, setSummaries] = useState<ChatSummary[]>([]);
+  const [context, setContext] = useState<ContextPolicy>({ policy: 'summarize', turns: null });
   const [leafId, setLeafId] = useState<string | null>(null);
   const [loadState, setLoadState] = useState<LoadState>('empty');
   const [streaming, setStreaming] = useState(false);
@@ -61,6 +65,8 @@ export function useChat({ routeId, onCreated, onActivity }: Options) {
         setConversationId(conversation.id);
         setModelState(conversation.model ?? null);
         setMessages(list);
+        setSummaries(conversation.summaries);
+        setContext(conversation.context);
         setLeafId((current) => (quiet && current && list.some((m) => m.id === current) ? current : (newestLeafUnder(list, null)?.id ?? null)));
         setLoadState('ready');
       } catch (err) {
@@ -83,6 +89,8 @@ export function useChat({ routeId, onCreated, onActivity }: Options) {
       ownIdRef.current = null;
       setConversationId(null);
       setMessages([]);
+      setSummaries([]);
+      setContext({ policy: 'summarize', turns: null });
       setLeafId(null);
       setLoadState('empty');
       return;
@@ -109,6 +117,11 @@ export function useChat({ routeId, onCreated, onActivity }: Options) {
         setConversationId(created);
         setLoadState('ready');
         onCreated(created);
+        // A policy picked before the first message belongs to the conversation now made.
+        if (context.policy !== 'summarize')
+          void client.conversations.setContext
+            .mutate(context.policy === 'turns' ? { id: created, policy: 'turns', turns: context.turns ?? 6 } : { id: created, policy: context.policy })
+            .catch((err: unknown) => toast.error(err));
       }
 
       const userLocal = 'content' in request ? localId('user') : null;
@@ -122,13 +135,17 @@ export function useChat({ routeId, onCreated, onActivity }: Options) {
           : []),
         { id: assistantLocal, parentId: assistantParent, role: 'assistant' as const, content: '', model: chosenModel, metadata: { streaming: true }, createdAt: now },
       ]);
+      const previousLeaf = leafId;
       setLeafId(assistantLocal);
       setStreaming(true);
 
       let assistantId = assistantLocal;
-      // A refusal before anything was stored (data protection: the deployment may not receive this
-      // conversation's level) keeps the typed text in the box: runTurn answers false.
+      // A refusal before anything was stored (data protection, a message too long for the model's
+      // context, a quota) keeps the typed text in the box: runTurn answers false. The meta event is
+      // the server's word that the message is stored.
       let refused = false;
+      let stored = false;
+      let summarized = false;
       const controller = new AbortController();
       abortRef.current = controller;
       const patchAssistant = (patch: (m: ChatMessage) => ChatMessage) =>
@@ -143,6 +160,11 @@ export function useChat({ routeId, onCreated, onActivity }: Options) {
           { ...request, conversationId: id, model: chosenModel, ...settings },
           {
             onMeta(meta) {
+              stored = true;
+              // What the server left out of the model's view, marked on the reply (counts only).
+              const { newSummary, ...context } = meta.context ?? {};
+              // A new summary was written for this turn: the thread shows it once the reply is in.
+              if (newSummary) summarized = true;
               const renamed = new Map<string, string>([[assistantLocal, meta.assistantMessageId]]);
               if (userLocal && meta.userMessageId) renamed.set(userLocal, meta.userMessageId);
               assistantId = meta.assistantMessageId;
@@ -150,8 +172,9 @@ export function useChat({ routeId, onCreated, onActivity }: Options) {
                 list.map((m) => {
                   const newId = renamed.get(m.id);
                   if (!newId) return m;
-                  const parentId = m.id === assistantLocal ? (meta.userMessageId ?? meta.parentId ?? m.parentId) : m.parentId;
-                  return { ...m, id: newId, parentId };
+                  if (m.id !== assistantLocal) return { ...m, id: newId };
+                  const parentId = meta.userMessageId ?? meta.parentId ?? m.parentId;
+                  return { ...m, id: newId, parentId, metadata: meta.context ? { ...m.metadata, context } : m.metadata };
                 }),
               );
               setLeafId(meta.assistantMessageId);
@@ -166,10 +189,16 @@ export function useChat({ routeId, onCreated, onActivity }: Options) {
           controller.signal,
         );
         if (outcome === 'aborted') finish({ stopped: true });
+        if (summarized) void load(id, true);
       } catch (err) {
         patchAssistant((m) => ({ ...m, metadata: { ...withoutStreaming(m.metadata), error: true } }));
         // A quota refusal stays on screen (the meter shows it) until the next turn goes through.
-        refused = errorCode(err) === 'FORBIDDEN';
+        refused = !stored;
+        // Nothing was stored: the local turn goes from the thread (its text is back in the composer).
+        if (refused) {
+          setMessages((list) => list.filter((m) => m.id !== userLocal && m.id !== assistantLocal));
+          setLeafId(previousLeaf);
+        }
         if (errorCode(err) === 'TOO_MANY_REQUESTS') setQuotaRefusal(err instanceof Error ? err.message : String(err));
         else toast.show(t('chat.streamError', { message: err instanceof Error ? err.message : String(err) }), 'error');
         // The server is the record: show what it actually kept of this turn.
@@ -186,7 +215,7 @@ export function useChat({ routeId, onCreated, onActivity }: Options) {
       }
       return !refused;
     },
-    [conversationId, load, onActivity, onCreated, t, toast, client, queryClient, trpc],
+    [conversationId, context, leafId, load, onActivity, onCreated, t, toast, client, queryClient, trpc],
   );
 
   const stop = useCallback(() => abortRef.current?.abort(), []);
@@ -194,7 +223,23 @@ export function useChat({ routeId, onCreated, onActivity }: Options) {
   // Leaving the page mid-stream is a stop: the server keeps the partial reply.
   useEffect(() => () => abortRef.current?.abort(), []);
 
-  return { conversationId, model, messages, leafId, setLeafId, loadState, streaming, runTurn, stop, reload: load, quotaRefusal };
+  /** Saves the conversation's context policy (a conversation not yet created keeps it until its first message). */
+  const changeContext = useCallback(
+    async (next: ContextPolicy) => {
+      const previous = context;
+      setContext(next);
+      if (!conversationId) return;
+      try {
+        await client.conversations.setContext.mutate(next.policy === 'turns' ? { id: conversationId, policy: 'turns', turns: next.turns ?? 6 } : { id: conversationId, policy: next.policy });
+      } catch (err) {
+        setContext(previous);
+        toast.error(err);
+      }
+    },
+    [client, context, conversationId, toast],
+  );
+
+  return { conversationId, model, messages, summaries, context, changeContext, leafId, setLeafId, loadState, streaming, runTurn, stop, reload: load, quotaRefusal };
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;

@@ -9,6 +9,7 @@ import { useTRPC } from '../../lib/trpc';
 import { NotFoundView } from '../not-found-view';
 import { useErrorToast, useToast } from '../toast';
 import { Composer } from './composer';
+import { ContextPolicyMenu } from './context-policy';
 import { QuotaMeter } from './quota-meter';
 import { ExportMenu } from './export-menu';
 import { loadGenerationSettings, saveGenerationSettings } from './generation-settings';
@@ -158,6 +159,7 @@ export function ChatWorkspace() {
         ) : (
           <MessageList
             messages={chat.messages}
+            summaries={chat.summaries}
             leafId={chat.leafId}
             streaming={chat.streaming}
             onLeaf={chat.setLeafId}
@@ -184,6 +186,7 @@ export function ChatWorkspace() {
               }}
               onSend={send}
               onStop={chat.stop}
+              extra={<ContextPolicyMenu value={chat.context} onChange={(next) => void chat.changeContext(next)} />}
             />
           </div>
         )}

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { Conversations, MAX_TITLE_LENGTH } from '../../chat/conversations';
 import { Messages } from '../../chat/messages';
 import { Summaries } from '../../chat/context/summaries';
+import { Presets } from '../../chat/presets';
 import type { ApiContext } from '../context';
 import { authedProcedure, router } from '../trpc';
 
@@ -25,9 +26,11 @@ export const conversationsRouter = router({
       title: await conversations.title(row),
       model: row.model,
       context: { policy: row.contextPolicy, turns: row.contextTurns },
+      systemPrompt: await conversations.systemPrompt(row),
+      topP: row.topP,
       messages: await messages.list(row.id),
       // Shown in the thread after the message each one reaches, where the branch passes it.
-      summaries: summaries.map((s) => ({ id: s.id, throughMessageId: s.throughMessageId, covered: s.covered, text: s.text, createdAt: s.createdAt })),
+      summaries: summaries.map((s) => ({ id: s.id, throughMessageId: s.throughMessageId, covered: s.covered, text: s.text, model: s.model, createdAt: s.createdAt })),
     };
   }),
 
@@ -46,8 +49,20 @@ export const conversationsRouter = router({
     }),
 
   create: authedProcedure
-    .input(z.object({ title: z.string().max(MAX_TITLE_LENGTH).optional(), model: z.string().min(1).max(200).optional() }).optional())
-    .mutation(({ ctx, input }) => stores(ctx).conversations.create({ title: input?.title, model: input?.model })),
+    .input(z.object({ title: z.string().max(MAX_TITLE_LENGTH).optional(), model: z.string().min(1).max(200).optional(), presetId: id.optional() }).optional())
+    .mutation(async ({ ctx, input }) => {
+      // A preset the caller may use (their own, or shared with a group they are in); anything else is not found.
+      const preset = input?.presetId ? await new Presets(ctx.db, ctx.masterKey, ctx.user).require(input.presetId) : undefined;
+      return stores(ctx).conversations.create({ title: input?.title, model: input?.model, preset });
+    }),
+
+  /** The system prompt sent first on every turn; '' removes it. */
+  setSystemPrompt: authedProcedure
+    .input(z.object({ id, systemPrompt: z.string({ error: 'systemPrompt must be a string' }).max(8000, 'systemPrompt must be at most 8000 characters') }))
+    .mutation(async ({ ctx, input }) => {
+      await stores(ctx).conversations.setSystemPrompt(input.id, input.systemPrompt);
+      return { id: input.id };
+    }),
 
   rename: authedProcedure.input(z.object({ id, title: z.string().min(1).max(MAX_TITLE_LENGTH) })).mutation(async ({ ctx, input }) => {
     await stores(ctx).conversations.rename(input.id, input.title);

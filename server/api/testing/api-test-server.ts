@@ -19,7 +19,8 @@ import { callStreamed } from './stream-client';
 export async function startApiTestServer(opts: { db: Db; masterKey: Buffer; gatewayUrl?: string; env?: Partial<Record<string, string>> }) {
   // Audit checkpoints of its own: a shared folder would hold checkpoints of other tests' databases.
   const anchorDir = fs.mkdtempSync(path.join(os.tmpdir(), 'enclave-api-anchors-'));
-  const env: Env = parseEnv({ ENCLAVE_SECURE_COOKIES: 'false', ENCLAVE_AUDIT_ANCHOR_DIR: anchorDir, ...opts.env });
+  // Titles stay the first message's unless a test asks for the model's (an extra request to the engine).
+  const env: Env = parseEnv({ ENCLAVE_SECURE_COOKIES: 'false', ENCLAVE_AUDIT_ANCHOR_DIR: anchorDir, ENCLAVE_CHAT_TITLES: 'first-message', ...opts.env });
   const handler = createApiHandler({ db: opts.db, env, masterKey: opts.masterKey, gatewayUrl: opts.gatewayUrl ?? 'http://127.0.0.1:9' });
   // The web listener's own protections and site rules (see web-server.ts), so tests meet what clients meet.
   const server = http.createServer({ requireHostHeader: false }, (req, res) => {

@@ -43,6 +43,8 @@ afterAll(async () => {
 
 type Msg = { id: string; role: string; content: string; metadata: { context?: { policy: string; omitted: number; summarized: boolean }; failed?: boolean } };
 
+let lastMeta: Record<string, unknown> = {};
+
 /** Sends `turns` messages in a row, each answering the last reply; every one must be answered. */
 async function converse(cookie: string, conversationId: string, model: string, turns: number) {
   let parentId: string | null = null;
@@ -51,6 +53,7 @@ async function converse(cookie: string, conversationId: string, model: string, t
     expect(res.status, `turn ${i}: ${res.error?.message}`).toBe(200);
     expect(res.events.at(-1)!.event, `turn ${i}`).toBe('done');
     parentId = res.events[0]!.data.assistantMessageId;
+    lastMeta = res.events[0]!.data;
   }
   const conversation = (await api.trpc('query', 'conversations.get', { id: conversationId }, cookie)).data;
   return conversation as { messages: Msg[]; summaries: { throughMessageId: string; covered: number; text: string }[]; context: { policy: string; turns: number | null } };
@@ -92,6 +95,8 @@ describe('a conversation longer than the context', () => {
     const limited = (await api.trpc('mutation', 'conversations.create', {}, cookie)).data.id;
     await api.trpc('mutation', 'conversations.setContext', { id: limited, policy: 'turns', turns: 1 }, cookie);
     const b = await converse(cookie, limited, 'stories260K', 3);
+    // The stream's first event says so too, for the browser to mark the reply while it streams.
+    expect(lastMeta).toMatchObject({ context: { policy: 'turns', omitted: 4, summarized: false, newSummary: false } });
     // With one turn sent, the third reply saw only its own question: the four messages before it were left out.
     expect(b.messages.filter((m) => m.role === 'assistant').at(-1)!.metadata.context).toEqual({ policy: 'turns', omitted: 4, summarized: false });
     expect(b.context).toEqual({ policy: 'turns', turns: 1 });

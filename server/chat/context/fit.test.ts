@@ -24,8 +24,12 @@ describe('parseContextRefusal', () => {
     expect(w.get('m')).toEqual({ tokens: 2048, charsPerToken: 2 });
     w.declare('m', 999); // a declared size never overrides what an engine said
     expect(w.get('m').tokens).toBe(2048);
-    w.answered('m', 100, 400); // 4 characters a token this time: moves up only part of the way
-    expect(w.get('m').charsPerToken).toBeCloseTo(2.6, 5);
+    w.answered('m', 1000, 4000); // a long turn at 4 characters a token
+    expect(w.get('m').charsPerToken).toBeCloseTo(4, 5);
+    w.answered('m', 30, 9); // a short question, mostly template tokens: hardly moves it
+    expect(w.get('m').charsPerToken).toBeGreaterThan(3.8);
+    w.answered('m', 1000, 2000); // a long turn at 2 characters a token moves it a lot
+    expect(w.get('m').charsPerToken).toBeLessThan(3.2);
   });
 });
 

@@ -22,6 +22,7 @@ export interface TurnContext {
   model: string;
   maxTokens: number;
   temperature?: number;
+  topP?: number;
   classification: { level: number; conversationId: string };
 }
 
@@ -29,6 +30,8 @@ export interface TurnContext {
 export interface FitOutcome {
   omitted: number;
   summarized: boolean;
+  /** A summary was written for this turn (the thread has a new marker to show). */
+  newSummary: boolean;
   policy: ContextPolicy;
   promptChars: number;
 }
@@ -112,10 +115,10 @@ export async function openFittedStream(deps: FitDeps, userId: string, turn: Turn
         ...deps,
         userId,
         signal,
-        request: { model: turn.model, messages: plan.messages, maxTokens: plan.maxTokens, temperature: turn.temperature },
+        request: { model: turn.model, messages: plan.messages, maxTokens: plan.maxTokens, temperature: turn.temperature, topP: turn.topP },
         classification: turn.classification,
       });
-      return { stream, fit: { omitted: plan.omitted, summarized: plan.summarized, policy, promptChars } satisfies FitOutcome };
+      return { stream, fit: { omitted: plan.omitted, summarized: plan.summarized, newSummary: summariesWritten > 0, policy, promptChars } satisfies FitOutcome };
     } catch (e) {
       const refusal = e instanceof DomainError && e.status === 400 ? parseContextRefusal(e.message) : null;
       if (!refusal || refusals >= 2) throw e;

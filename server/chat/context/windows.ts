@@ -44,6 +44,8 @@ const INITIAL_CHARS_PER_TOKEN = 3;
 
 export class ContextWindows {
   private readonly byModel = new Map<string, ContextWindow>();
+  /** Decaying sums of answered turns' characters and prompt tokens, per model. */
+  private readonly seen = new Map<string, { chars: number; tokens: number }>();
 
   get(model: string): ContextWindow {
     return this.byModel.get(model) ?? { tokens: undefined, charsPerToken: INITIAL_CHARS_PER_TOKEN };
@@ -63,14 +65,18 @@ export class ContextWindows {
     this.byModel.set(model, { tokens: refusal.contextTokens, charsPerToken: Math.max(0.5, Math.min(current.charsPerToken, ratio)) });
   }
 
-  /** An answered turn: `promptTokens` for `promptChars` characters (template tokens included, so the ratio errs low). */
+  /**
+   * An answered turn: `promptTokens` for `promptChars` characters. Characters and tokens are averaged
+   * separately, so each turn counts by its size: a short question, mostly template tokens, barely moves
+   * the ratio; a long one, where the text's own tokens dominate, moves it most.
+   */
   answered(model: string, promptTokens: number, promptChars: number): void {
     if (promptTokens <= 0 || promptChars <= 0) return;
     const current = this.get(model);
-    const observed = promptChars / promptTokens;
-    // A moving average, leaning low: one short prompt full of template tokens must not swing it high.
-    const charsPerToken = Math.max(0.5, Math.min(observed, current.charsPerToken * 0.7 + observed * 0.3));
-    this.byModel.set(model, { ...current, charsPerToken });
+    const seen = this.seen.get(model) ?? { chars: 0, tokens: 0 };
+    const next = { chars: seen.chars * 0.8 + promptChars, tokens: seen.tokens * 0.8 + promptTokens };
+    this.seen.set(model, next);
+    this.byModel.set(model, { ...current, charsPerToken: Math.max(0.5, next.chars / next.tokens) });
   }
 }
 

@@ -1,4 +1,4 @@
-import { type AnyPgColumn, customType, index, integer, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { type AnyPgColumn, customType, index, integer, jsonb, pgTable, real, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 import type { AuditEntry } from './compliance';
 import { users } from './identity';
 
@@ -29,6 +29,10 @@ export const conversations = pgTable(
     contextPolicy: text('context_policy', { enum: ['summarize', 'trim', 'turns'] }).notNull().default('summarize'),
     /** With 'turns': how many of the latest user turns (and their replies) are sent. */
     contextTurns: integer('context_turns'),
+    /** Sent first on every turn; sealed like the title (key id ‖ sealed text). Null: none. */
+    systemPromptEnc: bytea('system_prompt_enc'),
+    /** Nucleus sampling for every turn (from a preset); null: the engine's default. */
+    topP: real('top_p'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
@@ -51,6 +55,30 @@ export const messages = pgTable(
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [index('messages_conversation_idx').on(t.conversationId, t.createdAt)],
+);
+
+/**
+ * A way to start a chat: system prompt, model, sampling and context policy. Its owner's, and shared with
+ * the groups in groupIds; the system prompt sealed under the owner's key (key id ‖ sealed text).
+ */
+export const presets = pgTable(
+  'presets',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    ownerId: uuid('owner_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    systemPromptEnc: bytea('system_prompt_enc').notNull(),
+    model: text('model'),
+    temperature: real('temperature'),
+    topP: real('top_p'),
+    maxTokens: integer('max_tokens'),
+    contextPolicy: text('context_policy', { enum: ['summarize', 'trim', 'turns'] }).notNull().default('summarize'),
+    contextTurns: integer('context_turns'),
+    groupIds: uuid('group_ids').array().notNull().default([]),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('presets_owner_idx').on(t.ownerId)],
 );
 
 /**
