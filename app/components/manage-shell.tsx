@@ -38,6 +38,7 @@ function ManageFrame({ children }: { children: ReactNode }) {
             <div className="nav-heading">{t('nav.settings')}</div>
             {link('/account', t('nav.account'), 'manage-account')}
             {link('/settings/keys', t('nav.apiKeys'), 'manage-keys')}
+            {link('/settings/presets', t('nav.presets'), 'manage-presets')}
             {link('/usage', t('nav.usage'), 'manage-usage')}
             {me.role !== 'user' && (
               <>

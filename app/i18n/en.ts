@@ -12,6 +12,7 @@ import { quotasEn } from './areas/quotas';
 import { groupsEn } from './areas/groups';
 import { usageEn } from './areas/usage';
 import { conversationContextEn } from './areas/conversation-context';
+import { presetsEn } from './areas/presets';
 import { retentionEn } from './areas/retention';
 import { backupsEn } from './areas/backups';
 import { signInEn } from './areas/sign-in';
@@ -330,6 +331,7 @@ export const en = {
   ...groupsEn,
   ...usageEn,
   ...conversationContextEn,
+  ...presetsEn,
   ...retentionEn,
   ...backupsEn,
   ...signInEn,

@@ -12,6 +12,7 @@ import { quotasZh } from './areas/quotas';
 import { groupsZh } from './areas/groups';
 import { usageZh } from './areas/usage';
 import { conversationContextZh } from './areas/conversation-context';
+import { presetsZh } from './areas/presets';
 import { retentionZh } from './areas/retention';
 import { backupsZh } from './areas/backups';
 import { signInZh } from './areas/sign-in';
@@ -332,6 +333,7 @@ export const zhCN: Dictionary = {
   ...groupsZh,
   ...usageZh,
   ...conversationContextZh,
+  ...presetsZh,
   ...retentionZh,
   ...backupsZh,
   ...signInZh,

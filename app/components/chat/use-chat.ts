@@ -20,6 +20,16 @@ export interface GenerationSettings {
 
 type LoadState = 'empty' | 'loading' | 'ready' | 'notFound' | 'failed';
 
+/** The preset a new chat starts from: the server copies it into the conversation when it is created. */
+export interface ChosenPreset {
+  id: string;
+  systemPrompt: string;
+  context: ContextPolicy;
+}
+
+const DEFAULT_CONTEXT: ContextPolicy = { policy: 'summarize', turns: null };
+const sameContext = (a: ContextPolicy, b: ContextPolicy) => a.policy === b.policy && (a.policy !== 'turns' || a.turns === b.turns);
+
 interface Options {
   /** The conversation in the URL (undefined on "/"). */
   routeId: string | undefined;
@@ -43,7 +53,10 @@ export function useChat({ routeId, onCreated, onActivity }: Options) {
   const [model, setModelState] = useState<string | null>(null);
   const [messages, setMessages] = useState<ChatMessage[]>([]);
   const [summaries, setSummaries] = useState<ChatSummary[]>([]);
-  const [context, setContext] = useState<ContextPolicy>({ policy: 'summarize', turns: null });
+  const [context, setContext] = useState<ContextPolicy>(DEFAULT_CONTEXT);
+  const [systemPrompt, setSystemPrompt] = useState('');
+  // Only while the chat is new (nothing sent yet).
+  const [preset, setPreset] = useState<ChosenPreset | null>(null);
   const [leafId, setLeafId] = useState<string | null>(null);
   const [loadState, setLoadState] = useState<LoadState>('empty');
   const [streaming, setStreaming] = useState(false);
@@ -67,6 +80,7 @@ export function useChat({ routeId, onCreated, onActivity }: Options) {
         setMessages(list);
         setSummaries(conversation.summaries);
         setContext(conversation.context);
+        setSystemPrompt(conversation.systemPrompt);
         setLeafId((current) => (quiet && current && list.some((m) => m.id === current) ? current : (newestLeafUnder(list, null)?.id ?? null)));
         setLoadState('ready');
       } catch (err) {
@@ -90,7 +104,9 @@ export function useChat({ routeId, onCreated, onActivity }: Options) {
       setConversationId(null);
       setMessages([]);
       setSummaries([]);
-      setContext({ policy: 'summarize', turns: null });
+      setContext(DEFAULT_CONTEXT);
+      setSystemPrompt('');
+      setPreset(null);
       setLeafId(null);
       setLoadState('empty');
       return;
@@ -107,7 +123,7 @@ export function useChat({ routeId, onCreated, onActivity }: Options) {
       if (!id) {
         let created: string;
         try {
-          ({ id: created } = await client.conversations.create.mutate({ title: draftTitle ?? undefined, model: chosenModel }));
+          ({ id: created } = await client.conversations.create.mutate({ title: draftTitle ?? undefined, model: chosenModel, presetId: preset?.id }));
         } catch (err) {
           toast.error(err);
           return false;
@@ -117,11 +133,16 @@ export function useChat({ routeId, onCreated, onActivity }: Options) {
         setConversationId(created);
         setLoadState('ready');
         onCreated(created);
-        // A policy picked before the first message belongs to the conversation now made.
-        if (context.policy !== 'summarize')
+        // A policy or system prompt set before the first message belongs to the conversation now made;
+        // a preset's own were copied in by the server, so only a change made after picking it is sent.
+        if (!sameContext(context, preset?.context ?? DEFAULT_CONTEXT))
           void client.conversations.setContext
             .mutate(context.policy === 'turns' ? { id: created, policy: 'turns', turns: context.turns ?? 6 } : { id: created, policy: context.policy })
             .catch((err: unknown) => toast.error(err));
+        // Awaited: the first turn must already go out with it.
+        if (systemPrompt.trim() !== (preset?.systemPrompt.trim() ?? ''))
+          await client.conversations.setSystemPrompt.mutate({ id: created, systemPrompt }).catch((err: unknown) => toast.error(err));
+        setPreset(null);
       }
 
       const userLocal = 'content' in request ? localId('user') : null;
@@ -215,7 +236,7 @@ export function useChat({ routeId, onCreated, onActivity }: Options) {
       }
       return !refused;
     },
-    [conversationId, context, leafId, load, onActivity, onCreated, t, toast, client, queryClient, trpc],
+    [conversationId, context, systemPrompt, preset, leafId, load, onActivity, onCreated, t, toast, client, queryClient, trpc],
   );
 
   const stop = useCallback(() => abortRef.current?.abort(), []);
@@ -239,7 +260,56 @@ export function useChat({ routeId, onCreated, onActivity }: Options) {
     [client, context, conversationId, toast],
   );
 
-  return { conversationId, model, messages, summaries, context, changeContext, leafId, setLeafId, loadState, streaming, runTurn, stop, reload: load, quotaRefusal };
+  /** Saves the conversation's system prompt ('' removes it); a new chat keeps it until its first message. Answers whether it was kept. */
+  const changeSystemPrompt = useCallback(
+    async (next: string): Promise<boolean> => {
+      if (!conversationId) {
+        setSystemPrompt(next.trim());
+        return true;
+      }
+      try {
+        await client.conversations.setSystemPrompt.mutate({ id: conversationId, systemPrompt: next });
+        setSystemPrompt(next.trim());
+        return true;
+      } catch (err) {
+        toast.error(err);
+        return false;
+      }
+    },
+    [client, conversationId, toast],
+  );
+
+  /** A new chat starts from this preset (null: from none): its system prompt and context policy show at once. */
+  const choosePreset = useCallback(
+    (next: ChosenPreset | null) => {
+      if (conversationId) return;
+      setPreset(next);
+      setSystemPrompt(next?.systemPrompt ?? '');
+      setContext(next?.context ?? DEFAULT_CONTEXT);
+    },
+    [conversationId],
+  );
+
+  return {
+    conversationId,
+    model,
+    messages,
+    summaries,
+    context,
+    changeContext,
+    systemPrompt,
+    changeSystemPrompt,
+    preset,
+    choosePreset,
+    leafId,
+    setLeafId,
+    loadState,
+    streaming,
+    runTurn,
+    stop,
+    reload: load,
+    quotaRefusal,
+  };
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;

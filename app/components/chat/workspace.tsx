@@ -2,7 +2,7 @@
 
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useParams, useRouter } from 'next/navigation';
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { useI18n } from '../../i18n/provider';
 import { pathTo } from '../../lib/message-tree';
 import { useTRPC } from '../../lib/trpc';
@@ -12,9 +12,11 @@ import { Composer } from './composer';
 import { ContextPolicyMenu } from './context-policy';
 import { QuotaMeter } from './quota-meter';
 import { ExportMenu } from './export-menu';
-import { loadGenerationSettings, saveGenerationSettings } from './generation-settings';
+import { clampSettings, loadGenerationSettings, saveGenerationSettings } from './generation-settings';
 import { MessageList } from './message-list';
 import { ModelPicker } from './model-picker';
+import { PresetPicker, type PresetOption } from './preset-picker';
+import { SystemPromptControl } from './system-prompt';
 import { ClassificationSelect } from '../classification-select';
 import { Sidebar } from './sidebar';
 import { useChat, type GenerationSettings } from './use-chat';
@@ -47,6 +49,15 @@ export function ChatWorkspace() {
   useErrorToast(list.error);
   const conversations = list.data ?? (list.error ? [] : null);
   const refreshList = () => queryClient.invalidateQueries(trpc.conversations.list.pathFilter());
+  // The model writes a conversation's title just after its first reply (server/chat/titles.ts): the list is
+  // read again a moment after each turn, so that title shows without a reload.
+  const titleTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
+  useEffect(() => () => void (titleTimer.current && clearTimeout(titleTimer.current)), []);
+  const refreshSoon = () => {
+    void refreshList();
+    if (titleTimer.current) clearTimeout(titleTimer.current);
+    titleTimer.current = setTimeout(() => void refreshList(), 3_000);
+  };
 
   useEffect(() => setSettings(loadGenerationSettings()), []);
 
@@ -62,8 +73,27 @@ export function ChatWorkspace() {
   const chat = useChat({
     routeId,
     onCreated: (id) => router.replace(`/c/${id}`),
-    onActivity: () => void refreshList(),
+    onActivity: refreshSoon,
   });
+  const presetList = useQuery(trpc.presets.list.queryOptions(undefined, { enabled: chat.loadState === 'empty' }));
+  useErrorToast(presetList.error);
+
+  /** A preset sets the model (when the user may use it now) and its generation settings for this chat. */
+  function pickPreset(preset: PresetOption | null) {
+    chat.choosePreset(
+      preset && { id: preset.id, systemPrompt: preset.systemPrompt, context: { policy: preset.contextPolicy, turns: preset.contextTurns } },
+    );
+    if (!preset) {
+      setSettings(loadGenerationSettings());
+      return;
+    }
+    if (preset.model) {
+      if (models?.some((m) => m.name === preset.model && m.ready)) setSelectedModel(preset.model);
+      else toast.show(t('presets.modelUnavailable', { model: preset.model, current: selectedModel ?? '—' }), 'error');
+    }
+    // For this chat only: what the user saved as their own settings stays as it was.
+    setSettings(clampSettings({ temperature: preset.temperature ?? undefined, maxTokens: preset.maxTokens ?? undefined }));
+  }
   const renameConversation = useMutation(trpc.conversations.rename.mutationOptions());
   const deleteConversation = useMutation(trpc.conversations.delete.mutationOptions());
 
@@ -135,6 +165,9 @@ export function ChatWorkspace() {
           <h1 className="chat-title" data-testid="chat-title">
             {chat.conversationId ? activeTitle || t('sidebar.untitled') : ''}
           </h1>
+          {(chat.loadState === 'empty' || (chat.conversationId && chat.loadState === 'ready')) && (
+            <SystemPromptControl value={chat.systemPrompt} isNew={!chat.conversationId} onSave={chat.changeSystemPrompt} />
+          )}
           {chat.conversationId && chat.loadState === 'ready' && <ClassificationSelect kind="conversation" id={chat.conversationId} refreshKey={chat.streaming} />}
           {chat.conversationId && chat.loadState === 'ready' && <ExportMenu conversationId={chat.conversationId} />}
         </header>
@@ -153,6 +186,7 @@ export function ChatWorkspace() {
                 </div>
                 <h2>{t('chat.emptyTitle')}</h2>
                 <p className="muted">{t('chat.emptyHint')}</p>
+                {!chat.conversationId && <PresetPicker presets={presetList.data ?? null} value={chat.preset?.id ?? null} onChange={pickPreset} />}
               </>
             )}
           </div>
