@@ -9,7 +9,7 @@ import { GatewayError, sendError } from './errors';
  */
 /** Enclave's own headers are set by its web role, never by a browser (the caller's user, the conversation's level). */
 const internalHeader = (h: string) => h.startsWith('x-enclave-');
-const EXPOSED = 'retry-after, x-enclave-overhead-ms, x-enclave-variant, x-enclave-variant-id, x-enclave-quota-limit';
+const EXPOSED = 'retry-after, x-enclave-overhead-ms, x-enclave-variant, x-enclave-variant-id, x-enclave-quota-limit, x-enclave-cache, x-enclave-context-dropped';
 
 /**
  * Sets the CORS headers for an allowed origin; answers a preflight (OPTIONS) itself. Returns true when the

@@ -26,7 +26,8 @@ import { createRequestLogWriter, type RequestLogRow } from './request-log';
 import { createDataProtection } from './data-protection';
 import { createProtectionSettingsCache } from '../security/classification';
 import { createRoutingTable, mayUse, type Route } from './routing-table';
-import { parseBody, type BodyKind, type ForwardedBody } from './validation';
+import { parseBody, type BodyKind, type ChatCompletionBody, type ForwardedBody } from './validation';
+import { CONTEXT_HEADER, trimToContext } from './context-trim';
 import { logRequest, setRequestActor } from '../http/access-log';
 
 type GatewayEnv = Pick<
@@ -336,7 +337,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
         admitted.catch(() => {});
         admissions.set(req, admitted);
       }
-      const raw = await readBody(req, env.GATEWAY_MAX_BODY_BYTES);
+      let raw = await readBody(req, env.GATEWAY_MAX_BODY_BYTES);
       if (limited) await limited;
       if (admitted) await admitted;
       const body: ForwardedBody = parseBody(PATHS[path]!, raw);
@@ -365,6 +366,13 @@ export function createGateway(opts: GatewayOptions): Gateway {
         throw new GatewayError(403, 'permission_error', 'model_not_allowed', `The model '${model}' is not available: ${why}`, 'model');
       }
       // Sensitive data above the deployment's level: refused (403) or masked; nothing to do (sync null) on most deployments.
+      // Only a caller who asks has its history fitted to the model's context (context-trim.ts); never silently.
+      const contextOptIn = req.headers[CONTEXT_HEADER];
+      if (contextOptIn !== undefined) {
+        const dropped = trimToContext(contextOptIn, path, body as ChatCompletionBody, route.contextTokens);
+        if (dropped > 0) raw = Buffer.from(JSON.stringify(body));
+        res.setHeader('x-enclave-context-dropped', String(dropped));
+      }
       const guarded = protection.check(req, caller, route, body);
       const sent = guarded ? ((await guarded) ?? raw) : raw;
       const stream = body.stream === true;

@@ -31,6 +31,8 @@ export interface Route {
   upstream?: { authorization: string | null; model: string | null };
   /** The model version it serves (part of a cached answer's key: a new version never serves the old's answers). */
   modelVersionId: string | null;
+  /** The context its spec declares (tokens), for callers who opt in to fitting (x-enclave-context); undefined: unknown. */
+  contextTokens?: number;
   /** How the gateway handles its requests (columns of deployments, migration 0024). */
   policy: RoutePolicy;
 }

@@ -1,3 +1,4 @@
+import { declaredContextTokens } from '../engines/deployment-spec';
 import { eq } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { deploymentGrants, deploymentReplicas, deployments, type Role } from '../db/schema';
@@ -85,6 +86,7 @@ export function createRoutingTable(db: Db, refreshMs = 2_000, masterKey?: Buffer
         createdAt: d.createdAt.getTime(),
         replicas: [],
         modelVersionId: d.modelVersionId,
+        contextTokens: declaredContextTokens(d.spec),
         policy: {
           cacheMode: d.cacheMode,
           cacheTtlSeconds: d.cacheTtlSeconds,

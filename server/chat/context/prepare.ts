@@ -2,6 +2,7 @@ import { eq } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { deployments } from '../../db/schema';
 import { DomainError } from '../../core/errors';
+import { declaredContextTokens } from '../../engines/deployment-spec';
 import { completeOnce, openCompletionStream } from '../gateway-client';
 import type { ChatMessage } from '../messages';
 import { planContext, type ContextPolicy, type HistoryMessage } from './fit';
@@ -36,12 +37,10 @@ export interface FitOutcome {
   promptChars: number;
 }
 
-/** The size a deployment declares for its model, when its spec sets one (vLLM's max_model_len, the built-in engine's context). */
+/** The size a deployment declares for its model, when its spec sets one. */
 async function declaredContext(db: Db, model: string): Promise<number | undefined> {
   const [row] = await db.select({ spec: deployments.spec }).from(deployments).where(eq(deployments.name, model)).limit(1);
-  const spec = row?.spec as { maxModelLen?: unknown; llamacpp?: { context?: unknown } } | undefined;
-  const size = spec?.maxModelLen ?? spec?.llamacpp?.context;
-  return typeof size === 'number' && Number.isInteger(size) && size > 0 ? size : undefined;
+  return declaredContextTokens(row?.spec);
 }
 
 const SUMMARY_WORDS = 120;
