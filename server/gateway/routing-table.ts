@@ -1,4 +1,4 @@
-import { declaredContextTokens } from '../engines/deployment-spec';
+import { declaredContextTokens } from '../core/declared-context';
 import { eq } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { deploymentGrants, deploymentReplicas, deployments, type Role } from '../db/schema';

@@ -2,7 +2,7 @@ import { eq } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { deployments } from '../../db/schema';
 import { DomainError } from '../../core/errors';
-import { declaredContextTokens } from '../../engines/deployment-spec';
+import { declaredContextTokens } from '../../core/declared-context';
 import { completeOnce, openCompletionStream } from '../gateway-client';
 import type { ChatMessage } from '../messages';
 import { planContext, type ContextPolicy, type HistoryMessage } from './fit';
