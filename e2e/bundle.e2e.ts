@@ -68,6 +68,13 @@ async function stopEnclave() {
 }
 
 beforeAll(async () => {
+  // What the proof needs from the host, said up front rather than as a failure halfway through.
+  if (process.getuid?.() !== 0) throw new Error('the bundle test needs root: it creates a network namespace (unshare, nsenter)');
+  for (const program of ['unshare', 'nsenter', 'strace', 'ip']) {
+    if ((await execa('sh', ['-c', `command -v ${program}`], { reject: false })).exitCode !== 0) {
+      throw new Error(`the bundle test needs ${program} (Debian: apt-get install -y ${program === 'ip' ? 'iproute2' : program === 'strace' ? 'strace' : 'util-linux'})`);
+    }
+  }
   // Built here, or reused when dist/ holds one from the same inputs (build.sh decides). A checkout without
   // the demo model (models/stories260K.gguf) takes it from the shared models folder the other tests use.
   let started = performance.now();
@@ -75,6 +82,7 @@ beforeAll(async () => {
   const build = await execa('bash', ['scripts/bundle/build.sh'], { cwd: repoRoot, env: modelDir, all: true, reject: false });
   if (build.exitCode !== 0) throw new Error(`npm run bundle failed:\n${build.all?.slice(-4000)}`);
   figures.buildMs = since(started);
+  const reused = /is up to date/.test(build.all ?? '');
   figures.tarballBytes = fs.statSync(tarball).size;
 
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'enclave-bundle-'));
@@ -158,7 +166,7 @@ beforeAll(async () => {
   const mb = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MB`;
   const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   process.stdout.write(
-    `\nbundle: tarball ${mb(figures.tarballBytes)}; build ${s(figures.buildMs)} (0 when reused); unpack ${s(figures.unpackMs)}, install ${s(figures.installMs)}, ` +
+    `\nbundle: tarball ${mb(figures.tarballBytes)}; ${reused ? 'reused' : 'built'} in ${s(figures.buildMs)}; unpack ${s(figures.unpackMs)}, install ${s(figures.installMs)}, ` +
       `start to ready ${s(figures.startToReadyMs)}, sign-in and first reply ${s(figures.readyToReplyMs)}: unpack to a ready chat ${s(figures.unpackToChatMs)}\n`,
   );
   fs.writeFileSync(path.join(repoRoot, 'test-results', 'bundle-figures.json'), JSON.stringify(figures, null, 2));
