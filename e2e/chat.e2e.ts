@@ -309,6 +309,102 @@ describe('chat in the browser', () => {
     await page.fill('[data-testid=composer-input]', '');
   });
 
+  it('a preset made on its page starts a chat with its system prompt and settings; a new chat keeps a system prompt typed before its first message', async () => {
+    const PROMPT = 'You are a pirate. Answer in one short sentence.';
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.goto(`${enclave.url}/settings/presets`);
+    await page.waitForSelector('[data-testid=preset-form]');
+    // A value the server refuses is named under the form, and nothing is made.
+    await page.fill('[data-testid=preset-name]', 'Pirate');
+    await page.fill('[data-testid=preset-temperature]', '5');
+    await page.click('[data-testid=preset-submit]');
+    await page.locator('[data-testid=preset-error]', { hasText: 'temperature must be between 0 and 2' }).waitFor();
+    expect(await page.locator('[data-testid=preset-row]').count()).toBe(0);
+
+    await page.fill('[data-testid=preset-temperature]', '0.5');
+    await page.fill('[data-testid=preset-system-prompt]', PROMPT);
+    await page.selectOption('[data-testid=preset-model]', 'stories260K');
+    await page.fill('[data-testid=preset-max-tokens]', '12');
+    await page.selectOption('[data-testid=preset-context]', 'trim');
+    await page.click('[data-testid=preset-submit]');
+    const row = page.locator('[data-testid=preset-row]', { hasText: 'Pirate' });
+    await row.waitFor();
+    expect(await row.textContent()).toContain(PROMPT);
+    expect(await page.locator('[data-testid=preset-error]').count()).toBe(0);
+    await screenshot(page, 'presets-page');
+    // Edit fills the form with what is saved; cancel leaves an empty form for the next one.
+    await row.locator('[data-testid=preset-edit]').click();
+    await page.locator('[data-testid=preset-editing]', { hasText: 'Pirate' }).waitFor();
+    expect(await page.inputValue('[data-testid=preset-system-prompt]')).toBe(PROMPT);
+    expect(await page.inputValue('[data-testid=preset-max-tokens]')).toBe('12');
+    await page.click('[data-testid=preset-cancel]');
+    expect(await page.inputValue('[data-testid=preset-name]')).toBe('');
+
+    // A new chat from it: the model, the system prompt, the context policy and max tokens follow the preset.
+    await page.goto(`${enclave.url}/`);
+    await page.waitForSelector('[data-testid=chat-empty]');
+    await waitForModel(page);
+    await page.selectOption('[data-testid=preset-picker]', { label: 'Pirate' });
+    const control = page.locator('[data-testid=system-prompt]');
+    await expect.poll(() => control.getAttribute('data-set')).toBe('true');
+    await control.click();
+    expect(await page.inputValue('[data-testid=system-prompt-input]')).toBe(PROMPT);
+    await screenshot(page, 'chat-preset-picked');
+    await control.click();
+    await page.locator('[data-testid=context-policy]', { hasText: 'Left out' }).waitFor();
+    await page.click('[data-testid=generation-settings]');
+    expect(await page.inputValue('[data-testid=max-tokens]')).toBe('12');
+    await page.click('[data-testid=generation-settings]');
+
+    const replyId = await sendAndWait(page, 'Where is the treasure?');
+    const reply = page.locator(`[data-message-id="${replyId}"]`);
+    expect(((await reply.locator('[data-testid=message-content]').textContent()) ?? '').length).toBeGreaterThan(0);
+    const usage = (await reply.locator('[data-testid=reply-usage]').textContent()) ?? '';
+    expect(Number(/(\d+) completion/.exec(usage)?.[1])).toBeLessThanOrEqual(12);
+    // The conversation holds its own copy, on the server: it is there after a reload.
+    await page.reload();
+    await page.waitForSelector(`[data-message-id="${replyId}"]`);
+    await expect.poll(() => control.getAttribute('data-set')).toBe('true');
+    await control.click();
+    expect(await page.inputValue('[data-testid=system-prompt-input]')).toBe(PROMPT);
+    await screenshot(page, 'chat-preset-conversation');
+    // Cleared from the header: the conversation has none any more.
+    await page.click('[data-testid=system-prompt-clear]');
+    await expect.poll(() => control.getAttribute('data-set')).toBe('false');
+    await page.reload();
+    await page.waitForSelector(`[data-message-id="${replyId}"]`);
+    expect(await control.getAttribute('data-set')).toBe('false');
+
+    // Without a preset: typed before the first message, saved with the conversation it makes.
+    await page.click('[data-testid=new-chat]');
+    await page.waitForURL(`${enclave.url}/`);
+    await page.waitForSelector('[data-testid=chat-empty]');
+    expect(await control.getAttribute('data-set')).toBe('false');
+    await control.click();
+    await page.fill('[data-testid=system-prompt-input]', 'Answer like a poet.');
+    await page.click('[data-testid=system-prompt-save]');
+    await expect.poll(() => control.getAttribute('data-set')).toBe('true');
+    await sendAndWait(page, 'Tell me about the sea');
+    await page.waitForURL(/\/c\//);
+    await page.reload();
+    await page.waitForSelector('[data-testid=message-assistant]');
+    await expect.poll(() => control.getAttribute('data-set')).toBe('true');
+    await control.click();
+    expect(await page.inputValue('[data-testid=system-prompt-input]')).toBe('Answer like a poet.');
+    await control.click();
+
+    // On a phone the control is a short button and its panel stays on screen.
+    await page.setViewportSize({ width: 390, height: 800 });
+    await page.reload();
+    await page.waitForSelector('[data-testid=message-assistant]');
+    await control.click();
+    const panel = await page.locator('[data-testid=system-prompt-panel]').boundingBox();
+    expect(panel && panel.x >= 0 && panel.x + panel.width <= 390).toBe(true);
+    await screenshot(page, 'chat-system-prompt-narrow');
+    await control.click();
+    await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
   it('raised no uncaught errors in the page', () => {
     expect(pageErrors).toEqual([]);
   });

@@ -1,10 +1,19 @@
 'use client';
 
-import { useEffect, useState, type CSSProperties } from 'react';
+import { useState, useSyncExternalStore, type CSSProperties } from 'react';
 import { useI18n } from '../../i18n/provider';
 import { useToast } from '../toast';
 
 const textareaStyle: CSSProperties = { width: '100%', minHeight: 120, padding: '7px 10px', border: '1px solid var(--border)', borderRadius: 8, background: 'var(--panel)', resize: 'vertical' };
+
+// The layout's phone width (globals.css): there the header has room for a short label only.
+const NARROW = '(max-width: 768px)';
+const subscribeNarrow = (onChange: () => void) => {
+  const query = window.matchMedia(NARROW);
+  query.addEventListener('change', onChange);
+  return () => query.removeEventListener('change', onChange);
+};
+const useNarrow = () => useSyncExternalStore(subscribeNarrow, () => window.matchMedia(NARROW).matches, () => false);
 
 /**
  * The conversation's system prompt, in the chat header: the button says whether one is set, its panel
@@ -15,12 +24,14 @@ export function SystemPromptControl({ value, isNew, onSave }: { value: string; i
   const { t } = useI18n();
   const toast = useToast();
   const [open, setOpen] = useState(false);
-  const [draft, setDraft] = useState(value);
+  // null until typed in: the panel shows what is saved now (another conversation, or a preset just picked, may have changed it).
+  const [edited, setEdited] = useState<string | null>(null);
+  const draft = edited ?? value;
   const [busy, setBusy] = useState(false);
-  // Opening shows what is saved now (another conversation, or a preset just picked, may have changed it).
-  useEffect(() => {
-    if (open) setDraft(value);
-  }, [open, value]);
+  const toggle = (next: boolean) => {
+    setOpen(next);
+    if (!next) setEdited(null);
+  };
 
   async function save(next: string) {
     setBusy(true);
@@ -28,21 +39,24 @@ export function SystemPromptControl({ value, isNew, onSave }: { value: string; i
     setBusy(false);
     if (!kept) return;
     if (!isNew) toast.show(t(next.trim() ? 'systemPrompt.saved' : 'systemPrompt.cleared'));
-    setOpen(false);
+    toggle(false);
   }
 
   const set = value.trim() !== '';
+  const narrow = useNarrow();
+  const label = `${t('systemPrompt.button')}: ${t(set ? 'systemPrompt.on' : 'systemPrompt.off')}`;
   return (
-    <details className="menu" open={open} onToggle={(e) => setOpen((e.currentTarget as HTMLDetailsElement).open)}>
+    <details className="menu" open={open} onToggle={(e) => toggle((e.currentTarget as HTMLDetailsElement).open)}>
       <summary
         className={`button ${set ? '' : 'button-quiet '}context-button`}
-        title={set ? value.slice(0, 300) : undefined}
+        title={set ? value.slice(0, 300) : label}
+        aria-label={label}
         data-testid="system-prompt"
         data-set={set ? 'true' : 'false'}
       >
-        {t('systemPrompt.button')}: {t(set ? 'systemPrompt.on' : 'systemPrompt.off')}
+        {narrow ? `✎ ${set ? '●' : '○'}` : label}
       </summary>
-      <div className="menu-panel card settings-panel" style={{ width: 'min(420px, calc(100vw - 32px))' }} data-testid="system-prompt-panel">
+      <div className="menu-panel card settings-panel" style={narrow ? { position: 'fixed', left: 12, right: 12, top: 56 } : { width: 420 }} data-testid="system-prompt-panel">
         <strong>{t('systemPrompt.title')}</strong>
         <span className="muted">{t(isNew ? 'systemPrompt.hintNew' : 'systemPrompt.hint')}</span>
         <textarea
@@ -51,7 +65,7 @@ export function SystemPromptControl({ value, isNew, onSave }: { value: string; i
           style={textareaStyle}
           placeholder={t('systemPrompt.placeholder')}
           value={draft}
-          onChange={(e) => setDraft(e.target.value)}
+          onChange={(e) => setEdited(e.target.value)}
           aria-label={t('systemPrompt.title')}
           data-testid="system-prompt-input"
         />

@@ -80,6 +80,7 @@ export default function PresetsPage() {
         editing={editing}
         models={models.data ?? []}
         groups={groups}
+        anyGroup={me.role === 'admin'}
         onSubmit={submit}
         onCancel={() => setEditing(null)}
       />

@@ -73,12 +73,15 @@ export function PresetForm({
   editing,
   models,
   groups,
+  anyGroup,
   onSubmit,
   onCancel,
 }: {
   editing: Preset | null;
   models: { name: string; ready: boolean }[];
   groups: { id: string; name: string }[];
+  /** An admin may share with any group: the hint for no groups differs. */
+  anyGroup: boolean;
   onSubmit(values: PresetValues): Promise<void>;
   onCancel(): void;
 }) {
@@ -130,18 +133,6 @@ export function PresetForm({
           ))}
         </select>
       </label>
-      <label className="field field-narrow">
-        <span>{t('presets.temperature')}</span>
-        <input type="number" min={0} max={2} step={0.1} placeholder={t('presets.default')} value={draft.temperature} onChange={(e) => set('temperature', e.target.value)} data-testid="preset-temperature" />
-      </label>
-      <label className="field field-narrow">
-        <span>{t('presets.topP')}</span>
-        <input type="number" min={0.01} max={1} step={0.05} placeholder={t('presets.default')} value={draft.topP} onChange={(e) => set('topP', e.target.value)} data-testid="preset-top-p" />
-      </label>
-      <label className="field field-narrow">
-        <span>{t('presets.maxTokens')}</span>
-        <input type="number" min={1} max={4096} placeholder={t('presets.default')} value={draft.maxTokens} onChange={(e) => set('maxTokens', e.target.value)} data-testid="preset-max-tokens" />
-      </label>
       <label className="field">
         <span>{t('presets.context')}</span>
         <select value={draft.contextPolicy} onChange={(e) => set('contextPolicy', e.target.value as Policy)} data-testid="preset-context">
@@ -152,12 +143,27 @@ export function PresetForm({
           ))}
         </select>
       </label>
-      {draft.contextPolicy === 'turns' && (
+      {/* The numbers on a row of their own, under the wider choices. */}
+      <div style={{ ...full, display: 'flex', flexWrap: 'wrap', gap: 12 }}>
+        {draft.contextPolicy === 'turns' && (
+          <label className="field field-narrow">
+            <span>{t('presets.contextTurns')}</span>
+            <input type="number" min={1} max={1000} value={draft.contextTurns} onChange={(e) => set('contextTurns', e.target.value)} data-testid="preset-context-turns" />
+          </label>
+        )}
         <label className="field field-narrow">
-          <span>{t('presets.contextTurns')}</span>
-          <input type="number" min={1} max={1000} value={draft.contextTurns} onChange={(e) => set('contextTurns', e.target.value)} data-testid="preset-context-turns" />
+          <span>{t('presets.temperature')}</span>
+          <input type="number" min={0} max={2} step={0.1} placeholder={t('presets.default')} value={draft.temperature} onChange={(e) => set('temperature', e.target.value)} data-testid="preset-temperature" />
         </label>
-      )}
+        <label className="field field-narrow">
+          <span>{t('presets.topP')}</span>
+          <input type="number" min={0.01} max={1} step={0.05} placeholder={t('presets.default')} value={draft.topP} onChange={(e) => set('topP', e.target.value)} data-testid="preset-top-p" />
+        </label>
+        <label className="field field-narrow">
+          <span>{t('presets.maxTokens')}</span>
+          <input type="number" min={1} max={4096} placeholder={t('presets.default')} value={draft.maxTokens} onChange={(e) => set('maxTokens', e.target.value)} data-testid="preset-max-tokens" />
+        </label>
+      </div>
       <label className="field" style={full}>
         <span>{t('presets.systemPrompt')}</span>
         <textarea
@@ -174,7 +180,7 @@ export function PresetForm({
       <fieldset className="field" style={{ ...full, border: 'none', padding: 0, margin: 0 }} data-testid="preset-groups">
         <span>{t('presets.shareWith')}</span>
         {groupOptions.length === 0 ? (
-          <small className="muted">{t('presets.noGroups')}</small>
+          <small className="muted">{t(anyGroup ? 'presets.noGroupsAtAll' : 'presets.noGroups')}</small>
         ) : (
           <div style={{ display: 'flex', flexWrap: 'wrap', gap: '4px 16px' }}>
             {groupOptions.map((g) => (
