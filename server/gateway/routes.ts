@@ -35,6 +35,10 @@ export interface Route {
   contextTokens?: number;
   /** How the gateway handles its requests (columns of deployments, migration 0024). */
   policy: RoutePolicy;
+  /** Takes image content parts (migration 0031); absent or false: images are refused with a 400. */
+  vision?: boolean;
+  /** Serves /v1/audio/transcriptions and /v1/audio/speech (migration 0031). */
+  audio?: boolean;
 }
 
 export interface RoutePolicy {

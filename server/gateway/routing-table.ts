@@ -62,6 +62,8 @@ export function createRoutingTable(db: Db, refreshMs = 2_000, masterKey?: Buffer
         retryBudgetRatio: deployments.retryBudgetRatio,
         fallbackIds: deployments.fallbackDeploymentIds,
         contextFallbackId: deployments.contextFallbackDeploymentId,
+        vision: deployments.vision,
+        audio: deployments.audio,
       })
       .from(deployments);
     const nextKeys = new Map<string, string>();
@@ -97,6 +99,8 @@ export function createRoutingTable(db: Db, refreshMs = 2_000, masterKey?: Buffer
           fallbackIds: d.fallbackIds,
           contextFallbackId: d.contextFallbackId,
         },
+        vision: d.vision,
+        audio: d.audio,
       };
       if (d.engine === 'upstream') route.upstream = await upstreamRoute(d.name, d.spec, nextKeys);
       next.set(d.name, route);

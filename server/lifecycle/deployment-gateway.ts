@@ -30,6 +30,9 @@ export const gatewaySettingsSchema = z
     retryBudgetRatio: z.number().min(0).max(1).nullable(),
     fallbackDeploymentIds: z.array(z.string().uuid()).max(8),
     contextFallbackDeploymentId: z.string().uuid().nullable(),
+    /** What the deployment takes besides text (migration 0031): images in chat messages, the audio endpoints. */
+    vision: z.boolean(),
+    audio: z.boolean(),
   })
   .partial()
   .required({ id: true });
@@ -44,6 +47,8 @@ const columns = {
   retryBudgetRatio: deployments.retryBudgetRatio,
   fallbackDeploymentIds: deployments.fallbackDeploymentIds,
   contextFallbackDeploymentId: deployments.contextFallbackDeploymentId,
+  vision: deployments.vision,
+  audio: deployments.audio,
 };
 
 export async function updateGatewaySettings(db: Db, actor: Actor | null, raw: GatewaySettingsInput) {

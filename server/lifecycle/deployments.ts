@@ -27,6 +27,9 @@ export const createDeploymentSchema = z.object({
   spec: deploymentSpecSchema,
   /** The external endpoint's API key (engine upstream): sealed into the spec, never stored or logged in clear. */
   upstreamKey: z.string().regex(/^[\x21-\x7e]{1,4096}$/, "printable characters without spaces").optional(),
+  /** Takes images in chat messages / serves the audio endpoints (migration 0031); changed later with setGateway. */
+  vision: z.boolean().optional(),
+  audio: z.boolean().optional(),
 });
 export type CreateDeploymentInput = z.input<typeof createDeploymentSchema>;
 
@@ -60,7 +63,7 @@ export async function createDeployment(db: Db, actor: Actor | null, raw: CreateD
   const row = await db.transaction(async (tx) => {
     const [created] = await tx
       .insert(deployments)
-      .values({ name: input.name, modelVersionId: input.modelVersionId ?? null, engine: spec.engine, spec, desiredReplicas: spec.replicas, status: 'pending' })
+      .values({ name: input.name, modelVersionId: input.modelVersionId ?? null, engine: spec.engine, spec, desiredReplicas: spec.replicas, status: 'pending', vision: input.vision ?? false, audio: input.audio ?? false })
       .onConflictDoNothing({ target: deployments.name })
       .returning({ id: deployments.id });
     if (!created) throw new DomainError('CONFLICT', `A deployment named ${input.name} already exists`);

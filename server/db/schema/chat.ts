@@ -1,4 +1,4 @@
-import { type AnyPgColumn, customType, index, integer, jsonb, pgTable, real, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { type AnyPgColumn, customType, index, integer, jsonb, pgTable, real, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import type { AuditEntry } from './compliance';
 import { users } from './identity';
 
@@ -55,6 +55,27 @@ export const messages = pgTable(
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [index('messages_conversation_idx').on(t.conversationId, t.createdAt)],
+);
+
+export const ATTACHMENT_TYPES = ['image/png', 'image/jpeg', 'image/webp', 'image/gif'] as const;
+
+/** An image attached to a message (migration 0031): sealed under the owner's data key like the text. */
+export const messageAttachments = pgTable(
+  'message_attachments',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    messageId: uuid('message_id').notNull().references(() => messages.id, { onDelete: 'cascade' }),
+    /** Its place among the message's images, from 0. */
+    position: integer('position').notNull(),
+    mediaType: text('media_type', { enum: ATTACHMENT_TYPES }).notNull(),
+    bytes: integer('bytes').notNull(),
+    width: integer('width'),
+    height: integer('height'),
+    contentEnc: bytea('content_enc').notNull(),
+    dataKeyId: integer('data_key_id').notNull().references(() => dataKeys.id),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('message_attachments_message_idx').on(t.messageId, t.position)],
 );
 
 /**

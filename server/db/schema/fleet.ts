@@ -1,4 +1,4 @@
-import { bigint, bigserial, index, integer, jsonb, pgTable, real, text, timestamp, unique, uuid } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, boolean, index, integer, jsonb, pgTable, real, text, timestamp, unique, uuid } from 'drizzle-orm/pg-core';
 import { modelVersions } from './lifecycle';
 
 export const ENGINES = ['llamacpp', 'vllm', 'tgi', 'sglang', 'upstream'] as const;
@@ -38,6 +38,10 @@ export const deployments = pgTable('deployments', {
   fallbackDeploymentIds: uuid('fallback_deployment_ids').array().notNull().default([]),
   /** A longer-context deployment for prompts that do not fit this one's context. */
   contextFallbackDeploymentId: uuid('context_fallback_deployment_id'),
+  /** Takes images in chat messages (a multimodal model); without it the gateway refuses them (migration 0031). */
+  vision: boolean('vision').notNull().default(false),
+  /** Serves /v1/audio/transcriptions and /v1/audio/speech (a Whisper-style or speech model). */
+  audio: boolean('audio').notNull().default(false),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
 });
