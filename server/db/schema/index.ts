@@ -19,3 +19,4 @@ export * from './retention';
 export * from './backups';
 export * from './replica-groups';
 export * from './certificates';
+export * from './tools';
