@@ -88,7 +88,8 @@ export function ChatWorkspace() {
       return;
     }
     if (preset.model) {
-      if (models?.some((m) => m.name === preset.model && m.ready)) setSelectedModel(preset.model);
+      // While the model list is still loading, the preset's model is taken as it is (the send checks it).
+      if (!models || models.some((m) => m.name === preset.model && m.ready)) setSelectedModel(preset.model);
       else toast.show(t('presets.modelUnavailable', { model: preset.model, current: selectedModel ?? '—' }), 'error');
     }
     // For this chat only: what the user saved as their own settings stays as it was.
