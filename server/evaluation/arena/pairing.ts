@@ -1,4 +1,15 @@
 import { randomInt } from 'node:crypto';
+import type { UsableModel } from '../../chat/models';
+
+/**
+ * Who may enter the arena: ready deployments, each once. Never an experiment: its name is an alias
+ * that routes to one of its arms, so "experiment vs deployment" could be a deployment facing itself
+ * (found by trying it: a model faced itself through an experiment alias), and a vote would credit an
+ * alias rather than a model on the leaderboard.
+ */
+export function arenaContestants(models: readonly Pick<UsableModel, 'name' | 'engine' | 'ready'>[]): string[] {
+  return [...new Set(models.filter((m) => m.ready && m.engine !== 'experiment').map((m) => m.name))];
+}
 
 /**
  * Two different models, uniformly over the unordered pairs, then a coin for which one sits on the

@@ -9,7 +9,7 @@ import type { ChatDeps, TurnAudit } from '../../chat/send';
 import { DomainError } from '../../core/errors';
 import { Battles, identityNames } from './battles';
 import { identityLeak } from './identity';
-import { pickPair } from './pairing';
+import { arenaContestants, pickPair } from './pairing';
 import type { ArenaRequest } from './request';
 
 export type Side = 'a' | 'b';
@@ -41,7 +41,7 @@ export interface ArenaSink {
 export async function runBattle(deps: ChatDeps & { dailyCap: number }, user: { id: string; role: Role }, req: ArenaRequest, sink: ArenaSink, signal: AbortSignal, audit: TurnAudit): Promise<{ audited: true }> {
   const store = new Battles(deps.db, user.id);
   if ((await store.votesToday()) >= deps.dailyCap) throw new DomainError('TOO_MANY_REQUESTS', `You have reached today's limit of ${deps.dailyCap} arena votes; try again tomorrow`);
-  const ready = (await listModelsFor(deps.db, user)).filter((m) => m.ready).map((m) => m.name);
+  const ready = arenaContestants(await listModelsFor(deps.db, user));
   if (ready.length < 2) throw new DomainError('CONFLICT', 'The arena needs at least two ready models you may use');
   const { modelA, modelB } = pickPair(ready);
 
