@@ -52,6 +52,32 @@ describe('the audit page query', () => {
     expect(await actions({ to: new Date(Date.now() + 60_000).toISOString(), outcome: 'denied' })).toEqual(['deployments.stop']);
     // A LIKE wildcard in a filter is a literal character.
     expect(await actions({ action: '%.' })).toEqual([]);
+    expect(await actions({ action: '%' })).toEqual([]);
+  });
+
+  it('takes a family without its dot, but not a mere prefix of a name', async () => {
+    expect(await actions({ action: 'auth' })).toEqual(['auth.signIn', 'auth.signIn']);
+    expect(await actions({ action: 'deployments' })).toEqual(['deployments.stop']);
+    expect(await actions({ action: 'aut' })).toEqual([]);
+    expect(await actions({ action: 'auth.sign' })).toEqual([]);
+  });
+
+  it('combines actor, action, outcome and a time window; refuses a window that ends before it starts', async () => {
+    const from = new Date(Date.now() - 3_600_000).toISOString();
+    const to = new Date(Date.now() + 60_000).toISOString();
+    expect(await actions({ actor: 'alice@example.test', action: 'auth', outcome: 'success', from, to })).toEqual(['auth.signIn']);
+    expect(await actions({ actor: 'alice@example.test', action: 'auth', to: from })).toEqual([]);
+    await expect(listAuditFiltered(t.db, { from: to, to: from }, { limit: 5 })).rejects.toThrow(/"from" must not be after its "to"/);
+  });
+
+  it('offers a next page only when there is one: a trail of exactly one page ends there', async () => {
+    const total = (await listAuditFiltered(t.db, {}, { limit: 500 })).rows.length;
+    const exact = await listAuditFiltered(t.db, {}, { limit: total });
+    expect([exact.rows.length, exact.nextCursor]).toEqual([total, null]);
+    const short = await listAuditFiltered(t.db, {}, { limit: total - 1 });
+    expect(short.nextCursor).toBe(short.rows.at(-1)!.id);
+    const last = await listAuditFiltered(t.db, {}, { limit: total - 1, beforeId: short.nextCursor! });
+    expect([last.rows.length, last.nextCursor]).toEqual([1, null]);
   });
 
   it('names ids: users by email, keys and deployments by name', async () => {

@@ -1,5 +1,6 @@
 import { and, desc, eq, gte, inArray, lt, lte, or, sql, type SQL } from 'drizzle-orm';
 import { z } from 'zod';
+import { DomainError } from '../core/errors';
 import { isUuid } from '../core/ids';
 import type { Db } from '../db/client';
 import { apiKeys, AUDIT_OUTCOMES, auditLog, deployments, groups, users } from '../db/schema';
@@ -8,7 +9,7 @@ import { apiKeys, AUDIT_OUTCOMES, auditLog, deployments, groups, users } from '.
 export const auditFilterSchema = z.object({
   /** A user's email or id, a key's name, or a label such as `system`. */
   actor: z.string().trim().min(1).max(320).optional(),
-  /** An action (`auth.signIn`), or a family of them ending in a dot (`auth.`). */
+  /** An action (`auth.signIn`), or a family of them: `auth.` or just `auth` (what people type). */
   action: z.string().trim().min(1).max(120).optional(),
   /** What was acted on: an id, or a user's email, a key's or deployment's or group's name. */
   target: z.string().trim().min(1).max(400).optional(),
@@ -40,7 +41,12 @@ export async function auditWhere(db: Db, f: AuditFilter): Promise<SQL | undefine
     const labels = [...new Set([f.actor, f.actor.toLowerCase()])];
     parts.push(userIds.length ? or(inArray(auditLog.actorUserId, userIds), inArray(auditLog.actorLabel, labels)) : inArray(auditLog.actorLabel, labels));
   }
-  if (f.action) parts.push(f.action.endsWith('.') ? sql`${auditLog.action} LIKE ${escapeLike(f.action) + '%'}` : eq(auditLog.action, f.action));
+  if (f.from && f.to && new Date(f.from) > new Date(f.to)) throw new DomainError('BAD_REQUEST', 'The audit filter\'s "from" must not be after its "to"');
+  if (f.action) {
+    // `auth.` is the family; `auth` is that action or that family (typing the family without its dot found nothing).
+    const family = sql`${auditLog.action} LIKE ${escapeLike(f.action.endsWith('.') ? f.action : `${f.action}.`) + '%'}`;
+    parts.push(f.action.endsWith('.') ? family : or(eq(auditLog.action, f.action), family));
+  }
   if (f.target) {
     const ids = isUuid(f.target) ? [] : await idsNamed(db, f.target);
     parts.push(inArray(auditLog.target, [f.target, ...ids]));
@@ -92,8 +98,12 @@ export async function auditNames(db: Db, rows: AuditRow[]): Promise<Record<strin
   return names;
 }
 
-/** One filtered page with its names and the cursor of the next (null at the end). */
+/**
+ * One filtered page with its names and the cursor of the next: null exactly when nothing is left (one
+ * row more is read to know, so a trail of exactly `limit` rows offers no "load more" that loads nothing).
+ */
 export async function listAuditFiltered(db: Db, filter: AuditFilter, { limit, beforeId }: { limit: number; beforeId?: number }) {
-  const rows = await auditPage(db, await auditWhere(db, filter), { limit, beforeId });
-  return { rows, names: await auditNames(db, rows), nextCursor: rows.length === limit ? rows.at(-1)!.id : null };
+  const read = await auditPage(db, await auditWhere(db, filter), { limit: limit + 1, beforeId });
+  const rows = read.slice(0, limit);
+  return { rows, names: await auditNames(db, rows), nextCursor: read.length > limit ? rows.at(-1)!.id : null };
 }

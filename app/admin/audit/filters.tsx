@@ -19,6 +19,8 @@ export function filterQuery(f: Filter & { format?: string }): string {
 
 /** A datetime-local value (the browser's local time) as ISO, or undefined when empty. */
 const iso = (local: string) => (local ? new Date(local).toISOString() : undefined);
+/** The end of the picked minute: "to 12:05" includes what happened at 12:05:30 (it did not). */
+const isoEndOfMinute = (local: string) => (local ? new Date(new Date(local).getTime() + 59_999).toISOString() : undefined);
 
 /** The audit page's filter form; applied on submit, so typing does not read (and audit) a page per key. */
 export function AuditFilters({ value, onApply }: { value: Filter; onApply: (f: Filter, e?: FormEvent) => void }) {
@@ -32,7 +34,7 @@ export function AuditFilters({ value, onApply }: { value: Filter; onApply: (f: F
       target: draft.target.trim() || undefined,
       outcome: (draft.outcome || undefined) as Filter['outcome'],
       from: iso(draft.from),
-      to: iso(draft.to),
+      to: isoEndOfMinute(draft.to),
     };
     onApply(Object.fromEntries(Object.entries(f).filter(([, v]) => v !== undefined)) as Filter, e);
   };
