@@ -171,6 +171,12 @@ const POLICY: Record<string, 'public' | Role[]> = {
   'dataProtection.setFindingLevel': admins,
   'dataProtection.setDeploymentPolicy': admins,
   'dataProtection.test': admins,
+  'tools.list': admins,
+  'tools.create': admins,
+  'tools.update': admins,
+  'tools.delete': admins,
+  'tools.grant': admins,
+  'tools.revoke': admins,
 };
 
 /**
@@ -266,6 +272,10 @@ const SHARED: Record<string, string> = {
   'dataProtection.saveRule': 'admins manage the organisation\'s detector rules',
   'dataProtection.deleteRule': 'admins manage the organisation\'s detector rules',
   'dataProtection.setDeploymentPolicy': 'the fleet: admins set what each shared deployment may receive',
+  'tools.update': "tools are the install's: admins manage every plugin",
+  'tools.delete': "tools are the install's: admins manage every plugin",
+  'tools.grant': 'admins grant the install\'s tools to groups',
+  'tools.revoke': 'admins grant the install\'s tools to groups',
 };
 
 let t: TestDatabase;

@@ -22,6 +22,7 @@ import { retentionRouter } from './routers/retention';
 import { backupsRouter } from './routers/backups';
 import { classificationRouter } from './routers/classification';
 import { dataProtectionRouter } from './routers/data-protection';
+import { toolsRouter } from './routers/tools';
 import { registerProcedures, router } from './trpc';
 
 export const appRouter = router({
@@ -49,6 +50,7 @@ export const appRouter = router({
   backups: backupsRouter,
   classification: classificationRouter,
   dataProtection: dataProtectionRouter,
+  tools: toolsRouter,
 });
 
 // The mutation guard reads each input as its procedure does (see trpc.ts).

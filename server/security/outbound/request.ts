@@ -21,6 +21,8 @@ export interface OutboundAnswer {
   status: number;
   headers: http.IncomingHttpHeaders;
   body: Buffer;
+  /** The body was longer than maxBodyBytes and cut there (only with overflow: 'cut'). */
+  truncated?: boolean;
 }
 
 export interface OutboundInit {
@@ -30,6 +32,8 @@ export interface OutboundInit {
   timeoutMs: number;
   /** Bytes of the answer kept; more fails the call. 0: the body is read and dropped. */
   maxBodyBytes?: number;
+  /** Past maxBodyBytes: 'fail' the call (the default), or 'cut' the body there and answer with what came. */
+  overflow?: 'fail' | 'cut';
   signal?: AbortSignal;
 }
 
@@ -63,6 +67,15 @@ export function outboundRequest(target: string, init: OutboundInit, policy: Outb
       req.destroy();
       reject(err);
     };
+    const done = (res: http.IncomingMessage, chunks: Buffer[], truncated: boolean) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      init.signal?.removeEventListener('abort', onAbort);
+      resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), ...(truncated ? { truncated } : {}) });
+      // What is left of a cut body is not wanted: the connection goes rather than draining it.
+      if (truncated) req.destroy();
+    };
     const req = (secure ? https : http).request({
       agent: secure ? agents.https : agents.http,
       hostname: hostOf(url.hostname),
@@ -84,17 +97,15 @@ export function outboundRequest(target: string, init: OutboundInit, policy: Outb
       res.on('data', (chunk: Buffer) => {
         if (max === 0) return;
         size += chunk.length;
+        if (size > max && init.overflow === 'cut') {
+          chunks.push(chunk.subarray(0, chunk.length - (size - max)));
+          return done(res, chunks, true);
+        }
         if (size > max) return fail(new OutboundFailed('answer too large'));
         chunks.push(chunk);
       });
       res.on('error', (err: NodeJS.ErrnoException) => fail(new OutboundFailed(err.code ?? err.message)));
-      res.on('end', () => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        init.signal?.removeEventListener('abort', onAbort);
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) });
-      });
+      res.on('end', () => done(res, chunks, false));
     });
     req.end(init.body);
   });
