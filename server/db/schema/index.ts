@@ -20,3 +20,4 @@ export * from './backups';
 export * from './replica-groups';
 export * from './certificates';
 export * from './tools';
+export * from './knowledge';
