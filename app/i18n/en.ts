@@ -1,3 +1,4 @@
+import { polishEn } from './areas/polish';
 import { datasetsEn } from './areas/datasets';
 import { jobsEn } from './areas/jobs';
 import { loadtestsEn } from './areas/loadtests';
@@ -337,6 +338,7 @@ export const en = {
   ...signInEn,
   ...dataProtectionEn,
   ...gatewayResilienceEn,
+  ...polishEn,
 } as const;
 
 export type MessageKey = keyof typeof en;

@@ -1,3 +1,4 @@
+import { polishZh } from './areas/polish';
 import { datasetsZh } from './areas/datasets';
 import { jobsZh } from './areas/jobs';
 import { loadtestsZh } from './areas/loadtests';
@@ -339,4 +340,5 @@ export const zhCN: Dictionary = {
   ...signInZh,
   ...dataProtectionZh,
   ...gatewayResilienceZh,
+  ...polishZh,
 };

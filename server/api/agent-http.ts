@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import { assignmentArtifacts, listAssignments, replicaReportSchema, reportReplica } from '../fleet/nodes/assignments';
+import { hostStatsSchema } from '../fleet/host/host-stats';
 import { recordHeartbeat } from '../fleet/nodes/heartbeat';
 import { recordStartMeasurement } from '../gpu/placement/start-measurements';
 import { startupMeasurementSchema } from '../engines/vllm/startup-log';
@@ -77,7 +78,7 @@ export const joinRequestSchema = z.object({
   /** A PKCS#10 request for the agent's own key: its client certificate when the control plane uses mutual TLS. */
   csr: csrField.optional(),
 });
-const heartbeatSchema = z.object({ gpus: z.array(gpuSchema).max(64) });
+const heartbeatSchema = z.object({ gpus: z.array(gpuSchema).max(64), host: hostStatsSchema.nullish() });
 
 function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   const result = schema.safeParse(body);
@@ -154,8 +155,8 @@ export const agentRoutes: RawRoute[] = [
     path: '/api/agent/heartbeat',
     async handle({ deps, req, res }) {
       const node = await nodeOf(deps, req);
-      const { gpus } = parse(heartbeatSchema, await readJsonBody(req, BODY_LIMIT));
-      await recordHeartbeat(deps.db, node.name, gpus);
+      const { gpus, host } = parse(heartbeatSchema, await readJsonBody(req, BODY_LIMIT));
+      await recordHeartbeat(deps.db, node.name, gpus, new Date(), host);
       sendJson(res, 200, { ok: true });
     },
   },

@@ -5,6 +5,7 @@ import { readInventory } from '../gpu/inventory';
 import { dbReplicaStore } from './nodes/db-store';
 import { dbTrainerClient } from './nodes/db-trainer-client';
 import { createTrainerRunner } from './nodes/remote-trainers';
+import { readHostStats } from './host/host-stats';
 import { recordHeartbeat } from './nodes/heartbeat';
 import { registerNode } from './nodes/register';
 import { nodeLabels } from './nodes/labels';
@@ -81,7 +82,7 @@ export async function startAgent(db: Db, env: Env, opts: AgentOptions): Promise<
   let stopped = false;
   const loops = [
     every(opts.pollMs ?? 1_500, () => supervisor.sync()),
-    every(opts.heartbeatMs ?? 5_000, async () => recordHeartbeat(db, nodeName, (await inventory()).gpus)),
+    every(opts.heartbeatMs ?? 5_000, async () => recordHeartbeat(db, nodeName, (await inventory()).gpus, new Date(), await readHostStats(env.dataDir))),
     every(opts.trainerPollMs ?? 1_000, () => trainers.sync()),
   ];
   await loops[0]!.runNow();

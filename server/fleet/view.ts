@@ -23,6 +23,9 @@ export async function listFleetNodes(db: Db) {
     lastHeartbeatAt: n.lastHeartbeatAt,
     driverVersion: n.driverVersion,
     cudaVersion: n.cudaVersion,
+    /** CPU, memory and disk from the latest heartbeat that reported them (null from an agent that does not). */
+    host: n.host ?? null,
+    hostAt: n.hostAt,
     gpus: devices
       .filter((g) => g.nodeId === n.id)
       .map((g) => {

@@ -37,6 +37,7 @@ export function NodeCard({ node, samples, now }: { node: NodeView; samples: Samp
         {(node.driverVersion || node.cudaVersion) && <span>{t('gpus.driver', { driver: node.driverVersion ?? '—', cuda: node.cudaVersion ?? '—' })}</span>}
         <span>{node.lastHeartbeatAt ? t('gpus.lastHeartbeat', { age: formatAge(node.lastHeartbeatAt, locale, now) }) : t('gpus.noHeartbeat')}</span>
       </div>
+      <HostFigures node={node} />
       {node.gpus.length === 0 ? (
         <p className="no-gpus" data-testid="no-gpus">
           {t('gpus.noGpus')}
@@ -49,6 +50,56 @@ export function NodeCard({ node, samples, now }: { node: NodeView; samples: Samp
         </div>
       )}
     </section>
+  );
+}
+
+/**
+ * The host itself: CPU, memory and the data directory's disk, as the agent reported them with its last
+ * heartbeat. For a CPU-only node this is the whole picture (it used to show only "no GPUs").
+ */
+function HostFigures({ node }: { node: NodeView }) {
+  const { t } = useI18n();
+  const h = node.host;
+  if (!h) {
+    return (
+      <p className="muted host-none" data-testid="host-none">
+        {t('polish.host.none')}
+      </p>
+    );
+  }
+  const memUsed = h.memoryTotalBytes - h.memoryAvailableBytes;
+  const memPct = percentOf(memUsed, h.memoryTotalBytes);
+  const diskUsed = h.diskTotalBytes !== null && h.diskFreeBytes !== null ? h.diskTotalBytes - h.diskFreeBytes : null;
+  const diskPct = percentOf(diskUsed, h.diskTotalBytes);
+  const loadPct = Math.min(100, (h.load1 / h.cpuCores) * 100);
+  return (
+    <div className="host-figures" data-testid="host-figures">
+      <div className="gpu-stat" data-testid="host-cpu">
+        <span className="muted">{t('polish.host.cpu')}</span>
+        <span title={h.cpuModel ?? undefined}>{t('polish.host.cpuValue', { cores: h.cpuCores, load: h.load1.toFixed(2) })}</span>
+        <div className={`meter${loadPct > 90 ? ' meter-hot' : ''}`} role="img" aria-label={`${t('polish.host.cpu')} ${Math.round(loadPct)}%`}>
+          <span style={{ width: `${loadPct}%` }} />
+        </div>
+      </div>
+      <div className="gpu-stat" data-testid="host-memory">
+        <span className="muted">{t('polish.host.memory')}</span>
+        <span>
+          {formatBytes(memUsed)} / {formatBytes(h.memoryTotalBytes)}
+        </span>
+        <div className={`meter${memPct > 90 ? ' meter-hot' : ''}`} role="img" aria-label={`${t('polish.host.memory')} ${Math.round(memPct)}%`}>
+          <span style={{ width: `${memPct}%` }} />
+        </div>
+      </div>
+      <div className="gpu-stat" data-testid="host-disk">
+        <span className="muted" title={h.diskPath}>
+          {t('polish.host.disk')}
+        </span>
+        <span>{diskUsed === null ? '—' : t('polish.host.diskValue', { free: formatBytes(h.diskFreeBytes), total: formatBytes(h.diskTotalBytes) })}</span>
+        <div className={`meter${diskPct > 90 ? ' meter-hot' : ''}`} role="img" aria-label={`${t('polish.host.disk')} ${Math.round(diskPct)}%`}>
+          <span style={{ width: `${diskPct}%` }} />
+        </div>
+      </div>
+    </div>
   );
 }
 

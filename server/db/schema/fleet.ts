@@ -1,3 +1,4 @@
+import type { HostStats } from '../../fleet/host/host-stats';
 import { bigint, bigserial, boolean, index, integer, jsonb, pgTable, real, text, timestamp, unique, uuid } from 'drizzle-orm/pg-core';
 import { modelVersions } from './lifecycle';
 
@@ -85,6 +86,9 @@ export const gpuNodes = pgTable('gpu_nodes', {
   topology: jsonb('topology').$type<Record<string, unknown> | null>(),
   status: text('status', { enum: NODE_STATUSES }).notNull().default('healthy'),
   lastHeartbeatAt: timestamp('last_heartbeat_at', { withTimezone: true }),
+  /** The host's CPU, memory and disk from the latest heartbeat that carried them (fleet/host/host-stats.ts; migration 0032). */
+  host: jsonb('host').$type<HostStats | null>(),
+  hostAt: timestamp('host_at', { withTimezone: true }),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
 });
 

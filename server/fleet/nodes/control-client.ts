@@ -9,6 +9,7 @@ import type { TrainerAssignment, TrainerReport } from '../../lifecycle/jobs/remo
 import type { ReplicaStore } from '../replica-supervisor';
 import type { TrainerJobClient } from './remote-trainers';
 import type { GpuInfo } from '../../gpu/types';
+import type { HostStats } from '../host/host-stats';
 import type { Assignment, ReplicaReport } from './assignments';
 import type { NodeRegistration } from './register';
 import type { StartupMeasurement } from '../../engines/vllm/startup-log';
@@ -146,7 +147,7 @@ export function controlPlaneClient(base: URL, credential: string, transport: () 
   const call = <T>(b: URL, path: string, init: { method: string; body?: unknown; credential?: string }) => callWith<T>(b, path, init, transport());
   return {
     renewCertificate: (csr: string) => call<IssuedClientCertificate>(base, '/api/agent/certificate', { method: 'POST', body: { csr }, credential }),
-    heartbeat: (gpus: GpuInfo[]) => call<{ ok: true }>(base, '/api/agent/heartbeat', { method: 'POST', body: { gpus }, credential }).then(() => undefined),
+    heartbeat: (gpus: GpuInfo[], host?: HostStats) => call<{ ok: true }>(base, '/api/agent/heartbeat', { method: 'POST', body: { gpus, ...(host ? { host } : {}) }, credential }).then(() => undefined),
     store: {
       assignments: async () => (await call<{ assignments: Assignment[] }>(base, '/api/agent/assignments', { method: 'GET', credential })).assignments,
       report: (replicaId: string, report: ReplicaReport) => call(base, `/api/agent/replicas/${replicaId}`, { method: 'POST', body: report, credential }).then(() => undefined),

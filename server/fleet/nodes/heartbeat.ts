@@ -2,6 +2,7 @@ import { eq, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { gpuNodes, gpuSamples } from '../../db/schema';
 import type { GpuInfo } from '../../gpu/types';
+import type { HostStats } from '../host/host-stats';
 
 /** gpu_samples keeps one row per GPU per bucket of this length. */
 export const SAMPLE_BUCKET_MS = 15_000;
@@ -13,16 +14,17 @@ export function sampleBucket(at: Date): Date {
 export class UnknownNodeError extends Error {}
 
 /**
- * A heartbeat: the node is alive (healthy again if the sweep had marked it) and here is a GPU sample.
+ * A heartbeat: the node is alive (healthy again if the sweep had marked it), here is a GPU sample and
+ * (from agents that report it: older ones do not) the host's CPU, memory and disk, kept as the latest.
  * Samples are downsampled as they are written: within a 15 s bucket the row keeps the MAXIMUM of
  * utilisation, memory used, temperature and power (a peak must not vanish between two quiet readings;
  * GREATEST ignores nulls, so a missing value never erases a known one). A draining node stays draining.
  */
-export async function recordHeartbeat(db: Db, nodeName: string, sample: GpuInfo[], at = new Date()): Promise<void> {
+export async function recordHeartbeat(db: Db, nodeName: string, sample: GpuInfo[], at = new Date(), host?: HostStats | null): Promise<void> {
   await db.transaction(async (tx) => {
     const [node] = await tx
       .update(gpuNodes)
-      .set({ lastHeartbeatAt: at, status: sql`CASE WHEN ${gpuNodes.status} = 'draining' THEN 'draining' ELSE 'healthy' END` })
+      .set({ lastHeartbeatAt: at, status: sql`CASE WHEN ${gpuNodes.status} = 'draining' THEN 'draining' ELSE 'healthy' END`, ...(host ? { host, hostAt: at } : {}) })
       .where(eq(gpuNodes.name, nodeName))
       .returning({ id: gpuNodes.id });
     if (!node) throw new UnknownNodeError(`No node named ${nodeName} is registered`);

@@ -11,6 +11,7 @@ import { createReplicaSupervisor } from '../replica-supervisor';
 import { modelPreparer } from '../model-cache';
 import { readInventory } from '../../gpu/inventory';
 import type { Inventory } from '../../gpu/types';
+import { readHostStats } from '../host/host-stats';
 import { controlPlaneClient, controlPlaneUrl, createTransport, joinControlPlane } from './control-client';
 import { createCsr, generateRsaKey } from '../../security/certificates/x509';
 import { nodeLabels } from './labels';
@@ -194,8 +195,10 @@ export async function startRemoteAgent(
     return run;
   };
   // The first heartbeat is awaited so that a revoked credential fails the start, not a log line later.
-  await client.heartbeat((await inventory()).gpus);
-  timers.set('heartbeat', setTimeout(loop('heartbeat', opts.heartbeatMs ?? 5_000, async () => client.heartbeat((await inventory()).gpus)), opts.heartbeatMs ?? 5_000));
+  // Each heartbeat also carries the host's CPU, memory and disk: all the GPU page has to show for a CPU-only node.
+  const beat = async () => client.heartbeat((await inventory()).gpus, await readHostStats(env.dataDir));
+  await beat();
+  timers.set('heartbeat', setTimeout(loop('heartbeat', opts.heartbeatMs ?? 5_000, beat), opts.heartbeatMs ?? 5_000));
   // Checked now and then on: a failed renewal is logged and tried again, while the certificate still works.
   if (identity.tls) await loop('certificate', opts.certificateCheckMs ?? 60_000, renewIfDue)();
   await loop('replicas', opts.pollMs ?? 2_000, () => supervisor.sync())();

@@ -1,0 +1,38 @@
+/** UI strings of the polish pass (issue 16 part 8): the theme choice, the no-access page. English, and Simplified Chinese. */
+export const polishEn = {
+  'theme.label': 'Theme',
+  'theme.system': 'System theme',
+  'theme.light': 'Light',
+  'theme.dark': 'Dark',
+  'forbidden.title': 'You do not have access',
+  'forbidden.body': 'Your role does not allow this page. Ask an administrator if you need it.',
+  'forbidden.back': 'Back to chat',
+  'nav.menu': 'Menu',
+  'notFound.pageTitle': 'Page not found',
+  'notFound.pageBody': 'There is no page at this address.',
+  'polish.host.none': 'This node\'s agent does not report CPU, memory and disk yet (update it to this version).',
+  'polish.host.cpu': 'CPU',
+  'polish.host.cpuValue': '{cores} cores · load {load}',
+  'polish.host.memory': 'Memory',
+  'polish.host.disk': 'Disk (data directory)',
+  'polish.host.diskValue': '{free} free of {total}',
+} as const;
+
+export const polishZh: Record<keyof typeof polishEn, string> = {
+  'theme.label': '主题',
+  'theme.system': '跟随系统',
+  'theme.light': '浅色',
+  'theme.dark': '深色',
+  'forbidden.title': '您没有访问权限',
+  'forbidden.body': '您的角色无权打开此页面。如有需要，请联系管理员。',
+  'forbidden.back': '返回聊天',
+  'nav.menu': '菜单',
+  'notFound.pageTitle': '找不到页面',
+  'notFound.pageBody': '此地址没有页面。',
+  'polish.host.none': '此节点的代理尚未上报 CPU、内存和磁盘信息（请将其升级到此版本）。',
+  'polish.host.cpu': 'CPU',
+  'polish.host.cpuValue': '{cores} 核 · 负载 {load}',
+  'polish.host.memory': '内存',
+  'polish.host.disk': '磁盘（数据目录）',
+  'polish.host.diskValue': '可用 {free}，共 {total}',
+};
