@@ -24,6 +24,8 @@ export interface ChatStreamHandlers {
   onMeta(meta: EventOf<'meta'>): void;
   onDelta(text: string): void;
   onDone(done: EventOf<'done'>): void;
+  /** A tool call and its result, as it happens (the reply's metadata has them all once done). */
+  onTool?(call: EventOf<'tool'>): void;
 }
 
 /** Resolves when the stream ends (done, or aborted by the signal); rejects with the error that ended it. */
@@ -39,6 +41,9 @@ export function streamChat(client: TRPCClient<AppRouter>, body: ChatRequest, han
       case 'done':
         handlers.onDone(payload(event));
         return true;
+      case 'tool':
+        handlers.onTool?.(payload(event));
+        return false;
       case 'error':
         throw new StreamError(event.message, event.status);
     }

@@ -2,12 +2,25 @@ import { internalToken } from '../security/master-key';
 import { codeForStatus, DomainError } from '../core/errors';
 import { EventStreamError, serverSentEvents } from '../core/sse';
 
+/** A tool call the model asked for (OpenAI's shape), and the turn's messages that carry tool calls and their results. */
+export interface ToolCallRequest {
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+}
+export type CompletionMessage =
+  | { role: 'system' | 'user' | 'assistant'; content: string }
+  | { role: 'assistant'; content: string | null; tool_calls: ToolCallRequest[] }
+  | { role: 'tool'; tool_call_id: string; content: string };
+
 export interface CompletionRequest {
   model: string;
-  messages: { role: 'system' | 'user' | 'assistant'; content: string }[];
+  messages: CompletionMessage[];
   maxTokens: number;
   temperature?: number;
   topP?: number;
+  /** OpenAI `tools` (the plugins granted to the user); left out when there are none. */
+  tools?: unknown[];
 }
 
 export interface Usage {
@@ -16,7 +29,12 @@ export interface Usage {
   total_tokens: number;
 }
 
-export type StreamEvent = { type: 'delta'; text: string } | { type: 'finish'; reason: string } | { type: 'usage'; usage: Usage };
+export type StreamEvent =
+  | { type: 'delta'; text: string }
+  | { type: 'finish'; reason: string }
+  | { type: 'usage'; usage: Usage }
+  /** A piece of a tool call: the first names it, the rest add to its arguments (joined by `index`). */
+  | { type: 'tool_call'; index: number; id?: string; name?: string; arguments?: string };
 
 /** Which experiment variant answered, from the gateway's x-enclave-variant headers; absent for a plain deployment. */
 export interface ServedBy {
@@ -111,6 +129,7 @@ export async function openCompletionStream(opts: {
         max_tokens: request.maxTokens,
         ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
         ...(request.topP === undefined ? {} : { top_p: request.topP }),
+        ...(request.tools?.length ? { tools: request.tools } : {}),
       }),
     });
   } catch (e) {
@@ -137,7 +156,7 @@ async function* readEvents(body: ReadableStream<Uint8Array<ArrayBuffer>>): Async
 function* eventsOf(data: string): Generator<StreamEvent> {
   let parsed: {
     error?: { message?: string };
-    choices?: { delta?: { content?: string | null }; finish_reason?: string | null }[];
+    choices?: { delta?: { content?: string | null; tool_calls?: { index?: number; id?: string; function?: { name?: string; arguments?: string } }[] }; finish_reason?: string | null }[];
     usage?: Usage | null;
   };
   try {
@@ -148,6 +167,8 @@ function* eventsOf(data: string): Generator<StreamEvent> {
   if (parsed.error) throw new UpstreamStreamError(parsed.error.message ?? 'The model stream failed');
   for (const choice of parsed.choices ?? []) {
     if (choice.delta?.content) yield { type: 'delta', text: choice.delta.content };
+    for (const [i, call] of (choice.delta?.tool_calls ?? []).entries())
+      yield { type: 'tool_call', index: call.index ?? i, id: call.id, name: call.function?.name, arguments: call.function?.arguments };
     if (choice.finish_reason) yield { type: 'finish', reason: choice.finish_reason };
   }
   if (parsed.usage) yield { type: 'usage', usage: parsed.usage };
@@ -160,6 +181,8 @@ export interface StreamOutcome {
   ttftMs: number | null;
   stopped: boolean;
   error?: string;
+  /** The tool calls the model asked for, assembled from their pieces, in order. */
+  toolCalls?: { id: string; name: string; arguments: string }[];
 }
 
 /** Reads an answer to its end (or until `signal` stops it), handing each piece of text to `onText` as it arrives. */
@@ -171,7 +194,14 @@ export async function readAnswer(stream: AsyncGenerator<StreamEvent>, opts: { si
         outcome.ttftMs ??= Math.round((performance.now() - opts.startedAt) * 10) / 10;
         opts.onText(event.text);
       } else if (event.type === 'finish') outcome.finishReason = event.reason;
-      else outcome.usage = event.usage;
+      else if (event.type === 'usage') outcome.usage = event.usage;
+      else {
+        const calls = (outcome.toolCalls ??= []);
+        const call = (calls[event.index] ??= { id: '', name: '', arguments: '' });
+        if (event.id) call.id = event.id;
+        if (event.name) call.name += event.name;
+        if (event.arguments) call.arguments += event.arguments;
+      }
     }
     if (opts.signal.aborted) outcome.stopped = true;
   } catch (e) {
@@ -179,5 +209,7 @@ export async function readAnswer(stream: AsyncGenerator<StreamEvent>, opts: { si
     else outcome.error = e instanceof UpstreamStreamError ? e.message : 'The stream from the model was interrupted';
   }
   if (outcome.stopped) outcome.finishReason ??= 'stop_requested';
+  // A model that leaves out an id still gets its result matched to the call.
+  if (outcome.toolCalls) outcome.toolCalls = outcome.toolCalls.filter(Boolean).map((c, i) => ({ ...c, id: c.id || `call_${i}` }));
   return outcome;
 }

@@ -4,6 +4,7 @@ import { conversations, messages } from '../db/schema';
 import { decryptText, encryptText } from '../security/encryption';
 import { DomainError } from '../core/errors';
 import { isUuid } from '../core/ids';
+import { openToolCalls } from './tool-rounds';
 
 export type MessageRole = 'system' | 'user' | 'assistant';
 
@@ -35,7 +36,7 @@ export class Messages {
       role: row.role,
       content: await decryptText(this.db, this.masterKey, row.contentEnc, row.dataKeyId),
       model: row.model,
-      metadata: row.metadata,
+      metadata: await openToolCalls(this.db, this.masterKey, row.metadata),
       createdAt: row.createdAt,
     };
   }

@@ -8,15 +8,19 @@ import { openFittedStream } from './context/prepare';
 import { contextWindows } from './context/windows';
 import { titleFromModel } from './titles';
 import { Messages, type ChatMessage } from './messages';
+import { runToolRounds, sealToolCalls, type ChatTools, type ToolCallRecord } from './tool-rounds';
 import { ReplyStream } from './reply-stream';
 import { conversationProtection } from './classification';
+import { knowledgeForTurn } from '../knowledge/chat-context';
 import type { ChatRequest } from './request';
 
 /** Where a chat turn's events go (server-sent events in production, an array in a unit test). */
 export interface ChatSink {
   meta(data: { userMessageId?: string; assistantMessageId: string; parentId: string; context?: { policy: string; omitted: number; summarized: boolean; newSummary?: boolean } }): void;
   delta(data: { text: string }): void;
-  done(data: { finishReason: string | null; usage: Usage | null; stopped: boolean }): void;
+  /** A tool call the model made and what it came to (also on `done`, as the reply's metadata has them). */
+  tool(data: ToolCallRecord): void;
+  done(data: { finishReason: string | null; usage: Usage | null; stopped: boolean; toolCalls?: ToolCallRecord[] }): void;
   error(data: { message: string; status: number }): void;
 }
 
@@ -31,6 +35,8 @@ export interface ChatDeps {
   replyLeaseMs: number;
   /** ENCLAVE_CHAT_TITLES=model: the model titles a conversation after its first exchange. */
   modelTitles?: boolean;
+  /** The plugins granted to the user (server/tools); none when absent or null. */
+  tools?: (userId: string) => Promise<ChatTools | null>;
 }
 
 /**
@@ -65,14 +71,18 @@ export async function runChatTurn(deps: ChatDeps, userId: string, req: ChatReque
 
   // The conversation's declared level goes with the turn; the gateway refuses or masks above the deployment's.
   const protection = await conversationProtection(deps.db, userId, req.conversationId, req.kind === 'send' ? req.content : '');
+  // Passages of the conversation's knowledge bases for the question, numbered for citation (none attached: null).
+  const question = req.kind === 'send' ? req.content : (history.findLast((m) => m.role === 'user')?.content ?? '');
+  const knowledge = await knowledgeForTurn(deps, { id: userId, role: 'user' }, req.conversationId, question);
+  const tools = (await deps.tools?.(userId)) ?? null;
   const startedAt = performance.now();
   // The history fitted to the model's context (summarised, trimmed or cut to N turns, as the conversation says).
-  const { stream, fit } = await openFittedStream(
+  const { stream, fit, messages: prompt, maxTokens } = await openFittedStream(
     deps,
     userId,
     {
       conversationId: req.conversationId,
-      systemPrompt: (await conversations.systemPrompt(conversation)) || undefined,
+      systemPrompt: [await conversations.systemPrompt(conversation), knowledge?.text].filter(Boolean).join('\n\n') || undefined,
       topP: conversation.topP ?? undefined,
       policy: conversation.contextPolicy,
       turns: conversation.contextTurns,
@@ -80,6 +90,7 @@ export async function runChatTurn(deps: ChatDeps, userId: string, req: ChatReque
       maxTokens: req.maxTokens,
       temperature: req.temperature,
       classification: { level: protection.declaredLevel, conversationId: req.conversationId },
+      tools: tools?.definitions,
     },
     history,
     signal,
@@ -105,16 +116,28 @@ export async function runChatTurn(deps: ChatDeps, userId: string, req: ChatReque
     const context = fit.omitted > 0 ? { policy: fit.policy, omitted: fit.omitted, summarized: fit.summarized } : null;
     sink.meta({ ...(userMessageId ? { userMessageId } : {}), assistantMessageId, parentId: assistantParentId!, ...(context ? { context: { ...context, newSummary: fit.newSummary } } : {}) });
 
-    const turn = await readAnswer(stream, {
-      signal,
-      startedAt,
-      onText: (text) => {
-        draft.append(text);
-        sink.delta({ text });
-      },
-    });
+    const onText = (text: string) => {
+      draft.append(text);
+      sink.delta({ text });
+    };
+    const first = await readAnswer(stream, { signal, startedAt, onText });
+    // The model asked for tools: call them and let it answer with their results (tool-rounds.ts).
+    const { outcome: turn, calls } = tools
+      ? await runToolRounds({
+          deps,
+          userId,
+          tools,
+          request: { model: req.model, messages: prompt, maxTokens, temperature: req.temperature, topP: conversation.topP ?? undefined },
+          classification: { level: protection.declaredLevel, conversationId: req.conversationId },
+          first,
+          signal,
+          startedAt,
+          onText,
+          onTool: (record) => sink.tool(record),
+        })
+      : { outcome: first, calls: [] as ToolCallRecord[] };
     await conversations.touch(req.conversationId, { model: req.model, titleFrom: req.kind === 'send' ? req.content : undefined });
-    if (turn.usage) contextWindows.answered(req.model, turn.usage.prompt_tokens, fit.promptChars);
+    if (first.usage) contextWindows.answered(req.model, first.usage.prompt_tokens, fit.promptChars);
     await draft.finish({
       ...(context ? { context } : {}),
       finishReason: turn.finishReason,
@@ -123,12 +146,15 @@ export async function runChatTurn(deps: ChatDeps, userId: string, req: ChatReque
       stopped: turn.stopped,
       // The experiment arm that answered, so feedback on this reply counts for it.
       ...(stream.servedBy ? { servedBy: stream.servedBy } : {}),
+      // Where each passage the model was given came from (never its text): shown under the reply.
+      ...(knowledge ? { citations: knowledge.citations } : {}),
       ...(turn.error ? { failed: true, error: turn.error } : {}),
+      ...(calls.length ? { toolCalls: await sealToolCalls(deps.db, deps.masterKey, userId, calls) } : {}),
     });
     await replies.close(audit(turn.error ? 'failure' : 'success', { assistantMessageId, stopped: turn.stopped }));
 
     if (turn.error) sink.error({ message: turn.error, status: 502 });
-    else sink.done({ finishReason: turn.finishReason, usage: turn.usage, stopped: turn.stopped });
+    else sink.done({ finishReason: turn.finishReason, usage: turn.usage, stopped: turn.stopped, ...(calls.length ? { toolCalls: calls } : {}) });
     // The first exchange went well: the model titles the conversation, after the reply (never delaying it).
     if (deps.modelTitles && req.kind === 'send' && req.parentId === null && !turn.error && !turn.stopped)
       void titleFromModel(deps, userId, { conversationId: req.conversationId, model: req.model, firstMessage: req.content, classification: { level: protection.declaredLevel, conversationId: req.conversationId } });

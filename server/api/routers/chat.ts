@@ -1,5 +1,6 @@
 import { chatRequestInput } from '../../chat/request';
 import { runChatTurn, type ChatSink } from '../../chat/send';
+import { turnToolsFor } from '../../tools/chat-tools';
 import { eventQueue, sinkTo, type SinkEvent } from '../event-queue';
 import { router, streamingProcedure } from '../trpc';
 
@@ -19,7 +20,7 @@ export const chatRouter = router({
     .input(chatRequestInput)
     .mutation(async function* ({ ctx, input, signal }) {
       ctx.streamAudit.with({ target: input.conversationId, detail: { model: input.model, kind: input.kind } });
-      const deps = { db: ctx.db, masterKey: ctx.masterKey, gatewayUrl: ctx.gatewayUrl, replyLeaseMs: ctx.env.ENCLAVE_REPLY_LEASE_MS, modelTitles: ctx.env.ENCLAVE_CHAT_TITLES === 'model' };
+      const deps = { db: ctx.db, masterKey: ctx.masterKey, gatewayUrl: ctx.gatewayUrl, replyLeaseMs: ctx.env.ENCLAVE_REPLY_LEASE_MS, modelTitles: ctx.env.ENCLAVE_CHAT_TITLES === 'model', tools: (userId: string) => turnToolsFor(ctx.db, ctx.masterKey, userId) };
       yield* eventQueue<ChatEvent>((emit) => runChatTurn(deps, ctx.user.id, input, sinkTo<ChatSink>(emit), signal!, ctx.streamAudit.entry));
     }),
 });

@@ -25,6 +25,8 @@ export interface TurnContext {
   temperature?: number;
   topP?: number;
   classification: { level: number; conversationId: string };
+  /** OpenAI `tools` offered on this turn (the plugins granted to the user). */
+  tools?: unknown[];
 }
 
 /** What the reply records of the fitting (message metadata: counts only, never content). */
@@ -114,10 +116,11 @@ export async function openFittedStream(deps: FitDeps, userId: string, turn: Turn
         ...deps,
         userId,
         signal,
-        request: { model: turn.model, messages: plan.messages, maxTokens: plan.maxTokens, temperature: turn.temperature, topP: turn.topP },
+        request: { model: turn.model, messages: plan.messages, maxTokens: plan.maxTokens, temperature: turn.temperature, topP: turn.topP, tools: turn.tools },
         classification: turn.classification,
       });
-      return { stream, fit: { omitted: plan.omitted, summarized: plan.summarized, newSummary: summariesWritten > 0, policy, promptChars } satisfies FitOutcome };
+      // The prompt as sent, so tool rounds can continue it with the calls and their results.
+      return { stream, messages: plan.messages, maxTokens: plan.maxTokens, fit: { omitted: plan.omitted, summarized: plan.summarized, newSummary: summariesWritten > 0, policy, promptChars } satisfies FitOutcome };
     } catch (e) {
       const refusal = e instanceof DomainError && e.status === 400 ? parseContextRefusal(e.message) : null;
       if (!refusal || refusals >= 2) throw e;
