@@ -211,6 +211,11 @@ export const envSchema = z.object({
    */
   GATEWAY_WORKERS: z.coerce.number().int().min(0).max(256).default(0),
   GATEWAY_MAX_BODY_BYTES: positiveInt.default(4 * 1024 * 1024),
+  /** One image in a chat request (decoded bytes), and every image of one request together; image data counts apart from GATEWAY_MAX_BODY_BYTES. */
+  GATEWAY_MAX_IMAGE_BYTES: positiveInt.default(10 * 1024 * 1024),
+  GATEWAY_MAX_REQUEST_IMAGE_BYTES: positiveInt.default(20 * 1024 * 1024),
+  /** The largest /v1/audio/transcriptions upload (OpenAI's limit is 25 MiB). */
+  GATEWAY_MAX_AUDIO_BYTES: positiveInt.default(25 * 1024 * 1024),
   GATEWAY_FIRST_TOKEN_TIMEOUT_MS: positiveInt.default(60_000),
   GATEWAY_REQUEST_TIMEOUT_MS: positiveInt.default(10 * 60_000),
   /** A replica failing this many requests in a row is set aside for GATEWAY_BREAKER_COOLDOWN_MS, then probed by one request. */

@@ -93,8 +93,13 @@ export function createDataProtection(db: Db, settings: ProtectionSettingsCache) 
     /**
      * null: send the body as it is (synchronously, the common case). Otherwise a promise of the body to
      * send (masked) or null; rejects with a 403 GatewayError when refused.
+     *
+     * `unscannable`: the request holds images (or audio to transcribe). An image cannot be scanned or masked, so it goes only to a
+     * deployment whose policy would never refuse or mask anything (one Enclave runs, by default, or an
+     * admin's 'allow' / restricted level); any other refuses it (403 classification_unverifiable), failing
+     * closed rather than sending unscreened content outside what the deployment may receive.
      */
-    check(req: http.IncomingMessage, caller: Caller, route: Route, body: ForwardedBody): null | Promise<Buffer | null> {
+    check(req: http.IncomingMessage, caller: Caller, route: Route, body: ForwardedBody, unscannable: 'images' | 'audio' | null = null): null | Promise<Buffer | null> {
       const loaded = settings.current();
       if (loaded && !mayIntervene(policyFor(route, loaded))) return null;
       return (async () => {
@@ -108,6 +113,15 @@ export function createDataProtection(db: Db, settings: ProtectionSettingsCache) 
         const slots = textsOf(body);
         const decision = decide(slots.map((x) => x.text), declared, policy, s);
         if (decision.action !== 'refuse' && caller.keyId && decision.counts) void remember(caller, decision.level!, decision.counts);
+        if (unscannable && decision.action !== 'refuse') {
+          await audit('data_protection.refused', 'denied', caller, req, route, { level: levelName(declared), maxLevel: levelName(policy.maxLevel), because: unscannable, findings: decision.counts ?? {} });
+          throw new GatewayError(
+            403,
+            'permission_error',
+            'classification_unverifiable',
+            `This request holds ${unscannable}, which cannot be screened for sensitive data, and the deployment '${route.name}' may receive data up to ${levelName(policy.maxLevel)} only. ${unscannable === 'images' ? 'Send text only, or ask' : 'Ask'} an admin to let this deployment receive every level (its data-protection policy)`,
+          );
+        }
         if (decision.action === 'send') return null;
         const types = Object.entries(decision.counts).map(([t, n]) => `${t} ×${n}`).join(', ');
         if (decision.action === 'refuse') {

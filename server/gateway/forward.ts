@@ -36,6 +36,8 @@ export interface Exchange {
   raw?: Buffer;
   /** Looked up in the response cache and missed: where to keep a complete answer (response-cache.ts). */
   cache?: { hash: string; ttlSeconds: number; ownerId: string } | null;
+  /** The body's type when not JSON (a transcription's multipart form, already naming the engine's model). */
+  contentType?: string;
 }
 
 /** Why another deployment was asked (request_logs.fallback_reason). */
@@ -119,7 +121,7 @@ type Owned<T> = T & { [OWNER]?: Forwarding };
 export function forward(x: Exchange, opts: ForwardOptions): void {
   // Engines check `model` against the name they serve: an experiment's name becomes its arm's deployment's.
   const upstreamModel = x.route.upstream?.model ?? (x.model !== x.route.name ? x.route.name : null);
-  if (upstreamModel) x.body = withModel(x.body, upstreamModel);
+  if (upstreamModel && !x.contentType) x.body = withModel(x.body, upstreamModel);
   new Forwarding(x, opts).start();
 }
 
@@ -211,9 +213,10 @@ class Forwarding {
       this.capturedBytes = 0;
     }
     const headers: http.OutgoingHttpHeaders = {
-      'content-type': 'application/json',
+      'content-type': x.contentType ?? 'application/json',
       'content-length': x.body.length,
-      accept: x.stream ? 'text/event-stream' : 'application/json',
+      // Speech answers with audio bytes.
+      accept: x.stream ? 'text/event-stream' : x.path === '/v1/audio/speech' ? '*/*' : 'application/json',
     };
     let agent = r.tls ? this.opts.httpsAgent : this.opts.agent;
     const upstream = x.route.upstream;

@@ -25,6 +25,8 @@ beforeAll(async () => {
     'gwerr',
     {
       GATEWAY_MAX_BODY_BYTES: '2048',
+      // A chat body may carry this much image data on top (images.ts): small, so the 413 test stops early.
+      GATEWAY_MAX_REQUEST_IMAGE_BYTES: '4096',
       GATEWAY_FIRST_TOKEN_TIMEOUT_MS: '300',
       GATEWAY_RATE_LIMIT_PER_MINUTE: '3',
       REDIS_PREFIX: prefix,

@@ -29,10 +29,15 @@ import { createRoutingTable, mayUse, type Route } from './routing-table';
 import { parseBody, type BodyKind, type ChatCompletionBody, type ForwardedBody } from './validation';
 import { CONTEXT_HEADER, trimToContext } from './context-trim';
 import { logRequest, setRequestActor } from '../http/access-log';
+import { inspectImages, visionRefusal } from './images';
+import { AUDIO_PATHS, audioRefusal, formBody, parseSpeech, parseTranscription, TRANSCRIPTIONS, type AudioRequest } from './audio';
 
 type GatewayEnv = Pick<
   Env,
   | 'GATEWAY_MAX_BODY_BYTES'
+  | 'GATEWAY_MAX_IMAGE_BYTES'
+  | 'GATEWAY_MAX_REQUEST_IMAGE_BYTES'
+  | 'GATEWAY_MAX_AUDIO_BYTES'
   | 'GATEWAY_FIRST_TOKEN_TIMEOUT_MS'
   | 'GATEWAY_REQUEST_TIMEOUT_MS'
   | 'GATEWAY_BREAKER_FAILURES'
@@ -139,6 +144,13 @@ export function createGateway(opts: GatewayOptions): Gateway {
       () => {},
     );
   }
+  /** Requests holding images → the prompt tokens their images are estimated at (charged at least that). */
+  const imageTokens = new WeakMap<http.IncomingMessage, number>();
+  /** Prompt tokens charged at least: the images' estimate, or an audio request's (audio.ts). */
+  const estimatedTokens = new WeakMap<http.IncomingMessage, number>();
+  const imageLimits = { maxImageBytes: env.GATEWAY_MAX_IMAGE_BYTES, maxRequestBytes: env.GATEWAY_MAX_REQUEST_IMAGE_BYTES };
+  // A chat body may carry its images' base64 on top of the text limit; the text part is checked after parsing.
+  const chatBodyLimit = env.GATEWAY_MAX_BODY_BYTES + Math.ceil((env.GATEWAY_MAX_REQUEST_IMAGE_BYTES * 4) / 3) + 64 * 1024;
   // Keep-alive to engines: a new TCP connection per request would cost more than everything else here.
   const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, scheduling: 'lifo' });
   const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: Infinity, scheduling: 'lifo' });
@@ -167,15 +179,18 @@ export function createGateway(opts: GatewayOptions): Gateway {
    * and the caller gets the original error.
    */
   async function fallbackFor(x: Exchange, origin: Route, tried: ReadonlySet<string>, reason: FallbackReason): Promise<Fallback | null> {
+    if (AUDIO_PATHS.has(x.path)) return null; // audio deployments have no fallback chain
     const ids = reason === 'context_length' ? [x.route.policy.contextFallbackId] : origin.policy.fallbackIds;
     for (const id of ids) {
       if (!id || tried.has(id) || !x.raw) continue;
       const route = table.byId(id);
       if (!route || route.status === 'stopped' || mayUse(route, x.caller, route.name) !== 'ok') continue;
       const body = parseBody(PATHS[x.path]!, x.raw);
+      const images = imageTokens.has(x.req) ? 'images' : null;
+      if (images && !route.vision) continue; // it would refuse the images
       let sent = x.raw;
       try {
-        const guarded = protection.check(x.req, x.caller, route, body);
+        const guarded = protection.check(x.req, x.caller, route, body, images);
         if (guarded) sent = (await guarded) ?? x.raw;
       } catch {
         continue; // above what that deployment may receive
@@ -188,7 +203,10 @@ export function createGateway(opts: GatewayOptions): Gateway {
 
   function record(x: Exchange, o: Outcome) {
     slots.release(x.req);
-    releaseQuota(x.req, x.route.deploymentId, o.promptTokens, o.completionTokens);
+    // Images are charged at least their estimate (images.ts imageTokens), whatever the engine reports.
+    const images = estimatedTokens.get(x.req);
+    const charged = images !== undefined && (o.promptTokens ?? 0) < images ? images : o.promptTokens;
+    releaseQuota(x.req, x.route.deploymentId, charged, o.completionTokens);
     metrics.observe(x.model, x.route.deploymentId, o.status, o.ttftMs, o.e2eMs, o.overheadMs, o.itlMs, o.tpotMs);
     logs.push({
       createdAt: new Date(),
@@ -337,19 +355,36 @@ export function createGateway(opts: GatewayOptions): Gateway {
         admitted.catch(() => {});
         admissions.set(req, admitted);
       }
-      let raw = await readBody(req, env.GATEWAY_MAX_BODY_BYTES);
+      const chat = path === '/v1/chat/completions';
+      const audioPath = AUDIO_PATHS.has(path);
+      // A transcription's form carries its audio file: the audio limit, plus room for the other fields.
+      let raw = await readBody(req, audioPath ? env.GATEWAY_MAX_AUDIO_BYTES + 64 * 1024 : chat ? chatBodyLimit : env.GATEWAY_MAX_BODY_BYTES);
       if (limited) await limited;
       if (admitted) await admitted;
-      const body: ForwardedBody = parseBody(PATHS[path]!, raw);
+      let audio: AudioRequest | null = null;
+      if (path === TRANSCRIPTIONS) audio = await parseTranscription(raw, req.headers['content-type'], env.GATEWAY_MAX_AUDIO_BYTES);
+      else if (audioPath) audio = parseSpeech(raw);
+      // Speech's JSON is screened like a prompt (its `input`); a transcription has no text to screen.
+      const body: ForwardedBody = audio ? ((audio.json ?? { model: audio.model }) as ForwardedBody) : parseBody(PATHS[path]!, raw);
       model = body.model;
+      if (audio) estimatedTokens.set(req, audio.estimatedTokens);
+      // Images: data: URLs only, checked (type, size); the rest of the body is held to the text limit.
+      const images = chat ? inspectImages(body as ChatCompletionBody, imageLimits) : null;
+      if (!audioPath && raw.length - (images?.dataChars ?? 0) > env.GATEWAY_MAX_BODY_BYTES)
+        throw new GatewayError(413, 'invalid_request_error', 'request_too_large', `The request body is larger than ${env.GATEWAY_MAX_BODY_BYTES} bytes (not counting its images)`);
+      if (images) {
+        imageTokens.set(req, images.tokens);
+        estimatedTokens.set(req, images.tokens);
+      }
       const cached = table.get(model);
       // The synchronous hits (a deployment, or an experiment: both map lookups) are the hot path; a miss
       // or an empty route reloads the table first.
-      let experiment = cached ? undefined : table.experiment(model);
+      // Experiments compare chat models: audio requests name a deployment.
+      let experiment = cached || audio ? undefined : table.experiment(model);
       if (cached) route = cached.replicas.length > 0 ? cached : await table.resolve(model);
       else if (!experiment) {
         route = await table.resolve(model);
-        if (!route) experiment = table.experiment(model);
+        if (!route && !audio) experiment = table.experiment(model);
       }
       let variant: VariantRoute | null = null;
       if (experiment) {
@@ -365,21 +400,24 @@ export function createGateway(opts: GatewayOptions): Gateway {
           access === 'key_scope' ? 'this API key is not allowed to use it' : access === 'group' ? 'it is granted to groups this account is not in' : `the role '${caller.role}' may not use it`;
         throw new GatewayError(403, 'permission_error', 'model_not_allowed', `The model '${model}' is not available: ${why}`, 'model');
       }
+      // Nothing is forwarded to a deployment that would not understand the images (or silently drop them).
+      if (images && !route.vision) throw visionRefusal(route.name);
+      if (audio && !route.audio) throw audioRefusal(route.name, path);
       // Sensitive data above the deployment's level: refused (403) or masked; nothing to do (sync null) on most deployments.
       // Only a caller who asks has its history fitted to the model's context (context-trim.ts); never silently.
       const contextOptIn = req.headers[CONTEXT_HEADER];
-      if (contextOptIn !== undefined) {
+      if (contextOptIn !== undefined && !audio) {
         const dropped = trimToContext(contextOptIn, path, body as ChatCompletionBody, route.contextTokens);
         if (dropped > 0) raw = Buffer.from(JSON.stringify(body));
         res.setHeader('x-enclave-context-dropped', String(dropped));
       }
-      const guarded = protection.check(req, caller, route, body);
+      const guarded = protection.check(req, caller, route, body, images ? 'images' : path === TRANSCRIPTIONS ? 'audio' : null);
       const sent = guarded ? ((await guarded) ?? raw) : raw;
       const stream = body.stream === true;
       // The response cache: a hit is answered here; a miss is forwarded and its answer kept.
       let cache: Exchange['cache'] = null;
       // Embeddings are never cached: the cache keeps (and replays) completions.
-      if (responseCache && route.policy.cacheMode !== 'off' && path !== '/v1/embeddings') {
+      if (responseCache && route.policy.cacheMode !== 'off' && path !== '/v1/embeddings' && !audio) {
         if (variant || !isCacheable(route.policy.cacheMode, body) || !responseCache.available()) {
           res.setHeader('x-enclave-cache', 'bypass');
           metrics.cache(route.deploymentId, 'bypass');
@@ -395,8 +433,11 @@ export function createGateway(opts: GatewayOptions): Gateway {
       }
       const stripUsage = stream && body.stream_options?.include_usage !== true;
       // Usage feeds the request log, so the engine is always asked for it; the client never sees it unasked.
-      const upstreamBody = stripUsage ? withUsageRequested(sent, body) : sent;
-      forward({ req, res, t0, route, variant, model: experiment ? model : route.name, caller, path, body: upstreamBody, stream, stripUsage, raw, cache }, forwardOptions);
+      let upstreamBody = stripUsage ? withUsageRequested(sent, body) : sent;
+      let contentType: string | undefined;
+      // A transcription's form is rebuilt naming the model the engine serves (forward() renames JSON bodies only).
+      if (audio?.form) ({ body: upstreamBody, contentType } = await formBody(audio.form, route.upstream?.model ?? route.name));
+      forward({ req, res, t0, route, variant, model: experiment ? model : route.name, caller, path, body: upstreamBody, stream, stripUsage, raw, cache, contentType }, forwardOptions);
     } catch (err) {
       if (!(err instanceof GatewayError)) log.error('gateway request failed', { path, error: errorMessage(err) });
       const e = err instanceof GatewayError ? err : new GatewayError(500, 'api_error', 'internal_error', 'The gateway failed; try again');
@@ -453,6 +494,10 @@ export function createGateway(opts: GatewayOptions): Gateway {
       // Browser apps on listed origins only (none by default); a preflight is answered here.
       if ((req.method === 'OPTIONS' || req.headers.origin) && applyCors(req, res, corsOrigins)) return;
       if (PATHS[path]) {
+        if (req.method === 'POST') return void modelRequest(req, res, t0, path);
+        return refuse(req, res, t0, new GatewayError(405, 'invalid_request_error', 'method_not_allowed', `Use POST for ${path}`, null, { allow: 'POST' }));
+      }
+      if (AUDIO_PATHS.has(path)) {
         if (req.method === 'POST') return void modelRequest(req, res, t0, path);
         return refuse(req, res, t0, new GatewayError(405, 'invalid_request_error', 'method_not_allowed', `Use POST for ${path}`, null, { allow: 'POST' }));
       }

@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hopMarker, HOP_HEADER } from '../gateway/hop';
 import { DEFAULT_SCRIPT, reply, sendError, sendJson, type ReplyCounters, type ReplyScript } from './openai-double-reply';
+import { makeWav } from './media-fixtures';
 import { bearerMatches, isGuarded, metricsText, modelList, type ServedModels } from './openai-double-vllm';
 
 export type { Failure, ReplyScript } from './openai-double-reply';
@@ -14,6 +16,8 @@ export type { Failure, ReplyScript } from './openai-double-reply';
  * request), and `apiKey` as vLLM's --api-key/VLLM_API_KEY applies it: every path under /v1 answers 401
  * {"error":"Unauthorized"} without `Authorization: Bearer <key>` (scheme in any case). Its pace, text
  * and failures are scripted (for every request, or per model), and it records what it was sent.
+ * It also answers /v1/embeddings, /v1/audio/transcriptions (multipart, as a Whisper model) and
+ * /v1/audio/speech (WAV bytes), and records the images and audio files it received (`media`).
  */
 export interface OpenAIDoubleOptions extends Partial<ReplyScript> {
   /** Scripts for particular models (by the request's `model`), over the defaults. */
@@ -24,6 +28,15 @@ export interface OpenAIDoubleOptions extends Partial<ReplyScript> {
   apiKey?: string;
   /** Requests are held unanswered until this resolves, as vLLM binds its port before loading weights. */
   loaded?: Promise<void>;
+  /** What /v1/audio/transcriptions answers; default: a sentence naming the audio's size and its language. */
+  transcript?: (audio: { bytes: number; language: string | null }) => string;
+}
+
+/** An image or audio file the double received: its type, size and digest (the test compares them with what it sent). */
+export interface ReceivedMedia {
+  mediaType: string;
+  bytes: number;
+  sha256: string;
 }
 
 /** A completion request as the double received it (whatever it answered, a 401 included). */
@@ -34,6 +47,8 @@ export interface RecordedRequest {
   body: Record<string, unknown> | null;
   /** When each token was written, on the shared monotonic clock (evaluation/loadtest/clock.ts). */
   tokenStamps: number[];
+  /** Chat: the data: URL images of its image_url parts, in order. Transcriptions: the uploaded file. */
+  media?: ReceivedMedia[];
 }
 
 export interface OpenAIDouble extends Readonly<ReplyCounters> {
@@ -51,11 +66,17 @@ export interface OpenAIDouble extends Readonly<ReplyCounters> {
   close(): Promise<void>;
 }
 
-const COMPLETIONS: Record<string, boolean | 'embeddings'> = { '/v1/chat/completions': true, '/v1/completions': false, '/v1/embeddings': 'embeddings' };
+const COMPLETIONS: Record<string, boolean | 'embeddings' | 'transcriptions' | 'speech'> = {
+  '/v1/chat/completions': true,
+  '/v1/completions': false,
+  '/v1/embeddings': 'embeddings',
+  '/v1/audio/transcriptions': 'transcriptions',
+  '/v1/audio/speech': 'speech',
+};
 
 /** The double's server, not yet listening (a caller that plays vLLM's start-up binds it when it chooses). */
 export function createOpenAIDouble(options: OpenAIDoubleOptions = {}): Omit<OpenAIDouble, 'url' | 'port' | 'close'> {
-  const { models = {}, served, apiKey, loaded, ...defaults } = options;
+  const { models = {}, served, apiKey, loaded, transcript, ...defaults } = options;
   const script: ReplyScript = { ...DEFAULT_SCRIPT, ...defaults };
   const counters: ReplyCounters = { active: 0, abandoned: 0, promptTokens: 0, generationTokens: 0 };
   let requests: RecordedRequest[] = [];
@@ -75,6 +96,7 @@ export function createOpenAIDouble(options: OpenAIDoubleOptions = {}): Omit<Open
     if (chat === undefined) return other(req, res, path);
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
+    if (chat === 'transcriptions') return void req.on('end', () => void transcribe(req, res, Buffer.concat(chunks)));
     req.on('end', () => {
       let body: Record<string, unknown> | null = null;
       try {
@@ -84,6 +106,7 @@ export function createOpenAIDouble(options: OpenAIDoubleOptions = {}): Omit<Open
         // recorded as null, answered 400 below
       }
       const record: RecordedRequest = { path, headers: req.headers, body, tokenStamps: [] };
+      if (chat === true && body) record.media = imagesOf(body);
       requests.push(record);
       if (apiKey && !bearerMatches(req.headers.authorization, apiKey)) return sendJson(res, 401, { error: 'Unauthorized' });
       received++;
@@ -91,8 +114,44 @@ export function createOpenAIDouble(options: OpenAIDoubleOptions = {}): Omit<Open
       if (names && !names.has(String(body.model))) return sendError(res, 404, `The model \`${String(body.model)}\` does not exist.`, 'NotFoundError');
       const model = String(body.model);
       if (chat === 'embeddings') return sendJson(res, 200, embeddingsReply(body, created));
+      if (chat === 'speech') return speechReply(res, body);
       reply(res, chat, body, { ...script, ...(Object.hasOwn(models, model) ? models[model] : {}) }, counters, record.tokenStamps);
     });
+  }
+
+  /** vLLM's /v1/audio/transcriptions (a Whisper model): a multipart form in, the text out (json, text or verbose_json). */
+  async function transcribe(req: http.IncomingMessage, res: http.ServerResponse, raw: Buffer) {
+    let form: FormData | null = null;
+    try {
+      form = await new Response(new Uint8Array(raw.buffer as ArrayBuffer, raw.byteOffset, raw.length), { headers: { 'content-type': req.headers['content-type'] ?? '' } }).formData();
+    } catch {
+      // recorded with no body, answered 400 below
+    }
+    const fields: Record<string, unknown> = {};
+    const media: ReceivedMedia[] = [];
+    for (const [k, v] of form ?? []) {
+      if (typeof v === 'string') fields[k] = v;
+      else {
+        const bytes = Buffer.from(await v.arrayBuffer());
+        media.push({ mediaType: v.type, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
+        fields[k] = { filename: v.name, bytes: bytes.length };
+      }
+    }
+    requests.push({ path: '/v1/audio/transcriptions', headers: req.headers, body: form ? fields : null, tokenStamps: [], media });
+    if (apiKey && !bearerMatches(req.headers.authorization, apiKey)) return sendJson(res, 401, { error: 'Unauthorized' });
+    received++;
+    if (!form || media.length !== 1) return sendError(res, 400, 'Expected a multipart form with one file', 'BadRequestError');
+    if (names && !names.has(String(fields.model))) return sendError(res, 404, `The model \`${String(fields.model)}\` does not exist.`, 'NotFoundError');
+    const language = typeof fields.language === 'string' ? fields.language : null;
+    const text = (transcript ?? ((a) => `The double heard ${a.bytes} bytes of audio${a.language ? ` in ${a.language}` : ''}.`))({ bytes: media[0]!.bytes, language });
+    const seconds = media[0]!.bytes / 32_000;
+    if (fields.response_format === 'text') {
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+      return void res.end(text);
+    }
+    if (fields.response_format === 'verbose_json')
+      return sendJson(res, 200, { task: 'transcribe', language: language ?? 'en', duration: seconds, text, segments: [{ id: 0, start: 0, end: seconds, text }] });
+    sendJson(res, 200, { text, usage: { type: 'duration', seconds: Math.ceil(seconds) } });
   }
 
   function other(req: http.IncomingMessage, res: http.ServerResponse, path: string) {
@@ -174,6 +233,34 @@ function embeddingsReply(body: Record<string, unknown>, created: number) {
     data: vectors.map((embedding, index) => ({ index, object: 'embedding', embedding })),
     usage: { prompt_tokens: tokens, total_tokens: tokens, completion_tokens: 0, prompt_tokens_details: null },
   };
+}
+
+/** The images of a chat body's image_url parts (data: URLs), decoded: what a vision model would see. */
+function imagesOf(body: Record<string, unknown>): ReceivedMedia[] {
+  const out: ReceivedMedia[] = [];
+  for (const m of Array.isArray(body.messages) ? (body.messages as { content?: unknown }[]) : []) {
+    if (!Array.isArray(m?.content)) continue;
+    for (const part of m.content as { type?: unknown; image_url?: { url?: unknown } }[]) {
+      const url = part?.type === 'image_url' ? part.image_url?.url : undefined;
+      const match = typeof url === 'string' ? /^data:([^;,]+)[^,]*;base64,(.*)$/s.exec(url) : null;
+      if (!match) continue;
+      const bytes = Buffer.from(match[2]!, 'base64');
+      out.push({ mediaType: match[1]!, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
+    }
+  }
+  return out;
+}
+
+/**
+ * /v1/audio/speech as a text-to-speech model answers it: audio bytes. The double speaks WAV only (16 kHz
+ * mono PCM: a tone 40 ms per character of input, at most 5 s), whatever format was asked, and says so in
+ * its content type.
+ */
+function speechReply(res: http.ServerResponse, body: Record<string, unknown>) {
+  if (typeof body.input !== 'string' || body.input.length === 0) return sendError(res, 400, 'input is required', 'BadRequestError');
+  const wav = makeWav(Math.min(5, body.input.length * 0.04));
+  res.writeHead(200, { 'content-type': 'audio/wav', 'content-length': wav.length });
+  res.end(wav);
 }
 
 /** A script answering `text`, word by word (each word with the space after it), then finish_reason "stop". */
