@@ -41,6 +41,11 @@ export async function activeHoldOn(db: Db, subject: { userId: string; conversati
   return rows.find((r) => r.kind === 'conversation') ?? rows[0];
 }
 
+/** The title a conversation takes from its first message until the model (or its owner) names it. */
+export function titleFromMessage(content: string): string {
+  return cleanTitle(content).slice(0, 80);
+}
+
 function cleanTitle(title: string): string {
   const t = title.replace(/\s+/g, ' ').trim();
   return t.length > MAX_TITLE_LENGTH ? t.slice(0, MAX_TITLE_LENGTH - 1) + '…' : t;
@@ -151,7 +156,7 @@ export class Conversations {
     const row = await this.require(id);
     const set: Partial<typeof conversations.$inferInsert> = { updatedAt: new Date() };
     if (model) set.model = model;
-    if (titleFrom && (await this.title(row)) === DEFAULT_TITLE) set.titleEnc = await this.seal(cleanTitle(titleFrom).slice(0, 80));
+    if (titleFrom && (await this.title(row)) === DEFAULT_TITLE) set.titleEnc = await this.seal(titleFromMessage(titleFrom));
     await this.db.update(conversations).set(set).where(this.owned(id));
   }
 

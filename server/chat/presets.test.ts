@@ -248,10 +248,7 @@ describe('titles from the model (ENCLAVE_CHAT_TITLES=model)', () => {
     expect((await getConversation(conversationId)).title).toBe('My own name');
   });
 
-  // KNOWN BUG, kept visible: titles.ts takes the title it may replace when the reply has ended, so a rename
-  // made during the first reply is taken for the automatic title and overwritten. Drop `.fails` once
-  // send.ts passes the title from before the turn (and the first-message title) as the ones it may replace.
-  it.fails('a rename made while the first reply is still streaming wins too', async () => {
+  it('a rename made while the first reply is still streaming wins too', async () => {
     const conversationId = await newConversation();
     const before = titleRequests().length;
     const turn = send(conversationId, 'slow-titled');

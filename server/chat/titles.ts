@@ -1,6 +1,6 @@
 import { log } from '../core/log';
 import { completeOnce } from './gateway-client';
-import { Conversations } from './conversations';
+import { Conversations, titleFromMessage } from './conversations';
 import type { FitDeps } from './context/prepare';
 
 const TITLE_PROMPT =
@@ -19,7 +19,7 @@ export function cleanModelTitle(text: string): string {
 
 /**
  * After a conversation's first exchange, asks the model for a short title in the conversation's own
- * language and sets it, unless the owner renamed the conversation meanwhile (the title is still the one
+ * language and sets it, unless the owner renamed the conversation meanwhile (the title is no longer the one
  * taken from the first message). Best effort: a failure leaves that title, and is logged without content.
  */
 export async function titleFromModel(
@@ -29,7 +29,8 @@ export async function titleFromModel(
 ): Promise<void> {
   const conversations = new Conversations(deps.db, deps.masterKey, userId);
   try {
-    const expected = await conversations.title(await conversations.require(input.conversationId));
+    // Only the title taken from the first message is replaced: a rename, even one made while the reply streamed, stays.
+    const expected = titleFromMessage(input.firstMessage);
     const { text } = await completeOnce({
       ...deps,
       userId,
