@@ -4,9 +4,10 @@ import Link from 'next/link';
 import { useI18n } from '../i18n/provider';
 import { LanguageSwitch } from './language-switch';
 import { useSession } from './session';
+import { ThemeSwitch } from './theme-switch';
 
 /**
- * Account links, admin links (only for admins: the server enforces roles anyway), language, sign out.
+ * Account links, admin links (only for admins: the server enforces roles anyway), language, theme, sign out.
  * `links={false}` where the page already has its own navigation (settings and admin pages).
  */
 export function UserMenu({ links = true }: { links?: boolean }) {
@@ -56,6 +57,7 @@ export function UserMenu({ links = true }: { links?: boolean }) {
       )}
       <div className="user-menu-row">
         <LanguageSwitch onChange={changeLocale} />
+        <ThemeSwitch />
         <button type="button" className="button button-quiet" onClick={() => void signOut()} data-testid="sign-out">
           {t('nav.signOut')}
         </button>

@@ -84,7 +84,7 @@ function ReplicaCount({ ready, desired }: { ready: number; desired: number }) {
         {ready} / {desired}
       </span>
       <span className="meter" style={{ width: 48 }}>
-        <span style={{ width: `${pct}%`, background: ready >= desired ? '#2f9e44' : '#f08c00' }} />
+        <span style={{ width: `${pct}%`, background: ready >= desired ? 'var(--green)' : 'var(--orange)' }} />
       </span>
     </span>
   );

@@ -69,7 +69,7 @@ export function LineChart(props: LineChartProps) {
           if (to <= from) return null;
           return (
             <g key={`band-${i}`} className="chart-band" data-testid="chart-band">
-              <rect x={from} y={PAD.top} width={to - from} height={height - PAD.top - PAD.bottom} fill={b.color ?? '#e8edff'} />
+              <rect x={from} y={PAD.top} width={to - from} height={height - PAD.top - PAD.bottom} fill={b.color ?? 'var(--accent-soft)'} />
               <text x={from + 3} y={PAD.top + 11} className="chart-band-label">
                 {b.label}
               </text>

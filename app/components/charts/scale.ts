@@ -53,4 +53,4 @@ export function shortTime(ms: number, spanMs: number): string {
 }
 
 /** Distinct colours for series, readable on white and for common colour-vision deficiencies. */
-export const PALETTE = ['#3b5bdb', '#e8590c', '#2b8a3e', '#ae3ec9', '#c92a2a', '#1098ad', '#5c940d', '#862e9c'];
+export const PALETTE = [1, 2, 3, 4, 5, 6, 7, 8].map((n) => `var(--series-${n})`);

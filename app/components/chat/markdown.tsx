@@ -1,55 +1,30 @@
 'use client';
 
-import { memo, type ComponentProps } from 'react';
-import ReactMarkdown, { defaultUrlTransform, type Components } from 'react-markdown';
-import rehypeHighlight from 'rehype-highlight';
-import remarkGfm from 'remark-gfm';
-import { useI18n } from '../../i18n/provider';
+import { lazy, memo, Suspense } from 'react';
+import { needsMarkdown, plainParagraphs } from './markdown-syntax';
 
 /**
- * Renders model output and user text as Markdown, safely: there is deliberately no rehype-raw, so
- * any HTML in the text becomes visible text (react-markdown turns raw nodes into text), and URLs
- * pass react-markdown's transform, which empties javascript:, data: and other unsafe schemes.
+ * A message's text. Plain text (most short replies) renders as paragraphs without loading anything;
+ * only a text with Markdown syntax loads the renderer (react-markdown, GFM, highlight.js: the
+ * biggest part of the chat's script) as a chunk of its own. While it loads, the plain text shows.
  */
-function safeUrl(url: string): string {
-  const cleaned = defaultUrlTransform(url);
-  return /^\s*(javascript|vbscript|data):/i.test(cleaned) ? '' : cleaned;
-}
+const MarkdownRenderer = lazy(() => import('./markdown-renderer'));
 
-function SafeLink({ href, children }: ComponentProps<'a'> & { node?: unknown }) {
-  if (!href) return <span className="md-dead-link">{children}</span>;
+function Plain({ text }: { text: string }) {
   return (
-    <a href={href} target="_blank" rel="noopener noreferrer">
-      {children}
-    </a>
+    <div className="markdown markdown-plain">
+      {plainParagraphs(text).map((p, i) => (
+        <p key={i}>{p}</p>
+      ))}
+    </div>
   );
 }
-
-/** Images become links: loading a URL chosen by model output would let a prompt leak data to any server. */
-function ImageAsLink({ src, alt }: ComponentProps<'img'> & { node?: unknown }) {
-  const { t } = useI18n();
-  const label = `[${t('chat.image')}${alt ? `: ${alt}` : ''}]`;
-  if (typeof src !== 'string' || !src) return <span>{label}</span>;
-  return (
-    <a href={src} target="_blank" rel="noopener noreferrer">
-      {label}
-    </a>
-  );
-}
-
-const components: Components = { a: SafeLink, img: ImageAsLink };
 
 export const Markdown = memo(function Markdown({ text }: { text: string }) {
+  if (!needsMarkdown(text)) return <Plain text={text} />;
   return (
-    <div className="markdown">
-      <ReactMarkdown
-        remarkPlugins={[remarkGfm]}
-        rehypePlugins={[[rehypeHighlight, { detect: false }]]}
-        urlTransform={safeUrl}
-        components={components}
-      >
-        {text}
-      </ReactMarkdown>
-    </div>
+    <Suspense fallback={<Plain text={text} />}>
+      <MarkdownRenderer text={text} />
+    </Suspense>
   );
 });

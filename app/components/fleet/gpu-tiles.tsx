@@ -35,7 +35,7 @@ export function PlacementTiles({ placements, nodes }: { placements: { node: stri
                     <span
                       key={i}
                       className={`tile${isChosen ? ' tile-chosen' : ''}`}
-                      style={!isChosen && heldPct > 0 ? { background: `linear-gradient(to top, #dee2e6 ${heldPct}%, #fff ${heldPct}%)` } : undefined}
+                      style={!isChosen && heldPct > 0 ? { background: `linear-gradient(to top, var(--surface-2) ${heldPct}%, var(--panel) ${heldPct}%)` } : undefined}
                       title={held > 0 ? `${t('gpus.heldBy')}: ${formatBytes(held)}` : undefined}
                       data-testid={isChosen ? 'tile-chosen' : undefined}
                     >

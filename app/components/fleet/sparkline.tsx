@@ -14,7 +14,7 @@ export function Sparkline({ points, max = 100, from, to, label }: { points: { at
   const area = xy.length ? `${line} L${xy.at(-1)![0].toFixed(1)},${height} L${xy[0]![0].toFixed(1)},${height} Z` : '';
   return (
     <svg className="sparkline" viewBox={`0 0 ${width} ${height}`} preserveAspectRatio="none" role="img" aria-label={label} data-testid="sparkline" data-points={xy.length}>
-      <line x1="0" x2={width} y1={height - 0.5} y2={height - 0.5} stroke="#e3e4e8" />
+      <line x1="0" x2={width} y1={height - 0.5} y2={height - 0.5} stroke="var(--border)" />
       {area && <path className="area" d={area} />}
       {line && <path className="line" d={line} vectorEffect="non-scaling-stroke" />}
     </svg>

@@ -5,7 +5,7 @@ import { readableError } from '../../lib/errors';
 import { formatBytes } from '../fleet/format';
 import type { EstimateView } from './views';
 
-const PART_COLORS = ['#4263eb', '#20c997', '#fab005', '#e8590c', '#adb5bd', '#7950f2'];
+const PART_COLORS = ['var(--blue)', 'var(--teal)', 'var(--yellow)', 'var(--orange-strong)', 'var(--gray)', 'var(--violet)'];
 
 /** jobs.estimate's answer: memory per GPU as a stacked bar of its parts, and where it would run now or why not. */
 export function EstimatePanel({ estimate, error, checking, waiting }: { estimate: EstimateView | null; error: unknown; checking: boolean; waiting: boolean }) {

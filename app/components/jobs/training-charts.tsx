@@ -36,14 +36,14 @@ export function TrainingCharts({ metrics }: { metrics: MetricView[] }) {
           testId="loss-chart"
           xMin={0}
           series={[
-            { name: t('jobs.trainLoss'), points: train, color: '#3b5bdb' },
-            ...(evalLoss.length ? [{ name: t('jobs.evalLoss'), points: evalLoss, color: '#e8590c', dashed: true }] : []),
+            { name: t('jobs.trainLoss'), points: train, color: 'var(--series-1)' },
+            ...(evalLoss.length ? [{ name: t('jobs.evalLoss'), points: evalLoss, color: 'var(--series-2)', dashed: true }] : []),
           ]}
         />
       </section>
       <section className="card job-card">
         <h2>{t('jobs.lrChart')}</h2>
-        <LineChart label={t('jobs.lrChart')} testId="lr-chart" xMin={0} yMin={0} formatY={lr} series={[{ name: t('jobs.learningRate'), points: rate, color: '#2f9e44' }]} />
+        <LineChart label={t('jobs.lrChart')} testId="lr-chart" xMin={0} yMin={0} formatY={lr} series={[{ name: t('jobs.learningRate'), points: rate, color: 'var(--green)' }]} />
       </section>
     </div>
   );

@@ -35,7 +35,7 @@ export function LineageGraph({ view, focusId }: { view: LineageView; focusId?: s
         <svg width={width} height={height} aria-hidden>
           <defs>
             <marker id="lineage-arrow" viewBox="0 0 8 8" refX="7" refY="4" markerWidth="7" markerHeight="7" orient="auto">
-              <path d="M0,0 L8,4 L0,8 z" fill="#adb5bd" stroke="none" />
+              <path d="M0,0 L8,4 L0,8 z" fill="var(--gray)" stroke="none" />
             </marker>
           </defs>
           {layout.edges.map((e) => {

@@ -6,7 +6,7 @@ import { useI18n } from '../../i18n/provider';
 import type { AllocationView, GpuSeries, NodeSeries } from './views';
 
 // Soft fills so lines stay readable over the bands; one per holder, in order of appearance.
-const BAND_COLORS = ['#dfe6ff', '#d9f2e3', '#ffedd2', '#f0defa', '#d5f0f5'];
+const BAND_COLORS = ['var(--band-1)', 'var(--band-2)', 'var(--band-3)', 'var(--band-4)', 'var(--band-5)'];
 const GIB = 1024;
 
 export interface Thresholds {
