@@ -9,9 +9,16 @@ export interface ToolCallRequest {
   function: { name: string; arguments: string };
 }
 export type CompletionMessage =
-  | { role: 'system' | 'user' | 'assistant'; content: string }
+  | { role: 'system' | 'user' | 'assistant'; content: string; images?: string[] }
   | { role: 'assistant'; content: string | null; tool_calls: ToolCallRequest[] }
   | { role: 'tool'; tool_call_id: string; content: string };
+
+/** A message as the gateway takes it: one with images becomes text and image_url parts (OpenAI's vision format). */
+function toWire(m: CompletionMessage) {
+  if (!('images' in m) || !m.images?.length) return m;
+  const { images, ...rest } = m;
+  return { ...rest, content: [{ type: 'text', text: m.content }, ...images.map((url) => ({ type: 'image_url', image_url: { url } }))] };
+}
 
 export interface CompletionRequest {
   model: string;
@@ -123,7 +130,7 @@ export async function openCompletionStream(opts: {
       headers: gatewayHeaders(opts.masterKey, opts.userId, opts.classification),
       body: JSON.stringify({
         model: request.model,
-        messages: request.messages,
+        messages: request.messages.map(toWire),
         stream: true,
         stream_options: { include_usage: true },
         max_tokens: request.maxTokens,

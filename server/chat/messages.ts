@@ -1,6 +1,6 @@
 import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../db/client';
-import { conversations, messages } from '../db/schema';
+import { conversations, messageAttachments, messages } from '../db/schema';
 import { decryptText, encryptText } from '../security/encryption';
 import { DomainError } from '../core/errors';
 import { isUuid } from '../core/ids';
@@ -16,6 +16,14 @@ export interface ChatMessage {
   model: string | null;
   metadata: Record<string, unknown>;
   createdAt: Date;
+  /** Images on the message (data: URLs), in order; absent when it has none. */
+  images?: string[];
+}
+
+/** An image to store with a message: its data: URL (sealed as it is) and what the rows keep in clear. */
+export interface ImageToStore {
+  dataUrl: string;
+  info: { type: 'image/png' | 'image/jpeg' | 'image/webp' | 'image/gif'; bytes: number; width: number | null; height: number | null };
 }
 
 /**
@@ -49,7 +57,25 @@ export class Messages {
       .innerJoin(conversations, eq(conversations.id, messages.conversationId))
       .where(and(eq(messages.conversationId, conversationId), eq(conversations.userId, this.userId)))
       .orderBy(asc(messages.createdAt), asc(messages.id));
-    return Promise.all(rows.map((r) => this.decrypt(r.m)));
+    return this.withImages(await Promise.all(rows.map((r) => this.decrypt(r.m))));
+  }
+
+  /** The messages with their images opened (one query for all of them; messages already owned). */
+  private async withImages(list: ChatMessage[]): Promise<ChatMessage[]> {
+    const ids = list.map((m) => m.id);
+    if (ids.length === 0) return list;
+    const rows = await this.db
+      .select({ messageId: messageAttachments.messageId, contentEnc: messageAttachments.contentEnc, dataKeyId: messageAttachments.dataKeyId })
+      .from(messageAttachments)
+      .where(inArray(messageAttachments.messageId, ids))
+      .orderBy(asc(messageAttachments.position));
+    if (rows.length === 0) return list;
+    const byMessage = new Map<string, string[]>();
+    for (const r of rows) {
+      const url = await decryptText(this.db, this.masterKey, r.contentEnc, r.dataKeyId);
+      byMessage.set(r.messageId, [...(byMessage.get(r.messageId) ?? []), url]);
+    }
+    return list.map((m) => (byMessage.has(m.id) ? { ...m, images: byMessage.get(m.id) } : m));
   }
 
   /** The message, if it is in this owned conversation; NOT_FOUND otherwise. */
@@ -88,7 +114,7 @@ export class Messages {
     const ids = result.rows.map((r) => r.id);
     const all = await this.db.select().from(messages).where(inArray(messages.id, ids));
     const byId = new Map(all.map((m) => [m.id, m]));
-    return Promise.all(ids.map((mid) => this.decrypt(byId.get(mid)!)));
+    return this.withImages(await Promise.all(ids.map((mid) => this.decrypt(byId.get(mid)!))));
   }
 
   /** Appends a message (encrypted) to an owned conversation; the parent must be in the same one. */
@@ -101,6 +127,8 @@ export class Messages {
     content: string;
     model?: string | null;
     metadata?: Record<string, unknown>;
+    /** Sealed under the same owner's key as the text (message_attachments, migration 0031). */
+    images?: ImageToStore[];
   }): Promise<{ id: string }> {
     if (input.parentId) await this.require(input.conversationId, input.parentId);
     else await this.requireConversation(input.conversationId);
@@ -119,6 +147,19 @@ export class Messages {
         metadata: input.metadata ?? {},
       })
       .returning({ id: messages.id });
+    for (const [position, image] of (input.images ?? []).entries()) {
+      const sealed = await encryptText(this.db, this.masterKey, image.dataUrl, this.userId);
+      await this.db.insert(messageAttachments).values({
+        messageId: row!.id,
+        position,
+        mediaType: image.info.type,
+        bytes: image.info.bytes,
+        width: image.info.width,
+        height: image.info.height,
+        contentEnc: sealed.ciphertext,
+        dataKeyId: sealed.dataKeyId,
+      });
+    }
     return row!;
   }
 }

@@ -1,8 +1,16 @@
 import { z } from 'zod';
 import { DomainError } from '../core/errors';
+import { GatewayError } from '../gateway/errors';
+import { inspectDataUrl, type ImageInfo } from '../gateway/images';
 
 export const MAX_CONTENT_CHARS = 32_000;
 export const DEFAULT_MAX_TOKENS = 512;
+/**
+ * Images on one chat message (issue 16, part 5): at most 4, 600 KiB together (decoded). A turn travels as
+ * one tRPC body (1 MiB at most), so the composer scales pictures down before sending (image-attach.tsx).
+ */
+export const MAX_CHAT_IMAGES = 4;
+export const MAX_CHAT_IMAGE_BYTES = 600 * 1024;
 
 const uuid = (field: string) => z.string({ error: (iss) => (iss.input === undefined ? `${field} is required` : `${field} must be a string id`) }).regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, `${field} must be a uuid`);
 const settings = {
@@ -20,12 +28,19 @@ const sendSchema = z.strictObject({
     .string({ error: 'content must be a string' })
     .refine((s) => s.trim().length > 0, 'content cannot be empty')
     .refine((s) => s.length <= MAX_CONTENT_CHARS, `content must be at most ${MAX_CONTENT_CHARS} characters`),
+  /** data: URLs (PNG, JPEG, WebP, GIF), checked by their bytes in parseChatRequest. */
+  images: z.array(z.string({ error: 'images must be data: URLs' }), { error: 'images must be a list of data: URLs' }).max(MAX_CHAT_IMAGES, `at most ${MAX_CHAT_IMAGES} images per message`).optional(),
 });
 
 /** Another answer to an existing user message: a new assistant sibling. */
 const regenerateSchema = z.strictObject({ ...settings, regenerateFrom: uuid('regenerateFrom') });
 
-export type SendRequest = z.infer<typeof sendSchema> & { kind: 'send' };
+export type SendRequest = Omit<z.infer<typeof sendSchema>, 'images'> & { kind: 'send'; images?: ChatImage[] };
+/** An image of a message being sent: its data: URL and what its bytes are. */
+export interface ChatImage {
+  dataUrl: string;
+  info: ImageInfo;
+}
 export type RegenerateRequest = z.infer<typeof regenerateSchema> & { kind: 'regenerate' };
 export type ChatRequest = SendRequest | RegenerateRequest;
 
@@ -46,5 +61,26 @@ export function parseChatRequest(body: unknown): ChatRequest {
     const message = issue.code === 'unrecognized_keys' ? `Unknown field(s): ${issue.keys.join(', ')}` : issue.message;
     throw new DomainError('BAD_REQUEST', field && !message.includes(field) ? `${field}: ${message}` : message);
   }
-  return { ...result.data, kind: isRegenerate ? 'regenerate' : 'send' } as ChatRequest;
+  if (!isRegenerate) {
+    const urls = (result.data as { images?: string[] }).images;
+    const images = urls?.length ? checkImages(urls) : undefined;
+    return { ...(result.data as z.infer<typeof sendSchema>), images, kind: 'send' };
+  }
+  return { ...result.data, kind: 'regenerate' } as ChatRequest;
+}
+
+/** Each image checked by its bytes (the gateway's rules), and all of them within the turn's allowance. */
+function checkImages(urls: string[]): ChatImage[] {
+  let total = 0;
+  return urls.map((dataUrl, i) => {
+    try {
+      const info = inspectDataUrl(dataUrl, `images[${i}]`, { maxImageBytes: MAX_CHAT_IMAGE_BYTES });
+      total += info.bytes;
+      if (total > MAX_CHAT_IMAGE_BYTES) throw new DomainError('BAD_REQUEST', `images: at most ${MAX_CHAT_IMAGE_BYTES / 1024} KiB together per message`);
+      return { dataUrl, info };
+    } catch (e) {
+      if (e instanceof GatewayError) throw new DomainError('BAD_REQUEST', `images[${i}]: ${e.message}`);
+      throw e;
+    }
+  });
 }

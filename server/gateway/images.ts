@@ -110,6 +110,29 @@ export function imageTokens(width: number | null, height: number | null, detail:
 const DATA_URL = /^data:([a-z0-9.+-]+\/[a-z0-9.+-]+)((?:;[a-z0-9-]+=[^;,]*)*);base64,/i;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
+/** One data: URL image, checked (type by magic bytes, size) and measured; a 400 naming `param` otherwise. */
+export function inspectDataUrl(url: string, param: string, limits: Pick<ImageLimits, 'maxImageBytes'>, detail: string | null = null): ImageInfo {
+  const head = DATA_URL.exec(url);
+  if (!head) throw bad(param, `Invalid value for '${param}': expected a base64 data: URL (data:image/png;base64,...)`, 'image_url_not_allowed');
+  const declared = head[1]!.toLowerCase().replace('image/jpg', 'image/jpeg');
+  if (!(IMAGE_TYPES as readonly string[]).includes(declared))
+    throw bad(param, `Images of type ${declared} are not accepted; send PNG, JPEG, WebP or GIF`, 'unsupported_image_type');
+  const data = url.slice(head[0].length);
+  // Size before decoding: a huge string is refused without allocating its bytes.
+  const approx = Math.floor((data.length * 3) / 4);
+  if (approx > limits.maxImageBytes + 2)
+    throw bad(param, `The image is about ${approx} bytes; at most ${limits.maxImageBytes} bytes per image`, 'image_too_large');
+  if (!BASE64.test(data)) throw bad(param, 'The image data is not valid base64');
+  const bytes = Buffer.from(data, 'base64');
+  if (bytes.length > limits.maxImageBytes)
+    throw bad(param, `The image is ${bytes.length} bytes; at most ${limits.maxImageBytes} bytes per image`, 'image_too_large');
+  const actual = sniffImage(bytes);
+  if (!actual) throw bad(param, 'The image data is not a PNG, JPEG, WebP or GIF image', 'unsupported_image_type');
+  if (actual !== declared) throw bad(param, `The data: URL says ${declared} but the bytes are ${actual}`, 'unsupported_image_type');
+  const size = imageSize(actual, bytes);
+  return { type: actual, bytes: bytes.length, width: size?.width ?? null, height: size?.height ?? null, detail };
+}
+
 /** Every image part of a chat body, checked; null when it has none (the common case: no allocation). */
 export function inspectImages(body: ChatCompletionBody, limits: ImageLimits): ImageSummary | null {
   let summary: ImageSummary | null = null;
@@ -132,29 +155,11 @@ export function inspectImages(body: ChatCompletionBody, limits: ImageLimits): Im
         );
       if (url.startsWith('enclave-file:'))
         throw bad(`${param}.image_url.url`, 'enclave-file: references are not supported yet; send the image inline as a data: URL', 'image_url_not_allowed');
-      const head = DATA_URL.exec(url);
-      if (!head) throw bad(`${param}.image_url.url`, `Invalid value for '${param}.image_url.url': expected a base64 data: URL (data:image/png;base64,...)`, 'image_url_not_allowed');
-      const declared = head[1]!.toLowerCase().replace('image/jpg', 'image/jpeg');
-      if (!(IMAGE_TYPES as readonly string[]).includes(declared))
-        throw bad(`${param}.image_url.url`, `Images of type ${declared} are not accepted; send PNG, JPEG, WebP or GIF`, 'unsupported_image_type');
-      const data = url.slice(head[0].length);
-      // Size before decoding: a huge string is refused without allocating its bytes.
-      const approx = Math.floor((data.length * 3) / 4);
-      if (approx > limits.maxImageBytes + 2)
-        throw bad(`${param}.image_url.url`, `The image is about ${approx} bytes; at most ${limits.maxImageBytes} bytes per image`, 'image_too_large');
-      if (!BASE64.test(data)) throw bad(`${param}.image_url.url`, 'The image data is not valid base64');
-      const bytes = Buffer.from(data, 'base64');
-      if (bytes.length > limits.maxImageBytes)
-        throw bad(`${param}.image_url.url`, `The image is ${bytes.length} bytes; at most ${limits.maxImageBytes} bytes per image`, 'image_too_large');
-      total += bytes.length;
+      const info = inspectDataUrl(url, `${param}.image_url.url`, limits, typeof holder!.detail === 'string' ? holder!.detail : null);
+      total += info.bytes;
       if (total > limits.maxRequestBytes)
         throw bad(`${param}.image_url.url`, `The images in this request are more than ${limits.maxRequestBytes} bytes together`, 'image_too_large');
-      const actual = sniffImage(bytes);
-      if (!actual) throw bad(`${param}.image_url.url`, 'The image data is not a PNG, JPEG, WebP or GIF image', 'unsupported_image_type');
-      if (actual !== declared) throw bad(`${param}.image_url.url`, `The data: URL says ${declared} but the bytes are ${actual}`, 'unsupported_image_type');
-      const size = imageSize(actual, bytes);
-      const detail = typeof holder!.detail === 'string' ? holder!.detail : null;
-      const info: ImageInfo = { type: actual, bytes: bytes.length, width: size?.width ?? null, height: size?.height ?? null, detail };
+      const detail = info.detail;
       summary ??= { images: [], dataChars: 0, tokens: 0 };
       summary.images.push(info);
       summary.dataChars += url.length;

@@ -1,11 +1,12 @@
-import { chatRequestInput } from '../../chat/request';
+import { chatRequestInput, MAX_CHAT_IMAGE_BYTES } from '../../chat/request';
 import { runChatTurn, type ChatSink } from '../../chat/send';
 import { turnToolsFor } from '../../tools/chat-tools';
 import { eventQueue, sinkTo, type SinkEvent } from '../event-queue';
 import { router, streamingProcedure } from '../trpc';
 
-// 32,000 characters of up to 4 UTF-8 bytes each, plus the other fields.
-const MAX_BODY_BYTES = 160 * 1024;
+// 32,000 characters of up to 4 UTF-8 bytes each, plus the other fields, plus the images' base64
+// (MAX_CHAT_IMAGE_BYTES decoded: 800 KiB); under the 1 MiB every tRPC body is held to.
+const MAX_BODY_BYTES = 160 * 1024 + Math.ceil((MAX_CHAT_IMAGE_BYTES * 4) / 3) + 4 * 1024;
 
 /** One turn's events, in order: meta, deltas, then done, or error (the turn failed after it started). */
 export type ChatEvent = SinkEvent<ChatSink>;

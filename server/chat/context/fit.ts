@@ -6,6 +6,8 @@ export interface HistoryMessage {
   id: string;
   role: 'system' | 'user' | 'assistant';
   content: string;
+  /** Images on the message (data: URLs): sent with it as image parts (gateway-client.ts). */
+  images?: string[];
 }
 
 export interface FitInput {
@@ -25,7 +27,7 @@ export interface FitInput {
 export type FitPlan =
   | {
       fits: true;
-      messages: { role: 'system' | 'user' | 'assistant'; content: string }[];
+      messages: { role: 'system' | 'user' | 'assistant'; content: string; images?: string[] }[];
       /** The completion budget to ask for: lowered when the context leaves less room. */
       maxTokens: number;
       /** History messages not sent (summarised or left out). */
@@ -95,7 +97,7 @@ export function planContext(input: FitInput): FitPlan {
   const room = contextTokens === undefined ? input.maxTokens : contextTokens - total - Math.ceil(contextTokens * 0.05);
   return {
     fits: true,
-    messages: [...head, ...history.slice(start).map((m) => ({ role: m.role, content: m.content }))],
+    messages: [...head, ...history.slice(start).map((m) => ({ role: m.role, content: m.content, ...(m.images ? { images: m.images } : {}) }))],
     maxTokens: Math.max(1, Math.min(input.maxTokens, room)),
     omitted: start,
     summarized: summary !== null,

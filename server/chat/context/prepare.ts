@@ -77,7 +77,7 @@ async function summarise(deps: FitDeps, userId: string, turn: TurnContext, older
 export async function openFittedStream(deps: FitDeps, userId: string, turn: TurnContext, branch: ChatMessage[], signal: AbortSignal) {
   contextWindows.declare(turn.model, await declaredContext(deps.db, turn.model));
   // A failed, empty assistant turn carries nothing the model should see.
-  const history: HistoryMessage[] = branch.filter((m) => m.content.length > 0).map((m) => ({ id: m.id, role: m.role, content: m.content }));
+  const history: HistoryMessage[] = branch.filter((m) => m.content.length > 0).map((m) => ({ id: m.id, role: m.role, content: m.content, ...(m.images?.length ? { images: m.images } : {}) }));
   const summaries = new Summaries(deps.db, deps.masterKey, userId);
   let policy = turn.policy;
   let summariesWritten = 0;
