@@ -65,7 +65,9 @@ export async function runChatTurn(deps: ChatDeps, userId: string, req: ChatReque
     assistantParentId = req.regenerateFrom;
   } else {
     history = req.parentId ? await messages.branch(req.conversationId, req.parentId) : [];
-    history.push({ id: '', parentId: req.parentId, role: 'user', content: req.content, model: null, metadata: {}, createdAt: new Date() });
+    // Its images go to the model with it; a deployment without vision refuses them before anything is stored.
+    const images = req.images?.map((i) => i.dataUrl);
+    history.push({ id: '', parentId: req.parentId, role: 'user', content: req.content, model: null, metadata: {}, createdAt: new Date(), ...(images ? { images } : {}) });
     assistantParentId = null;
   }
 
@@ -106,7 +108,7 @@ export async function runChatTurn(deps: ChatDeps, userId: string, req: ChatReque
   try {
     let userMessageId: string | undefined;
     if (req.kind === 'send') {
-      userMessageId = (await messages.add({ conversationId: req.conversationId, parentId: req.parentId, role: 'user', content: req.content })).id;
+      userMessageId = (await messages.add({ conversationId: req.conversationId, parentId: req.parentId, role: 'user', content: req.content, images: req.images })).id;
       assistantParentId = userMessageId;
       // What the new message holds raises the conversation's level (types and counts only).
       await protection.record();
