@@ -8,10 +8,16 @@ import { outboundUrl } from '../security/outbound/url';
 import { checkParameters, ParametersError, parametersFromOpenApi } from './parameters';
 
 const name = z.string().trim().regex(/^[a-zA-Z0-9_-]{1,64}$/, 'letters, digits, _ and - only, at most 64 characters');
-const jsonText = (field: string) =>
-  z.string().max(64_000).transform((text, ctx) => {
+/** JSON as text (the admin page's textarea) or already parsed (an API caller's object). */
+const jsonValue = (field: string) =>
+  z.unknown().transform((value, ctx) => {
+    if (typeof value !== 'string') return value;
+    if (value.length > 64_000) {
+      ctx.addIssue({ code: 'custom', message: `${field} is longer than 64,000 characters` });
+      return z.NEVER;
+    }
     try {
-      return JSON.parse(text) as unknown;
+      return JSON.parse(value) as unknown;
     } catch {
       ctx.addIssue({ code: 'custom', message: `${field} is not valid JSON` });
       return z.NEVER;
@@ -22,9 +28,9 @@ const jsonText = (field: string) =>
 // or query token: the signing secret is what authenticates Enclave to the plugin.
 const fields = {
   description: z.string().trim().max(1024),
-  /** The JSON schema as text (the admin page's textarea) or an object; or `openapi`, one operation's document. */
-  parameters: z.union([jsonText('parameters'), z.record(z.string(), z.unknown())]),
-  openapi: jsonText('openapi'),
+  /** The JSON schema; or `openapi`, a document with one operation to take it from. */
+  parameters: jsonValue('parameters'),
+  openapi: jsonValue('openapi'),
   endpoint: outboundUrl({ credentials: false, query: false }),
   secret: z.string().min(16, 'at least 16 characters').max(512),
   timeoutMs: z.number().int().min(100).max(120_000),
