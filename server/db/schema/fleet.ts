@@ -1,4 +1,3 @@
-import type { HostStats } from '../../fleet/host/host-stats';
 import { bigint, bigserial, boolean, index, integer, jsonb, pgTable, real, text, timestamp, unique, uuid } from 'drizzle-orm/pg-core';
 import { modelVersions } from './lifecycle';
 
@@ -74,6 +73,18 @@ export const deploymentReplicas = pgTable(
 export const NODE_STATUSES = ['healthy', 'unhealthy', 'draining'] as const;
 
 /** A GPU host running the agent role. */
+/** A node's host as its agent reports it with each heartbeat (validated by fleet/host/host-stats.ts). */
+export interface NodeHost {
+  cpuCores: number;
+  cpuModel: string | null;
+  load1: number;
+  memoryTotalBytes: number;
+  memoryAvailableBytes: number;
+  diskPath: string;
+  diskTotalBytes: number | null;
+  diskFreeBytes: number | null;
+}
+
 export const gpuNodes = pgTable('gpu_nodes', {
   id: uuid('id').primaryKey().defaultRandom(),
   name: text('name').notNull().unique(),
@@ -87,7 +98,7 @@ export const gpuNodes = pgTable('gpu_nodes', {
   status: text('status', { enum: NODE_STATUSES }).notNull().default('healthy'),
   lastHeartbeatAt: timestamp('last_heartbeat_at', { withTimezone: true }),
   /** The host's CPU, memory and disk from the latest heartbeat that carried them (fleet/host/host-stats.ts; migration 0032). */
-  host: jsonb('host').$type<HostStats | null>(),
+  host: jsonb('host').$type<NodeHost | null>(),
   hostAt: timestamp('host_at', { withTimezone: true }),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
 });

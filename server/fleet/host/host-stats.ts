@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import { z } from 'zod';
+import type { NodeHost } from '../../db/schema';
 
 /**
  * What a node's agent reports about the host itself with each heartbeat: CPU, memory and the disk
@@ -17,8 +18,8 @@ export const hostStatsSchema = z.object({
   diskPath: z.string().max(1000),
   diskTotalBytes: z.number().int().min(0).nullable(),
   diskFreeBytes: z.number().int().min(0).nullable(),
-});
-export type HostStats = z.infer<typeof hostStatsSchema>;
+}) satisfies z.ZodType<NodeHost>;
+export type HostStats = NodeHost;
 
 /** The host's figures now; `dataDir` names the disk reported (the one the node fills). */
 export async function readHostStats(dataDir: string): Promise<HostStats> {
