@@ -16,9 +16,11 @@ import { conversationContextEn } from './areas/conversation-context';
 import { presetsEn } from './areas/presets';
 import { retentionEn } from './areas/retention';
 import { backupsEn } from './areas/backups';
+import { toolsEn } from './areas/tools';
 import { signInEn } from './areas/sign-in';
 import { dataProtectionEn } from './areas/data-protection';
 import { gatewayResilienceEn } from './areas/gateway-resilience';
+import { mediaEn } from './areas/media';
 /** English UI strings. Keys are grouped by screen; zh-CN.ts must provide every key (the type enforces it). */
 export const en = {
   'app.name': 'Enclave',
@@ -335,9 +337,11 @@ export const en = {
   ...presetsEn,
   ...retentionEn,
   ...backupsEn,
+  ...toolsEn,
   ...signInEn,
   ...dataProtectionEn,
   ...gatewayResilienceEn,
+  ...mediaEn,
   ...polishEn,
 } as const;
 

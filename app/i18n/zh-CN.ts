@@ -16,9 +16,11 @@ import { conversationContextZh } from './areas/conversation-context';
 import { presetsZh } from './areas/presets';
 import { retentionZh } from './areas/retention';
 import { backupsZh } from './areas/backups';
+import { toolsZh } from './areas/tools';
 import { signInZh } from './areas/sign-in';
 import { dataProtectionZh } from './areas/data-protection';
 import { gatewayResilienceZh } from './areas/gateway-resilience';
+import { mediaZh } from './areas/media';
 import type { Dictionary } from './en';
 
 /** Simplified Chinese UI strings; the Dictionary type makes a missing key a type error. */
@@ -337,8 +339,10 @@ export const zhCN: Dictionary = {
   ...presetsZh,
   ...retentionZh,
   ...backupsZh,
+  ...toolsZh,
   ...signInZh,
   ...dataProtectionZh,
   ...gatewayResilienceZh,
+  ...mediaZh,
   ...polishZh,
 };

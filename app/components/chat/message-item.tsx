@@ -7,6 +7,9 @@ import type { SiblingInfo } from '../../lib/message-tree';
 import { FeedbackButtons } from '../experiments/feedback-buttons';
 import { UserIcon } from '../icons';
 import { Markdown } from './markdown';
+import { ToolCalls } from './tool-call';
+import { MessageImages } from './image-attach';
+import { ReadAloud } from './read-aloud';
 import type { ChatMessage } from './use-chat';
 
 interface Props {
@@ -62,6 +65,8 @@ export function MessageItem({ message, siblings, isLastReply, busy, onSwitch, on
           </div>
         ) : (
           <div className="message-content" data-testid="message-content">
+            <MessageImages images={message.images} />
+            {!isUser && <ToolCalls calls={meta.toolCalls} />}
             <Markdown text={message.content} />
             {live && <span className="cursor" aria-hidden />}
           </div>
@@ -84,6 +89,7 @@ export function MessageItem({ message, siblings, isLastReply, busy, onSwitch, on
             {!isUser && !live && <ReplyDetails metadata={meta} />}
             <span className="message-actions">
               {!live && <CopyButton text={message.content} />}
+              {!isUser && !live && meta.failed !== true && <ReadAloud text={message.content} />}
               {!isUser && !live && meta.failed !== true && <FeedbackButtons messageId={message.id} initial={meta.feedback} />}
               {isUser && (
                 <button type="button" className="text-button" disabled={busy} onClick={() => { setDraft(message.content); setEditing(true); }} data-testid="edit-message">

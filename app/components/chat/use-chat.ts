@@ -152,7 +152,7 @@ export function useChat({ routeId, onCreated, onActivity }: Options) {
       setMessages((list) => [
         ...list,
         ...(userLocal && 'content' in request
-          ? [{ id: userLocal, parentId: request.parentId, role: 'user' as const, content: request.content, model: null, metadata: {}, createdAt: now }]
+          ? [{ id: userLocal, parentId: request.parentId, role: 'user' as const, content: request.content, model: null, metadata: {}, createdAt: now, ...(request.images ? { images: request.images } : {}) }]
           : []),
         { id: assistantLocal, parentId: assistantParent, role: 'assistant' as const, content: '', model: chosenModel, metadata: { streaming: true }, createdAt: now },
       ]);

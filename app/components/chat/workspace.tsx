@@ -111,12 +111,12 @@ export function ChatWorkspace() {
     return selectedModel;
   };
 
-  async function send(content: string): Promise<boolean> {
+  async function send(content: string, images?: string[]): Promise<boolean> {
     const model = turnOptions();
     if (!model) return false;
     const path = pathTo(chat.messages, chat.leafId);
     const parentId = path.length ? path[path.length - 1].id : null;
-    return chat.runTurn({ parentId, content }, content.slice(0, 60), model, settings);
+    return chat.runTurn({ parentId, content, ...(images ? { images } : {}) }, content.slice(0, 60), model, settings);
   }
 
   async function rename(id: string, title: string) {

@@ -69,6 +69,8 @@ export function GatewayPanel({ deploymentId, settings, canEdit, onChanged }: { d
           <dd data-testid="gateway-fallbacks">{s.fallbacks.length ? s.fallbacks.map(name).join(' → ') : t('gatewayPanel.none')}</dd>
           <dt>{t('gatewayPanel.contextFallback')}</dt>
           <dd data-testid="gateway-context-fallback">{s.contextFallback ? name(s.contextFallback) : t('gatewayPanel.none')}</dd>
+          <dt>{t('media.capabilities')}</dt>
+          <dd data-testid="gateway-capabilities">{[s.vision && t('media.vision'), s.audio && t('media.audio')].filter(Boolean).join(' · ') || t('media.textOnly')}</dd>
         </dl>
       )}
     </section>
@@ -92,6 +94,8 @@ function GatewayForm({ deploymentId, settings, onDone }: { deploymentId: string;
   const [ratio, setRatio] = useState(settings.retryBudgetRatio?.toString() ?? '');
   const [chain, setChain] = useState<string[]>(settings.fallbackDeploymentIds);
   const [context, setContext] = useState(settings.contextFallbackDeploymentId ?? '');
+  const [vision, setVision] = useState(settings.vision);
+  const [audio, setAudio] = useState(settings.audio);
   const nameOf = (id: string) => others.find((d) => d.id === id)?.name ?? t('gatewayPanel.deleted');
 
   // The server checks every rule (ranges, no self or repeated fallback, timeouts that fit): its message is shown as it is.
@@ -108,6 +112,8 @@ function GatewayForm({ deploymentId, settings, onDone }: { deploymentId: string;
           retryBudgetRatio: ratio.trim() === '' ? null : Number(ratio),
           fallbackDeploymentIds: chain,
           contextFallbackDeploymentId: context || null,
+          vision,
+          audio,
         }),
       () => {
         toast.show(t('gatewayPanel.saved'), 'info');
@@ -182,6 +188,15 @@ function GatewayForm({ deploymentId, settings, onDone }: { deploymentId: string;
           ))}
         </select>
       </label>
+      <fieldset className="field" style={{ border: 0, padding: 0 }}>
+        <legend>{t('media.capabilities')}</legend>
+        <label>
+          <input type="checkbox" checked={vision} onChange={(e) => setVision(e.target.checked)} data-testid="gateway-vision" /> {t('media.vision')}
+        </label>{' '}
+        <label>
+          <input type="checkbox" checked={audio} onChange={(e) => setAudio(e.target.checked)} data-testid="gateway-audio" /> {t('media.audio')}
+        </label>
+      </fieldset>
       <div className="actions-row">
         <button type="button" className="button" disabled={busy} onClick={onDone}>
           {t('common.cancel')}

@@ -1,0 +1,38 @@
+/** UI strings of images and voice in the chat (issue 16, parts 5 and 6) and a deployment's capabilities. English, and Simplified Chinese. */
+export const mediaEn = {
+  'media.attach': 'Attach images',
+  'media.remove': 'Remove image {n}',
+  'media.image': 'Image {n}',
+  'media.tooMany': 'At most {max} images per message',
+  'media.notImage': '{name} is not a PNG, JPEG, WebP or GIF image',
+  'media.tooLarge': 'The images are too large together, even scaled down; attach fewer',
+  'media.record': 'Speak a message',
+  'media.stopRecording': 'Stop and transcribe',
+  'media.transcribing': 'Transcribing…',
+  'media.noMicrophone': 'The microphone is not available: {reason}',
+  'media.readAloud': 'Read aloud',
+  'media.stopReading': 'Stop reading',
+  'media.capabilities': 'Takes',
+  'media.vision': 'Images (vision model)',
+  'media.audio': 'Audio (transcription, speech)',
+  'media.textOnly': 'Text only',
+} as const;
+
+export const mediaZh: Record<keyof typeof mediaEn, string> = {
+  'media.attach': '添加图片',
+  'media.remove': '移除图片 {n}',
+  'media.image': '图片 {n}',
+  'media.tooMany': '每条消息最多 {max} 张图片',
+  'media.notImage': '{name} 不是 PNG、JPEG、WebP 或 GIF 图片',
+  'media.tooLarge': '图片合计过大（已缩小仍超出），请减少图片',
+  'media.record': '语音输入',
+  'media.stopRecording': '停止并转写',
+  'media.transcribing': '正在转写…',
+  'media.noMicrophone': '麦克风不可用：{reason}',
+  'media.readAloud': '朗读',
+  'media.stopReading': '停止朗读',
+  'media.capabilities': '可接收',
+  'media.vision': '图片（视觉模型）',
+  'media.audio': '音频（转写、语音合成）',
+  'media.textOnly': '仅文本',
+};
