@@ -2,6 +2,7 @@ import { auditRouter } from './routers/audit';
 import { authRouter } from './routers/auth';
 import { catalogRouter } from './routers/catalog';
 import { chatRouter } from './routers/chat';
+import { audioRouter } from './routers/audio';
 import { presetsRouter } from './routers/presets';
 import { conversationsRouter } from './routers/conversations';
 import { deploymentsRouter } from './routers/deployments';
@@ -31,6 +32,7 @@ export const appRouter = router({
   conversations: conversationsRouter,
   presets: presetsRouter,
   chat: chatRouter,
+  audio: audioRouter,
   keys: keysRouter,
   users: usersRouter,
   audit: auditRouter,
