@@ -67,6 +67,7 @@ function ManageFrame({ children }: { children: ReactNode }) {
                 {link('/admin/retention', t('nav.retention'), 'manage-retention')}
                 {link('/admin/data-protection', t('nav.dataProtection'), 'manage-data-protection')}
                 {link('/admin/backups', t('nav.backups'), 'manage-backups')}
+                {link('/admin/tools', t('nav.tools'), 'manage-tools')}
               </>
             )}
           </nav>
