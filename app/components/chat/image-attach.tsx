@@ -100,7 +100,6 @@ export function ImageChips({ images, onRemove }: { images: Attached[]; onRemove(
     <div className="image-chips" data-testid="image-chips" style={{ display: 'flex', gap: 8, flexWrap: 'wrap', padding: '4px 0' }}>
       {images.map((image, i) => (
         <span key={i} className="image-chip" data-testid="image-chip" style={{ position: 'relative', display: 'inline-block' }}>
-          {/* eslint-disable-next-line @next/next/no-img-element -- a local data: URL, nothing to optimise */}
           <img src={image.dataUrl} alt={t('media.image', { n: i + 1 })} style={{ width: 56, height: 56, objectFit: 'cover', borderRadius: 6, border: '1px solid var(--border, #ccc)' }} />
           <button type="button" className="icon-button" aria-label={t('media.remove', { n: i + 1 })} onClick={() => onRemove(i)} data-testid="image-chip-remove" style={{ position: 'absolute', top: -6, right: -6 }}>
             ×
@@ -144,7 +143,6 @@ export function MessageImages({ images }: { images?: string[] }) {
     <div className="message-images" data-testid="message-images" style={{ display: 'flex', gap: 8, flexWrap: 'wrap', marginBottom: 6 }}>
       {images.map((url, i) => (
         <a key={i} href={url} target="_blank" rel="noreferrer">
-          {/* eslint-disable-next-line @next/next/no-img-element -- the message's own data: URL */}
           <img src={url} alt={t('media.image', { n: i + 1 })} style={{ maxWidth: 240, maxHeight: 240, borderRadius: 6 }} data-testid="message-image" />
         </a>
       ))}
