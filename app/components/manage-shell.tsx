@@ -2,13 +2,19 @@
 
 import Link from 'next/link';
 import { usePathname } from 'next/navigation';
-import type { ReactNode } from 'react';
+import { useEffect, useState, type ReactNode } from 'react';
 import { useI18n } from '../i18n/provider';
 import { Brand } from './brand';
+import { ForbiddenView } from './forbidden-view';
+import { pageAllowed } from './page-access';
 import { SessionProvider, useSession } from './session';
 import { UserMenu } from './user-menu';
 
-/** The frame around settings and admin pages: a side navigation and the page. */
+/**
+ * The frame around settings and admin pages: a side navigation and the page. A page the role may not
+ * open (page-access.ts) says so instead of drawing an empty page of refused requests. Below 768 px the
+ * navigation folds behind a menu button, so the page itself starts at the top of the screen.
+ */
 export function ManageShell({ children }: { children: ReactNode }) {
   return (
     <SessionProvider>
@@ -21,20 +27,28 @@ function ManageFrame({ children }: { children: ReactNode }) {
   const { t } = useI18n();
   const { me } = useSession();
   const pathname = usePathname();
-  const link = (href: string, label: string, testId: string) => (
-    <Link href={href} className={`nav-link${pathname === href || pathname.startsWith(`${href}/`) ? ' active' : ''}`} data-testid={testId}>
-      {label}
-    </Link>
-  );
+  const [menuOpen, setMenuOpen] = useState(false);
+  useEffect(() => setMenuOpen(false), [pathname]);
+  const link = (href: string, label: string, testId: string) =>
+    pageAllowed(href, me.role) && (
+      <Link href={href} className={`nav-link${pathname === href || pathname.startsWith(`${href}/`) ? ' active' : ''}`} data-testid={testId}>
+        {label}
+      </Link>
+    );
   return (
-    <div className="app-shell manage-shell">
+    <div className={`app-shell manage-shell${menuOpen ? ' manage-menu-open' : ''}`}>
       <aside className="sidebar">
         <div className="sidebar-top">
-          <Brand />
+          <div className="manage-top">
+            <Brand />
+            <button type="button" className="button manage-menu-toggle" aria-expanded={menuOpen} aria-controls="manage-nav" onClick={() => setMenuOpen(!menuOpen)} data-testid="manage-menu-toggle">
+              ☰ {t('nav.menu')}
+            </button>
+          </div>
           <a href="/" className="button button-block">
             ← {t('nav.backToChat')}
           </a>
-          <nav className="manage-nav">
+          <nav className="manage-nav" id="manage-nav">
             <div className="nav-heading">{t('nav.settings')}</div>
             {link('/account', t('nav.account'), 'manage-account')}
             {link('/settings/keys', t('nav.apiKeys'), 'manage-keys')}
@@ -75,7 +89,7 @@ function ManageFrame({ children }: { children: ReactNode }) {
         <span className="spacer" />
         <UserMenu links={false} />
       </aside>
-      <main className="manage-main">{children}</main>
+      <main className="manage-main">{pageAllowed(pathname, me.role) ? children : <ForbiddenView />}</main>
     </div>
   );
 }

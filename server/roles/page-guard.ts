@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Db } from '../db/client';
 import { conversationBelongsTo } from '../chat/conversations';
 import { getUserByToken, sessionToken } from '../security/sessions';
+import { pageAllowed } from './page-rules';
 
 export type PageDecision = { kind: 'next' } | { kind: 'redirect'; location: string } | { kind: 'not-found' } | { kind: 'forbidden' };
 
@@ -32,9 +33,8 @@ export async function guardPage(db: Db, req: Pick<IncomingMessage, 'headers' | '
   const conversation = /^\/c\/([^/]*)\/?$/.exec(pathname);
   if (conversation) return (await conversationBelongsTo(db, user.id, decodeSafely(conversation[1]!))) ? { kind: 'next' } : { kind: 'not-found' };
   if (pathname.startsWith('/c/')) return { kind: 'not-found' };
-  if (under(pathname, '/admin') && user.role !== 'admin') return { kind: 'forbidden' };
-  // Fleet pages: engineers and admins act, viewers read; plain users only chat.
-  if (FLEET_PAGES.some((p) => under(pathname, p)) && user.role === 'user') return { kind: 'forbidden' };
+  // Admin pages for admins; fleet pages for engineers, admins and (reading) viewers: page-rules.ts, which the navigation reads too.
+  if (!pageAllowed(pathname, user.role)) return { kind: 'forbidden' };
   return { kind: 'next' };
 }
 
@@ -46,9 +46,3 @@ function decodeSafely(segment: string): string {
   }
 }
 
-// Engineering pages (fleet, training, evaluation, alerts). The arena and its leaderboard are for everyone.
-const FLEET_PAGES = ['/models', '/deployments', '/gpus', '/alerts', '/datasets', '/jobs', '/loadtests', '/latency', '/experiments'];
-
-function under(pathname: string, prefix: string): boolean {
-  return pathname === prefix || pathname.startsWith(prefix + '/');
-}

@@ -5,6 +5,7 @@ import type { Db } from '../db/client';
 import type { Env } from '../core/env';
 import { errorMessage, log } from '../core/log';
 import { createApiHandler } from '../api/http';
+import { PAGE_DECISION_HEADER } from './page-decision';
 import { guardPage } from './page-guard';
 import { hardenServer } from '../http/hardening';
 import { handleHealth } from '../http/health';
@@ -90,6 +91,7 @@ export async function startWebServer(opts: {
       return;
     }
     if (isAsset(pathname)) return handleNext(req, res);
+    delete req.headers[PAGE_DECISION_HEADER];
     const decision = await guardPage(opts.db, req, pathname);
     if (decision.kind === 'redirect') {
       res.writeHead(302, { location: decision.location, 'cache-control': 'no-store' });
@@ -99,7 +101,10 @@ export async function startWebServer(opts: {
     if (decision.kind === 'not-found' || decision.kind === 'forbidden') {
       res.statusCode = decision.kind === 'not-found' ? 404 : 403;
       res.setHeader('cache-control', 'no-store');
-      // Next renders app/not-found.tsx; a forbidden page looks the same so it reveals nothing.
+      // Next renders app/not-found.tsx, which reads the header: a page the role may not open says "you do
+      // not have access" (the page's existence is no secret); a missing page or someone else's
+      // conversation says "not found", alike, so a conversation's existence is not revealed.
+      req.headers[PAGE_DECISION_HEADER] = decision.kind;
       return nextApp.render404(req, res);
     }
     return handleNext(req, res);

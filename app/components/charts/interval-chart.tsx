@@ -16,7 +16,10 @@ export function IntervalChart({ rows, label, formatValue = shortNumber, testId }
   const W = 640;
   const rowH = 26;
   const left = 150;
-  const right = 110;
+  // The figures right of the plot are as wide as the longest one (about 5.8 units a character at this
+  // size): a fixed 110 let "12.3 s [1.2 s, 45.6 s] p = 0.0123" run out of the card at 1366 px.
+  const figures = rows.map((r) => `${formatValue(r.value)} [${formatValue(r.low)}, ${formatValue(r.high)}]${r.note ? ` ${r.note}` : ''}`);
+  const right = Math.min(280, Math.max(110, Math.ceil(Math.max(0, ...figures.map((f) => f.length)) * 5.8) + 16));
   const height = rows.length * rowH + 26;
   // Pad both ends: an interval at the edge of the range must not run into the row labels.
   const [lo0, hi0] = paddedRange(rows.flatMap((r) => [r.low, r.high, r.value]));
@@ -40,6 +43,7 @@ export function IntervalChart({ rows, label, formatValue = shortNumber, testId }
           return (
             <g key={r.label} data-testid="interval-row">
               <text x={left - 8} y={cy + 4} textAnchor="end" className="chart-row-label">
+                <title>{r.label}</title>
                 {r.label.length > 22 ? `${r.label.slice(0, 21)}…` : r.label}
               </text>
               <line x1={x(r.low)} x2={x(r.high)} y1={cy} y2={cy} className="chart-interval" />
@@ -47,7 +51,7 @@ export function IntervalChart({ rows, label, formatValue = shortNumber, testId }
               <line x1={x(r.high)} x2={x(r.high)} y1={cy - 5} y2={cy + 5} className="chart-interval" />
               <circle cx={x(r.value)} cy={cy} r={4.5} className="chart-point" />
               <text x={W - right + 8} y={cy + 4} className="chart-tick">
-                {`${formatValue(r.value)} [${formatValue(r.low)}, ${formatValue(r.high)}]${r.note ? ` ${r.note}` : ''}`}
+                {figures[i]}
               </text>
             </g>
           );

@@ -5,6 +5,7 @@ import { useState } from 'react';
 import { useI18n } from '../../i18n/provider';
 import type { MessageKey } from '../../i18n/en';
 import { EstimatePanel } from './estimate-panel';
+import { GpuHostNeeds, NoBaseModel } from './job-help';
 import { FormField, VersionSelect } from './form-field';
 import { buildFinetuneSpec, initialFinetuneForm, SCHEDULERS, type FinetuneForm } from './job-form';
 import { useJobSubmit } from './use-job-submit';
@@ -57,6 +58,8 @@ export function FinetuneFormView({ versions, datasets }: { versions: VersionOpti
   return (
     <div className="deploy-layout">
       <form className="card job-form" onSubmit={(e) => void submit(e, built.spec)} noValidate data-testid="finetune-form">
+        {versions.length === 0 && <NoBaseModel />}
+        <GpuHostNeeds open={versions.length === 0} />
         <FormField name="baseVersionId" label={t('jobs.form.base')} error={errorOf('baseVersionId')} wide>
           <VersionSelect versions={versions} value={form.baseVersionId} onChange={(id) => set('baseVersionId', id)} testId="ft-base" />
         </FormField>

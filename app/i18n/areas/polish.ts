@@ -16,6 +16,15 @@ export const polishEn = {
   'polish.host.memory': 'Memory',
   'polish.host.disk': 'Disk (data directory)',
   'polish.host.diskValue': '{free} free of {total}',
+  'polish.jobs.noBase': 'No model can be fine-tuned yet. A fine-tune trains a LoRA adapter on a Hugging Face checkpoint (an "hf" version: config.json, tokenizer and safetensors weights). GGUF files, such as the bundled stories260K, can be served but not trained.',
+  'polish.jobs.toModels': 'Register an hf version on the Models page →',
+  'polish.jobs.hostTitle': 'What a GPU host needs to run fine-tunes',
+  'polish.jobs.hostJoin': 'Join the fleet: make a join token on the control plane, then start the agent on the GPU host with it.',
+  'polish.jobs.hostPython': 'The Python trainer: Python 3 with PyTorch (CUDA build), transformers, peft, trl and datasets. Point ENCLAVE_TRAINER_PYTHON at that interpreter (a virtualenv\'s python, say); the self-test checks it.',
+  'polish.jobs.hostGpu': 'An NVIDIA GPU with the memory the estimate asks for (the node shows on the GPUs page once its agent reports).',
+  'polish.jobs.queued': 'Queued: the scheduler has not placed this job yet.',
+  'polish.jobs.waitExplain': 'A job waits until a GPU node with the trainer has room for it, then starts by itself. No GPU node, or none with enough free memory, is the usual reason.',
+  'polish.jobs.toGpus': 'See the nodes and their GPUs →',
 } as const;
 
 export const polishZh: Record<keyof typeof polishEn, string> = {
@@ -35,4 +44,13 @@ export const polishZh: Record<keyof typeof polishEn, string> = {
   'polish.host.memory': '内存',
   'polish.host.disk': '磁盘（数据目录）',
   'polish.host.diskValue': '可用 {free}，共 {total}',
+  'polish.jobs.noBase': '暂无可微调的模型。微调是在 Hugging Face 检查点（"hf" 版本：config.json、分词器和 safetensors 权重）上训练 LoRA 适配器。GGUF 文件（如内置的 stories260K）只能用于推理，不能训练。',
+  'polish.jobs.toModels': '在“模型”页面登记一个 hf 版本 →',
+  'polish.jobs.hostTitle': 'GPU 主机运行微调所需的条件',
+  'polish.jobs.hostJoin': '加入集群：在控制平面生成加入令牌，然后在 GPU 主机上用它启动代理。',
+  'polish.jobs.hostPython': 'Python 训练程序：Python 3，并安装 PyTorch（CUDA 版）、transformers、peft、trl 和 datasets。将 ENCLAVE_TRAINER_PYTHON 指向该解释器（例如虚拟环境中的 python）；自检命令可验证环境。',
+  'polish.jobs.hostGpu': '一块显存满足估算需求的 NVIDIA GPU（代理上报后，该节点会出现在“GPU”页面）。',
+  'polish.jobs.queued': '排队中：调度器尚未为此任务分配位置。',
+  'polish.jobs.waitExplain': '任务会一直等待，直到某个装有训练程序的 GPU 节点有足够空间，然后自动开始。常见原因是没有 GPU 节点，或没有显存足够的节点。',
+  'polish.jobs.toGpus': '查看节点及其 GPU →',
 };

@@ -21,6 +21,7 @@ import { useI18n } from '../../i18n/provider';
 import type { MessageKey } from '../../i18n/en';
 import { errorCode, useTRPC } from '../../lib/trpc';
 import { readableError } from '../../lib/errors';
+import { WaitingNote } from '../../components/jobs/job-help';
 
 export default function JobPage() {
   const { t, locale } = useI18n();
@@ -91,11 +92,7 @@ export default function JobPage() {
         </p>
       </DetailHead>
 
-      {job.status === 'waiting' && job.waitingReason && (
-        <p className="job-waiting" data-testid="job-waiting">
-          {t('jobs.waitingFor', { reason: job.waitingReason })}
-        </p>
-      )}
+      <WaitingNote status={job.status} reason={job.waitingReason} />
       {job.error && (
         <p className="job-error" data-testid="job-error-text">
           <strong>{t('jobs.error')}:</strong> {job.error}
