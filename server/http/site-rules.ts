@@ -22,8 +22,8 @@ const SECURITY_HEADERS: Record<string, string> = {
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
   'referrer-policy': 'same-origin',
-  // No page needs a camera, a microphone or a location: none may ask for one.
-  'permissions-policy': 'camera=(), microphone=(), geolocation=(), payment=(), usb=(), serial=(), bluetooth=(), interest-cohort=()',
+  // No page needs a camera or a location: none may ask for one. The chat's voice input records on this origin only.
+  'permissions-policy': 'camera=(), microphone=(self), geolocation=(), payment=(), usb=(), serial=(), bluetooth=(), interest-cohort=()',
   'cross-origin-opener-policy': 'same-origin',
 };
 
