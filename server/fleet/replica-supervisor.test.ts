@@ -59,6 +59,46 @@ it('an engine that dies is reported with its exit, even when a sync pass runs be
   expect(supervisor.running()).toEqual([]);
 });
 
+it('a sync pass whose read began before the exit was written does not report the engine "gone" over its real exit', async () => {
+  const row: Assignment = {
+    replicaId: 'r3', deploymentId: 'd1', servedName: 'sleeper', engine: 'llamacpp', spec: {}, modelLocation: '/m',
+    gpuIndices: [], status: 'starting', pid: null, port: null, url: '', logPath: null, secret: 's',
+  };
+  const reports: ReplicaReport[] = [];
+  let slowRead: { snapshot: Assignment; release: () => void } | undefined;
+  const store: ReplicaStore = {
+    async assignments() {
+      const snapshot = { ...row };
+      // A loaded database: this read returns the row as it was when the read began.
+      if (slowRead === undefined && row.status === 'ready' && holdReads) {
+        await new Promise<void>((resolve) => (slowRead = { snapshot, release: resolve }));
+      }
+      return [snapshot];
+    },
+    async report(_id, report) {
+      reports.push(report);
+      Object.assign(row, report);
+    },
+  };
+  let holdReads = false;
+  const supervisor = createReplicaSupervisor({ store, dataDir, launcherFor: () => sleeper, healthEveryMs: 60_000 });
+  await supervisor.sync();
+  await until('ready', async () => row.status === 'ready');
+  const pid = row.pid!;
+
+  holdReads = true;
+  const pass = supervisor.sync(); // reads 'ready' with the live pid, then waits
+  await until('the pass to be reading', async () => slowRead !== undefined);
+  process.kill(pid, 'SIGKILL');
+  await until('the exit to be written', async () => row.status === 'failed');
+  slowRead!.release(); // the pass now sees the stale row: ready, a dead pid, no handle
+  await pass;
+  await new Promise((resolve) => setTimeout(resolve, 100));
+
+  const failures = reports.filter((r) => r.status === 'failed');
+  expect(failures.map((f) => f.lastError)).toEqual([expect.stringMatching(/exited with code null, signal SIGKILL/)]);
+});
+
 it("a row the reconciler restarted between two passes (pid gone, starting again) stops the earlier start's process and runs a new one", async () => {
   const row: Assignment = {
     replicaId: 'r2', deploymentId: 'd1', servedName: 'sleeper', engine: 'llamacpp', spec: {}, modelLocation: '/m',

@@ -73,6 +73,8 @@ export function createReplicaSupervisor(opts: SupervisorOptions) {
   let abandoned = false;
   let syncing: Promise<void> | undefined;
   const pending = new Set<string>();
+  /** When each replica's exit was written (watchExit): rows read before it are stale for that replica. */
+  const exitWrittenAt = new Map<string, number>();
 
   const report = (handle: Handle | undefined, replicaId: string, patch: ReplicaReport): Promise<void> => {
     const write = () =>
@@ -97,7 +99,12 @@ export function createReplicaSupervisor(opts: SupervisorOptions) {
       pending.add(replicaId);
       handles.delete(replicaId);
       const how = handle.proc.adopted ? 'exited (adopted process: exit code unknown)' : `exited with code ${exit.code}${exit.signal ? `, signal ${exit.signal}` : ''}`;
-      void report(handle, replicaId, { status: 'failed', lastError: explain(handle, `engine ${how}`) }).finally(() => pending.delete(replicaId));
+      void report(handle, replicaId, { status: 'failed', lastError: explain(handle, `engine ${how}`) }).finally(() => {
+        // A sync pass whose read began before this write holds the row as it was (ready, the dead pid):
+        // it must skip the replica, not adopt the dead pid and report it "gone" over the real exit.
+        exitWrittenAt.set(replicaId, Date.now());
+        pending.delete(replicaId);
+      });
     });
   }
 
@@ -277,7 +284,7 @@ export function createReplicaSupervisor(opts: SupervisorOptions) {
       // group's whole restart can follow its failure within one poll), so this process is an earlier start's.
       else if (handle && a.pid === null && handle.pidReportedAt !== undefined && handle.pidReportedAt < readAt) work.push(stopHandle(handle));
       else if (handle && a.secret !== handle.assignment.secret) work.push(retireForNewSecret(handle));
-      else if (!handle && active && a.engine !== 'upstream' && !pending.has(a.replicaId)) {
+      else if (!handle && active && a.engine !== 'upstream' && !pending.has(a.replicaId) && (exitWrittenAt.get(a.replicaId) ?? 0) < readAt) {
         // A group's worker starts only once its head listens (the next pass after it publishes).
         if (a.group && a.group.rank > 0 && a.pid === null && !workerMayStart(a)) continue;
         // Launch and adoption run in the background: one slow engine must not hold up the others.
