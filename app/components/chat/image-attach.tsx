@@ -17,6 +17,17 @@ const KEEP_AS_IS_BYTES = 150 * 1024;
 const MAX_SIDE = 1536;
 const TYPES = ['image/png', 'image/jpeg', 'image/webp', 'image/gif'];
 
+/** Inline SVG (no emoji font needed): a picture. */
+function ImageIcon() {
+  return (
+    <svg {...{ width: 16, height: 16, viewBox: '0 0 24 24', fill: 'none', stroke: 'currentColor', strokeWidth: 2, strokeLinecap: 'round', strokeLinejoin: 'round', 'aria-hidden': true } as const}>
+      <rect x="3" y="4" width="18" height="16" rx="2" />
+      <circle cx="9" cy="10" r="2" />
+      <path d="m21 17-5-5-9 8" />
+    </svg>
+  );
+}
+
 export interface Attached {
   dataUrl: string;
   name: string;
@@ -117,7 +128,7 @@ export function AttachButton({ onFiles, disabled }: { onFiles(files: File[]): vo
   return (
     <>
       <button type="button" className="icon-button" aria-label={t('media.attach')} title={t('media.attach')} disabled={disabled} onClick={() => input.current?.click()} data-testid="attach-image">
-        🖼
+        <ImageIcon />
       </button>
       <input
         ref={input}

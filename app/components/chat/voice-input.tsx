@@ -16,6 +16,16 @@ export function useAudioModel(): string | null {
   return (list.find((d) => d.ready) ?? list[0])?.name ?? null;
 }
 
+/** Inline SVG (no emoji font needed): a microphone. */
+function MicIcon() {
+  return (
+    <svg {...{ width: 16, height: 16, viewBox: '0 0 24 24', fill: 'none', stroke: 'currentColor', strokeWidth: 2, strokeLinecap: 'round', strokeLinejoin: 'round', 'aria-hidden': true } as const}>
+      <rect x="9" y="3" width="6" height="11" rx="3" />
+      <path d="M5 11a7 7 0 0 0 14 0M12 18v3" />
+    </svg>
+  );
+}
+
 const toBase64 = async (blob: Blob) => {
   const bytes = new Uint8Array(await blob.arrayBuffer());
   let text = '';
@@ -86,7 +96,7 @@ export function VoiceInput({ onText, disabled }: { onText(text: string): void; d
       data-testid="mic"
       data-state={state}
     >
-      {recording ? '■' : state === 'transcribing' ? '…' : '🎤'}
+      {recording ? '■' : state === 'transcribing' ? '…' : <MicIcon />}
     </button>
   );
 }
