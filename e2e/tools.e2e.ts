@@ -72,7 +72,9 @@ afterAll(async () => {
 
 describe('tools in the browser', () => {
   it('deploys the tool-calling double as an upstream deployment, and puts the admin in a group', async () => {
-    await trpc('mutation', 'deployments.create', { name: 'tool-double', spec: { engine: 'upstream', replicas: 1, upstream: { url: `${engine.url}/v1` } } });
+    const { id } = await trpc('mutation', 'deployments.create', { name: 'tool-double', spec: { engine: 'upstream', replicas: 1, upstream: { url: `${engine.url}/v1` } } });
+    // An external endpoint receives public data only until an admin says otherwise; this one is a double on this host.
+    await trpc('mutation', 'dataProtection.setDeploymentPolicy', { deploymentId: id, maxLevel: 3, mode: 'allow' });
     await expect
       .poll(async () => ((await trpc('query', 'models.list')) as { name?: string; id?: string; ready: boolean }[]).some((m) => (m.name ?? m.id) === 'tool-double' && m.ready), { timeout: 60_000, interval: 1_000 })
       .toBe(true);
@@ -104,7 +106,12 @@ describe('tools in the browser', () => {
     await page.goto(enclave.url);
     await waitForModel(page);
     await page.selectOption('[data-testid=model-picker]', 'tool-double');
-    const replyId = await sendAndWait(page, 'What is the weather in Reykjavik?');
+    const replyId = await sendAndWait(page, 'What is the weather in Reykjavik?').catch(async (e: unknown) => {
+      // What the product and the page said, so a failure here names its cause.
+      await screenshot(page, 'tools-chat-failed');
+      const log = enclave.output().split('\n').filter((l) => !l.includes('"msg":"http"') || l.includes('chat') || l.includes('/v1/'));
+      throw new Error(`${String(e)}\npage errors: ${pageErrors.join(' | ')}\nengine requests: ${engine.requests.length}\n${log.slice(-40).join('\n')}`);
+    });
     const reply = page.locator(`[data-message-id="${replyId}"]`);
     await expect.poll(() => reply.locator('[data-testid=message-content]').textContent()).toContain('The tool said: {"forecast":"snow in Reykjavik"}');
     const call = reply.locator('[data-testid=tool-call]');
