@@ -4,7 +4,9 @@ import type { ReactNode } from 'react';
 import { useI18n } from '../i18n/provider';
 
 /**
- * A table as the pages draw one: scrolling sideways in its wrapper, the header cells, then a muted
+ * A table as the pages draw one: scrolling sideways in its own wrapper (never widening the page: on a
+ * 390 px phone the page stays put and the table scrolls; the wrapper takes keyboard focus so it can be
+ * scrolled without a pointer), the header cells, then a muted
  * note across all columns while the rows load (`loading`) or when there are none (`empty`, the text
  * to show; nothing when falsy), then the rows. `columns` is what the notes span.
  */
@@ -27,7 +29,7 @@ export function DataTable({
 }) {
   const { t } = useI18n();
   return (
-    <div className="table-wrap">
+    <div className="table-wrap" tabIndex={0}>
       <table className={className} data-testid={testId}>
         <thead>
           <tr>{head}</tr>

@@ -19,11 +19,15 @@ export function LatencyHistogram({ query, title, names, testId }: { query: Laten
   const trpc = useTRPC();
   const { data, error } = useQuery(trpc.experiments.latency.queryOptions(query, { refetchInterval: REFRESH_MS, placeholderData: keepPreviousData }));
   if (!data) return error ? <p className="form-error">{readableError(error, t)}</p> : <p className="muted">{t('common.loading')}</p>;
+  // A variant keeps its colour across the page: by its place in `names` (the experiment's variant order,
+  // as the variant table colours them), not by the order the server happened to list the series in.
+  const order = names ? [...names.keys()] : [];
+  const colourOf = (key: string, i: number) => PALETTE[(order.includes(key) ? order.indexOf(key) : i) % PALETTE.length];
   const series = data.series.map((s, i) => ({
     name: names?.get(s.key) ?? (s.key || title),
     // JSON has no Infinity: the server sends the +Inf bucket's bound as null.
     buckets: s.buckets.map((b) => ({ le: b.le ?? Number.POSITIVE_INFINITY, count: b.count })),
-    color: PALETTE[i % PALETTE.length],
+    color: colourOf(s.key, i),
   }));
   const single = data.series.length === 1 ? data.series[0]! : null;
   const percentiles = single?.percentiles

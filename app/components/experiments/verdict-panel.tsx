@@ -68,11 +68,11 @@ export function ComparisonCharts({ experiment, comparisons }: { experiment: Expe
     <>
       <div className="card experiment-panel">
         <h2>{t('experiments.latencyDiffTitle')}</h2>
-        {latencyRows.length ? <IntervalChart rows={latencyRows} label={t('experiments.latencyDiffTitle')} formatValue={formatMs} testId="latency-diff-chart" /> : <p className="muted">{t('experiments.needBoth')}</p>}
+        {latencyRows.length ? <IntervalChart rows={latencyRows} label={t('experiments.latencyDiffTitle')} formatValue={formatMs} testId="latency-diff-chart" width={440} /> : <p className="muted">{t('experiments.needBoth')}</p>}
       </div>
       <div className="card experiment-panel">
         <h2>{t('experiments.rateDiffTitle')}</h2>
-        {rateRows.length ? <IntervalChart rows={rateRows} label={t('experiments.rateDiffTitle')} formatValue={(v) => `${v.toFixed(1)} pp`} testId="rate-diff-chart" /> : <p className="muted">{t('experiments.needBoth')}</p>}
+        {rateRows.length ? <IntervalChart rows={rateRows} label={t('experiments.rateDiffTitle')} formatValue={(v) => `${v.toFixed(1)} pp`} testId="rate-diff-chart" width={440} /> : <p className="muted">{t('experiments.needBoth')}</p>}
       </div>
     </>
   );
