@@ -66,6 +66,8 @@ describe('remote agent over the real API', () => {
     stops.push(() => agent.stop());
     const [node] = await t.db.select().from(gpuNodes).where(eq(gpuNodes.name, 'remote-a'));
     expect(node).toMatchObject({ status: 'healthy', labels: { site: 'remote' } });
+    // Its first heartbeat (over HTTP, awaited by the start) carried the host: a CPU-only node's GPU page has this.
+    expect(node!.host).toMatchObject({ cpuCores: os.availableParallelism(), memoryTotalBytes: os.totalmem(), diskPath: dataDir });
     const savedPath = path.join(dataDir, 'agent-credential.json');
     expect(fs.statSync(savedPath).mode & 0o777).toBe(0o600);
     const credential = JSON.parse(fs.readFileSync(savedPath, 'utf8')).credential as string;
