@@ -75,6 +75,8 @@ describe('tools in the browser', () => {
     const { id } = await trpc('mutation', 'deployments.create', { name: 'tool-double', spec: { engine: 'upstream', replicas: 1, upstream: { url: `${engine.url}/v1` } } });
     // An external endpoint receives public data only until an admin says otherwise; this one is a double on this host.
     await trpc('mutation', 'dataProtection.setDeploymentPolicy', { deploymentId: id, maxLevel: 3, mode: 'allow' });
+    // Tools go only to deployments marked tool-capable (the deployment page's gateway settings).
+    await trpc('mutation', 'deployments.setGateway', { id, tools: true });
     await expect
       .poll(async () => ((await trpc('query', 'models.list')) as { name?: string; id?: string; ready: boolean }[]).some((m) => (m.name ?? m.id) === 'tool-double' && m.ready), { timeout: 60_000, interval: 1_000 })
       .toBe(true);

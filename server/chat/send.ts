@@ -35,8 +35,8 @@ export interface ChatDeps {
   replyLeaseMs: number;
   /** ENCLAVE_CHAT_TITLES=model: the model titles a conversation after its first exchange. */
   modelTitles?: boolean;
-  /** The plugins granted to the user (server/tools); none when absent or null. */
-  tools?: (userId: string) => Promise<ChatTools | null>;
+  /** The plugins granted to the user, for a tool-capable deployment (server/tools); none when absent or null. */
+  tools?: (userId: string, model: string) => Promise<ChatTools | null>;
 }
 
 /**
@@ -76,7 +76,7 @@ export async function runChatTurn(deps: ChatDeps, userId: string, req: ChatReque
   // Passages of the conversation's knowledge bases for the question, numbered for citation (none attached: null).
   const question = req.kind === 'send' ? req.content : (history.findLast((m) => m.role === 'user')?.content ?? '');
   const knowledge = await knowledgeForTurn(deps, { id: userId, role: 'user' }, req.conversationId, question);
-  const tools = (await deps.tools?.(userId)) ?? null;
+  const tools = (await deps.tools?.(userId, req.model)) ?? null;
   const startedAt = performance.now();
   // The history fitted to the model's context (summarised, trimmed or cut to N turns, as the conversation says).
   const { stream, fit, messages: prompt, maxTokens } = await openFittedStream(

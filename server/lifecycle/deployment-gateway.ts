@@ -33,6 +33,8 @@ export const gatewaySettingsSchema = z
     /** What the deployment takes besides text (migration 0031): images in chat messages, the audio endpoints. */
     vision: z.boolean(),
     audio: z.boolean(),
+    /** Receives the chat's plugins as OpenAI `tools` (migration 0030). */
+    tools: z.boolean(),
   })
   .partial()
   .required({ id: true });
@@ -49,6 +51,7 @@ const columns = {
   contextFallbackDeploymentId: deployments.contextFallbackDeploymentId,
   vision: deployments.vision,
   audio: deployments.audio,
+  tools: deployments.tools,
 };
 
 export async function updateGatewaySettings(db: Db, actor: Actor | null, raw: GatewaySettingsInput) {

@@ -1,4 +1,6 @@
+import { eq } from 'drizzle-orm';
 import type { Db } from '../db/client';
+import { deployments } from '../db/schema';
 import { groupIdsOf } from '../security/groups/membership';
 import type { OutboundPolicy } from '../security/outbound/policy';
 import { invokeTool, type ToolCallOutcome } from './invoke';
@@ -16,8 +18,14 @@ export interface TurnTools {
   call(call: { id: string; name: string; arguments: string }, ctx: { conversationId: string; signal?: AbortSignal }): Promise<ToolCallOutcome>;
 }
 
-/** The enabled tools granted to the user's groups; null when there are none (the turn goes out without `tools`). */
-export async function turnToolsFor(db: Db, masterKey: Buffer, userId: string, opts: { policy?: OutboundPolicy } = {}): Promise<TurnTools | null> {
+/**
+ * The enabled tools granted to the user's groups, when `model` names a deployment marked tool-capable;
+ * null otherwise (the turn goes out without `tools`). An experiment name is not a deployment: its arms
+ * may differ, so no tools are offered through it.
+ */
+export async function turnToolsFor(db: Db, masterKey: Buffer, userId: string, model: string, opts: { policy?: OutboundPolicy } = {}): Promise<TurnTools | null> {
+  const [deployment] = await db.select({ tools: deployments.tools }).from(deployments).where(eq(deployments.name, model)).limit(1);
+  if (!deployment?.tools) return null;
   const granted = await toolsForGroups(db, masterKey, await groupIdsOf(db, userId));
   if (!granted.length) return null;
   const byName = new Map(granted.map((t) => [t.name, t]));

@@ -70,7 +70,9 @@ const createTool = (over: Record<string, unknown> = {}, who: Session = admin) =>
 beforeAll(async () => {
   t = await createTestDatabase('tools');
   engine = await startToolCallingDouble({ arguments: { city: 'Oslo' } });
-  await makeDeployment(t.db, { name: 'tooly' }, [engine.url]);
+  await makeDeployment(t.db, { name: 'tooly', tools: true }, [engine.url]);
+  // The same engine under a deployment not marked tool-capable.
+  await makeDeployment(t.db, { name: 'plain' }, [engine.url]);
   await startPlugin();
   client = new Redis('redis://127.0.0.1:6379');
   const env = parseEnv({ ENCLAVE_DATA_DIR: '/tmp/enclave-gateway-test', REDIS_PREFIX: process.env.REDIS_PREFIX });
@@ -92,10 +94,10 @@ afterAll(async () => {
   await t?.drop();
 });
 
-async function chat(who: Session, content = 'What is the weather in Oslo?') {
+async function chat(who: Session, model = 'tooly', content = 'What is the weather in Oslo?') {
   const conversationId = (await api.trpc('mutation', 'conversations.create', {}, who.cookie)).data.id as string;
   engine.requests.length = 0;
-  const res = await api.stream('chat.send', { conversationId, model: 'tooly', parentId: null, content, maxTokens: 64 }, { cookie: who.cookie });
+  const res = await api.stream('chat.send', { conversationId, model, parentId: null, content, maxTokens: 64 }, { cookie: who.cookie });
   expect(res.status).toBe(200);
   const text = res.events.filter((e) => e.event === 'delta').map((e) => (e.data as { text: string }).text).join('');
   return { conversationId, events: res.events, text };
@@ -190,6 +192,18 @@ describe('in the chat', () => {
     expect(engine.requests[0]!).not.toHaveProperty('tools');
     expect(turn.text).toBe('No tool was offered.');
     expect(received).toHaveLength(0);
+  });
+
+  it('offers no tools on a deployment not marked tool-capable, until an admin marks it', async () => {
+    received.length = 0;
+    const turn = await chat(alice, 'plain');
+    expect(engine.requests[0]!).not.toHaveProperty('tools');
+    expect(turn.text).toBe('No tool was offered.');
+    const deployments = (await api.trpc('query', 'deployments.list', undefined, admin.cookie)).data as { id: string; name: string }[];
+    const plain = deployments.find((d) => d.name === 'plain')!;
+    expect((await api.trpc('mutation', 'deployments.setGateway', { id: plain.id, tools: true }, admin.cookie)).data).toMatchObject({ tools: true });
+    expect((await chat(alice, 'plain')).text).toBe('The tool said: {"forecast":"sunny in Oslo"}');
+    await api.trpc('mutation', 'deployments.setGateway', { id: plain.id, tools: false }, admin.cookie);
   });
 
   it('tells the model when the plugin is too slow, and cuts an oversized answer', async () => {

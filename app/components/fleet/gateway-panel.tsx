@@ -70,7 +70,7 @@ export function GatewayPanel({ deploymentId, settings, canEdit, onChanged }: { d
           <dt>{t('gatewayPanel.contextFallback')}</dt>
           <dd data-testid="gateway-context-fallback">{s.contextFallback ? name(s.contextFallback) : t('gatewayPanel.none')}</dd>
           <dt>{t('media.capabilities')}</dt>
-          <dd data-testid="gateway-capabilities">{[s.vision && t('media.vision'), s.audio && t('media.audio')].filter(Boolean).join(' · ') || t('media.textOnly')}</dd>
+          <dd data-testid="gateway-capabilities">{[s.vision && t('media.vision'), s.audio && t('media.audio'), s.tools && t('tools.capable')].filter(Boolean).join(' · ') || t('media.textOnly')}</dd>
         </dl>
       )}
     </section>
@@ -96,6 +96,7 @@ function GatewayForm({ deploymentId, settings, onDone }: { deploymentId: string;
   const [context, setContext] = useState(settings.contextFallbackDeploymentId ?? '');
   const [vision, setVision] = useState(settings.vision);
   const [audio, setAudio] = useState(settings.audio);
+  const [tools, setTools] = useState(settings.tools);
   const nameOf = (id: string) => others.find((d) => d.id === id)?.name ?? t('gatewayPanel.deleted');
 
   // The server checks every rule (ranges, no self or repeated fallback, timeouts that fit): its message is shown as it is.
@@ -114,6 +115,7 @@ function GatewayForm({ deploymentId, settings, onDone }: { deploymentId: string;
           contextFallbackDeploymentId: context || null,
           vision,
           audio,
+          tools,
         }),
       () => {
         toast.show(t('gatewayPanel.saved'), 'info');
@@ -195,6 +197,9 @@ function GatewayForm({ deploymentId, settings, onDone }: { deploymentId: string;
         </label>{' '}
         <label>
           <input type="checkbox" checked={audio} onChange={(e) => setAudio(e.target.checked)} data-testid="gateway-audio" /> {t('media.audio')}
+        </label>{' '}
+        <label>
+          <input type="checkbox" checked={tools} onChange={(e) => setTools(e.target.checked)} data-testid="gateway-tools" /> {t('tools.capable')}
         </label>
       </fieldset>
       <div className="actions-row">

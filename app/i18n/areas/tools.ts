@@ -1,9 +1,10 @@
 /** UI strings of /admin/tools and the chat's tool-call block (issue 16, part 7: plugins through webhooks). English, and Simplified Chinese. */
 export const toolsEn = {
   'nav.tools': 'Tools',
+  'tools.capable': 'Tools (function calling)',
   'tools.title': 'Tools (plugins)',
   'tools.hint':
-    'A tool is an HTTP endpoint the model may call during a chat. Enclave POSTs {tool, arguments, conversationId, callId} signed with the tool’s secret: x-enclave-signature is the hex HMAC-SHA256 of “timestamp.body”, x-enclave-timestamp is in milliseconds; plugins refuse a timestamp more than 5 minutes off. Only members of the granted groups are offered a tool. Endpoints on internal or metadata addresses are refused unless ENCLAVE_OUTBOUND_ALLOW names them.',
+    'A tool is an HTTP endpoint the model may call during a chat. Enclave POSTs {tool, arguments, conversationId, callId} signed with the tool’s secret: x-enclave-signature is the hex HMAC-SHA256 of “timestamp.body”, x-enclave-timestamp is in milliseconds; plugins refuse a timestamp more than 5 minutes off. Only members of the granted groups are offered a tool, and only on deployments marked “Tools (function calling)” in their gateway settings. Endpoints on internal or metadata addresses are refused unless ENCLAVE_OUTBOUND_ALLOW names them.',
   'tools.none': 'No tools yet.',
   'tools.new': 'New tool',
   'tools.edit': 'Edit {name}',
@@ -39,9 +40,10 @@ export const toolsEn = {
 
 export const toolsZh: Record<keyof typeof toolsEn, string> = {
   'nav.tools': '工具',
+  'tools.capable': '工具（函数调用）',
   'tools.title': '工具（插件）',
   'tools.hint':
-    '工具是模型在对话中可以调用的 HTTP 端点。Enclave 以 POST 发送 {tool, arguments, conversationId, callId}，并用工具的密钥签名：x-enclave-signature 是“timestamp.body”的十六进制 HMAC-SHA256，x-enclave-timestamp 以毫秒计；插件应拒绝相差超过 5 分钟的时间戳。只有被授权群组的成员会获得该工具。内部地址或元数据地址上的端点会被拒绝，除非 ENCLAVE_OUTBOUND_ALLOW 中列出了它们。',
+    '工具是模型在对话中可以调用的 HTTP 端点。Enclave 以 POST 发送 {tool, arguments, conversationId, callId}，并用工具的密钥签名：x-enclave-signature 是“timestamp.body”的十六进制 HMAC-SHA256，x-enclave-timestamp 以毫秒计；插件应拒绝相差超过 5 分钟的时间戳。只有被授权群组的成员会获得该工具，且仅限在网关设置中标记为“工具（函数调用）”的部署。内部地址或元数据地址上的端点会被拒绝，除非 ENCLAVE_OUTBOUND_ALLOW 中列出了它们。',
   'tools.none': '还没有工具。',
   'tools.new': '新建工具',
   'tools.edit': '编辑 {name}',

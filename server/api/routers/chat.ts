@@ -21,7 +21,7 @@ export const chatRouter = router({
     .input(chatRequestInput)
     .mutation(async function* ({ ctx, input, signal }) {
       ctx.streamAudit.with({ target: input.conversationId, detail: { model: input.model, kind: input.kind } });
-      const deps = { db: ctx.db, masterKey: ctx.masterKey, gatewayUrl: ctx.gatewayUrl, replyLeaseMs: ctx.env.ENCLAVE_REPLY_LEASE_MS, modelTitles: ctx.env.ENCLAVE_CHAT_TITLES === 'model', tools: (userId: string) => turnToolsFor(ctx.db, ctx.masterKey, userId) };
+      const deps = { db: ctx.db, masterKey: ctx.masterKey, gatewayUrl: ctx.gatewayUrl, replyLeaseMs: ctx.env.ENCLAVE_REPLY_LEASE_MS, modelTitles: ctx.env.ENCLAVE_CHAT_TITLES === 'model', tools: (userId: string, model: string) => turnToolsFor(ctx.db, ctx.masterKey, userId, model) };
       yield* eventQueue<ChatEvent>((emit) => runChatTurn(deps, ctx.user.id, input, sinkTo<ChatSink>(emit), signal!, ctx.streamAudit.entry));
     }),
 });

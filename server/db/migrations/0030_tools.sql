@@ -1,6 +1,8 @@
 -- Plugins through webhooks (issue 16, part 7). A tool is an admin-registered HTTP endpoint the chat's
 -- model may call; its secret (HMAC key for the signed requests) is sealed under the install's data key.
--- Tools are offered only to members of the groups they are granted to.
+-- Tools are offered only to members of the groups they are granted to, and only on deployments marked
+-- tool-capable (a model that can call functions; off until an admin turns it on).
+ALTER TABLE "deployments" ADD COLUMN "tools" boolean DEFAULT false NOT NULL;--> statement-breakpoint
 CREATE TABLE "tools" (
 	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
 	"name" text NOT NULL,

@@ -42,6 +42,8 @@ export const deployments = pgTable('deployments', {
   vision: boolean('vision').notNull().default(false),
   /** Serves /v1/audio/transcriptions and /v1/audio/speech (a Whisper-style or speech model). */
   audio: boolean('audio').notNull().default(false),
+  /** Receives the chat's plugins as OpenAI `tools` (a model that can call functions; migration 0030). */
+  tools: boolean('tools').notNull().default(false),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
 });
