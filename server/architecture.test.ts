@@ -13,6 +13,7 @@ const LAYERS: string[][] = [
   ['server/core'],
   ['server/db'],
   ['server/security', 'server/process', 'server/gguf'],
+  ['server/knowledge'],
   ['server/http', 'server/engines', 'server/chat', 'server/services', 'server/artifacts', 'server/tools'],
   ['server/gpu', 'server/gateway'],
   ['server/lifecycle'],

@@ -3,6 +3,7 @@ import { nodeHTTPRequestHandler } from '@trpc/server/adapters/node-http';
 import { agentRoutes } from './agent-http';
 import { createApiContext, type ApiDeps } from './context';
 import { datasetUploadRoute } from './dataset-upload-route';
+import { knowledgeUploadRoute } from './knowledge-upload-route';
 import { conversationExportRoute } from './export-route';
 import { auditExportRoute } from './audit-export-route';
 import { loadTestExportRoute } from './loadtest-export-route';
@@ -25,7 +26,7 @@ const TRPC_MAX_BODY_BYTES = 1024 * 1024;
  * saves), the dataset upload (a file streamed to disk, never held as one input), and the agents' API
  * (machines with a Bearer credential), and OIDC sign-in's two browser redirects. Everything a page calls otherwise is a tRPC procedure.
  */
-const rawRoutes = routeTable([conversationExportRoute, loadTestExportRoute, datasetUploadRoute, auditExportRoute, ...agentRoutes, ...oidcRoutes]);
+const rawRoutes = routeTable([conversationExportRoute, loadTestExportRoute, datasetUploadRoute, knowledgeUploadRoute, auditExportRoute, ...agentRoutes, ...oidcRoutes]);
 
 /**
  * Enclave's own /api routes as a plain node:http handler the web server mounts: tRPC under /api/trpc,

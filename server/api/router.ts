@@ -4,6 +4,7 @@ import { catalogRouter } from './routers/catalog';
 import { chatRouter } from './routers/chat';
 import { audioRouter } from './routers/audio';
 import { presetsRouter } from './routers/presets';
+import { knowledgeRouter } from './routers/knowledge';
 import { conversationsRouter } from './routers/conversations';
 import { deploymentsRouter } from './routers/deployments';
 import { fleetRouter } from './routers/fleet';
@@ -31,6 +32,7 @@ export const appRouter = router({
   models: modelsRouter,
   conversations: conversationsRouter,
   presets: presetsRouter,
+  knowledge: knowledgeRouter,
   chat: chatRouter,
   audio: audioRouter,
   keys: keysRouter,

@@ -75,7 +75,9 @@ export async function runChatTurn(deps: ChatDeps, userId: string, req: ChatReque
   const protection = await conversationProtection(deps.db, userId, req.conversationId, req.kind === 'send' ? req.content : '');
   // Passages of the conversation's knowledge bases for the question, numbered for citation (none attached: null).
   const question = req.kind === 'send' ? req.content : (history.findLast((m) => m.role === 'user')?.content ?? '');
-  const knowledge = await knowledgeForTurn(deps, { id: userId, role: 'user' }, req.conversationId, question);
+  // A third of the model's context (as far as the chat knows it) for the passages; the history fits around them.
+  const window = contextWindows.get(req.model);
+  const knowledge = await knowledgeForTurn(deps, { id: userId, role: 'user' }, req.conversationId, question, Math.floor((window.tokens ?? 2048) * window.charsPerToken * 0.3));
   const tools = (await deps.tools?.(userId, req.model)) ?? null;
   const startedAt = performance.now();
   // The history fitted to the model's context (summarised, trimmed or cut to N turns, as the conversation says).

@@ -21,6 +21,8 @@ const payloads = {
   training: z.object({ jobId: z.string().uuid() }),
   /** Run one load test. */
   loadtest: z.object({ loadTestId: z.string().uuid() }),
+  /** Parse, chunk and embed one knowledge-base document (server/knowledge/ingest.ts). */
+  knowledge: z.object({ documentId: z.string().uuid() }),
 };
 
 export type QueueName = keyof typeof payloads;
@@ -90,6 +92,13 @@ export const queueDefinitions: { [N in QueueName]: QueueDefinition<QueuePayload<
     options: { removeOnComplete: true, removeOnFail: true, attempts: 1 },
     concurrency: 1,
     jobId: (p) => p.loadTestId,
+  },
+  knowledge: {
+    payload: payloads.knowledge,
+    // The document row holds status and error; a failed ingestion is uploaded again or re-embedded, not retried blindly.
+    options: { removeOnComplete: true, removeOnFail: true, attempts: 1 },
+    concurrency: 2,
+    jobId: (p) => p.documentId,
   },
 };
 

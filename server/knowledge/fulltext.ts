@@ -4,6 +4,10 @@ import { blindIndexKey, blindTerm, terms } from './terms';
 
 const K1 = 1.2;
 const B = 0.75;
+// Constants written into the statement: as bound parameters PostgreSQL would type them from the integer tf.
+const BM25_SCALE = sql.raw(`${K1 + 1}::float8`);
+const BM25_K1 = sql.raw(`${K1}::float8`);
+const BM25_B = sql.raw(`${B}::float8`);
 
 /**
  * BM25 over the blind index: the query's terms are hashed with the install's key and PostgreSQL ranks
@@ -22,7 +26,7 @@ export async function fullTextTop(db: Db, masterKey: Buffer, kbIds: string[], qu
     ), df AS (
       SELECT term, count(*)::float8 AS df FROM kb_chunk_terms WHERE kb_id = ANY(${kbs}) AND term = ANY(${q}) GROUP BY term
     )
-    SELECT t.chunk_id, sum(ln(1 + (s.n - df.df + 0.5) / (df.df + 0.5)) * t.tf * ${K1 + 1} / (t.tf + ${K1} * (1 - ${B} + ${B} * c.term_count / s.avgdl)))::float8 AS score
+    SELECT t.chunk_id, sum(ln(1 + (s.n - df.df + 0.5) / (df.df + 0.5)) * t.tf * ${BM25_SCALE} / (t.tf + ${BM25_K1} * (1 - ${BM25_B} + ${BM25_B} * c.term_count / s.avgdl)))::float8 AS score
     FROM kb_chunk_terms t
     JOIN df ON df.term = t.term
     JOIN kb_chunks c ON c.id = t.chunk_id

@@ -34,13 +34,15 @@ const CANDIDATES = 30;
 export interface RetrieveOptions {
   k: number;
   /**
-   * Below this cosine similarity a passage found only by its vector is not relevant (it shares no word
-   * with the question either): with nothing left, the caller says nothing relevant was found.
+   * Below this cosine similarity a passage found only by its vector (it shares no word with the question)
+   * is not relevant; with nothing left, the caller says nothing relevant was found. Set high on purpose:
+   * cosine scales differ by model (stories260K puts unrelated texts at 0.88-0.93), and a passage that
+   * shares a word with the question is always kept by the full-text side.
    */
   minVectorScore: number;
 }
 
-export const DEFAULT_RETRIEVAL: RetrieveOptions = { k: 5, minVectorScore: 0.8 };
+export const DEFAULT_RETRIEVAL: RetrieveOptions = { k: 5, minVectorScore: 0.95 };
 
 /** Merges ranked lists by reciprocal rank fusion: each item scores Σ 1/(RRF_K + rank). */
 export function reciprocalRankFusion(lists: { chunkId: string }[][]): Map<string, number> {

@@ -82,7 +82,8 @@ export async function runRoles(env: Env, roles: RoleSet): Promise<void> {
       stops.push(['agent', () => agent.stop()]);
     }
     if (roles.worker) {
-      const workers = await startWorkers(db, masterKey);
+      // Where the worker embeds knowledge-base documents: the gateway of this process (served by web) or the configured one.
+      const workers = await startWorkers(db, masterKey, roles.gateway && roles.web ? `http://127.0.0.1:${env.PORT}` : (env.ENCLAVE_GATEWAY_URL ?? `http://127.0.0.1:${env.GATEWAY_PORT}`));
       stops.push(['worker', () => workers.stop()]);
     }
     let web: WebServer | undefined;

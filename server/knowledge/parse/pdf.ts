@@ -7,7 +7,7 @@ export async function parsePdf(bytes: Uint8Array): Promise<ParsedDocument> {
   let total: number;
   try {
     // pdf.js takes ownership of the buffer it is given: a copy keeps the caller's bytes intact.
-    const pdf = await getDocumentProxy(new Uint8Array(bytes), { isEvalSupported: false, useSystemFonts: false, stopAtErrors: false });
+    const pdf = await getDocumentProxy(new Uint8Array(bytes), { isEvalSupported: false, useSystemFonts: false, stopAtErrors: false, verbosity: 0 });
     const out = await extractText(pdf, { mergePages: false });
     pages = out.text;
     total = out.totalPages;
