@@ -159,8 +159,8 @@ describe('chat.send', () => {
       expect([res.status, res.error?.message]).toEqual([status, expect.stringMatching(message)]);
     }
     expect((await chat({ conversationId, model: 'tiny', parentId: null, content: 'hi' }, { cookie: 'enclave_session=nope' })).status).toBe(401);
-    // Bodies are capped as the hand-written route capped them (32,000 characters of up to 4 bytes, and the rest).
-    const big = await api.request('/api/trpc/chat.send?batch=1', { method: 'POST', cookie: alice.cookie, body: JSON.stringify({ 0: { conversationId, content: 'x'.repeat(170 * 1024) } }) });
+    // Bodies are capped (32,000 characters of up to 4 bytes, a message's images, and the rest: routers/chat.ts).
+    const big = await api.request('/api/trpc/chat.send?batch=1', { method: 'POST', cookie: alice.cookie, body: JSON.stringify({ 0: { conversationId, content: 'x'.repeat(1000 * 1024) } }) });
     expect(big.status).toBe(413);
     const notJson = await api.request('/api/trpc/chat.send?batch=1', { method: 'POST', cookie: alice.cookie, body: '{not json', headers: { 'trpc-accept': 'application/jsonl' } });
     // A streamed answer has begun (200) before the body is parsed: the refusal is its first item.
