@@ -9,8 +9,20 @@ export function exactTopK(matrix: Float32Array, dims: number, query: ArrayLike<n
   let floor = -Infinity;
   const q = Float32Array.from(query);
   for (let row = 0, base = 0; row < n; row++, base += dims) {
-    let s = 0;
-    for (let d = 0; d < dims; d++) s += matrix[base + d]! * q[d]!;
+    // Four running sums: independent additions the CPU overlaps (about twice as fast as one sum in V8).
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    let d = 0;
+    for (; d + 3 < dims; d += 4) {
+      s0 += matrix[base + d]! * q[d]!;
+      s1 += matrix[base + d + 1]! * q[d + 1]!;
+      s2 += matrix[base + d + 2]! * q[d + 2]!;
+      s3 += matrix[base + d + 3]! * q[d + 3]!;
+    }
+    for (; d < dims; d++) s0 += matrix[base + d]! * q[d]!;
+    const s = s0 + s1 + s2 + s3;
     if (best.length < k) {
       best.push({ index: row, score: s });
       best.sort((a, b) => b.score - a.score);
