@@ -203,6 +203,10 @@ export function useChat({ routeId, onCreated, onActivity }: Options) {
             onDelta(text) {
               patchAssistant((m) => ({ ...m, content: m.content + text }));
             },
+            // A plugin call shows as it happens; `done` then brings the reply's full list.
+            onTool(call) {
+              patchAssistant((m) => ({ ...m, metadata: { ...m.metadata, toolCalls: [...(Array.isArray(m.metadata.toolCalls) ? m.metadata.toolCalls : []), call] } }));
+            },
             onDone(done) {
               finish(done);
             },
