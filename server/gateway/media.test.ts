@@ -192,6 +192,20 @@ test('a transcription is forwarded as a multipart form to an audio deployment, a
   expect(metrics).toMatch(new RegExp(`enclave_gateway_e2e_seconds_count\\{model="${audio}"[^}]*status="200"\\} 2`));
 });
 
+test('audio requests are charged their estimate: 10 tokens per second of audio, one per 4 characters spoken', async () => {
+  const { key, keyId } = await h.keyFor();
+  await h.t.db.insert(quotas).values({ subjectKind: 'key', subjectId: keyId, tokensPerDay: 1_000_000 });
+  await h.gateway.refresh();
+  const res = await postForm('/v1/audio/transcriptions', transcriptionForm(audio, makeWav(3)), key);
+  expect(res.status).toBe(200);
+  await res.json();
+  await until('the transcription counted', async () => (await readUsage(redis, prefix, { kind: 'key', id: keyId })).tokensToday === 30);
+  const speech = await h.post('/v1/audio/speech', { model: audio, input: 'x'.repeat(40), voice: 'alloy' }, key);
+  expect(speech.status).toBe(200);
+  await speech.arrayBuffer();
+  await until('the speech counted', async () => (await readUsage(redis, prefix, { kind: 'key', id: keyId })).tokensToday === 40);
+});
+
 test('transcription input is checked: not audio, too large, not multipart, and a deployment without audio', async () => {
   const { key } = await h.keyFor();
   const notAudio = await errorOf(await postForm('/v1/audio/transcriptions', transcriptionForm(audio, Buffer.from('just some text')), key));
