@@ -14,6 +14,7 @@ import { groupsEn } from './areas/groups';
 import { usageEn } from './areas/usage';
 import { conversationContextEn } from './areas/conversation-context';
 import { presetsEn } from './areas/presets';
+import { knowledgeEn } from './areas/knowledge';
 import { retentionEn } from './areas/retention';
 import { backupsEn } from './areas/backups';
 import { toolsEn } from './areas/tools';
@@ -335,6 +336,7 @@ export const en = {
   ...usageEn,
   ...conversationContextEn,
   ...presetsEn,
+  ...knowledgeEn,
   ...retentionEn,
   ...backupsEn,
   ...toolsEn,

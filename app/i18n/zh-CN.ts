@@ -14,6 +14,7 @@ import { groupsZh } from './areas/groups';
 import { usageZh } from './areas/usage';
 import { conversationContextZh } from './areas/conversation-context';
 import { presetsZh } from './areas/presets';
+import { knowledgeZh } from './areas/knowledge';
 import { retentionZh } from './areas/retention';
 import { backupsZh } from './areas/backups';
 import { toolsZh } from './areas/tools';
@@ -337,6 +338,7 @@ export const zhCN: Dictionary = {
   ...usageZh,
   ...conversationContextZh,
   ...presetsZh,
+  ...knowledgeZh,
   ...retentionZh,
   ...backupsZh,
   ...toolsZh,

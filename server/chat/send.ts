@@ -11,7 +11,7 @@ import { Messages, type ChatMessage } from './messages';
 import { runToolRounds, sealToolCalls, type ChatTools, type ToolCallRecord } from './tool-rounds';
 import { ReplyStream } from './reply-stream';
 import { conversationProtection } from './classification';
-import { knowledgeForTurn } from '../knowledge/chat-context';
+import { knowledgeForTurn, type Citation } from '../knowledge/chat-context';
 import type { ChatRequest } from './request';
 
 /** Where a chat turn's events go (server-sent events in production, an array in a unit test). */
@@ -20,7 +20,7 @@ export interface ChatSink {
   delta(data: { text: string }): void;
   /** A tool call the model made and what it came to (also on `done`, as the reply's metadata has them). */
   tool(data: ToolCallRecord): void;
-  done(data: { finishReason: string | null; usage: Usage | null; stopped: boolean; toolCalls?: ToolCallRecord[] }): void;
+  done(data: { finishReason: string | null; usage: Usage | null; stopped: boolean; toolCalls?: ToolCallRecord[]; citations?: Citation[] }): void;
   error(data: { message: string; status: number }): void;
 }
 
@@ -158,7 +158,7 @@ export async function runChatTurn(deps: ChatDeps, userId: string, req: ChatReque
     await replies.close(audit(turn.error ? 'failure' : 'success', { assistantMessageId, stopped: turn.stopped }));
 
     if (turn.error) sink.error({ message: turn.error, status: 502 });
-    else sink.done({ finishReason: turn.finishReason, usage: turn.usage, stopped: turn.stopped, ...(calls.length ? { toolCalls: calls } : {}) });
+    else sink.done({ finishReason: turn.finishReason, usage: turn.usage, stopped: turn.stopped, ...(calls.length ? { toolCalls: calls } : {}), ...(knowledge ? { citations: knowledge.citations } : {}) });
     // The first exchange went well: the model titles the conversation, after the reply (never delaying it).
     if (deps.modelTitles && req.kind === 'send' && req.parentId === null && !turn.error && !turn.stopped)
       void titleFromModel(deps, userId, { conversationId: req.conversationId, model: req.model, firstMessage: req.content, classification: { level: protection.declaredLevel, conversationId: req.conversationId } });

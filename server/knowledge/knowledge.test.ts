@@ -248,6 +248,8 @@ describe('chat', () => {
 
     const turn = await api.stream('chat.send', { conversationId, model: chatty, parentId: null, content: 'Where is the warehouse?' }, { cookie: owner.cookie });
     expect(turn.status).toBe(200);
+    // The done event carries them too, so the browser shows the sources without reloading.
+    expect(turn.events.some((e: { data?: { citations?: { page: number }[] } }) => e.data?.citations?.[0]?.page === 2)).toBe(true);
     const sent = chatModel.requests.at(-1)!.body as { messages: { role: string; content: string }[] };
     expect(sent.messages[0]!.role).toBe('system');
     expect(sent.messages[0]!.content, sent.messages[0]!.content).toContain('[1] handbook.pdf (page 2)\nLogistics\nThe main warehouse is in Rotterdam');

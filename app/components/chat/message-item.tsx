@@ -11,6 +11,7 @@ import { ToolCalls } from './tool-call';
 import { MessageImages } from './image-attach';
 import { ReadAloud } from './read-aloud';
 import type { ChatMessage } from './use-chat';
+import { KnowledgeCitations } from './knowledge-citations';
 
 interface Props {
   message: ChatMessage;
@@ -87,6 +88,7 @@ export function MessageItem({ message, siblings, isLastReply, busy, onSwitch, on
               </span>
             )}
             {!isUser && !live && <ReplyDetails metadata={meta} />}
+            {!isUser && !live && <KnowledgeCitations citations={meta.citations} />}
             <span className="message-actions">
               {!live && <CopyButton text={message.content} />}
               {!isUser && !live && meta.failed !== true && <ReadAloud text={message.content} />}

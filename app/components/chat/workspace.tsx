@@ -17,6 +17,7 @@ import { MessageList } from './message-list';
 import { ModelPicker } from './model-picker';
 import { PresetPicker, type PresetOption } from './preset-picker';
 import { SystemPromptControl } from './system-prompt';
+import { KnowledgePicker } from './knowledge-picker';
 import { ClassificationSelect } from '../classification-select';
 import { Sidebar } from './sidebar';
 import { useChat, type GenerationSettings } from './use-chat';
@@ -171,6 +172,7 @@ export function ChatWorkspace() {
           )}
           {chat.conversationId && chat.loadState === 'ready' && <ClassificationSelect kind="conversation" id={chat.conversationId} refreshKey={chat.streaming} />}
           {chat.conversationId && chat.loadState === 'ready' && <ExportMenu conversationId={chat.conversationId} />}
+          {chat.conversationId && chat.loadState === 'ready' && <KnowledgePicker conversationId={chat.conversationId} />}
         </header>
         {chat.loadState === 'notFound' ? (
           <div className="chat-empty">

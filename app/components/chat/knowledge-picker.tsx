@@ -1,0 +1,53 @@
+'use client';
+
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import Link from 'next/link';
+import { useState } from 'react';
+import { useErrorToast, useToast } from '../toast';
+import { useI18n } from '../../i18n/provider';
+import { useTRPC } from '../../lib/trpc';
+
+/** The header's knowledge menu: which bases this conversation answers from (attach and detach). */
+export function KnowledgePicker({ conversationId }: { conversationId: string }) {
+  const { t } = useI18n();
+  const toast = useToast();
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const [open, setOpen] = useState(false);
+  const bases = useQuery(trpc.knowledge.list.queryOptions(undefined, { enabled: open }));
+  const attached = useQuery(trpc.knowledge.attached.queryOptions({ conversationId }));
+  useErrorToast(bases.error ?? attached.error);
+  const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.knowledge.attached.queryKey({ conversationId }) });
+  const attach = useMutation(trpc.knowledge.attach.mutationOptions({ onError: (e) => toast.error(e), onSettled: () => void refresh() }));
+  const detach = useMutation(trpc.knowledge.detach.mutationOptions({ onError: (e) => toast.error(e), onSettled: () => void refresh() }));
+  const on = new Set((attached.data ?? []).map((a) => a.id));
+
+  return (
+    <div className="knowledge-picker" style={{ position: 'relative' }}>
+      <button type="button" className="text-button" aria-expanded={open} onClick={() => setOpen(!open)} data-testid="knowledge-picker">
+        {t('knowledge.picker', { count: String(on.size) })}
+      </button>
+      {open && (
+        <div className="menu-panel" role="dialog" aria-label={t('knowledge.pickerHint')} style={{ position: 'absolute', right: 0, zIndex: 20, minWidth: 240 }}>
+          <p className="muted">{t('knowledge.pickerHint')}</p>
+          {bases.data?.length === 0 && <p className="muted">{t('knowledge.noBases')}</p>}
+          {bases.data?.map((kb) => (
+            <label key={kb.id} style={{ display: 'flex', gap: 8, alignItems: 'center' }}>
+              <input
+                type="checkbox"
+                checked={on.has(kb.id)}
+                data-testid="knowledge-attach"
+                data-kb-name={kb.name}
+                onChange={(e) => (e.target.checked ? attach : detach).mutate({ conversationId, kbId: kb.id })}
+              />
+              {kb.name}
+            </label>
+          ))}
+          <Link href="/knowledge" className="text-button">
+            {t('knowledge.manage')}
+          </Link>
+        </div>
+      )}
+    </div>
+  );
+}
