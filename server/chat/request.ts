@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { DomainError } from '../core/errors';
-import { GatewayError } from '../gateway/errors';
-import { inspectDataUrl, type ImageInfo } from '../gateway/images';
+import { ImageError, inspectDataUrl, type ImageInfo } from '../core/images';
 
 export const MAX_CONTENT_CHARS = 32_000;
 export const DEFAULT_MAX_TOKENS = 512;
@@ -79,7 +78,7 @@ function checkImages(urls: string[]): ChatImage[] {
       if (total > MAX_CHAT_IMAGE_BYTES) throw new DomainError('BAD_REQUEST', `images: at most ${MAX_CHAT_IMAGE_BYTES / 1024} KiB together per message`);
       return { dataUrl, info };
     } catch (e) {
-      if (e instanceof GatewayError) throw new DomainError('BAD_REQUEST', `images[${i}]: ${e.message}`);
+      if (e instanceof ImageError) throw new DomainError('BAD_REQUEST', `images[${i}]: ${e.message}`);
       throw e;
     }
   });
