@@ -25,7 +25,8 @@ export function KnowledgeCitations({ citations }: { citations: unknown }) {
   if (refs.length === 0) return null;
   const current = shown === null ? null : passages[shown];
   return (
-    <div className="knowledge-citations" data-testid="knowledge-citations">
+    // A line of its own under the reply (the footer is a row of small controls).
+    <div className="knowledge-citations" data-testid="knowledge-citations" style={{ flexBasis: '100%', order: -1 }}>
       <span className="muted">{t('knowledge.sources')}:</span>{' '}
       {refs.map((c, i) => {
         const p = passages[i]?.data;

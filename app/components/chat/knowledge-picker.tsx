@@ -23,12 +23,12 @@ export function KnowledgePicker({ conversationId }: { conversationId: string }) 
   const on = new Set((attached.data ?? []).map((a) => a.id));
 
   return (
-    <div className="knowledge-picker" style={{ position: 'relative' }}>
+    <div className="knowledge-picker menu">
       <button type="button" className="text-button" aria-expanded={open} onClick={() => setOpen(!open)} data-testid="knowledge-picker">
         {t('knowledge.picker', { count: String(on.size) })}
       </button>
       {open && (
-        <div className="menu-panel" role="dialog" aria-label={t('knowledge.pickerHint')} style={{ position: 'absolute', right: 0, zIndex: 20, minWidth: 240 }}>
+        <div className="menu-panel card settings-panel" role="dialog" aria-label={t('knowledge.pickerHint')}>
           <p className="muted">{t('knowledge.pickerHint')}</p>
           {bases.data?.length === 0 && <p className="muted">{t('knowledge.noBases')}</p>}
           {bases.data?.map((kb) => (
