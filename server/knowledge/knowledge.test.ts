@@ -271,6 +271,19 @@ describe('chat', () => {
     expect((chatModel.requests.at(-1)!.body as { messages: { role: string }[] }).messages.map((m) => m.role)).toEqual(['user']);
   }, 120_000);
 
+  it("erasing a person removes their bases with every document, passage and index term (counted in the erasure report)", async () => {
+    const admin = await api.userSession('admin');
+    const leaving = await api.userSession('user');
+    const kb = await createKb('Leaving', leaving);
+    await upload(kb, 'x.md', '# Gone\nThe vault code is 1234.', leaving).then((r) => expect(r.status).toBe(201));
+    await until('processed', async () => (await h.t.db.execute<{ n: number }>(sql`SELECT count(*)::int AS n FROM kb_chunks WHERE kb_id = ${kb}`)).rows[0]!.n > 0);
+    const erased = await api.trpc('mutation', 'users.erase', { id: leaving.user.id, confirmationText: leaving.email }, admin.cookie);
+    expect(erased.status, erased.error?.message).toBe(200);
+    expect(erased.data.deleted).toMatchObject({ knowledgeBases: 1 });
+    const left = await h.t.db.execute<{ n: number }>(sql`SELECT (SELECT count(*) FROM kb_chunks WHERE kb_id = ${kb}) + (SELECT count(*) FROM kb_chunk_terms WHERE kb_id = ${kb}) + (SELECT count(*) FROM kb_documents WHERE kb_id = ${kb}) AS n`);
+    expect(Number(left.rows[0]!.n)).toBe(0);
+  });
+
   it('the instruction numbers passages within its room and says so when there are none', () => {
     const p = (n: number) => ({ chunkId: `c${n}`, documentId: 'd', documentName: `doc${n}.md`, kbId: 'k', page: null, heading: ['A', 'B'], text: 'x'.repeat(300), score: 1 });
     const { text, citations } = knowledgeInstruction([p(1), p(2), p(3)], 700);

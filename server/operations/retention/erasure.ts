@@ -158,6 +158,8 @@ export async function erasePerson(
     d.jobs = await deleted(tx, sql`DELETE FROM jobs WHERE owner_id = ${userId}`);
     d.datasets = await deleted(tx, sql`DELETE FROM datasets WHERE owner_id = ${userId}`);
     d.loadTests = await deleted(tx, sql`DELETE FROM load_tests WHERE owner_id = ${userId}`);
+    // Knowledge bases with their documents, passages, vectors and index terms (cascade); others' chats lose the attachment.
+    d.knowledgeBases = await deleted(tx, sql`DELETE FROM knowledge_bases WHERE owner_id = ${userId}`);
     detached.experiments = await deleted(tx, sql`UPDATE experiments SET created_by = NULL WHERE created_by = ${userId}`);
     detached.alertRules = await deleted(tx, sql`UPDATE alert_rules SET created_by = NULL WHERE created_by = ${userId}`);
     detached.joinTokens = await deleted(tx, sql`UPDATE join_tokens SET created_by = NULL WHERE created_by = ${userId}`);
