@@ -84,7 +84,9 @@ NPM_CA=$(npm config get cafile)
 secret=()
 [ -n "$NPM_CA" ] && [ -f "$NPM_CA" ] && secret=(--secret "id=npm_ca,src=$NPM_CA")
 # HEALTHCHECK is kept only in the docker image format (OCI's config has no field for it).
-buildah build --quiet --isolation chroot --format docker --layers --force-rm "${secret[@]}" \
+# npm ci from a warm cache mount opens thousands of cache files at once: a RUN step's default of 1024
+# open files ended it with EMFILE.
+buildah build --quiet --isolation chroot --format docker --layers --force-rm "${secret[@]}" --ulimit nofile=16384:16384 \
   -f deploy/image/Containerfile \
   --build-arg BASE_IMAGE="$BASE" --build-arg NPM_REGISTRY="$NPM_REGISTRY" \
   --build-arg VERSION="$VERSION" --build-arg REVISION="$REVISION" --build-arg CREATED="$CREATED" \
