@@ -122,7 +122,7 @@ test('pages get a fresh script nonce (and Next.js reads it); nothing else runs s
   expect(pages[0]!.headers['content-security-policy']).not.toMatch(/script-src[^;]*unsafe-inline/);
   expect(pages[0]!.body).toContain(`'nonce-${nonces[0]}'`);
   for (const p of pages) {
-    expect(p.headers['permissions-policy']).toMatch(/camera=\(\), microphone=\(\), geolocation=\(\)/);
+    expect(p.headers['permissions-policy']).toMatch(/camera=\(\), microphone=\(self\), geolocation=\(\)/); // the microphone for voice input, this origin only
     expect(p.headers['x-frame-options']).toBe('DENY');
     expect(p.headers['strict-transport-security']).toBeUndefined(); // plain http: HSTS would mean nothing
   }

@@ -51,7 +51,8 @@ async function scaled(file: File, maxSide: number, quality: number): Promise<str
   canvas.width = Math.max(1, Math.round(bitmap.width * factor));
   canvas.height = Math.max(1, Math.round(bitmap.height * factor));
   const context = canvas.getContext('2d')!;
-  context.fillStyle = '#fff'; // JPEG has no transparency
+  // JPEG has no transparency: what was transparent becomes white (the picture's own colour, not the theme's).
+  context.fillStyle = 'white';
   context.fillRect(0, 0, canvas.width, canvas.height);
   context.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
   bitmap.close();
@@ -111,7 +112,7 @@ export function ImageChips({ images, onRemove }: { images: Attached[]; onRemove(
     <div className="image-chips" data-testid="image-chips" style={{ display: 'flex', gap: 8, flexWrap: 'wrap', padding: '4px 0' }}>
       {images.map((image, i) => (
         <span key={i} className="image-chip" data-testid="image-chip" style={{ position: 'relative', display: 'inline-block' }}>
-          <img src={image.dataUrl} alt={t('media.image', { n: i + 1 })} style={{ width: 56, height: 56, objectFit: 'cover', borderRadius: 6, border: '1px solid var(--border, #ccc)' }} />
+          <img src={image.dataUrl} alt={t('media.image', { n: i + 1 })} style={{ width: 56, height: 56, objectFit: 'cover', borderRadius: 6, border: '1px solid var(--border)' }} />
           <button type="button" className="icon-button" aria-label={t('media.remove', { n: i + 1 })} onClick={() => onRemove(i)} data-testid="image-chip-remove" style={{ position: 'absolute', top: -6, right: -6 }}>
             ×
           </button>
