@@ -144,8 +144,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
       () => {},
     );
   }
-  /** Requests holding images → the prompt tokens their images are estimated at (charged at least that). */
-  const imageTokens = new WeakMap<http.IncomingMessage, number>();
+  /** Requests holding images: a fallback without vision is skipped for them. */
+  const withImages = new WeakSet<http.IncomingMessage>();
   /** Prompt tokens charged at least: the images' estimate, or an audio request's (audio.ts). */
   const estimatedTokens = new WeakMap<http.IncomingMessage, number>();
   const imageLimits = { maxImageBytes: env.GATEWAY_MAX_IMAGE_BYTES, maxRequestBytes: env.GATEWAY_MAX_REQUEST_IMAGE_BYTES };
@@ -186,7 +186,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
       const route = table.byId(id);
       if (!route || route.status === 'stopped' || mayUse(route, x.caller, route.name) !== 'ok') continue;
       const body = parseBody(PATHS[x.path]!, x.raw);
-      const images = imageTokens.has(x.req) ? 'images' : null;
+      const images = withImages.has(x.req) ? 'images' : null;
       if (images && !route.vision) continue; // it would refuse the images
       let sent = x.raw;
       try {
@@ -373,7 +373,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
       if (!audioPath && raw.length - (images?.dataChars ?? 0) > env.GATEWAY_MAX_BODY_BYTES)
         throw new GatewayError(413, 'invalid_request_error', 'request_too_large', `The request body is larger than ${env.GATEWAY_MAX_BODY_BYTES} bytes (not counting its images)`);
       if (images) {
-        imageTokens.set(req, images.tokens);
+        withImages.add(req);
         estimatedTokens.set(req, images.tokens);
       }
       const cached = table.get(model);
