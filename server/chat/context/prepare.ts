@@ -75,7 +75,8 @@ async function summarise(deps: FitDeps, userId: string, turn: TurnContext, older
  * refused with what to do; nothing is saved for it (the composer keeps the text).
  */
 export async function openFittedStream(deps: FitDeps, userId: string, turn: TurnContext, branch: ChatMessage[], signal: AbortSignal) {
-  contextWindows.declare(turn.model, await declaredContext(deps.db, turn.model));
+  // The deployment's spec is read once per model: a size it declared, or one an engine has told since, is remembered.
+  if (contextWindows.get(turn.model).tokens === undefined) contextWindows.declare(turn.model, await declaredContext(deps.db, turn.model));
   // A failed, empty assistant turn carries nothing the model should see.
   const history: HistoryMessage[] = branch.filter((m) => m.content.length > 0).map((m) => ({ id: m.id, role: m.role, content: m.content, ...(m.images?.length ? { images: m.images } : {}) }));
   const summaries = new Summaries(deps.db, deps.masterKey, userId);
