@@ -1,16 +1,14 @@
+import { estimateTokens, keepLatest, promptBudget } from '../chat/context/fit';
 import { GatewayError } from './errors';
 import type { ChatCompletionBody } from './validation';
 
 /** The header by which a /v1 caller opts in to having its history fitted; without it nothing is ever dropped. */
 export const CONTEXT_HEADER = 'x-enclave-context';
 
-/** Characters per token the estimate assumes: low (English is about 4), so it errs towards dropping. */
-const CHARS_PER_TOKEN = 3;
-/** Tokens a chat template adds around each message. */
-const PER_MESSAGE_TOKENS = 6;
+/** The gateway has no tokenizer and learns nothing per model: the chat's starting estimate (3 characters a token, errs long). */
+const WINDOW = { charsPerToken: 3 };
 
-const cost = (m: ChatCompletionBody['messages'][number]) =>
-  Math.ceil((typeof m.content === 'string' ? m.content.length : JSON.stringify(m.content ?? '').length) / CHARS_PER_TOKEN) + PER_MESSAGE_TOKENS;
+const cost = (m: ChatCompletionBody['messages'][number]) => estimateTokens(typeof m.content === 'string' ? m.content : JSON.stringify(m.content ?? ''), WINDOW);
 
 /**
  * `x-enclave-context: trim` on /v1/chat/completions: the leading system messages and the latest turns
@@ -27,21 +25,12 @@ export function trimToContext(value: string | string[], path: string, body: Chat
   const messages = body.messages;
   let head = 0;
   while (head < messages.length - 1 && (messages[head]!.role === 'system' || messages[head]!.role === 'developer')) head++;
-  const asked = body.max_completion_tokens ?? body.max_tokens ?? null;
-  const reserve = Math.min(asked ?? Math.floor(contextTokens / 4), Math.max(16, Math.floor(contextTokens / 4)));
-  const budget = contextTokens - reserve - Math.ceil(contextTokens * 0.05);
-  let total = messages.reduce((n, m) => n + cost(m), 0);
-  let drop = 0;
-  const last = messages.length - 1;
-  while (total > budget && head + drop < last) {
-    total -= cost(messages[head + drop]!);
-    drop++;
-    // A kept history never opens with a reply or a tool result whose question was dropped.
-    while (head + drop < last && messages[head + drop]!.role !== 'user') {
-      total -= cost(messages[head + drop]!);
-      drop++;
-    }
-  }
+  const budget = promptBudget(contextTokens, body.max_completion_tokens ?? body.max_tokens ?? null);
+  const costs = messages.map(cost);
+  const total = costs.reduce((a, b) => a + b, 0);
+  // The leading system messages always stay: only what follows them is dropped, oldest first.
+  const { start } = keepLatest(costs, messages.map((m) => m.role), head, total, budget);
+  const drop = start - head;
   if (drop > 0) messages.splice(head, drop);
   return drop;
 }

@@ -43,8 +43,37 @@ export type FitPlan =
 /** Tokens a chat template adds around each message (role markers, separators): generous, as the estimate should err long. */
 const PER_MESSAGE_TOKENS = 6;
 
-export function estimateTokens(text: string, window: ContextWindow): number {
+export function estimateTokens(text: string, window: Pick<ContextWindow, 'charsPerToken'>): number {
   return Math.ceil(text.length / window.charsPerToken) + PER_MESSAGE_TOKENS;
+}
+
+/**
+ * Tokens a prompt may take in a context of `contextTokens`: room is kept for the reply (what was asked,
+ * never more than a quarter of the context: a larger budget is lowered to the room left) and 5% for the
+ * estimate's error. The chat and the gateway's opt-in trimming both fit to it.
+ */
+export function promptBudget(contextTokens: number, askedMaxTokens: number | null): number {
+  const quarter = Math.floor(contextTokens / 4);
+  const reserve = Math.min(askedMaxTokens ?? quarter, Math.max(16, quarter));
+  return contextTokens - reserve - Math.ceil(contextTokens * 0.05);
+}
+
+/**
+ * Drops the oldest messages from `start` until `total` (the estimated tokens from `start` on, plus what
+ * comes before the history) fits `budget`; never the last message, and the kept part never opens with a
+ * reply or a tool result whose question was dropped. Returns the first kept index and the new total.
+ */
+export function keepLatest(costs: readonly number[], roles: readonly string[], start: number, total: number, budget: number): { start: number; total: number } {
+  const last = costs.length - 1;
+  while (total > budget && start < last) {
+    total -= costs[start]!;
+    start++;
+    while (start < last && roles[start] !== 'user') {
+      total -= costs[start]!;
+      start++;
+    }
+  }
+  return { start, total };
 }
 
 export const summaryMessage = (text: string) => ({ role: 'system' as const, content: `Summary of the earlier conversation:\n${text}` });
@@ -76,20 +105,9 @@ export function planContext(input: FitInput): FitPlan {
   const contextTokens = window.tokens;
 
   if (contextTokens !== undefined) {
-    // Room for the reply: what was asked, but never more than a quarter of the context (the rest of the budget is lowered below).
-    const reserve = Math.min(input.maxTokens, Math.max(16, Math.floor(contextTokens / 4)));
-    const budget = contextTokens - reserve - Math.ceil(contextTokens * 0.05);
-    const last = history.length - 1;
-    while (total > budget && start < last) {
-      total -= costs[start]!;
-      start++;
-      // A kept history never opens with a reply to a question that was left out.
-      if (history[start]?.role === 'assistant' && start < last) {
-        total -= costs[start]!;
-        start++;
-      }
-    }
-    if (total > budget) return { fits: false, latestTokens: costs[last]!, contextTokens, room: budget - headTokens };
+    const budget = promptBudget(contextTokens, input.maxTokens);
+    ({ start, total } = keepLatest(costs, history.map((m) => m.role), start, total, budget));
+    if (total > budget) return { fits: false, latestTokens: costs.at(-1)!, contextTokens, room: budget - headTokens };
   }
 
   const firstSummarisable = summary ? summary.throughIndex + 1 : 0;
