@@ -3,7 +3,7 @@ import type { Db } from '../db/client';
 import { conversations, legalHolds, messages } from '../db/schema';
 import { decryptText } from '../security/encryption';
 import type { Preset } from './presets';
-import { openWithKeyId, sealWithKeyId } from './sealed-text';
+import { openText, sealText } from './sealed-text';
 import { DomainError } from '../core/errors';
 import { isUuid } from '../core/ids';
 
@@ -99,16 +99,16 @@ export class Conversations {
 
   /** The title column has no key id of its own: sealed as key id ‖ sealed text (sealed-text.ts). */
   private seal(title: string): Promise<Buffer> {
-    return sealWithKeyId(this.db, this.masterKey, title, this.userId);
+    return sealText(this.db, this.masterKey, title, this.userId);
   }
 
   async title(row: { titleEnc: Buffer }): Promise<string> {
-    return openWithKeyId(this.db, this.masterKey, row.titleEnc);
+    return openText(this.db, this.masterKey, row.titleEnc);
   }
 
   /** The conversation's system prompt, or '' when it has none. */
   async systemPrompt(row: { systemPromptEnc: Buffer | null }): Promise<string> {
-    return row.systemPromptEnc ? openWithKeyId(this.db, this.masterKey, row.systemPromptEnc) : '';
+    return row.systemPromptEnc ? openText(this.db, this.masterKey, row.systemPromptEnc) : '';
   }
 
   async setSystemPrompt(id: string, prompt: string): Promise<void> {

@@ -4,7 +4,7 @@ import { groups, presets, users } from '../db/schema';
 import { DomainError } from '../core/errors';
 import { isUuid } from '../core/ids';
 import { groupIdsOf } from '../security/groups/membership';
-import { openWithKeyId, sealWithKeyId } from './sealed-text';
+import { openText, sealText } from './sealed-text';
 
 export interface PresetValues {
   name: string;
@@ -49,7 +49,7 @@ export class Presets {
     return {
       id: row.id,
       name: row.name,
-      systemPrompt: await openWithKeyId(this.db, this.masterKey, row.systemPromptEnc),
+      systemPrompt: await openText(this.db, this.masterKey, row.systemPromptEnc),
       model: row.model,
       temperature: row.temperature,
       topP: row.topP,
@@ -99,7 +99,7 @@ export class Presets {
   private async columns(values: PresetValues) {
     return {
       name: values.name,
-      systemPromptEnc: await sealWithKeyId(this.db, this.masterKey, values.systemPrompt, this.user.id),
+      systemPromptEnc: await sealText(this.db, this.masterKey, values.systemPrompt, this.user.id),
       model: values.model,
       temperature: values.temperature,
       topP: values.topP,

@@ -1,6 +1,6 @@
 import type { Db } from '../db/client';
 import { openCompletionStream, readAnswer, type CompletionMessage, type StreamOutcome, type Usage } from './gateway-client';
-import { openWithKeyId, sealWithKeyId } from './sealed-text';
+import { openText, sealText } from './sealed-text';
 
 /**
  * The plugins a turn may use (server/tools builds them for the user's groups; handed in through the
@@ -85,7 +85,7 @@ export async function runToolRounds(opts: {
  */
 export async function sealToolCalls(db: Db, masterKey: Buffer, ownerId: string, calls: ToolCallRecord[]) {
   return Promise.all(
-    calls.map(async ({ arguments: args, result, ...plain }) => ({ ...plain, sealed: (await sealWithKeyId(db, masterKey, JSON.stringify({ arguments: args, result }), ownerId)).toString('base64') })),
+    calls.map(async ({ arguments: args, result, ...plain }) => ({ ...plain, sealed: (await sealText(db, masterKey, JSON.stringify({ arguments: args, result }), ownerId)).toString('base64') })),
   );
 }
 
@@ -95,7 +95,7 @@ export async function openToolCalls(db: Db, masterKey: Buffer, metadata: Record<
   const toolCalls = await Promise.all(
     (metadata.toolCalls as { sealed?: string }[]).map(async ({ sealed, ...plain }) => {
       if (typeof sealed !== 'string') return plain;
-      const opened = await openWithKeyId(db, masterKey, Buffer.from(sealed, 'base64')).then((t) => JSON.parse(t) as { arguments: string; result: string }, () => ({ arguments: '', result: '' }));
+      const opened = await openText(db, masterKey, Buffer.from(sealed, 'base64')).then((t) => JSON.parse(t) as { arguments: string; result: string }, () => ({ arguments: '', result: '' }));
       return { ...plain, ...opened };
     }),
   );

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Db } from '../db/client';
 import { errorMessage, log } from '../core/log';
-import { dataKeyForOpening, dataKeyForSealing, seal, unseal } from '../security/encryption';
+import { openWithKeyId, sealWithKeyId } from '../security/encryption';
 import type { Level } from '../security/classification';
 import { isComplete, type CachedAnswer } from './cached-answer';
 import type { Route, RoutePolicy } from './routes';
@@ -105,8 +105,7 @@ export function createResponseCache(opts: ResponseCacheOptions) {
       }
       if (!stored || stored.length < 4) return null;
       try {
-        const key = await dataKeyForOpening(db, masterKey, stored.readUInt32BE(0));
-        const plain = unseal(key, stored.subarray(4));
+        const plain = await openWithKeyId(db, masterKey, stored);
         const newline = plain.indexOf(0x0a);
         const header = JSON.parse(plain.toString('utf8', 0, newline)) as { k: 'json' | 'sse'; p: number | null; c: number | null };
         return { kind: header.k, promptTokens: header.p, completionTokens: header.c, body: plain.subarray(newline + 1) };
@@ -120,11 +119,8 @@ export function createResponseCache(opts: ResponseCacheOptions) {
     async put(hash: string, ttlSeconds: number, ownerId: string, answer: CachedAnswer): Promise<boolean> {
       if (answer.body.length > maxBytes || !isComplete(answer.kind, answer.body)) return false;
       try {
-        const { id, key } = await dataKeyForSealing(db, masterKey, ownerId);
         const header = Buffer.from(`${JSON.stringify({ k: answer.kind, p: answer.promptTokens, c: answer.completionTokens })}\n`);
-        const prefix = Buffer.alloc(4);
-        prefix.writeUInt32BE(id, 0);
-        await redis.set(redisKey(hash), Buffer.concat([prefix, seal(key, Buffer.concat([header, answer.body]))]), 'EX', ttlSeconds);
+        await redis.set(redisKey(hash), await sealWithKeyId(db, masterKey, Buffer.concat([header, answer.body]), ownerId), 'EX', ttlSeconds);
         return true;
       } catch (err) {
         warn('store', err);

@@ -1,21 +1,9 @@
 import type { Db } from '../db/client';
-import { dataKeyForOpening, dataKeyForSealing, seal, unseal } from '../security/encryption';
+import { openWithKeyId, sealWithKeyId } from '../security/encryption';
 
-/**
- * Bytes sealed under the owner's data key as key id (4 bytes, big-endian) ‖ sealed bytes, the layout of
- * sealed titles (chat/sealed-text.ts), for a chunk's text and vector and a document's name and bytes.
- */
-export async function sealBytes(db: Db, masterKey: Buffer, ownerId: string, plain: Buffer): Promise<Buffer> {
-  const { id, key } = await dataKeyForSealing(db, masterKey, ownerId);
-  const prefix = Buffer.alloc(4);
-  prefix.writeUInt32BE(id);
-  return Buffer.concat([prefix, seal(key, plain)]);
-}
-
-export async function openBytes(db: Db, masterKey: Buffer, sealed: Buffer): Promise<Buffer> {
-  const key = await dataKeyForOpening(db, masterKey, sealed.readUInt32BE(0));
-  return unseal(key, sealed.subarray(4));
-}
+/** A chunk's text and vector and a document's name and bytes: sealed as key id ‖ sealed bytes under the owner's data key. */
+export const sealBytes = (db: Db, masterKey: Buffer, ownerId: string, plain: Buffer): Promise<Buffer> => sealWithKeyId(db, masterKey, plain, ownerId);
+export const openBytes = (db: Db, masterKey: Buffer, sealed: Buffer): Promise<Buffer> => openWithKeyId(db, masterKey, sealed);
 
 export const sealJson = (db: Db, masterKey: Buffer, ownerId: string, value: unknown) => sealBytes(db, masterKey, ownerId, Buffer.from(JSON.stringify(value)));
 export const openJson = async <T>(db: Db, masterKey: Buffer, sealed: Buffer): Promise<T> => JSON.parse((await openBytes(db, masterKey, sealed)).toString('utf8')) as T;

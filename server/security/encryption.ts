@@ -153,6 +153,22 @@ export async function decryptText(db: Db, masterKey: Buffer, ciphertext: Buffer,
 }
 
 /**
+ * Bytes sealed for a place with no key-id column of its own (a title, a system prompt, a knowledge chunk,
+ * a cached answer): the data key's id (4 bytes, big-endian) ‖ the sealed bytes, under the owner's data
+ * key. Rotation still only re-wraps data keys, and erasing the owner destroys the key.
+ */
+export async function sealWithKeyId(db: Db, masterKey: Buffer, plain: Buffer, owner: KeyOwner): Promise<Buffer> {
+  const { id, key } = await currentDataKey(db, masterKey, owner);
+  const prefix = Buffer.alloc(4);
+  prefix.writeUInt32BE(id);
+  return Buffer.concat([prefix, seal(key, plain)]);
+}
+
+export async function openWithKeyId(db: Db, masterKey: Buffer, sealed: Buffer): Promise<Buffer> {
+  return unseal(await dataKeyById(db, masterKey, sealed.readUInt32BE(0)), sealed.subarray(4));
+}
+
+/**
  * Re-wraps every data key from the old master key to the new one in one transaction: either all keys
  * move or none do. Messages are not touched. Refuses when some key is wrapped by a third key, since
  * it could not be opened afterwards either.

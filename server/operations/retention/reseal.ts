@@ -1,7 +1,7 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { conversations, datasets, loadTests, messages } from '../../db/schema';
-import { dataKeyForSealing, decryptText, encryptText } from '../../security/encryption';
+import { dataKeyForSealing, decryptText, encryptText, openWithKeyId, sealWithKeyId } from '../../security/encryption';
 import { storeFor } from '../../artifacts';
 import { errorMessage, log } from '../../core/log';
 
@@ -55,13 +55,10 @@ export async function resealUnderOwnerKeys(db: Db, masterKey: Buffer, opts: { da
       WHERE k.owner_user_id IS DISTINCT FROM c.user_id LIMIT ${Math.min(BATCH, budget)}`);
     if (!rows.rows.length) break;
     for (const r of rows.rows) {
-      const title = await decryptText(db, masterKey, r.title_enc.subarray(4), r.key_id);
-      const { ciphertext, dataKeyId } = await encryptText(db, masterKey, title, r.owner);
-      const prefix = Buffer.alloc(4);
-      prefix.writeUInt32BE(dataKeyId);
+      const title = await openWithKeyId(db, masterKey, r.title_enc);
       await db
         .update(conversations)
-        .set({ titleEnc: Buffer.concat([prefix, ciphertext]) })
+        .set({ titleEnc: await sealWithKeyId(db, masterKey, title, r.owner) })
         .where(and(eq(conversations.id, r.id), eq(conversations.titleEnc, r.title_enc)));
     }
     result.titles += rows.rows.length;
