@@ -1,5 +1,6 @@
 import { chunkSections } from '../../server/knowledge/chunk';
-import { exactTopK, normalise } from '../../server/knowledge/exact-search';
+import { normalise } from '../../server/core/vectors';
+import { exactTopK } from '../../server/knowledge/exact-search';
 import { parseDocument } from '../../server/knowledge/parse';
 import { makeDocx, makePdf } from '../../server/knowledge/testing/fixtures';
 

@@ -37,11 +37,3 @@ export function exactTopK(matrix: Float32Array, dims: number, query: ArrayLike<n
   }
   return best;
 }
-
-export function normalise(v: Float32Array): Float32Array {
-  let sum = 0;
-  for (let i = 0; i < v.length; i++) sum += v[i]! * v[i]!;
-  const norm = Math.sqrt(sum) || 1;
-  for (let i = 0; i < v.length; i++) v[i]! /= norm;
-  return v;
-}

@@ -12,7 +12,7 @@ import { until } from '../testing/until';
 import { startKnowledgeWorker } from '../../workers/knowledge';
 import { knowledgeInstruction } from './chat-context';
 import { embedTexts } from './embed-client';
-import { normalise } from './exact-search';
+import { normalise } from '../core/vectors';
 import { nearestChunks } from './vector-index';
 import { CORPUS, QUESTIONS } from './testing/corpus';
 import { makeDocx, makePdf } from './testing/fixtures';

@@ -3,7 +3,7 @@ import type { Db } from '../db/client';
 import { kbChunks, kbDocuments, knowledgeBases } from '../db/schema';
 import { errorMessage, log } from '../core/log';
 import { embedTexts, type EmbedDeps } from './embed-client';
-import { normalise } from './exact-search';
+import { normalise } from '../core/vectors';
 import { fullTextTop } from './fulltext';
 import { openBytes, openJson } from './sealed';
 import { nearestChunks } from './vector-index';

@@ -3,6 +3,7 @@ import type { LlamaEmbeddingContext, LlamaModel, Token } from 'node-llama-cpp';
 import { z } from 'zod';
 import { badRequest, EngineError } from './errors';
 import { readJsonBody, sendJson } from './http-io';
+import { normalise } from '../../core/vectors';
 
 /** OpenAI's own cap on inputs per request: a client batching more gets a clear 400, not a long stall. */
 export const MAX_EMBEDDING_INPUTS = 2048;
@@ -90,7 +91,7 @@ export class Embedder {
       const vectors: Float32Array[] = [];
       for (const tokens of tokenized) {
         if (signal.aborted) throw new EngineError(499, 'The client went away.', 'invalid_request_error');
-        vectors.push(normalised((await context.getEmbeddingFor(tokens)).vector));
+        vectors.push(normalise(Float32Array.from((await context.getEmbeddingFor(tokens)).vector)));
       }
       return { vectors, promptTokens: tokenized.reduce((n, t) => n + t.length, 0) };
     });
@@ -110,15 +111,6 @@ export class Embedder {
     const context = await this.context?.catch(() => null);
     await context?.dispose();
   }
-}
-
-function normalised(vector: readonly number[]): Float32Array {
-  const out = Float32Array.from(vector);
-  let sum = 0;
-  for (const v of out) sum += v * v;
-  const norm = Math.sqrt(sum);
-  if (norm > 0) for (let i = 0; i < out.length; i++) out[i]! /= norm;
-  return out;
 }
 
 /** POST /v1/embeddings, in OpenAI's shape: floats, or base64 of little-endian float32 as the OpenAI SDK asks by default. */
