@@ -81,11 +81,8 @@ export async function runRoles(env: Env, roles: RoleSet): Promise<void> {
       const agent = await startAgent(db, env, { masterKey });
       stops.push(['agent', () => agent.stop()]);
     }
-    if (roles.worker) {
-      // Where the worker embeds knowledge-base documents: the gateway of this process (served by web) or the configured one.
-      const workers = await startWorkers(db, masterKey, roles.gateway && roles.web ? `http://127.0.0.1:${env.PORT}` : (env.ENCLAVE_GATEWAY_URL ?? `http://127.0.0.1:${env.GATEWAY_PORT}`));
-      stops.push(['worker', () => workers.stop()]);
-    }
+    // The gateway this process's web and worker call as the signed-in user: its own when it serves one.
+    const configuredGateway = env.ENCLAVE_GATEWAY_URL ?? `http://127.0.0.1:${env.GATEWAY_PORT}`;
     let web: WebServer | undefined;
     if (roles.web) {
       await ensureUiBuild();
@@ -98,12 +95,18 @@ export async function runRoles(env: Env, roles: RoleSet): Promise<void> {
         port: env.PORT,
         host: env.HOST,
         gateway,
-        gatewayUrl: roles.gateway ? `http://127.0.0.1:${env.PORT}` : (env.ENCLAVE_GATEWAY_URL ?? `http://127.0.0.1:${env.GATEWAY_PORT}`),
+        gatewayUrl: roles.gateway ? `http://127.0.0.1:${env.PORT}` : configuredGateway,
       });
       stops.push(['web', () => web!.close()]);
     } else if (roles.gateway) {
       const gateway = await startGatewayServer({ db, env, masterKey, redis: redis(), port: env.GATEWAY_PORT, host: env.HOST, hardening: env });
       stops.push(['gateway', () => gateway.close()]);
+    }
+    if (roles.worker) {
+      // Knowledge-base documents are embedded through the same gateway URL the web role uses (under TLS,
+      // its plain loopback listener: the public port speaks HTTPS only), so started after it.
+      const workers = await startWorkers(db, masterKey, web?.gatewayUrl ?? configuredGateway);
+      stops.push(['worker', () => workers.stop()]);
     }
     const scheme = env.ENCLAVE_TLS_CERT ? 'https' : 'http';
     const where = web ? `${scheme}://localhost:${web.port}` : roles.gateway ? `${scheme}://localhost:${env.GATEWAY_PORT}` : undefined;

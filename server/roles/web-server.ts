@@ -28,6 +28,8 @@ export interface WebServer {
   port: number;
   /** The agents' mTLS listener's port, when TLS is on. */
   agentPort?: number;
+  /** Where this process reaches the gateway as the signed-in user (with TLS and an in-process gateway, its loopback listener). */
+  gatewayUrl: string;
   close(): Promise<void>;
 }
 
@@ -139,6 +141,7 @@ export async function startWebServer(opts: {
     server,
     port,
     agentPort,
+    gatewayUrl,
     async close() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
