@@ -1,4 +1,4 @@
-import { integer, index, pgTable, primaryKey, real, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigint, integer, index, pgTable, primaryKey, real, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { bytea, conversations } from './chat';
 import { users } from './identity';
 
@@ -38,10 +38,12 @@ export const kbDocuments = pgTable(
     sourceEnc: bytea('source_enc'),
     /** Which deployment the chunks' vectors came from; differs from the base's after a change until re-embedded. */
     embeddedModel: text('embedded_model'),
+    /** A number for the document alone: its chunks' keys in the vector index are serial * 2^20 + ordinal. */
+    serial: bigint('serial', { mode: 'number' }).generatedAlwaysAsIdentity().notNull(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [index('kb_documents_kb_idx').on(t.kbId, t.createdAt)],
+  (t) => [index('kb_documents_kb_idx').on(t.kbId, t.createdAt), uniqueIndex('kb_documents_serial_idx').on(t.serial)],
 );
 
 /** A passage of a document with where it came from; text ({text, heading}) and vector (float32) sealed (key id ‖ sealed). */
