@@ -21,3 +21,4 @@ export * from './replica-groups';
 export * from './certificates';
 export * from './tools';
 export * from './knowledge';
+export * from './files';
