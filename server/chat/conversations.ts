@@ -1,6 +1,6 @@
 import { and, desc, eq, inArray, isNull, or } from 'drizzle-orm';
 import type { Db } from '../db/client';
-import { conversations, legalHolds, messages } from '../db/schema';
+import { conversationKnowledge, conversations, legalHolds, messages } from '../db/schema';
 import { decryptText } from '../security/encryption';
 import type { Preset } from './presets';
 import { openText, sealText } from './sealed-text';
@@ -74,7 +74,10 @@ export class Conversations {
     return row;
   }
 
-  /** A new conversation; from a preset, its system prompt, model, top_p and context policy are copied in (later edits to the preset change nothing here). */
+  /**
+   * A new conversation; from a preset, its system prompt, model, top_p and context policy are copied in, and
+   * its knowledge bases the caller can read are attached (later edits to the preset change nothing here).
+   */
   async create({ title, model, preset }: { title?: string; model?: string | null; preset?: Preset }): Promise<{ id: string }> {
     const sealed = await this.seal(cleanTitle(title ?? DEFAULT_TITLE));
     const prompt = preset?.systemPrompt.trim();
@@ -94,6 +97,8 @@ export class Conversations {
           : {}),
       })
       .returning({ id: conversations.id });
+    // The preset's knowledge bases, as the caller reads it: only those they can read (Presets.require filtered them).
+    if (preset?.kbIds.length) await this.db.insert(conversationKnowledge).values(preset.kbIds.map((kbId) => ({ conversationId: row!.id, kbId }))).onConflictDoNothing();
     return row!;
   }
 

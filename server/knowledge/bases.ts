@@ -20,6 +20,8 @@ export interface KnowledgeBaseValues {
 export interface KnowledgeBase extends KnowledgeBaseValues {
   id: string;
   mine: boolean;
+  /** For someone other than the owner: the names of their own groups the base is shared with (the owner reads groupIds). */
+  sharedVia: string[];
   ownerName: string;
   documents: number;
   ready: number;
@@ -74,10 +76,16 @@ export class KnowledgeBases {
 
   /** The ids among `ids` the caller may search (unknown and invisible ones dropped). */
   async visibleIds(ids: string[]): Promise<string[]> {
-    const valid = ids.filter(isUuid);
+    return (await this.readable(ids)).map((r) => r.id);
+  }
+
+  /** The bases among `ids` the caller may read, with their names, in the order given (unknown and invisible ones dropped). */
+  async readable(ids: string[]): Promise<{ id: string; name: string }[]> {
+    const valid = [...new Set(ids.filter(isUuid))];
     if (valid.length === 0) return [];
-    const rows = await this.db.select({ id: knowledgeBases.id }).from(knowledgeBases).where(and(inArray(knowledgeBases.id, valid), await this.visibleWhere()));
-    return rows.map((r) => r.id);
+    const rows = await this.db.select({ id: knowledgeBases.id, name: knowledgeBases.name }).from(knowledgeBases).where(and(inArray(knowledgeBases.id, valid), await this.visibleWhere()));
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return valid.flatMap((id) => byId.get(id) ?? []);
   }
 
   async list(): Promise<KnowledgeBase[]> {
@@ -92,13 +100,23 @@ export class KnowledgeBases {
       .innerJoin(users, eq(users.id, knowledgeBases.ownerId))
       .where(await this.visibleWhere())
       .orderBy(desc(knowledgeBases.updatedAt));
-    return rows.map((r) => this.view(r.kb, r.ownerName, r.documents, r.ready));
+    const groupNames = await this.myGroupNames();
+    return rows.map((r) => this.view(r.kb, r.ownerName, r.documents, r.ready, groupNames));
   }
 
-  private view(kb: typeof knowledgeBases.$inferSelect, ownerName: string, documents: number, ready: number): KnowledgeBase {
+  /** The caller's own groups by id, with their names (what "shared with" may show someone who is not the owner). */
+  private async myGroupNames(): Promise<Map<string, string>> {
+    const mine = await groupIdsOf(this.db, this.user.id);
+    if (mine.length === 0) return new Map();
+    const rows = await this.db.select({ id: groups.id, name: groups.name }).from(groups).where(inArray(groups.id, mine));
+    return new Map(rows.map((r) => [r.id, r.name]));
+  }
+
+  private view(kb: typeof knowledgeBases.$inferSelect, ownerName: string, documents: number, ready: number, myGroups: Map<string, string>): KnowledgeBase {
     const mine = kb.ownerId === this.user.id;
-    // Who else it is shared with is the owner's business.
-    return { id: kb.id, name: kb.name, embeddingModel: kb.embeddingModel, groupIds: mine ? kb.groupIds : [], mine, ownerName, documents, ready, updatedAt: kb.updatedAt };
+    // Who else it is shared with is the owner's business: anyone else sees only their own groups it reached them through.
+    const sharedVia = mine ? [] : kb.groupIds.flatMap((g) => myGroups.get(g) ?? []).sort();
+    return { id: kb.id, name: kb.name, embeddingModel: kb.embeddingModel, groupIds: mine ? kb.groupIds : [], sharedVia, mine, ownerName, documents, ready, updatedAt: kb.updatedAt };
   }
 
   /** A base the caller may read; NOT_FOUND otherwise. */
@@ -116,7 +134,7 @@ export class KnowledgeBases {
       .select({ documents: sql<number>`count(*)::int`, ready: sql<number>`count(*) FILTER (WHERE ${kbDocuments.status} = 'ready')::int` })
       .from(kbDocuments)
       .where(eq(kbDocuments.kbId, id));
-    return this.view(kb, owner?.name ?? '', counts?.documents ?? 0, counts?.ready ?? 0);
+    return this.view(kb, owner?.name ?? '', counts?.documents ?? 0, counts?.ready ?? 0, await this.myGroupNames());
   }
 
   /** A base the caller owns; a shared one is FORBIDDEN, an invisible one NOT_FOUND. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Presets } from '../../chat/presets';
+import { MAX_PRESET_KNOWLEDGE, Presets } from '../../chat/presets';
 import type { Db } from '../../db/client';
 import { authedProcedure, router } from '../trpc';
 
@@ -23,6 +23,7 @@ export const presetValues = z
     contextPolicy: z.enum(['summarize', 'trim', 'turns'], { error: "contextPolicy must be 'summarize', 'trim' or 'turns'" }).default('summarize'),
     contextTurns: optionalNumber('contextTurns', 1, 1000, true),
     groupIds: z.array(z.uuid('groupIds: each must be a group id')).max(64, 'groupIds: at most 64 groups').default([]),
+    kbIds: z.array(z.uuid('kbIds: each must be a knowledge base id')).max(MAX_PRESET_KNOWLEDGE, `kbIds: at most ${MAX_PRESET_KNOWLEDGE} knowledge bases`).default([]),
   })
   .strict()
   .refine((v) => v.contextPolicy !== 'turns' || v.contextTurns !== null, { message: "contextTurns is required with contextPolicy 'turns'", path: ['contextTurns'] });

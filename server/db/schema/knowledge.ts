@@ -1,5 +1,6 @@
+import { sql } from 'drizzle-orm';
 import { bigint, integer, index, pgTable, primaryKey, real, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
-import { bytea, conversations } from './chat';
+import { bytea, conversations, presets } from './chat';
 import { users } from './identity';
 
 /** A knowledge base: its owner's, shared with the groups in groupIds; documents are embedded by embeddingModel (a deployment name). */
@@ -43,7 +44,12 @@ export const kbDocuments = pgTable(
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [index('kb_documents_kb_idx').on(t.kbId, t.createdAt), uniqueIndex('kb_documents_serial_idx').on(t.serial)],
+  (t) => [
+    index('kb_documents_kb_idx').on(t.kbId, t.createdAt),
+    uniqueIndex('kb_documents_serial_idx').on(t.serial),
+    // The stalled-document sweep's: only unfinished rows, oldest change first.
+    index('kb_documents_unfinished_idx').on(t.updatedAt).where(sql`${t.status} IN ('queued', 'parsing', 'embedding')`),
+  ],
 );
 
 /** A passage of a document with where it came from; text ({text, heading}) and vector (float32) sealed (key id ‖ sealed). */
@@ -86,4 +92,15 @@ export const conversationKnowledge = pgTable(
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [primaryKey({ name: 'conversation_knowledge_pk', columns: [t.conversationId, t.kbId] })],
+);
+
+/** Knowledge bases a preset attaches to each conversation started from it (those the starting user can read). */
+export const presetKnowledge = pgTable(
+  'preset_knowledge',
+  {
+    presetId: uuid('preset_id').notNull().references(() => presets.id, { onDelete: 'cascade' }),
+    kbId: uuid('kb_id').notNull().references(() => knowledgeBases.id, { onDelete: 'cascade' }),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ name: 'preset_knowledge_pk', columns: [t.presetId, t.kbId] }), index('preset_knowledge_kb_idx').on(t.kbId)],
 );
