@@ -11,7 +11,9 @@ import { Messages, type ChatMessage } from './messages';
 import { runToolRounds, sealToolCalls, type ChatTools, type ToolCallRecord } from './tool-rounds';
 import { ReplyStream } from './reply-stream';
 import { conversationProtection } from './classification';
-import { knowledgeForTurn, type Citation } from '../knowledge/chat-context';
+import { knowledgeForTurn, type Citation, type Withheld } from '../knowledge/chat-context';
+import { turnLimit } from './knowledge-limit';
+import { raiseLevelAudited, type Level } from '../security/classification';
 import type { ChatRequest } from './request';
 
 /** Where a chat turn's events go (server-sent events in production, an array in a unit test). */
@@ -20,7 +22,7 @@ export interface ChatSink {
   delta(data: { text: string }): void;
   /** A tool call the model made and what it came to (also on `done`, as the reply's metadata has them). */
   tool(data: ToolCallRecord): void;
-  done(data: { finishReason: string | null; usage: Usage | null; stopped: boolean; toolCalls?: ToolCallRecord[]; citations?: Citation[] }): void;
+  done(data: { finishReason: string | null; usage: Usage | null; stopped: boolean; toolCalls?: ToolCallRecord[]; citations?: Citation[]; withheld?: Withheld }): void;
   error(data: { message: string; status: number }): void;
 }
 
@@ -77,7 +79,12 @@ export async function runChatTurn(deps: ChatDeps, userId: string, req: ChatReque
   const question = req.kind === 'send' ? req.content : (history.findLast((m) => m.role === 'user')?.content ?? '');
   // A third of the model's context (as far as the chat knows it) for the passages; the history fits around them.
   const window = contextWindows.get(req.model);
-  const knowledge = await knowledgeForTurn(deps, { id: userId, role: 'user' }, req.conversationId, question, Math.floor((window.tokens ?? 2048) * window.charsPerToken * 0.3));
+  // Passages of a base classified above what the model may receive are withheld (counted, never sent).
+  const knowledge = await knowledgeForTurn(deps, { id: userId, role: 'user' }, req.conversationId, question, Math.floor((window.tokens ?? 2048) * window.charsPerToken * 0.3), () =>
+    turnLimit(deps.db, req.model),
+  );
+  // The turn is held to its passages' level too, so a fallback deployment that may not receive them refuses it.
+  const turnLevel = Math.max(protection.declaredLevel, knowledge?.level ?? 0) as Level;
   const tools = (await deps.tools?.(userId, req.model)) ?? null;
   const startedAt = performance.now();
   // The history fitted to the model's context (summarised, trimmed or cut to N turns, as the conversation says).
@@ -93,7 +100,7 @@ export async function runChatTurn(deps: ChatDeps, userId: string, req: ChatReque
       model: req.model,
       maxTokens: req.maxTokens,
       temperature: req.temperature,
-      classification: { level: protection.declaredLevel, conversationId: req.conversationId },
+      classification: { level: turnLevel, conversationId: req.conversationId },
       tools: tools?.definitions,
     },
     history,
@@ -115,6 +122,9 @@ export async function runChatTurn(deps: ChatDeps, userId: string, req: ChatReque
       // What the new message holds raises the conversation's level (types and counts only).
       await protection.record();
     }
+    // The passages flowed into the conversation: it rises to their bases' level (audited; ids only).
+    if (knowledge?.level != null)
+      await raiseLevelAudited(deps.db, userId, 'conversation', req.conversationId, knowledge.level, {}, { by: 'knowledge', knowledgeBaseIds: knowledge.kbIds });
     const draft = await replies.begin(messages, { id: assistantMessageId, conversationId: req.conversationId, parentId: assistantParentId!, model: req.model });
     // Counts only: which policy left how many messages out of what the model saw.
     const context = fit.omitted > 0 ? { policy: fit.policy, omitted: fit.omitted, summarized: fit.summarized } : null;
@@ -132,7 +142,7 @@ export async function runChatTurn(deps: ChatDeps, userId: string, req: ChatReque
           userId,
           tools,
           request: { model: req.model, messages: prompt, maxTokens, temperature: req.temperature, topP: conversation.topP ?? undefined },
-          classification: { level: protection.declaredLevel, conversationId: req.conversationId },
+          classification: { level: turnLevel, conversationId: req.conversationId },
           first,
           signal,
           startedAt,
@@ -152,16 +162,18 @@ export async function runChatTurn(deps: ChatDeps, userId: string, req: ChatReque
       ...(stream.servedBy ? { servedBy: stream.servedBy } : {}),
       // Where each passage the model was given came from (never its text): shown under the reply.
       ...(knowledge ? { citations: knowledge.citations } : {}),
+      // How many passages were withheld and why (counts and level names; never their content).
+      ...(knowledge?.withheld ? { withheld: knowledge.withheld } : {}),
       ...(turn.error ? { failed: true, error: turn.error } : {}),
       ...(calls.length ? { toolCalls: await sealToolCalls(deps.db, deps.masterKey, userId, calls) } : {}),
     });
     await replies.close(audit(turn.error ? 'failure' : 'success', { assistantMessageId, stopped: turn.stopped }));
 
     if (turn.error) sink.error({ message: turn.error, status: 502 });
-    else sink.done({ finishReason: turn.finishReason, usage: turn.usage, stopped: turn.stopped, ...(calls.length ? { toolCalls: calls } : {}), ...(knowledge ? { citations: knowledge.citations } : {}) });
+    else sink.done({ finishReason: turn.finishReason, usage: turn.usage, stopped: turn.stopped, ...(calls.length ? { toolCalls: calls } : {}), ...(knowledge ? { citations: knowledge.citations } : {}), ...(knowledge?.withheld ? { withheld: knowledge.withheld } : {}) });
     // The first exchange went well: the model titles the conversation, after the reply (never delaying it).
     if (deps.modelTitles && req.kind === 'send' && req.parentId === null && !turn.error && !turn.stopped)
-      void titleFromModel(deps, userId, { conversationId: req.conversationId, model: req.model, firstMessage: req.content, classification: { level: protection.declaredLevel, conversationId: req.conversationId } });
+      void titleFromModel(deps, userId, { conversationId: req.conversationId, model: req.model, firstMessage: req.content, classification: { level: turnLevel, conversationId: req.conversationId } });
     return { audited: true };
   } catch (e) {
     await stream.return(undefined).catch(() => undefined);

@@ -6,10 +6,10 @@ import { maskFindings } from '../security/pii/detect';
 import {
   decide,
   defaultLevel,
-  defaultPolicy,
   levelName,
   levelOf,
   mayIntervene,
+  policyOf,
   raiseLevelAudited,
   type DeploymentPolicy,
   type ProtectionSettings,
@@ -41,7 +41,7 @@ export function createDataProtection(db: Db, settings: ProtectionSettingsCache) 
   const keyLevels = new Map<string, { level: Level; until: number }>();
 
   function policyFor(route: Route, s: ProtectionSettings): DeploymentPolicy {
-    return s.policies.get(route.deploymentId) ?? defaultPolicy(!!route.upstream);
+    return policyOf(s, route.deploymentId, !!route.upstream);
   }
 
   async function keyLevel(keyId: string): Promise<Level> {

@@ -4,6 +4,7 @@ import { kbChunks, kbChunkTerms, kbDocuments, knowledgeBases } from '../db/schem
 import { DomainError } from '../core/errors';
 import { errorMessage, log } from '../core/log';
 import { chunkSections } from './chunk';
+import { classifyPassages } from './classification';
 import { EMBED_BATCH, embedTexts } from './embed-client';
 import { documentKind, ParseError, parseDocument } from './parse';
 import { openBytes, openJson, sealBytes, sealJson, vectorBytes } from './sealed';
@@ -30,6 +31,9 @@ async function parseInto(deps: IngestDeps, doc: typeof kbDocuments.$inferSelect,
   const parsed = await parseDocument(kind, bytes);
   const chunks = chunkSections(parsed.sections);
   if (chunks.length === 0) throw new ParseError('No text was found in the document (a scanned PDF needs OCR first)');
+  // Sensitive data raises the base's level before any passage of it can be found (types and counts only).
+  // The sections the chunks were cut from, each heading once: chunks overlap, and a finding counts once.
+  await classifyPassages(deps.db, ownerId, kbId, doc.id, [...parsed.sections.map((s) => s.text), ...new Set(parsed.sections.flatMap((s) => s.heading ?? []))]);
   const key = blindIndexKey(deps.masterKey);
   const rows = await Promise.all(
     chunks.map(async (c) => {

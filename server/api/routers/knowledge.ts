@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import type { Db } from '../../db/client';
 import { KnowledgeBases } from '../../knowledge/bases';
+import { knowledgeBaseLevels } from '../../knowledge/classification';
+import { levelName } from '../../security/classification';
 import { ConversationKnowledge } from '../../knowledge/conversation-knowledge';
 import { queueOnRedis } from '../../knowledge/queue-document';
 import { DEFAULT_RETRIEVAL, retrievePassages } from '../../knowledge/retrieve';
@@ -34,10 +36,17 @@ export const knowledgeRouter = router({
     return { id: input.id };
   }),
   passage: authedProcedure.input(z.object({ chunkId: id })).query(({ ctx, input }) => basesOf(ctx).passage(input.chunkId)),
-  /** Hybrid search over bases the caller can read (others are dropped silently, as if missing). */
+  /**
+   * Hybrid search over bases the caller can read (others are dropped silently, as if missing). Each passage
+   * says its base's data classification (kbLevel, a rank, and kbLevelName): what it may be sent to.
+   */
   search: authedProcedure.input(z.object({ kbIds: z.array(id).min(1).max(20), query: z.string().trim().min(1, 'query is required').max(2000), k: z.number().int().min(1).max(20).default(5) })).query(async ({ ctx, input }) => {
     const visible = await basesOf(ctx).visibleIds(input.kbIds);
-    return retrievePassages(ctx, ctx.user.id, visible, input.query, { ...DEFAULT_RETRIEVAL, k: input.k });
+    const [passages, levels] = await Promise.all([retrievePassages(ctx, ctx.user.id, visible, input.query, { ...DEFAULT_RETRIEVAL, k: input.k }), knowledgeBaseLevels(ctx.db, visible)]);
+    return passages.map((p) => {
+      const kbLevel = levels.get(p.kbId)!;
+      return { ...p, kbLevel, kbLevelName: levelName(kbLevel) };
+    });
   }),
   attached: authedProcedure.input(z.object({ conversationId: id })).query(({ ctx, input }) => new ConversationKnowledge(ctx.db, basesOf(ctx)).attached(input.conversationId)),
   attach: authedProcedure.input(z.object({ conversationId: id, kbId: id })).mutation(async ({ ctx, input }) => {

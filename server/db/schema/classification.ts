@@ -6,9 +6,10 @@ import { users } from './identity';
 /**
  * Data classification (issue 13, parts 1 and 2). Levels are ranks 0..3, named by
  * ENCLAVE_CLASSIFICATION_LEVELS (public, internal, confidential, restricted by default); names live in
- * configuration so a rename never rewrites rows.
+ * configuration so a rename never rewrites rows. A knowledge base is a subject too (migration 0035): what its
+ * owner declared, raised by what ingestion finds in its documents.
  */
-export const CLASSIFICATION_SUBJECT_KINDS = ['conversation', 'dataset', 'api_key'] as const;
+export const CLASSIFICATION_SUBJECT_KINDS = ['conversation', 'dataset', 'api_key', 'knowledge_base'] as const;
 export type ClassificationSubjectKind = (typeof CLASSIFICATION_SUBJECT_KINDS)[number];
 export const CLASSIFICATION_SETTERS = ['user', 'detector', 'admin'] as const;
 export type ClassificationSetter = (typeof CLASSIFICATION_SETTERS)[number];
@@ -34,7 +35,7 @@ export const dataClassifications = pgTable(
   },
   (t) => [
     primaryKey({ columns: [t.subjectKind, t.subjectId] }),
-    check('data_classifications_kind', sql`${t.subjectKind} IN ('conversation', 'dataset', 'api_key')`),
+    check('data_classifications_kind', sql`${t.subjectKind} IN ('conversation', 'dataset', 'api_key', 'knowledge_base')`),
     check('data_classifications_level', sql`${t.level} BETWEEN 0 AND 3`),
     check('data_classifications_declared_level', sql`${t.declaredLevel} IS NULL OR ${t.declaredLevel} BETWEEN 0 AND 3`),
     check('data_classifications_set_by', sql`${t.setBy} IN ('user', 'detector', 'admin')`),

@@ -17,13 +17,22 @@ export function mayIntervene(policy: DeploymentPolicy): boolean {
 }
 
 /**
+ * The highest level a deployment may be sent, whatever the content: its own, or every level when its
+ * policy allows everything. A subject declared above it is refused (`decide`); passages of a knowledge
+ * base above it are withheld from a chat turn (knowledge/chat-context.ts).
+ */
+export function receivableLevel(policy: DeploymentPolicy): Level {
+  return policy.mode === 'allow' ? 3 : policy.maxLevel;
+}
+
+/**
  * Judges a request: `declared` is its subject's declared level (the conversation's or the API key's);
  * the content is judged by what it holds now. Above the deployment's level, `block` refuses and `mask`
  * replaces the findings that are above it (a declared level above it is refused either way: masking
  * cannot lower what a person declared). `allow` sends everything within the declared level.
  */
 export function decide(texts: readonly string[], declared: Level, policy: DeploymentPolicy, settings: ProtectionSettings): Decision {
-  if (declared > policy.maxLevel && policy.mode !== 'allow') return { action: 'refuse', because: 'declared', level: declared, counts: {} };
+  if (declared > receivableLevel(policy)) return { action: 'refuse', because: 'declared', level: declared, counts: {} };
   if (!mayIntervene(policy)) return { action: 'send' };
   const perText = texts.map((t) => findSensitive(t, settings.rules));
   const all = perText.flat();

@@ -20,6 +20,11 @@ export function defaultPolicy(isUpstream: boolean): DeploymentPolicy {
   return isUpstream ? { maxLevel: 0, mode: 'block' } : { maxLevel: HIGHEST_LEVEL, mode: 'block' };
 }
 
+/** A deployment's policy under these settings: its row, or the default for its engine. */
+export function policyOf(settings: Pick<ProtectionSettings, 'policies'>, deploymentId: string, isUpstream: boolean): DeploymentPolicy {
+  return settings.policies.get(deploymentId) ?? defaultPolicy(isUpstream);
+}
+
 /** The admin-configured side of data protection, compiled for the detector. */
 export interface ProtectionSettings {
   rules: CustomRules;

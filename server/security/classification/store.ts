@@ -59,7 +59,8 @@ export async function raiseLevel(tx: DbOrTx, kind: ClassificationSubjectKind, id
 
 /**
  * The detector raised a subject's level: on the record (who caused it, from and to, the finding types
- * and counts; never a value), so a level never changes unseen.
+ * and counts; never a value), so a level never changes unseen. `cause` says what else raised it, when not
+ * the detector's findings (e.g. a chat turn given passages of a classified knowledge base: ids only).
  */
 export async function raiseLevelAudited(
   tx: DbOrTx,
@@ -68,6 +69,7 @@ export async function raiseLevelAudited(
   id: string,
   level: Level,
   findings: Record<string, number>,
+  cause?: { by: string } & Record<string, unknown>,
 ): Promise<{ from: Level; to: Level }> {
   const moved = await raiseLevel(tx, kind, id, level, findings);
   if (moved.to > moved.from)
@@ -76,7 +78,7 @@ export async function raiseLevelAudited(
       action: 'classification.raised',
       target: `${kind}:${id}`,
       outcome: 'success',
-      detail: { kind, id, from: levelName(moved.from), to: levelName(moved.to), findings, by: 'detector' },
+      detail: { kind, id, from: levelName(moved.from), to: levelName(moved.to), findings, by: 'detector', ...cause },
     });
   return moved;
 }
