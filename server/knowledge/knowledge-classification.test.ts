@@ -28,7 +28,7 @@ let engine: OpenAIDouble;
 let gateway: GatewayServer;
 let embedder: string;
 type Session = Awaited<ReturnType<typeof api.userSession>>;
-let alice: Session, bob: Session, carol: Session;
+let admin: Session, alice: Session, bob: Session, carol: Session;
 let team: string;
 const masterKey = randomBytes(32);
 
@@ -45,7 +45,7 @@ beforeAll(async () => {
   const env = parseEnv({ ENCLAVE_DATA_DIR: '/tmp/enclave-gateway-test', REDIS_PREFIX: process.env.REDIS_PREFIX });
   gateway = await startGatewayServer({ port: 0, host: '127.0.0.1', db: t.db, env, masterKey, routingRefreshMs: 200, authCacheMs: 200 });
   api = await startApiTestServer({ db: t.db, masterKey, gatewayUrl: gateway.url, env: { REDIS_PREFIX: process.env.REDIS_PREFIX } });
-  const admin = await api.userSession('admin');
+  admin = await api.userSession('admin');
   [alice, bob, carol] = await Promise.all([api.userSession('user'), api.userSession('user'), api.userSession('user')]);
   team = (await api.trpc('mutation', 'groups.create', { name: 'readers' }, admin.cookie)).data.id;
   for (const user of [alice, carol]) expect((await api.trpc('mutation', 'groups.addMember', { groupId: team, userId: user.user.id }, admin.cookie)).status).toBe(200);
@@ -130,6 +130,17 @@ describe('declaring a level', () => {
     expect(foreign.error?.message).toBe('Knowledge base not found');
     expect((await api.trpc('mutation', 'classification.set', { kind: 'knowledge_base', id: 'not-a-uuid', level: 1 }, alice.cookie)).status).toBe(404);
     expect((await levelRow('knowledge_base', kb))?.declaredLevel).toBe(2);
+  });
+
+  it("erasing a person removes their bases' levels with the bases", async () => {
+    const leaving = await api.userSession('user');
+    const kb = await createKb('Leaving', leaving);
+    expect((await api.trpc('mutation', 'classification.set', { kind: 'knowledge_base', id: kb, level: 3 }, leaving.cookie)).status).toBe(200);
+    expect(await levelRow('knowledge_base', kb)).toMatchObject({ level: 3 });
+    const erased = await api.trpc('mutation', 'users.erase', { id: leaving.user.id, confirmationText: leaving.email }, admin.cookie);
+    expect(erased.status, erased.error?.message).toBe(200);
+    expect(erased.data.deleted).toMatchObject({ knowledgeBases: 1, classifications: 1 });
+    expect(await levelRow('knowledge_base', kb)).toBeUndefined();
   });
 });
 

@@ -138,7 +138,7 @@ export async function erasePerson(
     d.classifications = (await hasClassifications(tx))
       ? await deleted(
           tx,
-          sql`DELETE FROM data_classifications WHERE (subject_kind = 'conversation' AND subject_id IN (${theirConversations})) OR (subject_kind = 'dataset' AND subject_id IN (${theirDatasets})) OR (subject_kind = 'api_key' AND subject_id IN (${theirKeys}))`,
+          sql`DELETE FROM data_classifications WHERE (subject_kind = 'conversation' AND subject_id IN (${theirConversations})) OR (subject_kind = 'dataset' AND subject_id IN (${theirDatasets})) OR (subject_kind = 'api_key' AND subject_id IN (${theirKeys})) OR (subject_kind = 'knowledge_base' AND subject_id IN (SELECT id FROM knowledge_bases WHERE owner_id = ${userId}))`,
         )
       : 0;
     d.feedback = await deleted(tx, sql`DELETE FROM message_feedback WHERE user_id = ${userId} OR message_id IN (SELECT id FROM messages WHERE conversation_id IN (${theirConversations}))`);
