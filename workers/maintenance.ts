@@ -9,6 +9,7 @@ import { thinGpuSamples } from '../server/gpu/telemetry/retention';
 import { sweepAbandonedLoadTests } from '../server/evaluation/loadtest/store';
 import { requeueSilentLoadTests } from '../server/evaluation/loadtest/takeover';
 import { sweepInterruptedReplies } from '../server/chat/interrupted-replies';
+import { sweepStalledDocuments, type StalledSweep } from '../server/knowledge/stalled';
 import { auditAnchors, checkpointAuditLog, type AuditAnchors, type CheckpointResult } from '../server/security/audit-anchor';
 import { ldapSettings, ldapSettingsFrom, type LdapSettings } from '../server/security/ldap/config';
 import { syncLdapAccounts, type LdapSyncResult } from '../server/security/ldap/sync';
@@ -20,7 +21,7 @@ import { backupAndPrune, type BackupRun } from '../server/operations/backup/sche
 import { singleFlight } from '../server/db/single-flight';
 
 type MaintenanceOptions = { masterKey?: Buffer; anchors?: AuditAnchors; ldap?: LdapSettings | null; dataDir?: string };
-type MaintenanceResult = { removed?: number; unhealthy?: string[]; abandonedLoadTests?: string[]; requeuedLoadTests?: string[]; interruptedReplies?: string[]; firing?: number; checkpoint?: CheckpointResult; ldap?: LdapSyncResult; usage?: RollupResult; retention?: RetentionResult; resealed?: ResealResult; backup?: BackupRun; audit?: AuditUpkeepResult };
+type MaintenanceResult = { removed?: number; unhealthy?: string[]; abandonedLoadTests?: string[]; requeuedLoadTests?: string[]; interruptedReplies?: string[]; stalledDocuments?: StalledSweep; firing?: number; checkpoint?: CheckpointResult; ldap?: LdapSyncResult; usage?: RollupResult; retention?: RetentionResult; resealed?: ResealResult; backup?: BackupRun; audit?: AuditUpkeepResult };
 
 /**
  * One maintenance task, at most once at a time across every worker sharing the database: a run that
@@ -63,13 +64,15 @@ async function runTask(db: Db, payload: QueuePayload<'maintenance'>, opts: Maint
   }
   // The master key opens the sealed webhook URLs alerts are posted to.
   if (payload.task === 'alerts') return evaluateAlerts(db, { masterKey: opts.masterKey });
-  // Every 15 s: silent nodes, load tests whose worker died mid-run (taken over, or failed after 2 minutes), replies whose writer died mid-stream.
+  // Every 15 s: silent nodes, load tests whose worker died mid-run (taken over, or failed after 2 minutes), replies whose writer died mid-stream,
+  // knowledge documents left unfinished with no job (queued again; failed the third time).
   if (payload.task === 'nodes')
     return {
       unhealthy: await sweepNodes(db),
       abandonedLoadTests: await sweepAbandonedLoadTests(db),
       requeuedLoadTests: await requeueSilentLoadTests(db),
       interruptedReplies: await sweepInterruptedReplies(db),
+      stalledDocuments: await sweepStalledDocuments(db),
     };
   if (payload.task === 'partitions') {
     await ensureRequestLogPartitions(db);
