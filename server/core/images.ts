@@ -112,12 +112,26 @@ export function inspectDataUrl(url: string, param: string, limits: Pick<ImageLim
   if (approx > limits.maxImageBytes + 2)
     throw new ImageError(param, `The image is about ${approx} bytes; at most ${limits.maxImageBytes} bytes per image`, 'image_too_large');
   if (!BASE64.test(data)) throw new ImageError(param, 'The image data is not valid base64');
-  const bytes = Buffer.from(data, 'base64');
+  return inspectImageBytes(Buffer.from(data, 'base64'), declared, param, limits, detail, 'The data: URL');
+}
+
+/**
+ * An image's bytes (decoded from a data: URL, or uploaded as a file), checked: within the per-image limit,
+ * a PNG, JPEG, WebP or GIF by its magic bytes, and the type the sender declared (null: none) matching them.
+ */
+export function inspectImageBytes(
+  bytes: Buffer,
+  declared: string | null,
+  param: string,
+  limits: Pick<ImageLimits, 'maxImageBytes'>,
+  detail: string | null = null,
+  declaredBy = 'The request',
+): ImageInfo {
   if (bytes.length > limits.maxImageBytes)
     throw new ImageError(param, `The image is ${bytes.length} bytes; at most ${limits.maxImageBytes} bytes per image`, 'image_too_large');
   const actual = sniffImage(bytes);
   if (!actual) throw new ImageError(param, 'The image data is not a PNG, JPEG, WebP or GIF image', 'unsupported_image_type');
-  if (actual !== declared) throw new ImageError(param, `The data: URL says ${declared} but the bytes are ${actual}`, 'unsupported_image_type');
+  if (declared && actual !== declared) throw new ImageError(param, `${declaredBy} says ${declared} but the bytes are ${actual}`, 'unsupported_image_type');
   const size = imageSize(actual, bytes);
   return { type: actual, bytes: bytes.length, width: size?.width ?? null, height: size?.height ?? null, detail };
 }

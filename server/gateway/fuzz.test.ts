@@ -53,8 +53,8 @@ it('no hostile request gets a 5xx; every refusal is an OpenAI error; every known
   const problems: string[] = [];
   let sent = 0;
   let logged = 0;
-  const ask = async (method: string, path: string, body: string | undefined, authorization = `Bearer ${key.key}`) => {
-    const res = await fetch(h.gateway.url + path, { method, headers: { authorization, 'content-type': 'application/json' }, body });
+  const ask = async (method: string, path: string, body: string | undefined, authorization = `Bearer ${key.key}`, contentType = 'application/json') => {
+    const res = await fetch(h.gateway.url + path, { method, headers: { authorization, 'content-type': contentType }, body });
     const text = await res.text();
     sent++;
     statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
@@ -89,6 +89,22 @@ it('no hostile request gets a 5xx; every refusal is an OpenAI error; every known
   for (const authorization of ['', 'Bearer ', 'Bearer sk-enc-' + '!'.repeat(43), `Bearer ${'x'.repeat(10_000)}`, 'Basic abc'])
     await ask('POST', '/v1/chat/completions', JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }), authorization);
   await ask('GET', '/v1/models', undefined);
+  // /v1/files (files.ts): hostile uploads under each content type it reads, hostile ids, and references to them.
+  const uploads = samples(hostileValue, 40, SEED + 3).map((v) => JSON.stringify(v) ?? 'null');
+  for (const [i, body] of uploads.entries()) {
+    const type = ['application/json', 'multipart/form-data; boundary=x', 'image/png', 'application/octet-stream', 'multipart/form-data'][i % 5]!;
+    await ask('POST', `/v1/files?purpose=${encodeURIComponent(body.slice(0, 20))}`, `--x\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n\r\n${body}\r\n--x--\r\n`, undefined, type);
+    logged++;
+  }
+  for (const id of ['x', '%00', '..%2f..', "'", '00000000-0000-4000-8000-000000000000', 'a'.repeat(5000)]) {
+    await ask('GET', `/v1/files/${id}`, undefined);
+    await ask('DELETE', `/v1/files/${id}`, undefined);
+    await ask('POST', '/v1/chat/completions', JSON.stringify({ model, messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: `enclave-file:${id}` } }] }] }));
+    logged += 3;
+  }
+  await ask('GET', '/v1/files', undefined);
+  logged++;
+  await ask('PATCH', '/v1/files', '{}'); // a wrong method: answered, not logged
   for (const path of ['/v1/moderations', '/v1/../etc/passwd', '/v1/models/x', '/v1/%ZZ']) await ask('POST', path, '{}');
   await ask('POST', '/v1/chat/completions?x=%00', '{}');
   logged++; // a chat request (its query string is ignored) by the known key

@@ -30,6 +30,7 @@ import { parseBody, type BodyKind, type ChatCompletionBody, type ForwardedBody }
 import { CONTEXT_HEADER, trimToContext } from './context-trim';
 import { logRequest, setRequestActor } from '../http/access-log';
 import { inspectImages, visionRefusal } from './images';
+import { createFileStore, fileIdOf, FILES_PATH } from './files';
 import { AUDIO_PATHS, audioRefusal, formBody, parseSpeech, parseTranscription, TRANSCRIPTIONS, type AudioRequest } from './audio';
 
 type GatewayEnv = Pick<
@@ -149,6 +150,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
   /** Prompt tokens charged at least: the images' estimate, or an audio request's (audio.ts). */
   const estimatedTokens = new WeakMap<http.IncomingMessage, number>();
   const imageLimits = { maxImageBytes: env.GATEWAY_MAX_IMAGE_BYTES, maxRequestBytes: env.GATEWAY_MAX_REQUEST_IMAGE_BYTES };
+  // Images uploaded through /v1/files, referred to as image_url "enclave-file:<id>" (files.ts).
+  const files = createFileStore(db, opts.masterKey, imageLimits);
   // A chat body may carry its images' base64 on top of the text limit; the text part is checked after parsing.
   const chatBodyLimit = env.GATEWAY_MAX_BODY_BYTES + Math.ceil((env.GATEWAY_MAX_REQUEST_IMAGE_BYTES * 4) / 3) + 64 * 1024;
   // Keep-alive to engines: a new TCP connection per request would cost more than everything else here.
@@ -368,6 +371,13 @@ export function createGateway(opts: GatewayOptions): Gateway {
       const body: ForwardedBody = audio ? ((audio.json ?? { model: audio.model }) as ForwardedBody) : parseBody(PATHS[path]!, raw);
       model = body.model;
       if (audio) estimatedTokens.set(req, audio.estimatedTokens);
+      // Uploaded images referred to by id become data: URLs first (the caller's own files only), so they
+      // meet every rule an inline image does below; the engine, a fallback and the cache see the data: URL.
+      const referenced = chat ? files.resolve(caller, body as ChatCompletionBody, imageLimits.maxRequestBytes) : null;
+      if (referenced) {
+        await referenced;
+        raw = Buffer.from(JSON.stringify(body));
+      }
       // Images: data: URLs only, checked (type, size); the rest of the body is held to the text limit.
       const images = chat ? inspectImages(body as ChatCompletionBody, imageLimits) : null;
       if (!audioPath && raw.length - (images?.dataChars ?? 0) > env.GATEWAY_MAX_BODY_BYTES)
@@ -449,6 +459,60 @@ export function createGateway(opts: GatewayOptions): Gateway {
     }
   }
 
+  /**
+   * /v1/files (files.ts): upload, list, describe and delete the caller's images. Keyed, rate-limited and
+   * admitted by quotas like a model request (an upload counts as a request; its image's tokens count when a
+   * chat request refers to it), and logged once the caller is known, with no model or deployment.
+   */
+  async function filesRequest(req: http.IncomingMessage, res: http.ServerResponse, t0: number, path: string, id: string | undefined) {
+    let caller: Caller | undefined;
+    try {
+      const authed = auth.authenticate(req.headers.authorization, req.headers['x-enclave-user-id']);
+      caller = authed instanceof Promise ? await authed : authed;
+      setRequestActor(req, caller);
+      slots.acquire(req, caller);
+      const limited = limiter?.check(caller.keyId ?? `user:${caller.userId}`);
+      limited?.catch(() => {});
+      const admitted = quotas?.admit(caller);
+      if (admitted) {
+        admitted.catch(() => {});
+        admissions.set(req, admitted);
+      }
+      const status = 200;
+      let out: unknown;
+      if (req.method === 'POST' && id === undefined) {
+        // Multipart framing and the other fields on top of the image itself.
+        const raw = await readBody(req, imageLimits.maxImageBytes + 64 * 1024);
+        if (limited) await limited;
+        if (admitted) await admitted;
+        const q = (req.url ?? '').indexOf('?');
+        out = await files.upload(caller, raw, req.headers['content-type'], new URLSearchParams(q === -1 ? '' : req.url!.slice(q + 1)));
+      } else {
+        if (limited) await limited;
+        if (admitted) await admitted;
+        if (id === undefined) out = { object: 'list', data: await files.list(caller) };
+        else if (req.method === 'GET') out = await files.get(caller, id);
+        else out = await files.remove(caller, id);
+      }
+      const body = JSON.stringify(out);
+      const overheadMs = performance.now() - t0;
+      res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-enclave-overhead-ms': overheadMs.toFixed(3) });
+      res.end(body);
+      slots.release(req);
+      releaseQuota(req, null, 0, 0);
+      const e2eMs = performance.now() - t0;
+      logs.push(unforwardedRow(req, caller, { model: '', deploymentId: null, status, e2eMs, overheadMs: e2eMs }));
+    } catch (err) {
+      if (!(err instanceof GatewayError)) log.error('gateway files request failed', { path, error: errorMessage(err) });
+      const e = err instanceof GatewayError ? err : new GatewayError(500, 'api_error', 'internal_error', 'The gateway failed; try again');
+      if (e.status === 499) {
+        releaseQuota(req, null, null, null);
+        return slots.release(req);
+      }
+      refuse(req, res, t0, e, caller);
+    }
+  }
+
   async function listModels(req: http.IncomingMessage, res: http.ServerResponse, t0: number) {
     try {
       const caller = await auth.authenticate(req.headers.authorization, req.headers['x-enclave-user-id']);
@@ -500,6 +564,13 @@ export function createGateway(opts: GatewayOptions): Gateway {
       if (AUDIO_PATHS.has(path)) {
         if (req.method === 'POST') return void modelRequest(req, res, t0, path);
         return refuse(req, res, t0, new GatewayError(405, 'invalid_request_error', 'method_not_allowed', `Use POST for ${path}`, null, { allow: 'POST' }));
+      }
+      if (path === FILES_PATH || path.startsWith(`${FILES_PATH}/`)) {
+        const id = fileIdOf(path);
+        const allow = id === undefined ? 'GET, POST' : 'GET, DELETE';
+        if (id !== null && (req.method === 'GET' || (id === undefined ? req.method === 'POST' : req.method === 'DELETE'))) return void filesRequest(req, res, t0, path, id);
+        if (id !== null)
+          return refuse(req, res, t0, new GatewayError(405, 'invalid_request_error', 'method_not_allowed', `Use ${allow.replace(', ', ' or ')} for ${id === undefined ? FILES_PATH : `${FILES_PATH}/:id`}`, null, { allow }));
       }
       if (path === '/v1/models') {
         if (req.method === 'GET') return void listModels(req, res, t0);

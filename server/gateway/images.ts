@@ -57,8 +57,6 @@ export function inspectImages(body: ChatCompletionBody, limits: ImageLimits): Im
           `Image URLs are not fetched: Enclave never downloads from the internet. Send the image inline as a data: URL (data:image/png;base64,...)`,
           'image_url_not_allowed',
         );
-      if (url.startsWith('enclave-file:'))
-        throw bad(`${param}.image_url.url`, 'enclave-file: references are not supported yet; send the image inline as a data: URL', 'image_url_not_allowed');
       const info = inspectDataUrl(url, `${param}.image_url.url`, limits, typeof holder!.detail === 'string' ? holder!.detail : null);
       total += info.bytes;
       if (total > limits.maxRequestBytes)

@@ -1,0 +1,218 @@
+import { createHash } from 'node:crypto';
+import { eq, sql } from 'drizzle-orm';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, beforeEach, expect, test } from 'vitest';
+import { apiFiles, quotas } from '../db/schema';
+import { makeDeployment } from '../testing/factories';
+import { makePng } from '../testing/media-fixtures';
+import { startOpenAIDouble, type OpenAIDouble } from '../testing/openai-double';
+import { testRedisPrefix } from '../testing/database';
+import { until } from '../testing/until';
+import { readUsage } from './quotas';
+import { startGatewayHarness, type GatewayHarness } from './testing/harness';
+
+// Images uploaded through /v1/files and referred to in chat requests as image_url "enclave-file:<id>"
+// (issue 16, part 5), with the OpenAI double playing a vLLM vision model and a text-only model.
+const prefix = testRedisPrefix('gwfiles');
+let h: GatewayHarness;
+let redis: Redis;
+let double: OpenAIDouble;
+let vision: string;
+let textOnly: string;
+
+const MAX_IMAGE = 64 * 1024;
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const chatWith = (model: string, part: Record<string, unknown>) => ({
+  model,
+  messages: [{ role: 'user', content: [{ type: 'text', text: 'What is in this picture?' }, part] }],
+});
+const ref = (id: string, detail?: string) => ({ type: 'image_url', image_url: { url: `enclave-file:${id}`, ...(detail ? { detail } : {}) } });
+
+beforeAll(async () => {
+  redis = new Redis('redis://127.0.0.1:6379');
+  [double, h] = await Promise.all([
+    startOpenAIDouble(),
+    startGatewayHarness('gwfiles', { REDIS_PREFIX: prefix, GATEWAY_MAX_IMAGE_BYTES: String(MAX_IMAGE), GATEWAY_MAX_REQUEST_IMAGE_BYTES: String(2 * MAX_IMAGE) }, { redis, quotaRefreshMs: 100 }),
+  ]);
+  vision = (await makeDeployment(h.t.db, { engine: 'vllm', vision: true }, [double.url])).deployment.name;
+  textOnly = (await makeDeployment(h.t.db, { engine: 'vllm' }, [double.url])).deployment.name;
+  await h.gateway.refresh();
+});
+
+beforeEach(() => double.clear());
+
+afterAll(async () => {
+  await h?.close();
+  await double?.close();
+  const keys = await redis.keys(`${prefix}:*`);
+  if (keys.length) await redis.del(...keys);
+  redis?.disconnect();
+});
+
+async function errorOf(res: Response) {
+  return { status: res.status, ...((await res.json()) as { error: { code: string; message: string; param: string | null } }).error };
+}
+
+function upload(key: string, bytes: Buffer, opts: { type?: string; name?: string; purpose?: string | null } = {}) {
+  const form = new FormData();
+  form.set('file', new Blob([new Uint8Array(bytes)], { type: opts.type ?? 'image/png' }), opts.name ?? 'cat.png');
+  if (opts.purpose !== null) form.set('purpose', opts.purpose ?? 'vision');
+  return fetch(`${h.gateway.url}/v1/files`, { method: 'POST', headers: { authorization: `Bearer ${key}` }, body: form });
+}
+
+const call = (method: string, path: string, key: string) => fetch(h.gateway.url + path, { method, headers: { authorization: `Bearer ${key}` } });
+
+interface FileObject {
+  id: string;
+  object: string;
+  bytes: number;
+  filename: string;
+  purpose: string;
+  media_type: string;
+  width: number;
+  height: number;
+}
+
+const rowsOf = async (userId: string) => h.t.db.select().from(apiFiles).where(eq(apiFiles.userId, userId));
+
+test('an uploaded image is stored sealed, described, and reaches a vision deployment as a data: URL byte for byte', async () => {
+  const { key, keyId, userId } = await h.keyFor();
+  const png = makePng(640, 480);
+  const res = await upload(key, png);
+  expect(res.status).toBe(200);
+  const file = (await res.json()) as FileObject;
+  expect(file).toMatchObject({ object: 'file', bytes: png.length, filename: 'cat.png', purpose: 'vision', status: 'processed', media_type: 'image/png', width: 640, height: 480 });
+  // Sealed: neither the bytes nor the name are in the row in clear.
+  const [row] = await rowsOf(userId);
+  expect(row!.contentEnc.includes(png.subarray(16, 48))).toBe(false);
+  expect(row!.filenameEnc!.toString('latin1')).not.toContain('cat.png');
+  expect(row!.apiKeyId).toBe(keyId);
+
+  expect(await (await call('GET', `/v1/files/${file.id}`, key)).json()).toEqual(file);
+  expect(await (await call('GET', '/v1/files', key)).json()).toEqual({ object: 'list', data: [file] });
+
+  const chat = await h.post('/v1/chat/completions', chatWith(vision, ref(file.id)), key);
+  expect(chat.status).toBe(200);
+  await chat.json();
+  expect(double.requests).toHaveLength(1);
+  expect(double.requests[0]!.media).toEqual([{ mediaType: 'image/png', bytes: png.length, sha256: sha(png) }]);
+  expect(JSON.stringify(double.requests[0]!.body)).not.toContain('enclave-file:');
+
+  // OpenAI's image_file part names the same file; raw bytes upload too.
+  const gif = Buffer.concat([Buffer.from('GIF89a'), Buffer.from([3, 0, 2, 0]), Buffer.alloc(20)]);
+  const raw = await fetch(`${h.gateway.url}/v1/files?purpose=vision&filename=dot.gif`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'image/gif' }, body: new Uint8Array(gif) });
+  expect(raw.status).toBe(200);
+  const gifFile = (await raw.json()) as FileObject;
+  expect(gifFile).toMatchObject({ filename: 'dot.gif', media_type: 'image/gif', width: 3, height: 2, bytes: gif.length });
+  double.clear();
+  const both = await h.post(
+    '/v1/chat/completions',
+    { model: vision, messages: [{ role: 'user', content: [{ type: 'image_file', image_file: { file_id: file.id } }, ref(gifFile.id, 'low')] }] },
+    key,
+  );
+  expect(both.status).toBe(200);
+  await both.json();
+  expect(double.requests[0]!.media!.map((m) => m.mediaType)).toEqual(['image/png', 'image/gif']);
+
+  await h.gateway.flushLogs();
+  const logs = await h.t.db.execute<{ status: number; model: string; deployment_id: string | null }>(sql`SELECT status, model, deployment_id FROM request_logs WHERE api_key_id = ${keyId} ORDER BY created_at`);
+  // Upload, describe, list, chat, upload, chat: each logged once; the files requests name no model.
+  expect(logs.rows.map((r) => [r.status, r.model === '' ? '' : 'model'])).toEqual([
+    [200, ''],
+    [200, ''],
+    [200, ''],
+    [200, 'model'],
+    [200, ''],
+    [200, 'model'],
+  ]);
+  expect(JSON.stringify(logs.rows)).not.toContain(png.toString('base64').slice(0, 40));
+});
+
+test("another user's file is not found: not described, not deleted, not usable in a chat request", async () => {
+  const owner = await h.keyFor();
+  const other = await h.keyFor();
+  const file = (await (await upload(owner.key, makePng(8, 8))).json()) as FileObject;
+  expect(await errorOf(await call('GET', `/v1/files/${file.id}`, other.key))).toMatchObject({ status: 404, code: 'file_not_found' });
+  expect(await errorOf(await call('DELETE', `/v1/files/${file.id}`, other.key))).toMatchObject({ status: 404, code: 'file_not_found' });
+  expect(await (await call('GET', '/v1/files', other.key)).json()).toEqual({ object: 'list', data: [] });
+  const refused = await errorOf(await h.post('/v1/chat/completions', chatWith(vision, ref(file.id)), other.key));
+  expect(refused).toMatchObject({ status: 404, code: 'file_not_found', param: 'messages[0].content[1].image_url.url' });
+  expect(refused.message).toContain(file.id);
+  const viaImageFile = await errorOf(await h.post('/v1/chat/completions', chatWith(vision, { type: 'image_file', image_file: { file_id: file.id } }), other.key));
+  expect(viaImageFile).toMatchObject({ status: 404, param: 'messages[0].content[1].image_file.file_id' });
+  for (const id of ['not-a-uuid', '00000000-0000-4000-8000-000000000000', "'; drop table api_files; --"]) {
+    expect(await errorOf(await h.post('/v1/chat/completions', chatWith(vision, ref(id)), owner.key))).toMatchObject({ status: 404, code: 'file_not_found' });
+    expect(await errorOf(await call('GET', `/v1/files/${encodeURIComponent(id)}`, owner.key))).toMatchObject({ status: 404, code: 'file_not_found' });
+  }
+  expect(double.requests).toHaveLength(0);
+  // The owner deletes it: gone for them too.
+  expect(await (await call('DELETE', `/v1/files/${file.id}`, owner.key)).json()).toEqual({ id: file.id, object: 'file', deleted: true });
+  expect(await rowsOf(owner.userId)).toHaveLength(0);
+  expect(await errorOf(await h.post('/v1/chat/completions', chatWith(vision, ref(file.id)), owner.key))).toMatchObject({ status: 404 });
+});
+
+test('a deployment without vision refuses a referenced image like an inline one, and nothing is forwarded', async () => {
+  const { key } = await h.keyFor();
+  const file = (await (await upload(key, makePng(8, 8))).json()) as FileObject;
+  const err = await errorOf(await h.post('/v1/chat/completions', chatWith(textOnly, ref(file.id)), key));
+  expect(err).toMatchObject({ status: 400, code: 'images_not_supported', param: 'messages' });
+  expect(err.message).toContain(`'${textOnly}' does not take images`);
+  expect(double.requests).toHaveLength(0);
+});
+
+test('referenced images count toward token quotas at their estimate', async () => {
+  const { key, keyId } = await h.keyFor();
+  await h.t.db.insert(quotas).values({ subjectKind: 'key', subjectId: keyId, tokensPerDay: 1000 });
+  await h.gateway.refresh();
+  // Quotas are reloaded every 100 ms; the upload itself costs no tokens.
+  await new Promise((r) => setTimeout(r, 300));
+  const file = (await (await upload(key, makePng(1024, 1024))).json()) as FileObject;
+  const res = await h.post('/v1/chat/completions', chatWith(vision, ref(file.id)), key);
+  expect(res.status).toBe(200);
+  await res.json();
+  await until('the image counted', async () => (await readUsage(redis, prefix, { kind: 'key', id: keyId })).tokensToday >= 765);
+});
+
+test('bad uploads are refused with a clear error and leave no row', async () => {
+  const { key, userId } = await h.keyFor();
+  const garbage = await errorOf(await upload(key, Buffer.from('hello, this is not an image'), { type: 'image/png' }));
+  expect(garbage).toMatchObject({ status: 400, code: 'unsupported_image_type', param: 'file' });
+  expect(garbage.message).toContain('not a PNG, JPEG, WebP or GIF');
+  const svg = await errorOf(await upload(key, Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"/>'), { type: 'image/svg+xml', name: 'x.svg' }));
+  expect(svg).toMatchObject({ status: 400, code: 'unsupported_image_type' });
+  const mismatch = await errorOf(await upload(key, makePng(4, 4), { type: 'image/jpeg', name: 'x.jpg' }));
+  expect(mismatch.message).toContain('says image/jpeg but the bytes are image/png');
+  const oversize = await errorOf(await upload(key, Buffer.concat([makePng(4, 4), Buffer.alloc(MAX_IMAGE)])));
+  expect(oversize).toMatchObject({ status: 400, code: 'image_too_large', param: 'file' });
+  expect(oversize.message).toContain(`at most ${MAX_IMAGE} bytes per image`);
+  const huge = await errorOf(await upload(key, Buffer.concat([makePng(4, 4), Buffer.alloc(4 * MAX_IMAGE)])));
+  expect(huge).toMatchObject({ status: 413 });
+  const purpose = await errorOf(await upload(key, makePng(4, 4), { purpose: 'fine-tune' }));
+  expect(purpose).toMatchObject({ status: 400, param: 'purpose' });
+  expect(purpose.message).toContain('purpose=vision');
+  expect(await errorOf(await upload(key, makePng(4, 4), { purpose: null }))).toMatchObject({ status: 400, param: 'purpose' });
+  const noFile = new FormData();
+  noFile.set('purpose', 'vision');
+  expect(await errorOf(await fetch(`${h.gateway.url}/v1/files`, { method: 'POST', headers: { authorization: `Bearer ${key}` }, body: noFile }))).toMatchObject({ status: 400, param: 'file' });
+  const json = await errorOf(await h.post('/v1/files', { file: 'x', purpose: 'vision' }, key));
+  expect(json).toMatchObject({ status: 400, code: 'invalid_body' });
+  expect(json.message).toContain('multipart/form-data');
+  const broken = await errorOf(await fetch(`${h.gateway.url}/v1/files`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'multipart/form-data; boundary=x' }, body: 'not a form' }));
+  expect(broken).toMatchObject({ status: 400, code: 'invalid_body' });
+  expect(await rowsOf(userId)).toHaveLength(0);
+});
+
+test('the files routes: methods, paths and keys', async () => {
+  const { key } = await h.keyFor();
+  expect((await call('PUT', '/v1/files', key)).status).toBe(405);
+  expect((await call('POST', '/v1/files/00000000-0000-4000-8000-000000000000', key)).status).toBe(405);
+  expect((await call('GET', '/v1/files/a/content', key)).status).toBe(404);
+  expect(await errorOf(await call('GET', '/v1/files', 'sk-enc-nope'))).toMatchObject({ status: 401 });
+  const noKey = await fetch(`${h.gateway.url}/v1/files`, { method: 'POST', body: 'x' });
+  expect(noKey.status).toBe(401);
+  // http(s) URLs stay refused next to file references.
+  const http = await errorOf(await h.post('/v1/chat/completions', chatWith(vision, { type: 'image_url', image_url: { url: 'https://example.com/a.png' } }), key));
+  expect(http).toMatchObject({ status: 400, code: 'image_url_not_allowed' });
+  const badImageFile = await errorOf(await h.post('/v1/chat/completions', chatWith(vision, { type: 'image_file', image_file: { file_id: 42 } }), key));
+  expect(badImageFile).toMatchObject({ status: 400, param: 'messages[0].content[1].image_file.file_id' });
+});
