@@ -6,15 +6,17 @@ import { useI18n } from '../i18n/provider';
 import { useTRPC, useTRPCClient } from '../lib/trpc';
 import { useToast } from './toast';
 
-type Kind = 'conversation' | 'dataset' | 'api_key';
+type Kind = 'conversation' | 'dataset' | 'api_key' | 'knowledge_base';
 
 /**
- * A conversation's, dataset's or API key's classification: a small select of the configured levels (what
- * the owner declares; lowering is explicit and audited on the server), and, when the detector raised the
- * subject above it, a badge saying to what and why (finding types and counts, never values).
- * `refreshKey` re-reads it (after a chat turn, whose message may have raised it).
+ * A conversation's, dataset's, API key's or knowledge base's classification: a small select of the
+ * configured levels (what the owner declares; lowering is explicit and audited on the server), and, when
+ * the detector raised the subject above it, a badge saying to what and why (finding types and counts,
+ * never values). `refreshKey` re-reads it (after a chat turn, whose message may have raised it);
+ * `readOnly` shows it to someone who may not change it (a knowledge base shared with them). `title`: a
+ * hint on the select, in place of the level's name.
  */
-export function ClassificationSelect({ kind, id, refreshKey, testId }: { kind: Kind; id: string; refreshKey?: unknown; testId?: string }) {
+export function ClassificationSelect({ kind, id, refreshKey, testId, readOnly, title }: { kind: Kind; id: string; refreshKey?: unknown; testId?: string; readOnly?: boolean; title?: string }) {
   const { t } = useI18n();
   const toast = useToast();
   const trpc = useTRPC();
@@ -47,8 +49,9 @@ export function ClassificationSelect({ kind, id, refreshKey, testId }: { kind: K
       <select
         className={`classification-select level-${data.declaredLevel}`}
         value={data.declaredLevel}
-        title={t('dp.levelTitle', { level: name(data.level) })}
+        title={title ?? t('dp.levelTitle', { level: name(data.level) })}
         aria-label={t('dp.level')}
+        disabled={readOnly}
         onChange={(e) => void change(Number(e.target.value))}
       >
         {data.names.map((n, level) => (

@@ -15,6 +15,7 @@ import { usageEn } from './areas/usage';
 import { conversationContextEn } from './areas/conversation-context';
 import { presetsEn } from './areas/presets';
 import { knowledgeEn } from './areas/knowledge';
+import { knowledgeClassificationEn } from './areas/knowledge-classification';
 import { retentionEn } from './areas/retention';
 import { backupsEn } from './areas/backups';
 import { toolsEn } from './areas/tools';
@@ -337,6 +338,7 @@ export const en = {
   ...conversationContextEn,
   ...presetsEn,
   ...knowledgeEn,
+  ...knowledgeClassificationEn,
   ...retentionEn,
   ...backupsEn,
   ...toolsEn,

@@ -15,6 +15,7 @@ import { usageZh } from './areas/usage';
 import { conversationContextZh } from './areas/conversation-context';
 import { presetsZh } from './areas/presets';
 import { knowledgeZh } from './areas/knowledge';
+import { knowledgeClassificationZh } from './areas/knowledge-classification';
 import { retentionZh } from './areas/retention';
 import { backupsZh } from './areas/backups';
 import { toolsZh } from './areas/tools';
@@ -339,6 +340,7 @@ export const zhCN: Dictionary = {
   ...conversationContextZh,
   ...presetsZh,
   ...knowledgeZh,
+  ...knowledgeClassificationZh,
   ...retentionZh,
   ...backupsZh,
   ...toolsZh,

@@ -2,6 +2,7 @@
 
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
+import { ClassificationSelect } from '../components/classification-select';
 import { ConfirmDialog } from '../components/confirm-dialog';
 import { useErrorToast, useToast } from '../components/toast';
 import { useI18n } from '../i18n/provider';
@@ -71,6 +72,7 @@ export default function KnowledgePage() {
                 {kb.embeddingModel} · {kb.ready}/{kb.documents} {t('knowledge.documents').toLowerCase()}
               </span>
               {!kb.mine && <span className="badge">{t('knowledge.sharedBy', { name: kb.ownerName })}</span>}
+              <ClassificationSelect kind="knowledge_base" id={kb.id} readOnly={!kb.mine} title={t('knowledge.levelHint')} testId="knowledge-level" />
               {kb.mine && (
                 <button type="button" className="text-button danger" onClick={() => setDeleting({ id: kb.id, name: kb.name })}>
                   {t('knowledge.deleteBase')}

@@ -8,10 +8,11 @@ import { FeedbackButtons } from '../experiments/feedback-buttons';
 import { UserIcon } from '../icons';
 import { Markdown } from './markdown';
 import { ToolCalls } from './tool-call';
-import { MessageImages } from './image-attach';
+import { AttachButton, ImageChips, MessageImages, useImageAttachments } from './image-attach';
 import { ReadAloud } from './read-aloud';
 import type { ChatMessage } from './use-chat';
 import { KnowledgeCitations } from './knowledge-citations';
+import { KnowledgeWithheld } from './knowledge-withheld';
 
 interface Props {
   message: ChatMessage;
@@ -20,13 +21,15 @@ interface Props {
   busy: boolean;
   onSwitch(siblingId: string): void;
   onRegenerate(): void;
-  onEdit(content: string): void;
+  /** The edited text and the images kept (or added): an edit keeps the message's images unless removed. */
+  onEdit(content: string, images?: string[]): void;
 }
 
 export function MessageItem({ message, siblings, isLastReply, busy, onSwitch, onRegenerate, onEdit }: Props) {
   const { t } = useI18n();
   const [editing, setEditing] = useState(false);
   const [draft, setDraft] = useState(message.content);
+  const draftImages = useImageAttachments();
   const isUser = message.role === 'user';
   const meta = message.metadata ?? {};
   const live = meta.streaming === true;
@@ -35,7 +38,13 @@ export function MessageItem({ message, siblings, isLastReply, busy, onSwitch, on
     const content = draft.trim();
     if (!content) return;
     setEditing(false);
-    onEdit(content);
+    const images = draftImages.images.map((i) => i.dataUrl);
+    onEdit(content, images.length ? images : undefined);
+  }
+  function startEdit() {
+    setDraft(message.content);
+    draftImages.setImages((message.images ?? []).map((dataUrl, i) => ({ dataUrl, name: `image-${i + 1}` })));
+    setEditing(true);
   }
   function onEditKey(e: KeyboardEvent<HTMLTextAreaElement>) {
     if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing) {
@@ -54,8 +63,24 @@ export function MessageItem({ message, siblings, isLastReply, busy, onSwitch, on
         <div className="message-author">{isUser ? t('chat.you') : (message.model ?? t('chat.assistant'))}</div>
         {editing ? (
           <div className="message-edit">
-            <textarea value={draft} autoFocus rows={Math.min(10, draft.split('\n').length + 1)} onChange={(e) => setDraft(e.target.value)} onKeyDown={onEditKey} data-testid="edit-input" />
+            <ImageChips images={draftImages.images} onRemove={draftImages.remove} />
+            <textarea
+              value={draft}
+              autoFocus
+              rows={Math.min(10, draft.split('\n').length + 1)}
+              onChange={(e) => setDraft(e.target.value)}
+              onKeyDown={onEditKey}
+              onPaste={(e) => {
+                const files = [...e.clipboardData.files].filter((f) => f.type.startsWith('image/'));
+                if (files.length) {
+                  e.preventDefault();
+                  void draftImages.add(files);
+                }
+              }}
+              data-testid="edit-input"
+            />
             <div className="message-edit-actions">
+              <AttachButton onFiles={(files) => void draftImages.add(files)} disabled={busy} />
               <button type="button" className="button" onClick={() => setEditing(false)}>
                 {t('common.cancel')}
               </button>
@@ -89,12 +114,13 @@ export function MessageItem({ message, siblings, isLastReply, busy, onSwitch, on
             )}
             {!isUser && !live && <ReplyDetails metadata={meta} />}
             {!isUser && !live && <KnowledgeCitations citations={meta.citations} />}
+            {!isUser && !live && <KnowledgeWithheld withheld={meta.withheld} />}
             <span className="message-actions">
               {!live && <CopyButton text={message.content} />}
               {!isUser && !live && meta.failed !== true && <ReadAloud text={message.content} />}
               {!isUser && !live && meta.failed !== true && <FeedbackButtons messageId={message.id} initial={meta.feedback} />}
               {isUser && (
-                <button type="button" className="text-button" disabled={busy} onClick={() => { setDraft(message.content); setEditing(true); }} data-testid="edit-message">
+                <button type="button" className="text-button" disabled={busy} onClick={startEdit} data-testid="edit-message">
                   {t('chat.edit')}
                 </button>
               )}
