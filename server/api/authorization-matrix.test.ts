@@ -243,7 +243,7 @@ const OWNED = new Set([
   'jobs.estimate',
   'jobs.createQuantize',
   'loadtests.create', // names a deployment (shared) or a replay of the caller's own logs
-  'classification.get', // names a conversation, dataset or API key: its owner's (datasets and keys also an admin's)
+  'classification.get', // names a conversation, dataset, API key or knowledge base: its owner's (datasets and keys also an admin's; a shared base is read, not changed, by its group)
   'classification.set',
 ]);
 const SHARED: Record<string, string> = {
@@ -374,6 +374,7 @@ describe("another person's ids, same role", () => {
     const reply = await messages.add({ conversationId: conv.data.id, parentId: null, role: 'assistant', content: 'an answer', model: 'm' });
     const battle = await makeBattle(t.db, { userId: ids.user });
     const session = (await api.trpc('query', 'auth.sessions', undefined, cookies.user)).data[0];
+    const kb = await api.trpc('mutation', 'knowledge.create', { name: 'mine', embeddingModel: 'm' }, cookies.user);
     const attempts: [string, unknown][] = [
       ['conversations.get', { id: conv.data.id }],
       ['conversations.rename', { id: conv.data.id, title: 'stolen' }],
@@ -390,6 +391,8 @@ describe("another person's ids, same role", () => {
       ['classification.get', { kind: 'conversation', id: conv.data.id }],
       ['classification.set', { kind: 'conversation', id: conv.data.id, level: 0 }],
       ['classification.set', { kind: 'api_key', id: key.data.id, level: 0 }],
+      ['classification.get', { kind: 'knowledge_base', id: kb.data.id }],
+      ['classification.set', { kind: 'knowledge_base', id: kb.data.id, level: 0 }],
     ];
     for (const [path, input] of attempts) expect([path, (await call(path, input, cookies.user2)).status]).toEqual([path, 404]);
     // A streamed call, made as the browser makes it.
