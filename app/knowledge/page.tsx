@@ -4,10 +4,12 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { ClassificationSelect } from '../components/classification-select';
 import { ConfirmDialog } from '../components/confirm-dialog';
+import { useShareableGroups } from '../components/group-share';
 import { useErrorToast, useToast } from '../components/toast';
 import { useI18n } from '../i18n/provider';
 import { useTRPC } from '../lib/trpc';
 import { KnowledgeDocuments } from './documents';
+import { KnowledgeSharing } from './sharing';
 
 /** Knowledge bases (server/knowledge): create one, pick it to upload and watch its documents, delete. */
 export default function KnowledgePage() {
@@ -17,7 +19,8 @@ export default function KnowledgePage() {
   const queryClient = useQueryClient();
   const list = useQuery(trpc.knowledge.list.queryOptions());
   const models = useQuery(trpc.models.list.queryOptions());
-  useErrorToast(list.error ?? models.error);
+  const shareable = useShareableGroups();
+  useErrorToast(list.error ?? models.error ?? shareable.error);
   const [name, setName] = useState('');
   const [model, setModel] = useState('');
   const [open, setOpen] = useState<string | null>(null);
@@ -71,7 +74,12 @@ export default function KnowledgePage() {
               <span className="muted">
                 {kb.embeddingModel} · {kb.ready}/{kb.documents} {t('knowledge.documents').toLowerCase()}
               </span>
-              {!kb.mine && <span className="badge">{t('knowledge.sharedBy', { name: kb.ownerName })}</span>}
+              {!kb.mine && (
+                <span className="badge" data-testid="knowledge-shared-by">
+                  {kb.sharedVia.length ? t('knowledge.sharedByWith', { name: kb.ownerName, groups: kb.sharedVia.join(', ') }) : t('knowledge.sharedBy', { name: kb.ownerName })}
+                </span>
+              )}
+              {kb.mine && <KnowledgeSharing key={kb.groupIds.join(',')} kb={kb} groups={shareable.groups} anyGroup={shareable.anyGroup} onSaved={() => void refresh()} />}
               <ClassificationSelect kind="knowledge_base" id={kb.id} readOnly={!kb.mine} title={t('knowledge.levelHint')} testId="knowledge-level" />
               {kb.mine && (
                 <button type="button" className="text-button danger" onClick={() => setDeleting({ id: kb.id, name: kb.name })}>

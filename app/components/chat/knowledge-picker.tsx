@@ -3,6 +3,7 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import Link from 'next/link';
 import { useState } from 'react';
+import { KnowledgeChecklist } from '../knowledge-checklist';
 import { useErrorToast, useToast } from '../toast';
 import { useI18n } from '../../i18n/provider';
 import { useTRPC } from '../../lib/trpc';
@@ -31,18 +32,7 @@ export function KnowledgePicker({ conversationId }: { conversationId: string }) 
         <div className="menu-panel card settings-panel" role="dialog" aria-label={t('knowledge.pickerHint')}>
           <p className="muted">{t('knowledge.pickerHint')}</p>
           {bases.data?.length === 0 && <p className="muted">{t('knowledge.noBases')}</p>}
-          {bases.data?.map((kb) => (
-            <label key={kb.id} style={{ display: 'flex', gap: 8, alignItems: 'center' }}>
-              <input
-                type="checkbox"
-                checked={on.has(kb.id)}
-                data-testid="knowledge-attach"
-                data-kb-name={kb.name}
-                onChange={(e) => (e.target.checked ? attach : detach).mutate({ conversationId, kbId: kb.id })}
-              />
-              {kb.name}
-            </label>
-          ))}
+          <KnowledgeChecklist bases={bases.data ?? []} checked={on} tickTestId="knowledge-attach" onToggle={(kbId, checked) => (checked ? attach : detach).mutate({ conversationId, kbId })} />
           <Link href="/knowledge" className="text-button">
             {t('knowledge.manage')}
           </Link>

@@ -5,7 +5,7 @@ import { useState } from 'react';
 import { ConfirmDialog } from '../../components/confirm-dialog';
 import { DataTable } from '../../components/data-table';
 import { formatDateTime } from '../../components/format';
-import { useSession } from '../../components/session';
+import { useShareableGroups } from '../../components/group-share';
 import { useErrorToast, useToast } from '../../components/toast';
 import { useI18n } from '../../i18n/provider';
 import { useTRPC } from '../../lib/trpc';
@@ -18,7 +18,6 @@ import { PresetForm, type Preset, type PresetValues } from './preset-form';
 export default function PresetsPage() {
   const { t, locale } = useI18n();
   const toast = useToast();
-  const { me } = useSession();
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const [editing, setEditing] = useState<Preset | null>(null);
@@ -26,11 +25,11 @@ export default function PresetsPage() {
 
   const list = useQuery(trpc.presets.list.queryOptions());
   const models = useQuery(trpc.models.list.queryOptions());
+  const bases = useQuery(trpc.knowledge.list.queryOptions());
   // A user may share only with groups they are in; an admin with any group.
-  const myGroups = useQuery(trpc.groups.mine.queryOptions(undefined, { enabled: me.role !== 'admin' }));
-  const allGroups = useQuery(trpc.groups.list.queryOptions(undefined, { enabled: me.role === 'admin' }));
-  useErrorToast(list.error ?? models.error ?? myGroups.error ?? allGroups.error);
-  const groups = (me.role === 'admin' ? allGroups.data : myGroups.data) ?? [];
+  const shareable = useShareableGroups();
+  useErrorToast(list.error ?? models.error ?? bases.error ?? shareable.error);
+  const groups = shareable.groups;
   const groupName = new Map(groups.map((g) => [g.id, g.name]));
   const presets = list.data ?? (list.error ? [] : null);
 
@@ -65,6 +64,7 @@ export default function PresetsPage() {
       p.topP !== null && `${t('presets.topP')} ${p.topP}`,
       p.maxTokens !== null && `${t('presets.maxTokens')} ${p.maxTokens}`,
       contextOf(p),
+      p.knowledge.length > 0 && t('presets.knowledgeList', { names: p.knowledge.map((k) => k.name).join(', ') }),
     ]
       .filter(Boolean)
       .join(' · ');
@@ -80,7 +80,8 @@ export default function PresetsPage() {
         editing={editing}
         models={models.data ?? []}
         groups={groups}
-        anyGroup={me.role === 'admin'}
+        anyGroup={shareable.anyGroup}
+        bases={bases.data ?? []}
         onSubmit={submit}
         onCancel={() => setEditing(null)}
       />

@@ -1,6 +1,8 @@
 'use client';
 
 import { useState, type CSSProperties, type FormEvent } from 'react';
+import { GroupShareField, type ShareableGroup } from '../../components/group-share';
+import { KnowledgeChecklist } from '../../components/knowledge-checklist';
 import { useI18n } from '../../i18n/provider';
 import { readableError } from '../../lib/errors';
 import type { RouterInputs, RouterOutputs } from '../../lib/trpc';
@@ -20,9 +22,10 @@ interface Draft {
   contextPolicy: Policy;
   contextTurns: string;
   groupIds: string[];
+  kbIds: string[];
 }
 
-const EMPTY: Draft = { name: '', systemPrompt: '', model: '', temperature: '', topP: '', maxTokens: '', contextPolicy: 'summarize', contextTurns: '6', groupIds: [] };
+const EMPTY: Draft = { name: '', systemPrompt: '', model: '', temperature: '', topP: '', maxTokens: '', contextPolicy: 'summarize', contextTurns: '6', groupIds: [], kbIds: [] };
 
 export function draftOf(p: Preset | null): Draft {
   if (!p) return EMPTY;
@@ -37,6 +40,7 @@ export function draftOf(p: Preset | null): Draft {
     contextPolicy: p.contextPolicy,
     contextTurns: text(p.contextTurns) || '6',
     groupIds: p.groupIds,
+    kbIds: p.kbIds,
   };
 }
 
@@ -59,6 +63,7 @@ function valuesOf(d: Draft): PresetValues {
     contextPolicy: d.contextPolicy,
     contextTurns: d.contextPolicy === 'turns' ? numberOrNull('contextTurns', d.contextTurns) : null,
     groupIds: d.groupIds,
+    kbIds: d.kbIds,
   };
 }
 
@@ -74,14 +79,17 @@ export function PresetForm({
   models,
   groups,
   anyGroup,
+  bases,
   onSubmit,
   onCancel,
 }: {
   editing: Preset | null;
   models: { name: string; ready: boolean }[];
-  groups: { id: string; name: string }[];
+  groups: ShareableGroup[];
   /** An admin may share with any group: the hint for no groups differs. */
   anyGroup: boolean;
+  /** The knowledge bases the caller can read (the chat's picker lists the same). */
+  bases: { id: string; name: string }[];
   onSubmit(values: PresetValues): Promise<void>;
   onCancel(): void;
 }) {
@@ -108,8 +116,8 @@ export function PresetForm({
   // A preset's model that is gone (or not granted now) is still shown, so saving does not silently drop it.
   const modelNames = models.map((m) => m.name);
   if (draft.model && !modelNames.includes(draft.model)) modelNames.unshift(draft.model);
-  // Groups it is shared with that the caller has since left stay listed, so they can be unticked.
-  const groupOptions = [...groups, ...draft.groupIds.filter((id) => !groups.some((g) => g.id === id)).map((id) => ({ id, name: id }))];
+  // Its bases the list has not loaded yet (or no longer holds) stay shown, named, so saving does not silently drop them.
+  const baseOptions = [...bases, ...(editing?.knowledge ?? []).filter((k) => draft.kbIds.includes(k.id) && !bases.some((b) => b.id === k.id))];
 
   return (
     <form className="card inline-form" onSubmit={submit} noValidate data-testid="preset-form">
@@ -177,26 +185,31 @@ export function PresetForm({
         />
         <small className="muted">{t('presets.systemPromptHint')}</small>
       </label>
-      <fieldset className="field" style={{ ...full, border: 'none', padding: 0, margin: 0 }} data-testid="preset-groups">
-        <span>{t('presets.shareWith')}</span>
-        {groupOptions.length === 0 ? (
-          <small className="muted">{t(anyGroup ? 'presets.noGroupsAtAll' : 'presets.noGroups')}</small>
+      <fieldset className="field" style={{ ...full, border: 'none', padding: 0, margin: 0 }} data-testid="preset-knowledge">
+        <span>{t('presets.knowledge')}</span>
+        {baseOptions.length === 0 ? (
+          <small className="muted">{t('presets.noKnowledge')}</small>
         ) : (
           <div style={{ display: 'flex', flexWrap: 'wrap', gap: '4px 16px' }}>
-            {groupOptions.map((g) => (
-              <label key={g.id} className="radio-row">
-                <input
-                  type="checkbox"
-                  checked={draft.groupIds.includes(g.id)}
-                  onChange={(e) => set('groupIds', e.target.checked ? [...draft.groupIds, g.id] : draft.groupIds.filter((id) => id !== g.id))}
-                  data-testid={`preset-group-${g.name}`}
-                />
-                {g.name}
-              </label>
-            ))}
+            <KnowledgeChecklist
+              bases={baseOptions}
+              checked={new Set(draft.kbIds)}
+              tickTestId="preset-kb"
+              onToggle={(kbId, on) => set('kbIds', on ? [...draft.kbIds, kbId] : draft.kbIds.filter((id) => id !== kbId))}
+            />
           </div>
         )}
+        <small className="muted">{t('presets.knowledgeHint')}</small>
       </fieldset>
+      <GroupShareField
+        label={t('presets.shareWith')}
+        emptyHint={t(anyGroup ? 'presets.noGroupsAtAll' : 'presets.noGroups')}
+        groups={groups}
+        value={draft.groupIds}
+        onChange={(ids) => set('groupIds', ids)}
+        testId="preset-groups"
+        tickPrefix="preset-group"
+      />
       {error && (
         <p className="form-error" role="alert" style={full} data-testid="preset-error">
           {error}
