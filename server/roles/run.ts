@@ -16,6 +16,8 @@ import { startWorkers } from '../../workers/index';
 import { startAgent } from '../fleet/agent';
 import { checkArtifactStore } from '../artifacts';
 import cluster from 'node:cluster';
+import path from 'node:path';
+import { configureVectorIndex, flushVectorIndex } from '../knowledge/vector-index';
 import { gatewayWorkerCount, runGatewayPrimary } from './gateway-cluster';
 
 export interface RoleSet {
@@ -85,6 +87,10 @@ export async function runRoles(env: Env, roles: RoleSet): Promise<void> {
     const configuredGateway = env.ENCLAVE_GATEWAY_URL ?? `http://127.0.0.1:${env.GATEWAY_PORT}`;
     let web: WebServer | undefined;
     if (roles.web) {
+      // Knowledge bases' vector indexes are kept sealed beside the artifact directory and read back at the
+      // next start instead of rebuilt from PostgreSQL (server/knowledge/vector-index.ts).
+      configureVectorIndex({ dir: path.join(env.dataDir, 'knowledge-index') });
+      stops.push(['vector indexes', () => flushVectorIndex()]);
       await ensureUiBuild();
       const gateway = roles.gateway ? createGateway({ db, env, masterKey, redis: redis() }) : undefined;
       if (gateway) stops.push(['gateway', () => gateway.close()]);
