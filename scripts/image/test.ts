@@ -148,6 +148,12 @@ async function main() {
   const key = keys.out.trim().split('\n').at(-1)?.trim() ?? '';
   check(keys.code === 0 && key.length > 20, '`enclave keys create` inside the image', keys.code === 0 ? 'key made' : keys.out.slice(-500));
 
+  // The knowledge bases' vector index is a native addon (usearch's prebuilt linux-x64 build, its install
+  // script denied): it must load and answer inside the image, on the image's Node and C library.
+  const probe = "const { Index } = require('usearch'); const i = new Index({ dimensions: 4, metric: 'ip', quantization: 'f16', connectivity: 16 }); i.add(7n, new Float32Array([1, 0, 0, 0])); console.log(String(i.search(new Float32Array([1, 0, 0, 0]), 1, 1).keys[0]));";
+  const ann = await runToEnd(spec(['node', '-e', probe]));
+  check(ann.code === 0 && ann.out.trim() === '7', "the vector index's native addon loads inside the image", ann.out.trim().slice(-300));
+
   const answer = await timed('first chat completion', async () => {
     // The agent starts the demo model's engine after the ready line: until then the gateway has no replica.
     const deadline = Date.now() + 180_000;
