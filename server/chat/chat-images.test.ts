@@ -29,6 +29,8 @@ beforeAll(async () => {
   engine = await startOpenAIDouble({ tokens: 3, firstTokenMs: 1, interTokenMs: 1 });
   await makeDeployment(t.db, { name: 'seeing', engine: 'vllm', vision: true }, [engine.url]);
   await makeDeployment(t.db, { name: 'text-only', engine: 'vllm' }, [engine.url]);
+  // A vision model with a small declared context: an image's tokens decide what fits.
+  await makeDeployment(t.db, { name: 'small-seeing', engine: 'vllm', vision: true, spec: { engine: 'vllm', maxModelLen: 1600 } }, [engine.url]);
   const env = parseEnv({ ENCLAVE_DATA_DIR: '/tmp/enclave-gateway-test', REDIS_PREFIX: process.env.REDIS_PREFIX });
   gateway = await startGatewayServer({ port: 0, host: '127.0.0.1', db: t.db, env, masterKey, routingRefreshMs: 200, authCacheMs: 200 });
   api = await startApiTestServer({ db: t.db, masterKey, gatewayUrl: gateway.url, env: { REDIS_PREFIX: process.env.REDIS_PREFIX } });
@@ -85,4 +87,57 @@ it('a deployment without vision refuses an image before anything is stored, nami
   const remote = await api.stream('chat.send', { conversationId, model: 'seeing', parentId: null, content: 'Look', images: ['https://example.com/a.png'] }, { cookie: bob.cookie });
   expect(remote.status).toBe(400);
   expect(engine.requests).toHaveLength(0);
+});
+
+type Listed = { messages: { id: string; parentId: string | null; role: string; content: string; images?: string[] }[] };
+
+it('editing and regenerating keep the images: an edit sends the images it kept, a regenerate the stored ones', async () => {
+  const carol = await api.userSession('user');
+  const conversationId = (await api.trpc('mutation', 'conversations.create', {}, carol.cookie)).data.id as string;
+  const red = dataUrl('image/png', makePng(16, 16, [255, 0, 0]));
+  const blue = dataUrl('image/png', makePng(16, 16, [0, 0, 255]));
+  expect((await api.stream('chat.send', { conversationId, model: 'seeing', parentId: null, content: 'Compare these', images: [red, blue] }, { cookie: carol.cookie })).status).toBe(200);
+  const first = ((await api.trpc('query', 'conversations.get', { id: conversationId }, carol.cookie)).data as Listed).messages.find((m) => m.role === 'user')!;
+  // Regenerate: the stored images go to the model again.
+  engine.clear();
+  expect((await api.stream('chat.send', { conversationId, model: 'seeing', regenerateFrom: first.id }, { cookie: carol.cookie })).status).toBe(200);
+  const again = (engine.requests[0]!.body as { messages: { content: unknown }[] }).messages.at(-1)!.content;
+  expect(again).toEqual([{ type: 'text', text: 'Compare these' }, { type: 'image_url', image_url: { url: red } }, { type: 'image_url', image_url: { url: blue } }]);
+  // Edit (a sibling of the first message): the composer sends the images it kept, here one of two.
+  engine.clear();
+  expect((await api.stream('chat.send', { conversationId, model: 'seeing', parentId: null, content: 'Describe this one', images: [blue] }, { cookie: carol.cookie })).status).toBe(200);
+  expect((engine.requests[0]!.body as { messages: { content: unknown }[] }).messages.at(-1)!.content).toEqual([{ type: 'text', text: 'Describe this one' }, { type: 'image_url', image_url: { url: blue } }]);
+  const all = ((await api.trpc('query', 'conversations.get', { id: conversationId }, carol.cookie)).data as Listed).messages.filter((m) => m.role === 'user');
+  expect(all.map((m) => [m.parentId, m.content, m.images])).toEqual([
+    [null, 'Compare these', [red, blue]],
+    [null, 'Describe this one', [blue]],
+  ]);
+
+  // Exports keep them: JSON as data: URLs on every branch's message, Markdown embedded on the latest branch.
+  const json = (await (await api.request(`/api/conversations/${conversationId}/export?format=json`, { cookie: carol.cookie })).json()) as Listed;
+  expect(json.messages.filter((m) => m.role === 'user').map((m) => m.images)).toEqual([[red, blue], [blue]]);
+  const md = await (await api.request(`/api/conversations/${conversationId}/export?format=md`, { cookie: carol.cookie })).text();
+  expect(md).toContain(`![image 1 (image/png, 1 KiB)](${blue})\n\nDescribe this one`);
+  expect(md).not.toContain(red);
+});
+
+it('a summary marks the images it stands for, and fitting counts an image at the gateway estimate', async () => {
+  const dave = await api.userSession('user');
+  const conversationId = (await api.trpc('mutation', 'conversations.create', {}, dave.cookie)).data.id as string;
+  // 1024×1024: 765 tokens at the gateway's estimate, whatever its few bytes of PNG.
+  const big = dataUrl('image/png', makePng(1024, 1024));
+  const firstTurn = await api.stream('chat.send', { conversationId, model: 'small-seeing', parentId: null, content: 'What colour is this?', images: [big], maxTokens: 16 }, { cookie: dave.cookie });
+  expect(firstTurn.status, firstTurn.error?.message).toBe(200);
+  const reply = firstTurn.events[0]!.data.assistantMessageId as string;
+  // About 800 tokens of text: with the image's 765 more than the 1600-token context holds, without it far less.
+  engine.clear();
+  const second = await api.stream('chat.send', { conversationId, model: 'small-seeing', parentId: reply, content: 'x '.repeat(1200), maxTokens: 16 }, { cookie: dave.cookie });
+  expect(second.status, second.error?.message).toBe(200);
+  const bodies = engine.requests.map((r) => JSON.stringify(r.body));
+  const summaryRequest = bodies.find((b) => b.includes('Summarise the conversation'));
+  expect(summaryRequest).toBeDefined();
+  expect(summaryRequest).toContain('User: [image] What colour is this?');
+  expect(summaryRequest).not.toContain('base64');
+  // The turn itself went without the summarised image.
+  expect(bodies.at(-1)).not.toContain('image_url');
 });

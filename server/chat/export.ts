@@ -9,7 +9,7 @@ export interface ExportedConversation {
   messages: ChatMessage[];
 }
 
-/** Every message with its parentId, so all branches survive the round trip. */
+/** Every message with its parentId, so all branches survive the round trip; a message's images as their data: URLs (`images`). */
 export function conversationToJson(c: ExportedConversation): string {
   return JSON.stringify({ format: 'enclave.conversation.v1', ...c }, null, 2) + '\n';
 }
@@ -27,13 +27,29 @@ export function latestBranch(messages: ChatMessage[]): ChatMessage[] {
 
 const ROLE_HEADINGS = { user: 'User', assistant: 'Assistant', system: 'System' } as const;
 
-/** Markdown of the latest branch; message text is kept verbatim (it is Markdown already). */
+/** A message's images in Markdown: each embedded as its data: URL, its alt text saying what it is. */
+function imagesMarkdown(images: readonly string[] | undefined): string[] {
+  if (!images?.length) return [];
+  return [
+    images
+      .map((url, i) => {
+        const type = /^data:(image\/[a-z0-9.+-]+)/i.exec(url)?.[1] ?? 'image';
+        const comma = url.indexOf(',');
+        const kib = Math.max(1, Math.round(((url.length - comma - 1) * 3) / 4 / 1024));
+        return `![image ${i + 1} (${type}, ${kib} KiB)](${url})`;
+      })
+      .join('\n'),
+    '',
+  ];
+}
+
+/** Markdown of the latest branch; message text is kept verbatim (it is Markdown already), images embedded. */
 export function conversationToMarkdown(c: ExportedConversation): string {
   const title = c.title || 'Conversation';
   const lines = [`# ${title.replace(/\n/g, ' ')}`, '', `- Model: ${c.model ?? 'none'}`, `- Exported: ${new Date().toISOString()}`, ''];
   for (const m of latestBranch(c.messages)) {
     const model = m.role === 'assistant' && m.model ? ` (${m.model})` : '';
-    lines.push(`## ${ROLE_HEADINGS[m.role]}${model}`, '', m.content, '');
+    lines.push(`## ${ROLE_HEADINGS[m.role]}${model}`, '', ...imagesMarkdown(m.images), m.content, '');
   }
   return lines.join('\n');
 }

@@ -151,7 +151,7 @@ export async function runChatTurn(deps: ChatDeps, userId: string, req: ChatReque
         })
       : { outcome: first, calls: [] as ToolCallRecord[] };
     await conversations.touch(req.conversationId, { model: req.model, titleFrom: req.kind === 'send' ? req.content : undefined });
-    if (first.usage) contextWindows.answered(req.model, first.usage.prompt_tokens, fit.promptChars);
+    if (first.usage && fit.promptChars !== null) contextWindows.answered(req.model, first.usage.prompt_tokens, fit.promptChars);
     await draft.finish({
       ...(context ? { context } : {}),
       finishReason: turn.finishReason,

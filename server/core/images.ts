@@ -136,3 +136,17 @@ export function inspectImageBytes(
   return { type: actual, bytes: bytes.length, width: size?.width ?? null, height: size?.height ?? null, detail };
 }
 
+
+/**
+ * Prompt tokens an image given as a data: URL is counted as (imageTokens, from its header's pixel size):
+ * the gateway's quota estimate, used as well wherever a prompt's size is estimated before it is sent (the
+ * chat's context fitting, the gateway's opt-in trim). An image that cannot be read counts as a 1024×1024 one.
+ */
+export function dataUrlImageTokens(url: string, detail: string | null = null): number {
+  try {
+    const info = inspectDataUrl(url, 'image', { maxImageBytes: Number.MAX_SAFE_INTEGER }, detail);
+    return imageTokens(info.width, info.height, detail);
+  } catch {
+    return imageTokens(null, null, detail);
+  }
+}

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { makeDeployment } from '../testing/factories';
+import { dataUrl, makePng } from '../testing/media-fixtures';
 import { startOpenAIDouble, type OpenAIDouble } from '../testing/openai-double';
 import { startGatewayHarness, type GatewayHarness } from './testing/harness';
 
@@ -68,4 +69,25 @@ test('a deployment with no declared context is passed through; a bad value or en
     expect(((await bad.json()) as { error: { param: string } }).error.param).toBe('x-enclave-context');
   }
   expect(engine.received).toBe(before);
+});
+
+test('an image counts at its token estimate, not its base64 length, when fitting', async () => {
+  // 600 tokens of context: a small image (255 tokens at the estimate) fits beside 200 tokens of text
+  // although its data: URL alone is longer than 600 × 3 characters: nothing is dropped.
+  const noise = makePng(300, 300, [1, 2, 3]);
+  const url = dataUrl('image/png', Buffer.concat([noise, Buffer.alloc(3000, 7)]));
+  expect(url.length).toBeGreaterThan(1800);
+  const vision = (await makeDeployment(h.t.db, { engine: 'vllm', vision: true, spec: { engine: 'vllm', maxModelLen: 600 } }, [engine.url])).deployment.name;
+  await h.gateway.refresh();
+  const { key } = await h.keyFor();
+  const messages = [
+    { role: 'user', content: line(0) },
+    { role: 'assistant', content: line(1) },
+    { role: 'user', content: [{ type: 'text', text: 'What is this?' }, { type: 'image_url', image_url: { url } }] },
+  ];
+  const res = await h.post('/v1/chat/completions', { model: vision, max_tokens: 8, messages }, key, { 'x-enclave-context': 'trim' });
+  expect(res.status).toBe(200);
+  await res.json();
+  expect(res.headers.get('x-enclave-context-dropped')).toBe('0');
+  expect((engine.requests.at(-1)!.body as { messages: unknown[] }).messages).toHaveLength(3);
 });

@@ -1,4 +1,5 @@
 import { estimateTokens, keepLatest, promptBudget } from '../chat/context/fit';
+import { dataUrlImageTokens } from '../core/images';
 import { GatewayError } from './errors';
 import type { ChatCompletionBody } from './validation';
 
@@ -8,7 +9,19 @@ export const CONTEXT_HEADER = 'x-enclave-context';
 /** The gateway has no tokenizer and learns nothing per model: the chat's starting estimate (3 characters a token, errs long). */
 const WINDOW = { charsPerToken: 3 };
 
-const cost = (m: ChatCompletionBody['messages'][number]) => estimateTokens(typeof m.content === 'string' ? m.content : JSON.stringify(m.content ?? ''), WINDOW);
+/** A message's estimate: its text (other parts as their JSON), and each image at the quota's estimate (not its base64's length). */
+function cost(m: ChatCompletionBody['messages'][number]): number {
+  if (!Array.isArray(m.content)) return estimateTokens(typeof m.content === 'string' ? m.content : JSON.stringify(m.content ?? ''), WINDOW);
+  let images = 0;
+  const rest = (m.content as Record<string, unknown>[]).filter((part) => {
+    const url = part?.type === 'image_url' ? (part.image_url as { url?: unknown; detail?: unknown } | undefined)?.url : undefined;
+    if (typeof url !== 'string') return true;
+    const detail = (part.image_url as { detail?: unknown }).detail;
+    images += dataUrlImageTokens(url, typeof detail === 'string' ? detail : null);
+    return false;
+  });
+  return estimateTokens(JSON.stringify(rest), WINDOW) + images;
+}
 
 /**
  * `x-enclave-context: trim` on /v1/chat/completions: the leading system messages and the latest turns

@@ -14,7 +14,7 @@ interface Props {
   streaming: boolean;
   onLeaf(id: string): void;
   onRegenerate(userMessageId: string): void;
-  onEdit(parentId: string | null, content: string): void;
+  onEdit(parentId: string | null, content: string, images?: string[]): void;
 }
 
 /** The branch ending at leafId, with a version switcher wherever a message has siblings. */
@@ -54,7 +54,7 @@ export function MessageList({ messages, summaries, leafId, streaming, onLeaf, on
             busy={streaming}
             onSwitch={(siblingId) => onLeaf(newestLeafUnder(messages, siblingId)?.id ?? siblingId)}
             onRegenerate={() => message.parentId && onRegenerate(message.parentId)}
-            onEdit={(content) => onEdit(message.parentId, content)}
+            onEdit={(content, images) => onEdit(message.parentId, content, images)}
           />
           {summary?.throughMessageId === message.id && <SummaryMarker covered={summary.covered} text={summary.text} model={summary.model} />}
           </Fragment>

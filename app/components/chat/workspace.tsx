@@ -204,9 +204,9 @@ export function ChatWorkspace() {
               const model = turnOptions();
               if (model) void chat.runTurn({ regenerateFrom: userMessageId }, null, model, settings);
             }}
-            onEdit={(parentId, content) => {
+            onEdit={(parentId, content, images) => {
               const model = turnOptions();
-              if (model) void chat.runTurn({ parentId, content }, null, model, settings);
+              if (model) void chat.runTurn({ parentId, content, ...(images ? { images } : {}) }, null, model, settings);
             }}
           />
         )}

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { planContext, type HistoryMessage } from './fit';
+import { imageTokens } from '../../core/images';
+import { dataUrl, makePng } from '../../testing/media-fixtures';
+import { messageTokens, planContext, type HistoryMessage } from './fit';
 import { ContextWindows, parseContextRefusal } from './windows';
 
 const turn = (i: number, role: 'user' | 'assistant', chars = 300): HistoryMessage => ({ id: `${role}-${i}`, role, content: `${role} ${i} `.padEnd(chars, 'x') });
@@ -79,5 +81,18 @@ describe('planContext', () => {
     const plan = planContext({ history: [turn(0, 'user', 3000)], policy: 'summarize', window: window(512), maxTokens: 100 });
     expect(plan).toMatchObject({ fits: false, contextTokens: 512 });
     if (!plan.fits) expect(plan.latestTokens).toBeGreaterThan(1000);
+  });
+});
+
+describe('images in the estimate', () => {
+  it('an image costs what the gateway charges for it, not its base64 length', () => {
+    const big = dataUrl('image/png', makePng(1024, 1024));
+    const w = window(2000);
+    expect(messageTokens({ content: 'hi', images: [big] }, w)).toBe(messageTokens({ content: 'hi' }, w) + imageTokens(1024, 1024, null));
+    expect(messageTokens({ content: 'hi', images: ['data:image/png;base64,broken'] }, w)).toBe(messageTokens({ content: 'hi' }, w) + 765);
+    // Two 765-token images and 300 characters: more than a 1600-token context holds with its reserve; the old turn goes.
+    const h: HistoryMessage[] = [{ ...turn(0, 'user'), images: [big, big] }, turn(0, 'assistant'), turn(1, 'user')];
+    const plan = planContext({ history: h, policy: 'trim', window: window(1600), maxTokens: 16 });
+    expect(plan).toMatchObject({ fits: true, omitted: 2 });
   });
 });

@@ -1,3 +1,4 @@
+import { dataUrlImageTokens } from '../../core/images';
 import type { ContextWindow } from './windows';
 
 export type ContextPolicy = 'summarize' | 'trim' | 'turns';
@@ -45,6 +46,13 @@ const PER_MESSAGE_TOKENS = 6;
 
 export function estimateTokens(text: string, window: Pick<ContextWindow, 'charsPerToken'>): number {
   return Math.ceil(text.length / window.charsPerToken) + PER_MESSAGE_TOKENS;
+}
+
+/** A message's estimate: its text, plus each image at the gateway's estimate for it (core/images.ts). */
+export function messageTokens(m: Pick<HistoryMessage, 'content' | 'images'>, window: Pick<ContextWindow, 'charsPerToken'>): number {
+  let tokens = estimateTokens(m.content, window);
+  for (const url of m.images ?? []) tokens += dataUrlImageTokens(url);
+  return tokens;
 }
 
 /**
@@ -100,7 +108,7 @@ export function planContext(input: FitInput): FitPlan {
     ...(summary ? [summaryMessage(summary.text)] : []),
   ];
   const headTokens = head.reduce((n, m) => n + est(m.content), 0);
-  const costs = history.map((m) => est(m.content));
+  const costs = history.map((m) => messageTokens(m, window));
   let total = headTokens + costs.slice(start).reduce((a, b) => a + b, 0);
   const contextTokens = window.tokens;
 

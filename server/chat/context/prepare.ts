@@ -36,7 +36,8 @@ export interface FitOutcome {
   /** A summary was written for this turn (the thread has a new marker to show). */
   newSummary: boolean;
   policy: ContextPolicy;
-  promptChars: number;
+  /** Characters of the prompt's text; null when it held images, whose tokens say nothing of the text's ratio. */
+  promptChars: number | null;
 }
 
 /** The size a deployment declares for its model, when its spec sets one. */
@@ -47,6 +48,9 @@ async function declaredContext(db: Db, model: string): Promise<number | undefine
 
 const SUMMARY_WORDS = 120;
 
+/** A summary's transcript marks each image a message held (the summarising model is sent text only). */
+const imageMarks = (m: HistoryMessage) => (m.images?.length ? `${m.images.map(() => '[image]').join(' ')} ` : '');
+
 /** The model's own summary of `older` (after an earlier summary, if any), its transcript cut from the front to fit. */
 async function summarise(deps: FitDeps, userId: string, turn: TurnContext, older: HistoryMessage[], previous: string | null, signal: AbortSignal): Promise<string> {
   const window = contextWindows.get(turn.model);
@@ -54,7 +58,7 @@ async function summarise(deps: FitDeps, userId: string, turn: TurnContext, older
   const maxTokens = Math.min(200, Math.floor(contextTokens / 4));
   const instruction = `Summarise the conversation below in at most ${SUMMARY_WORDS} words. Keep names, numbers, decisions and open questions. Write in the conversation's own language.`;
   const roomChars = Math.floor((contextTokens - maxTokens - Math.ceil(contextTokens * 0.1) - 48) * window.charsPerToken) - instruction.length;
-  let transcript = `${previous ? `Earlier summary: ${previous}\n\n` : ''}${older.map((m) => `${m.role === 'user' ? 'User' : 'Assistant'}: ${m.content}`).join('\n')}`;
+  let transcript = `${previous ? `Earlier summary: ${previous}\n\n` : ''}${older.map((m) => `${m.role === 'user' ? 'User' : 'Assistant'}: ${imageMarks(m)}${m.content}`).join('\n')}`;
   if (transcript.length > roomChars) transcript = `…${transcript.slice(transcript.length - Math.max(0, roomChars))}`;
   const { text } = await completeOnce({
     ...deps,
@@ -78,7 +82,7 @@ export async function openFittedStream(deps: FitDeps, userId: string, turn: Turn
   // The deployment's spec is read once per model: a size it declared, or one an engine has told since, is remembered.
   if (contextWindows.get(turn.model).tokens === undefined) contextWindows.declare(turn.model, await declaredContext(deps.db, turn.model));
   // A failed, empty assistant turn carries nothing the model should see.
-  const history: HistoryMessage[] = branch.filter((m) => m.content.length > 0).map((m) => ({ id: m.id, role: m.role, content: m.content, ...(m.images?.length ? { images: m.images } : {}) }));
+  const history: HistoryMessage[] = branch.filter((m) => m.content.length > 0 || (m.images?.length ?? 0) > 0).map((m) => ({ id: m.id, role: m.role, content: m.content, ...(m.images?.length ? { images: m.images } : {}) }));
   const summaries = new Summaries(deps.db, deps.masterKey, userId);
   let policy = turn.policy;
   let summariesWritten = 0;
@@ -111,7 +115,8 @@ export async function openFittedStream(deps: FitDeps, userId: string, turn: Turn
         continue;
       }
     }
-    const promptChars = plan.messages.reduce((n, m) => n + m.content.length, 0);
+    const withImages = plan.messages.some((m) => 'images' in m && (m.images?.length ?? 0) > 0);
+    const promptChars = withImages ? null : plan.messages.reduce((n, m) => n + m.content.length, 0);
     try {
       const stream = await openCompletionStream({
         ...deps,
@@ -126,7 +131,8 @@ export async function openFittedStream(deps: FitDeps, userId: string, turn: Turn
       const refusal = e instanceof DomainError && e.status === 400 ? parseContextRefusal(e.message) : null;
       if (!refusal || refusals >= 2) throw e;
       refusals++;
-      contextWindows.refused(turn.model, refusal, promptChars);
+      // With images the engine's count includes theirs: its context is learnt, not the text's ratio.
+      contextWindows.refused(turn.model, promptChars === null ? { ...refusal, promptTokens: undefined } : refusal, promptChars ?? 0);
     }
   }
 }
