@@ -1,4 +1,5 @@
 import { codeForStatus, DomainError } from '../core/errors';
+import type { Level } from '../security/classification';
 import { internalToken } from '../security/master-key';
 
 export interface EmbedDeps {
@@ -13,15 +14,22 @@ export const EMBED_BATCH = 16;
  * Embeddings through the gateway as `userId` (the internal token and x-enclave-user-id, as the chat does):
  * the gateway checks that user's access to the deployment, charges their quota and logs the call.
  * An input longer than the model takes is cut and sent again (the engine says how many tokens it takes),
- * so a long chunk is embedded by its beginning rather than failing the document.
+ * so a long chunk is embedded by its beginning rather than failing the document. `level`: the data
+ * classification the gateway holds the inputs to (a knowledge base's level; absent: the default level).
  */
-export async function embedTexts(deps: EmbedDeps, userId: string, model: string, inputs: string[], signal?: AbortSignal): Promise<Float32Array[]> {
+export async function embedTexts(deps: EmbedDeps, userId: string, model: string, inputs: string[], signal?: AbortSignal, level?: Level): Promise<Float32Array[]> {
   let texts = inputs;
   for (let attempt = 0; ; attempt++) {
     const res = await fetch(`${deps.gatewayUrl.replace(/\/$/, '')}/v1/embeddings`, {
       method: 'POST',
       signal,
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${internalToken(deps.masterKey)}`, 'x-enclave-user-id': userId },
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${internalToken(deps.masterKey)}`,
+        'x-enclave-user-id': userId,
+        // A knowledge base's passages are held to its level: a deployment that may not receive it refuses them.
+        ...(level !== undefined ? { 'x-enclave-classification': String(level) } : {}),
+      },
       body: JSON.stringify({ model, input: texts }),
     }).catch((e: unknown) => {
       if (signal?.aborted) throw e;

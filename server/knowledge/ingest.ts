@@ -4,7 +4,7 @@ import { kbChunks, kbChunkTerms, kbDocuments, knowledgeBases } from '../db/schem
 import { DomainError } from '../core/errors';
 import { errorMessage, log } from '../core/log';
 import { chunkSections } from './chunk';
-import { classifyPassages } from './classification';
+import { classifyPassages, knowledgeBaseLevels } from './classification';
 import { EMBED_BATCH, embedTexts } from './embed-client';
 import { documentKind, ParseError, parseDocument } from './parse';
 import { openBytes, openJson, sealBytes, sealJson, vectorBytes } from './sealed';
@@ -67,7 +67,9 @@ async function parseInto(deps: IngestDeps, doc: typeof kbDocuments.$inferSelect,
 }
 
 /** Embeds every chunk of the document with `model`, batch by batch, as the base's owner; progress written after each batch. */
-async function embedAll(deps: IngestDeps, documentId: string, ownerId: string, model: string): Promise<void> {
+async function embedAll(deps: IngestDeps, documentId: string, kbId: string, ownerId: string, model: string): Promise<void> {
+  // The base's level, raised by what parsing found: an embedding deployment that may not receive it refuses the passages.
+  const level = (await knowledgeBaseLevels(deps.db, [kbId])).get(kbId);
   const chunks = await deps.db.select({ id: kbChunks.id, contentEnc: kbChunks.contentEnc }).from(kbChunks).where(eq(kbChunks.documentId, documentId)).orderBy(asc(kbChunks.ordinal));
   for (let i = 0; i < chunks.length; i += EMBED_BATCH) {
     const batch = chunks.slice(i, i + EMBED_BATCH);
@@ -77,7 +79,7 @@ async function embedAll(deps: IngestDeps, documentId: string, ownerId: string, m
         return [content.heading.join(' › '), content.text].filter(Boolean).join('\n');
       }),
     );
-    const vectors = await embedTexts(deps, ownerId, model, texts);
+    const vectors = await embedTexts(deps, ownerId, model, texts, undefined, level);
     const sealed = await Promise.all(vectors.map((v) => sealBytes(deps.db, deps.masterKey, ownerId, vectorBytes(v))));
     await deps.db.transaction(async (tx) => {
       for (const [j, c] of batch.entries()) await tx.update(kbChunks).set({ vectorEnc: sealed[j]! }).where(eq(kbChunks.id, c.id));
@@ -107,7 +109,7 @@ export async function ingestDocument(deps: IngestDeps, documentId: string): Prom
         await parseInto(deps, row.doc, row.ownerId, row.doc.kbId);
       }
       await setState(deps.db, documentId, { status: 'embedding', progress: PARSED_SHARE });
-      await embedAll(deps, documentId, row.ownerId, row.model);
+      await embedAll(deps, documentId, row.doc.kbId, row.ownerId, row.model);
       await setState(deps.db, documentId, { status: 'ready', progress: 1, embeddedModel: row.model });
     } catch (e) {
       const message = e instanceof ParseError || e instanceof DomainError ? e.message : 'The document could not be processed';

@@ -36,10 +36,12 @@ beforeAll(async () => {
   t = await createTestDatabase('kbclass');
   engine = await startOpenAIDouble({ tokens: 3, firstTokenMs: 1, interTokenMs: 1 });
   embedder = (await makeDeployment(t.db, { name: 'embedder', engine: 'vllm' }, [engine.url])).deployment.name;
+  const { deployment: internalEmbedder } = await makeDeployment(t.db, { name: 'internal-embedder', engine: 'vllm' }, [engine.url]);
   const { deployment: internalOnly } = await makeDeployment(t.db, { name: 'internal-only', engine: 'vllm', spec: { maxModelLen: 4096 } }, [engine.url]);
   const { deployment: confidentialOk } = await makeDeployment(t.db, { name: 'confidential-ok', engine: 'vllm', spec: { maxModelLen: 4096 } }, [engine.url]);
   await t.db.insert(deploymentDataPolicies).values([
     { deploymentId: internalOnly.id, maxLevel: 1, mode: 'block' },
+    { deploymentId: internalEmbedder.id, maxLevel: 1, mode: 'block' },
     { deploymentId: confidentialOk.id, maxLevel: 2, mode: 'block' },
   ]);
   const env = parseEnv({ ENCLAVE_DATA_DIR: '/tmp/enclave-gateway-test', REDIS_PREFIX: process.env.REDIS_PREFIX });
@@ -60,21 +62,25 @@ afterAll(async () => {
   await t?.drop();
 });
 
-const createKb = async (name: string, who = alice, groupIds: string[] = []) => {
-  const res = await api.trpc('mutation', 'knowledge.create', { name, embeddingModel: embedder, groupIds }, who.cookie);
+const createKb = async (name: string, who = alice, groupIds: string[] = [], embeddingModel = embedder) => {
+  const res = await api.trpc('mutation', 'knowledge.create', { name, embeddingModel, groupIds }, who.cookie);
   expect(res.status, res.error?.message).toBe(200);
   return res.data.id as string;
 };
 
-/** Uploads through the HTTP route and runs the knowledge queue's job inline (the same function the worker runs). */
-async function ingest(kbId: string, name: string, text: string): Promise<string> {
+/** Uploads through the HTTP route and runs the knowledge queue's job inline (the same function the worker runs); the document row after it. */
+async function ingestAs(kbId: string, name: string, text: string): Promise<{ id: string; status: string; error: string | null }> {
   const res = await api.request(`/api/knowledge/${kbId}/documents?name=${encodeURIComponent(name)}`, { method: 'POST', body: new Uint8Array(Buffer.from(text)), headers: { 'content-type': 'application/octet-stream' }, cookie: alice.cookie });
   expect(res.status, await res.clone().text()).toBe(201);
   const id = ((await res.json()) as { document: { id: string } }).document.id;
   await ingestDocument({ db: t.db, masterKey, gatewayUrl: gateway.url }, id);
-  const [doc] = (await api.trpc('query', 'knowledge.documents', { kbId }, alice.cookie)).data.filter((d: { id: string }) => d.id === id);
-  expect(doc, doc?.error).toMatchObject({ status: 'ready' });
-  return id;
+  return (await api.trpc('query', 'knowledge.documents', { kbId }, alice.cookie)).data.find((d: { id: string }) => d.id === id);
+}
+
+async function ingest(kbId: string, name: string, text: string): Promise<string> {
+  const doc = await ingestAs(kbId, name, text);
+  expect(doc, doc?.error ?? undefined).toMatchObject({ status: 'ready' });
+  return doc.id;
 }
 
 const levelRow = async (kind: 'knowledge_base' | 'conversation', id: string) =>
@@ -100,6 +106,16 @@ describe('ingestion', () => {
     // The owner sees it through the picker's query; a user of the group it is not shared with sees nothing.
     expect((await api.trpc('query', 'classification.get', { kind: 'knowledge_base', id: kb }, alice.cookie)).data).toMatchObject({ level: 3, findings: { bank_card: 1 } });
     expect((await api.trpc('query', 'classification.get', { kind: 'knowledge_base', id: kb }, bob.cookie)).status).toBe(404);
+  });
+
+  it("an embedding deployment that may receive internal data refuses the passages of a confidential base; the document says why", async () => {
+    const plain = await createKb('Plain', alice, [], 'internal-embedder');
+    expect((await ingestAs(plain, 'a.md', '# A\nThe office opens at eight.\n')).status).toBe('ready');
+    const kb = await createKb('Confidential', alice, [], 'internal-embedder');
+    expect((await api.trpc('mutation', 'classification.set', { kind: 'knowledge_base', id: kb, level: 2 }, alice.cookie)).status).toBe(200);
+    const doc = await ingestAs(kb, 'b.md', '# B\nThe office opens at nine.\n');
+    expect(doc.status).toBe('failed');
+    expect(doc.error).toMatch(/classified confidential, above the highest level the deployment 'internal-embedder' may receive \(internal\)/);
   });
 });
 
