@@ -131,3 +131,22 @@ test('a vision and audio deployment takes the image byte for byte, shows the mic
   await page.waitForSelector('[data-testid=read-aloud]:not([data-state=loading])');
   expect(pageErrors).toEqual([]);
 });
+
+test('editing a message keeps its image (shown as a chip in the edit box) and sends it again', async () => {
+  double.clear();
+  const first = page.locator('[data-testid=message-user]').first();
+  await first.locator('[data-testid=edit-message]').click();
+  await first.locator('[data-testid=image-chip]').waitFor();
+  await page.fill('[data-testid=edit-input]', 'Describe this picture in one word');
+  await screenshot(page, 'media-edit-keeps-image');
+  const before = await assistantIds(page);
+  await page.click('[data-testid=edit-save]');
+  await waitForNewReply(page, before);
+  // The edit is a new branch (2/2) whose message still shows the image, and the model got it again.
+  await page.waitForSelector('[data-testid=branch-position]');
+  expect(await page.locator('[data-testid=message-user]').first().locator('[data-testid=message-image]').count()).toBe(1);
+  const chat = double.requests.find((r) => r.path === '/v1/chat/completions')!;
+  expect(chat.media).toEqual([{ mediaType: 'image/png', bytes: png.length, sha256: createHash('sha256').update(png).digest('hex') }]);
+  await screenshot(page, 'media-edit-answered');
+  expect(pageErrors).toEqual([]);
+});

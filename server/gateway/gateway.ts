@@ -340,6 +340,23 @@ export function createGateway(opts: GatewayOptions): Gateway {
     return v;
   }
 
+  /**
+   * A known caller's request takes its concurrency slot; the rate-limit round trip to Redis and the
+   * quota's (one script: concurrency, requests per minute, token budgets; none without a quota) start
+   * here and overlap with reading the body: the caller awaits both before doing the work.
+   */
+  function startAdmission(req: http.IncomingMessage, caller: Caller) {
+    slots.acquire(req, caller);
+    const limited = limiter?.check(caller.keyId ?? `user:${caller.userId}`);
+    limited?.catch(() => {});
+    const admitted = quotas?.admit(caller);
+    if (admitted) {
+      admitted.catch(() => {});
+      admissions.set(req, admitted);
+    }
+    return { limited, admitted };
+  }
+
   async function modelRequest(req: http.IncomingMessage, res: http.ServerResponse, t0: number, path: string) {
     let caller: Caller | undefined;
     let model = '';
@@ -348,16 +365,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
       const authed = auth.authenticate(req.headers.authorization, req.headers['x-enclave-user-id']);
       caller = authed instanceof Promise ? await authed : authed;
       setRequestActor(req, caller);
-      slots.acquire(req, caller);
-      // The rate-limit round trip to Redis overlaps with reading the body.
-      const limited = limiter?.check(caller.keyId ?? `user:${caller.userId}`);
-      limited?.catch(() => {});
-      // So does the quota's (one script: concurrency, requests per minute, token budgets); none without a quota.
-      const admitted = quotas?.admit(caller);
-      if (admitted) {
-        admitted.catch(() => {});
-        admissions.set(req, admitted);
-      }
+      const { limited, admitted } = startAdmission(req, caller);
       const chat = path === '/v1/chat/completions';
       const audioPath = AUDIO_PATHS.has(path);
       // A transcription's form carries its audio file: the audio limit, plus room for the other fields.
@@ -449,14 +457,19 @@ export function createGateway(opts: GatewayOptions): Gateway {
       if (audio?.form) ({ body: upstreamBody, contentType } = await formBody(audio.form, route.upstream?.model ?? route.name));
       forward({ req, res, t0, route, variant, model: experiment ? model : route.name, caller, path, body: upstreamBody, stream, stripUsage, raw, cache, contentType }, forwardOptions);
     } catch (err) {
-      if (!(err instanceof GatewayError)) log.error('gateway request failed', { path, error: errorMessage(err) });
-      const e = err instanceof GatewayError ? err : new GatewayError(500, 'api_error', 'internal_error', 'The gateway failed; try again');
-      if (e.status === 499) {
-        releaseQuota(req, null, null, null);
-        return slots.release(req);
-      }
-      refuse(req, res, t0, e, caller, model, route);
+      failed(req, res, t0, path, err, caller, model, route);
     }
+  }
+
+  /** A keyed request that threw: its 4xx/5xx answered and logged, or (499: the client left) its slot and quota given back. */
+  function failed(req: http.IncomingMessage, res: http.ServerResponse, t0: number, path: string, err: unknown, caller?: Caller, model = '', route?: Route) {
+    if (!(err instanceof GatewayError)) log.error('gateway request failed', { path, error: errorMessage(err) });
+    const e = err instanceof GatewayError ? err : new GatewayError(500, 'api_error', 'internal_error', 'The gateway failed; try again');
+    if (e.status === 499) {
+      releaseQuota(req, null, null, null);
+      return slots.release(req);
+    }
+    refuse(req, res, t0, e, caller, model, route);
   }
 
   /**
@@ -470,14 +483,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
       const authed = auth.authenticate(req.headers.authorization, req.headers['x-enclave-user-id']);
       caller = authed instanceof Promise ? await authed : authed;
       setRequestActor(req, caller);
-      slots.acquire(req, caller);
-      const limited = limiter?.check(caller.keyId ?? `user:${caller.userId}`);
-      limited?.catch(() => {});
-      const admitted = quotas?.admit(caller);
-      if (admitted) {
-        admitted.catch(() => {});
-        admissions.set(req, admitted);
-      }
+      const { limited, admitted } = startAdmission(req, caller);
       const status = 200;
       let out: unknown;
       if (req.method === 'POST' && id === undefined) {
@@ -503,13 +509,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
       const e2eMs = performance.now() - t0;
       logs.push(unforwardedRow(req, caller, { model: '', deploymentId: null, status, e2eMs, overheadMs: e2eMs }));
     } catch (err) {
-      if (!(err instanceof GatewayError)) log.error('gateway files request failed', { path, error: errorMessage(err) });
-      const e = err instanceof GatewayError ? err : new GatewayError(500, 'api_error', 'internal_error', 'The gateway failed; try again');
-      if (e.status === 499) {
-        releaseQuota(req, null, null, null);
-        return slots.release(req);
-      }
-      refuse(req, res, t0, e, caller);
+      failed(req, res, t0, path, err, caller);
     }
   }
 
