@@ -57,7 +57,7 @@ export function KnowledgeSharing({ kb, groups, anyGroup, onSaved }: { kb: Base; 
         {t('knowledge.sharing')}
       </button>
       {editing && (
-        <div className="card inline-form" style={{ flex: '1 1 100%' }} data-testid="knowledge-sharing-form">
+        <div className="card inline-form" style={{ flex: '1 1 100%', order: 1 }} data-testid="knowledge-sharing-form">
           <GroupShareField
             label={t('knowledge.shareWith')}
             emptyHint={t(anyGroup ? 'knowledge.noGroupsAtAll' : 'knowledge.noGroups')}

@@ -10,7 +10,7 @@ import { startOpenAIDouble, type OpenAIDouble } from '../testing/openai-double';
 import { until } from '../testing/until';
 import { runMaintenance } from '../../workers/maintenance';
 import { startKnowledgeWorker } from '../../workers/knowledge';
-import { MAX_DOCUMENT_STALLS, STALLED_ERROR, sweepStalledDocuments } from './stalled';
+import { MAX_DOCUMENT_STALLS, SOURCE_GONE_ERROR, STALLED_ERROR, sweepStalledDocuments } from './stalled';
 
 // Documents left unfinished by a worker that died (or a job Redis lost): the sweep queues them again and
 // the real knowledge consumer finishes them; one that keeps stalling is failed with words its owner can act
@@ -137,4 +137,13 @@ describe('documents stuck after their worker died', () => {
     expect(await sweepStalledDocuments(t.db, STALE)).toEqual({ requeued: [], failed: [] });
     expect(await stallCount(id)).toBe(0);
   }, 60_000);
+
+  it('one whose upload is no longer stored (no job could finish it) is failed at once, not queued', async () => {
+    const id = await uploadReady('gone.md', '# Gone\nThe bytes of this one are lost.');
+    await leaveStalled(id);
+    await t.db.execute(sql`UPDATE kb_documents SET source_enc = NULL WHERE id = ${id}`);
+    expect(await sweepStalledDocuments(t.db, STALE)).toEqual({ requeued: [], failed: [id] });
+    expect(await documentOf(id)).toMatchObject({ status: 'failed', error: SOURCE_GONE_ERROR });
+    expect(await jobState(id)).toBe('none');
+  });
 });

@@ -1,4 +1,4 @@
-import { and, eq, inArray, lt } from 'drizzle-orm';
+import { and, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { kbDocuments } from '../db/schema';
 import { env } from '../core/env';
@@ -12,6 +12,9 @@ export const MAX_DOCUMENT_STALLS = 3;
 
 /** What the owner reads on a document whose processing kept stopping. */
 export const STALLED_ERROR = 'Processing stopped three times before it finished; upload the document again, or ask your administrator to check the workers.';
+
+/** What the owner reads on an unfinished document whose upload is no longer stored (no job could ever finish it). */
+export const SOURCE_GONE_ERROR = 'The uploaded file is no longer stored; upload the document again.';
 
 /** How long the stall count of a document is remembered after its last stall. */
 const STALL_COUNT_TTL_S = 7 * 24 * 3600;
@@ -50,14 +53,29 @@ export interface StalledSweep {
 export async function sweepStalledDocuments(db: Db, opts: { now?: number; staleAfterMs?: number; limit?: number } = {}): Promise<StalledSweep> {
   const before = new Date((opts.now ?? Date.now()) - (opts.staleAfterMs ?? stalledAfterMs()));
   const rows = await db
-    .select({ id: kbDocuments.id })
+    .select({ id: kbDocuments.id, hasSource: sql<boolean>`${kbDocuments.sourceEnc} IS NOT NULL` })
     .from(kbDocuments)
     .where(and(inArray(kbDocuments.status, [...UNFINISHED]), lt(kbDocuments.updatedAt, before)))
     .orderBy(kbDocuments.updatedAt)
     .limit(opts.limit ?? 200);
   const out: StalledSweep = { requeued: [], failed: [] };
   const q = queue('knowledge');
-  for (const { id } of rows) {
+  const fail = async (id: string, error: string) => {
+    // Only if it is still as found: a worker that moved it on meanwhile wins.
+    const marked = await db
+      .update(kbDocuments)
+      .set({ status: 'failed', error, updatedAt: new Date() })
+      .where(and(eq(kbDocuments.id, id), inArray(kbDocuments.status, [...UNFINISHED]), lt(kbDocuments.updatedAt, before)))
+      .returning({ id: kbDocuments.id });
+    if (marked.length) out.failed.push(id);
+    return marked.length > 0;
+  };
+  for (const { id, hasSource } of rows) {
+    // Ingestion skips a document without its upload: queued again it would stay unfinished for ever.
+    if (!hasSource) {
+      await fail(id, SOURCE_GONE_ERROR);
+      continue;
+    }
     const job = await q.getJob(id);
     const state = job ? await job.getState() : 'unknown';
     // Waiting, delayed or running: the queue still has it (a dead worker's active job is BullMQ's to hand on).
@@ -68,16 +86,7 @@ export async function sweepStalledDocuments(db: Db, opts: { now?: number; staleA
     const stalls = await redis().incr(key);
     await redis().expire(key, STALL_COUNT_TTL_S);
     if (stalls >= MAX_DOCUMENT_STALLS) {
-      // Only if it is still as found: a worker that moved it on meanwhile wins.
-      const marked = await db
-        .update(kbDocuments)
-        .set({ status: 'failed', error: STALLED_ERROR, updatedAt: new Date() })
-        .where(and(eq(kbDocuments.id, id), inArray(kbDocuments.status, [...UNFINISHED]), lt(kbDocuments.updatedAt, before)))
-        .returning({ id: kbDocuments.id });
-      if (marked.length) {
-        out.failed.push(id);
-        await redis().del(key);
-      }
+      if (await fail(id, STALLED_ERROR)) await redis().del(key);
       continue;
     }
     await enqueue('knowledge', { documentId: id });
