@@ -1,26 +1,22 @@
 import { createHash } from 'node:crypto';
 import { eq, sql } from 'drizzle-orm';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, expect, test } from 'vitest';
 import { apiFiles, quotas } from '../db/schema';
-import { makeDeployment } from '../testing/factories';
 import { makePng } from '../testing/media-fixtures';
-import { startOpenAIDouble, type OpenAIDouble } from '../testing/openai-double';
-import { testRedisPrefix } from '../testing/database';
+import type { OpenAIDouble } from '../testing/openai-double';
 import { until } from '../testing/until';
 import { readUsage } from './quotas';
-import { startGatewayHarness, type GatewayHarness } from './testing/harness';
+import type { GatewayHarness } from './testing/harness';
+import { errorOf, MAX_TEST_IMAGE as MAX_IMAGE, startMediaGateway, type MediaGateway } from './testing/media-gateway';
 
 // Images uploaded through /v1/files and referred to in chat requests as image_url "enclave-file:<id>"
 // (issue 16, part 5), with the OpenAI double playing a vLLM vision model and a text-only model.
-const prefix = testRedisPrefix('gwfiles');
+let m: MediaGateway;
 let h: GatewayHarness;
-let redis: Redis;
 let double: OpenAIDouble;
 let vision: string;
 let textOnly: string;
 
-const MAX_IMAGE = 64 * 1024;
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const chatWith = (model: string, part: Record<string, unknown>) => ({
   model,
@@ -29,29 +25,11 @@ const chatWith = (model: string, part: Record<string, unknown>) => ({
 const ref = (id: string, detail?: string) => ({ type: 'image_url', image_url: { url: `enclave-file:${id}`, ...(detail ? { detail } : {}) } });
 
 beforeAll(async () => {
-  redis = new Redis('redis://127.0.0.1:6379');
-  [double, h] = await Promise.all([
-    startOpenAIDouble(),
-    startGatewayHarness('gwfiles', { REDIS_PREFIX: prefix, GATEWAY_MAX_IMAGE_BYTES: String(MAX_IMAGE), GATEWAY_MAX_REQUEST_IMAGE_BYTES: String(2 * MAX_IMAGE) }, { redis, quotaRefreshMs: 100 }),
-  ]);
-  vision = (await makeDeployment(h.t.db, { engine: 'vllm', vision: true }, [double.url])).deployment.name;
-  textOnly = (await makeDeployment(h.t.db, { engine: 'vllm' }, [double.url])).deployment.name;
-  await h.gateway.refresh();
+  m = await startMediaGateway('gwfiles');
+  ({ h, double, vision, textOnly } = m);
 });
-
 beforeEach(() => double.clear());
-
-afterAll(async () => {
-  await h?.close();
-  await double?.close();
-  const keys = await redis.keys(`${prefix}:*`);
-  if (keys.length) await redis.del(...keys);
-  redis?.disconnect();
-});
-
-async function errorOf(res: Response) {
-  return { status: res.status, ...((await res.json()) as { error: { code: string; message: string; param: string | null } }).error };
-}
+afterAll(() => m?.close());
 
 function upload(key: string, bytes: Buffer, opts: { type?: string; name?: string; purpose?: string | null } = {}) {
   const form = new FormData();
@@ -170,7 +148,7 @@ test('referenced images count toward token quotas at their estimate', async () =
   const res = await h.post('/v1/chat/completions', chatWith(vision, ref(file.id)), key);
   expect(res.status).toBe(200);
   await res.json();
-  await until('the image counted', async () => (await readUsage(redis, prefix, { kind: 'key', id: keyId })).tokensToday >= 765);
+  await until('the image counted', async () => (await readUsage(m.redis, m.prefix, { kind: 'key', id: keyId })).tokensToday >= 765);
 });
 
 test('bad uploads are refused with a clear error and leave no row', async () => {

@@ -1,32 +1,32 @@
 import { createHash } from 'node:crypto';
 import { sql } from 'drizzle-orm';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, expect, test } from 'vitest';
 import { deploymentDataPolicies, quotas } from '../db/schema';
 import { upstreamReplicaUrl } from '../engines/upstream/driver';
 import { makeDeployment } from '../testing/factories';
 import { dataUrl, makePng, makeWav } from '../testing/media-fixtures';
-import { startOpenAIDouble, type OpenAIDouble } from '../testing/openai-double';
-import { testRedisPrefix } from '../testing/database';
+import type { OpenAIDouble } from '../testing/openai-double';
 import { until } from '../testing/until';
 import { readUsage } from './quotas';
-import { startGatewayHarness, type GatewayHarness } from './testing/harness';
+import type { GatewayHarness } from './testing/harness';
+import { errorOf, MAX_TEST_IMAGE as MAX_IMAGE, startMediaGateway, type MediaGateway } from './testing/media-gateway';
 
 // The double listens on loopback, which the outbound policy refuses to upstreams unless allowed.
 process.env.ENCLAVE_OUTBOUND_ALLOW = '127.0.0.1';
 
 // Images and audio through the gateway (issue 16, parts 5 and 6), with the OpenAI double playing a vLLM
 // vision model, a text-only model, an upstream API, and Whisper-style / speech models.
-const prefix = testRedisPrefix('gwmedia');
+let m: MediaGateway;
 let h: GatewayHarness;
 let redis: Redis;
+let prefix: string;
 let double: OpenAIDouble;
 let vision: string;
 let textOnly: string;
 let audio: string;
 let upstreamVision: string;
 
-const MAX_IMAGE = 64 * 1024;
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const chatWith = (model: string, url: string, text = 'What is in this picture?') => ({
   model,
@@ -34,13 +34,8 @@ const chatWith = (model: string, url: string, text = 'What is in this picture?')
 });
 
 beforeAll(async () => {
-  redis = new Redis('redis://127.0.0.1:6379');
-  [double, h] = await Promise.all([
-    startOpenAIDouble(),
-    startGatewayHarness('gwmedia', { REDIS_PREFIX: prefix, GATEWAY_MAX_IMAGE_BYTES: String(MAX_IMAGE), GATEWAY_MAX_REQUEST_IMAGE_BYTES: String(2 * MAX_IMAGE), GATEWAY_MAX_AUDIO_BYTES: String(256 * 1024) }, { redis, quotaRefreshMs: 100 }),
-  ]);
-  vision = (await makeDeployment(h.t.db, { engine: 'vllm', vision: true }, [double.url])).deployment.name;
-  textOnly = (await makeDeployment(h.t.db, { engine: 'vllm' }, [double.url])).deployment.name;
+  m = await startMediaGateway('gwmedia', { GATEWAY_MAX_AUDIO_BYTES: String(256 * 1024) });
+  ({ h, redis, prefix, double, vision, textOnly } = m);
   audio = (await makeDeployment(h.t.db, { engine: 'vllm', audio: true }, [double.url])).deployment.name;
   const spec = { engine: 'upstream', upstream: { url: `${double.url}/v1`, model: 'gpt-4o' } };
   upstreamVision = (await makeDeployment(h.t.db, { engine: 'upstream', vision: true, spec }, [upstreamReplicaUrl(spec)])).deployment.name;
@@ -49,17 +44,7 @@ beforeAll(async () => {
 
 beforeEach(() => double.clear());
 
-afterAll(async () => {
-  await h?.close();
-  await double?.close();
-  const keys = await redis.keys(`${prefix}:*`);
-  if (keys.length) await redis.del(...keys);
-  redis?.disconnect();
-});
-
-async function errorOf(res: Response) {
-  return { status: res.status, ...((await res.json()) as { error: { code: string; message: string; param: string | null } }).error };
-}
+afterAll(() => m?.close());
 
 test('an image reaches a vision deployment byte for byte, and the request is logged without it', async () => {
   const { key, keyId } = await h.keyFor();
