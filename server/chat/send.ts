@@ -83,8 +83,10 @@ export async function runChatTurn(deps: ChatDeps, userId: string, req: ChatReque
   const knowledge = await knowledgeForTurn(deps, { id: userId, role: 'user' }, req.conversationId, question, Math.floor((window.tokens ?? 2048) * window.charsPerToken * 0.3), () =>
     turnLimit(deps.db, req.model),
   );
-  // The turn is held to its passages' level too, so a fallback deployment that may not receive them refuses it.
-  const turnLevel = Math.max(protection.declaredLevel, knowledge?.level ?? 0) as Level;
+  // The turn is held to its passages' level too, and to that of passages earlier replies in its branch were
+  // given (their answers may repeat them): a deployment that may not receive it, a fallback included, refuses it.
+  const carried = history.reduce((l, m) => (typeof m.metadata.knowledgeLevel === 'number' ? Math.max(l, m.metadata.knowledgeLevel) : l), 0);
+  const turnLevel = Math.max(protection.declaredLevel, knowledge?.level ?? 0, carried) as Level;
   const tools = (await deps.tools?.(userId, req.model)) ?? null;
   const startedAt = performance.now();
   // The history fitted to the model's context (summarised, trimmed or cut to N turns, as the conversation says).
@@ -164,6 +166,8 @@ export async function runChatTurn(deps: ChatDeps, userId: string, req: ChatReque
       ...(knowledge ? { citations: knowledge.citations } : {}),
       // How many passages were withheld and why (counts and level names; never their content).
       ...(knowledge?.withheld ? { withheld: knowledge.withheld } : {}),
+      // The level of the passages it was given: later turns of this branch are held to it.
+      ...(knowledge?.level != null ? { knowledgeLevel: knowledge.level } : {}),
       ...(turn.error ? { failed: true, error: turn.error } : {}),
       ...(calls.length ? { toolCalls: await sealToolCalls(deps.db, deps.masterKey, userId, calls) } : {}),
     });

@@ -201,6 +201,14 @@ describe('chat', () => {
     const [raised] = await raises(`conversation:${conversationId}`);
     expect(raised?.detail).toMatchObject({ from: 'internal', to: 'confidential', by: 'knowledge', knowledgeBaseIds: expect.arrayContaining([secret]) });
 
+    // Going on from that reply with the internal-only model: its answer may repeat the passages, so the gateway refuses the turn, saying why.
+    const replyId = (allowed.events.find((e: { data?: { assistantMessageId?: string } }) => e.data?.assistantMessageId)?.data as { assistantMessageId: string }).assistantMessageId;
+    engine.clear();
+    const after = await api.stream('chat.send', { conversationId, model: 'internal-only', parentId: replyId, content: 'And the stock?' }, { cookie: alice.cookie });
+    expect(after.status).toBe(403);
+    expect(after.error?.message).toMatch(/classified confidential, above the highest level the deployment 'internal-only' may receive \(internal\)/);
+    expect(engine.requests.filter((r) => r.path === '/v1/chat/completions')).toEqual([]);
+
     // Everything withheld: the model is told the answer is in documents it may not be shown, and nothing is cited.
     const onlySecret = (await api.trpc('mutation', 'conversations.create', { title: 'secret only' }, alice.cookie)).data.id as string;
     await api.trpc('mutation', 'knowledge.attach', { conversationId: onlySecret, kbId: secret }, alice.cookie);
