@@ -194,3 +194,14 @@ test('the files routes: methods, paths and keys', async () => {
   const badImageFile = await errorOf(await h.post('/v1/chat/completions', chatWith(vision, { type: 'image_file', image_file: { file_id: 42 } }), key));
   expect(badImageFile).toMatchObject({ status: 400, param: 'messages[0].content[1].image_file.file_id' });
 });
+
+test("a person's files go with their data keys, as an erasure destroys them before the account", async () => {
+  const a = await h.keyFor();
+  const b = await h.keyFor();
+  expect((await upload(a.key, makePng(4, 4))).status).toBe(200);
+  expect((await upload(b.key, makePng(4, 4))).status).toBe(200);
+  await h.t.db.execute(sql`DELETE FROM data_keys WHERE owner_user_id = ${a.userId}`);
+  await h.t.db.execute(sql`DELETE FROM users WHERE id = ${a.userId}`);
+  expect(await rowsOf(a.userId)).toHaveLength(0);
+  expect(await rowsOf(b.userId)).toHaveLength(1);
+});
