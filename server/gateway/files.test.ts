@@ -67,6 +67,9 @@ test('an uploaded image is stored sealed, described, and reaches a vision deploy
   expect(row!.apiKeyId).toBe(keyId);
 
   expect(await (await call('GET', `/v1/files/${file.id}`, key)).json()).toEqual(file);
+  const content = await call('GET', `/v1/files/${file.id}/content`, key);
+  expect(content.headers.get('content-type')).toBe('image/png');
+  expect(Buffer.from(await content.arrayBuffer()).equals(png)).toBe(true);
   expect(await (await call('GET', '/v1/files', key)).json()).toEqual({ object: 'list', data: [file] });
 
   const chat = await h.post('/v1/chat/completions', chatWith(vision, ref(file.id)), key);
@@ -94,8 +97,9 @@ test('an uploaded image is stored sealed, described, and reaches a vision deploy
 
   await h.gateway.flushLogs();
   const logs = await h.t.db.execute<{ status: number; model: string; deployment_id: string | null }>(sql`SELECT status, model, deployment_id FROM request_logs WHERE api_key_id = ${keyId} ORDER BY created_at`);
-  // Upload, describe, list, chat, upload, chat: each logged once; the files requests name no model.
+  // Upload, describe, content, list, chat, upload, chat: each logged once; the files requests name no model.
   expect(logs.rows.map((r) => [r.status, r.model === '' ? '' : 'model'])).toEqual([
+    [200, ''],
     [200, ''],
     [200, ''],
     [200, ''],
@@ -111,6 +115,7 @@ test("another user's file is not found: not described, not deleted, not usable i
   const other = await h.keyFor();
   const file = (await (await upload(owner.key, makePng(8, 8))).json()) as FileObject;
   expect(await errorOf(await call('GET', `/v1/files/${file.id}`, other.key))).toMatchObject({ status: 404, code: 'file_not_found' });
+  expect(await errorOf(await call('GET', `/v1/files/${file.id}/content`, other.key))).toMatchObject({ status: 404, code: 'file_not_found' });
   expect(await errorOf(await call('DELETE', `/v1/files/${file.id}`, other.key))).toMatchObject({ status: 404, code: 'file_not_found' });
   expect(await (await call('GET', '/v1/files', other.key)).json()).toEqual({ object: 'list', data: [] });
   const refused = await errorOf(await h.post('/v1/chat/completions', chatWith(vision, ref(file.id)), other.key));
@@ -184,7 +189,10 @@ test('the files routes: methods, paths and keys', async () => {
   const { key } = await h.keyFor();
   expect((await call('PUT', '/v1/files', key)).status).toBe(405);
   expect((await call('POST', '/v1/files/00000000-0000-4000-8000-000000000000', key)).status).toBe(405);
-  expect((await call('GET', '/v1/files/a/content', key)).status).toBe(404);
+  expect((await call('GET', '/v1/files/a/content/x', key)).status).toBe(404);
+  expect((await call('GET', '/v1/files/a/other', key)).status).toBe(404);
+  const wrong = await call('DELETE', '/v1/files/00000000-0000-4000-8000-000000000000/content', key);
+  expect([wrong.status, wrong.headers.get('allow')]).toEqual([405, 'GET']);
   expect(await errorOf(await call('GET', '/v1/files', 'sk-enc-nope'))).toMatchObject({ status: 401 });
   const noKey = await fetch(`${h.gateway.url}/v1/files`, { method: 'POST', body: 'x' });
   expect(noKey.status).toBe(401);

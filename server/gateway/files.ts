@@ -17,7 +17,7 @@ import type { ChatCompletionBody } from './validation';
  *   Checked like an inline image (core/images.ts: a PNG, JPEG, WebP or GIF by its magic bytes, within
  *   GATEWAY_MAX_IMAGE_BYTES) before anything is stored; the bytes and the name sealed under the owner's
  *   data key (api_files, migration 0036).
- * - GET /v1/files, GET /v1/files/:id, DELETE /v1/files/:id: the caller's own files (another user's id is
+ * - GET /v1/files, GET /v1/files/:id, GET /v1/files/:id/content, DELETE /v1/files/:id: the caller's own files (another user's id is
  *   a 404, exactly like an unknown one).
  * - In a chat request, `{"type":"image_url","image_url":{"url":"enclave-file:<id>"}}` (or OpenAI's
  *   `{"type":"image_file","image_file":{"file_id":"<id>"}}`) is replaced by the image's data: URL before
@@ -51,16 +51,29 @@ function notFound(id: string, param: string | null): GatewayError {
   return new GatewayError(404, 'invalid_request_error', 'file_not_found', `No file with id '${id.slice(0, 64)}' uploaded by this account`, param);
 }
 
-/** The id in a /v1/files/:id path; undefined for /v1/files itself, null for anything deeper. */
-export function fileIdOf(path: string): string | undefined | null {
-  if (path === FILES_PATH || path === `${FILES_PATH}/`) return undefined;
-  const rest = path.slice(FILES_PATH.length + 1);
-  if (!path.startsWith(`${FILES_PATH}/`) || rest.includes('/')) return null;
+/** What a /v1/files path names, and the methods it takes; null: not a files route. */
+export interface FilesTarget {
+  /** undefined: /v1/files itself. */
+  id: string | undefined;
+  /** /v1/files/:id/content: the image's bytes. */
+  content: boolean;
+  methods: readonly string[];
+  pattern: string;
+}
+
+export function filesTarget(path: string): FilesTarget | null {
+  if (path === FILES_PATH || path === `${FILES_PATH}/`) return { id: undefined, content: false, methods: ['GET', 'POST'], pattern: FILES_PATH };
+  if (!path.startsWith(`${FILES_PATH}/`)) return null;
+  const segments = path.slice(FILES_PATH.length + 1).split('/');
+  const content = segments.length === 2 && segments[1] === 'content';
+  if (segments.length > 2 || (segments.length === 2 && !content)) return null;
+  let id = segments[0]!;
   try {
-    return decodeURIComponent(rest);
+    id = decodeURIComponent(id);
   } catch {
-    return rest;
+    // kept as sent: not a uuid, so not found
   }
+  return content ? { id, content, methods: ['GET'], pattern: `${FILES_PATH}/:id/content` } : { id, content, methods: ['GET', 'DELETE'], pattern: `${FILES_PATH}/:id` };
 }
 
 interface Upload {
@@ -94,6 +107,8 @@ async function readUpload(raw: Buffer, contentType: string | undefined, query: U
 export interface FileStore {
   upload(caller: Caller, raw: Buffer, contentType: string | undefined, query: URLSearchParams): Promise<FileObject>;
   get(caller: Caller, id: string): Promise<FileObject>;
+  /** The image's bytes and media type (GET /v1/files/:id/content). */
+  content(caller: Caller, id: string): Promise<{ mediaType: string; bytes: Buffer }>;
   list(caller: Caller): Promise<FileObject[]>;
   remove(caller: Caller, id: string): Promise<{ id: string; object: 'file'; deleted: true }>;
   /** Replaces the body's file references with data: URLs (in place); null, synchronously, when it has none. */
@@ -183,6 +198,16 @@ export function createFileStore(db: Db, masterKey: Buffer, limits: { maxImageByt
 
     async get(caller, id) {
       return describe(await own(caller, id));
+    },
+
+    async content(caller, id) {
+      if (!isUuid(id)) throw notFound(id, null);
+      const [row] = await db
+        .select({ mediaType: apiFiles.mediaType, contentEnc: apiFiles.contentEnc, dataKeyId: apiFiles.dataKeyId })
+        .from(apiFiles)
+        .where(and(eq(apiFiles.id, id), eq(apiFiles.userId, caller.userId)));
+      if (!row) throw notFound(id, null);
+      return { mediaType: row.mediaType, bytes: unseal(await dataKeyForOpening(db, masterKey, row.dataKeyId), row.contentEnc) };
     },
 
     async list(caller) {

@@ -99,8 +99,9 @@ it('no hostile request gets a 5xx; every refusal is an OpenAI error; every known
   for (const id of ['x', '%00', '..%2f..', "'", '00000000-0000-4000-8000-000000000000', 'a'.repeat(5000)]) {
     await ask('GET', `/v1/files/${id}`, undefined);
     await ask('DELETE', `/v1/files/${id}`, undefined);
+    await ask('GET', `/v1/files/${id}/content`, undefined);
     await ask('POST', '/v1/chat/completions', JSON.stringify({ model, messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: `enclave-file:${id}` } }] }] }));
-    logged += 3;
+    logged += 4;
   }
   await ask('GET', '/v1/files', undefined);
   logged++;

@@ -30,7 +30,7 @@ import { parseBody, type BodyKind, type ChatCompletionBody, type ForwardedBody }
 import { CONTEXT_HEADER, trimToContext } from './context-trim';
 import { logRequest, setRequestActor } from '../http/access-log';
 import { inspectImages, visionRefusal } from './images';
-import { createFileStore, fileIdOf, FILES_PATH } from './files';
+import { createFileStore, filesTarget, type FilesTarget } from './files';
 import { AUDIO_PATHS, audioRefusal, formBody, parseSpeech, parseTranscription, TRANSCRIPTIONS, type AudioRequest } from './audio';
 
 type GatewayEnv = Pick<
@@ -477,7 +477,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
    * admitted by quotas like a model request (an upload counts as a request; its image's tokens count when a
    * chat request refers to it), and logged once the caller is known, with no model or deployment.
    */
-  async function filesRequest(req: http.IncomingMessage, res: http.ServerResponse, t0: number, path: string, id: string | undefined) {
+  async function filesRequest(req: http.IncomingMessage, res: http.ServerResponse, t0: number, path: string, { id, content }: FilesTarget) {
     let caller: Caller | undefined;
     try {
       const authed = auth.authenticate(req.headers.authorization, req.headers['x-enclave-user-id']);
@@ -486,6 +486,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
       const { limited, admitted } = startAdmission(req, caller);
       const status = 200;
       let out: unknown;
+      let bytes: { mediaType: string; bytes: Buffer } | null = null;
       if (req.method === 'POST' && id === undefined) {
         // Multipart framing and the other fields on top of the image itself.
         const raw = await readBody(req, imageLimits.maxImageBytes + 64 * 1024);
@@ -497,12 +498,18 @@ export function createGateway(opts: GatewayOptions): Gateway {
         if (limited) await limited;
         if (admitted) await admitted;
         if (id === undefined) out = { object: 'list', data: await files.list(caller) };
+        else if (content) bytes = await files.content(caller, id);
         else if (req.method === 'GET') out = await files.get(caller, id);
         else out = await files.remove(caller, id);
       }
-      const body = JSON.stringify(out);
+      const body = bytes ? bytes.bytes : JSON.stringify(out);
       const overheadMs = performance.now() - t0;
-      res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-enclave-overhead-ms': overheadMs.toFixed(3) });
+      res.writeHead(status, {
+        'content-type': bytes ? bytes.mediaType : 'application/json',
+        ...(bytes ? { 'content-disposition': 'attachment', 'x-content-type-options': 'nosniff' } : {}),
+        'content-length': Buffer.byteLength(body),
+        'x-enclave-overhead-ms': overheadMs.toFixed(3),
+      });
       res.end(body);
       slots.release(req);
       releaseQuota(req, null, 0, 0);
@@ -565,12 +572,10 @@ export function createGateway(opts: GatewayOptions): Gateway {
         if (req.method === 'POST') return void modelRequest(req, res, t0, path);
         return refuse(req, res, t0, new GatewayError(405, 'invalid_request_error', 'method_not_allowed', `Use POST for ${path}`, null, { allow: 'POST' }));
       }
-      if (path === FILES_PATH || path.startsWith(`${FILES_PATH}/`)) {
-        const id = fileIdOf(path);
-        const allow = id === undefined ? 'GET, POST' : 'GET, DELETE';
-        if (id !== null && (req.method === 'GET' || (id === undefined ? req.method === 'POST' : req.method === 'DELETE'))) return void filesRequest(req, res, t0, path, id);
-        if (id !== null)
-          return refuse(req, res, t0, new GatewayError(405, 'invalid_request_error', 'method_not_allowed', `Use ${allow.replace(', ', ' or ')} for ${id === undefined ? FILES_PATH : `${FILES_PATH}/:id`}`, null, { allow }));
+      const file = filesTarget(path);
+      if (file) {
+        if (file.methods.includes(req.method ?? '')) return void filesRequest(req, res, t0, path, file);
+        return refuse(req, res, t0, new GatewayError(405, 'invalid_request_error', 'method_not_allowed', `Use ${file.methods.join(' or ')} for ${file.pattern}`, null, { allow: file.methods.join(', ') }));
       }
       if (path === '/v1/models') {
         if (req.method === 'GET') return void listModels(req, res, t0);
