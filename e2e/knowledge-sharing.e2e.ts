@@ -74,6 +74,7 @@ describe('knowledge sharing and presets in the browser', () => {
     await page.waitForSelector('[data-testid=chat-empty]');
     await waitForModel(page);
     await page.selectOption('[data-testid=preset-picker]', { label: 'Support desk' });
+    expect(await page.locator('[data-testid=preset-picker-knowledge]').textContent()).toBe('Knowledge: Handbook');
     await sendAndWait(page, 'Hello');
     await page.waitForFunction(() => document.querySelector('[data-testid=knowledge-picker]')?.textContent?.includes('(1)'));
     await page.click('[data-testid=knowledge-picker]');

@@ -13,6 +13,7 @@ export type PresetOption = RouterOutputs['presets']['list'][number];
 export function PresetPicker({ presets, value, onChange }: { presets: PresetOption[] | null; value: string | null; onChange(preset: PresetOption | null): void }) {
   const { t } = useI18n();
   if (!presets) return null;
+  const selected = presets.find((p) => p.id === value);
   if (presets.length === 0)
     return (
       <p className="muted" data-testid="preset-none">
@@ -31,6 +32,12 @@ export function PresetPicker({ presets, value, onChange }: { presets: PresetOpti
             </option>
           ))}
         </select>
+        {/* What a chat started from it answers from (the bases the user can read; the header's picker changes them later). */}
+        {selected && selected.knowledge.length > 0 && (
+          <small className="muted" data-testid="preset-picker-knowledge">
+            {t('presets.knowledgeList', { names: selected.knowledge.map((k) => k.name).join(', ') })}
+          </small>
+        )}
       </label>
       <Link href="/settings/presets" className="button button-quiet" style={{ fontSize: 13 }}>
         {t('presets.manage')}
