@@ -165,6 +165,7 @@ test('bad uploads are refused with a clear error and leave no row', async () => 
   expect(svg).toMatchObject({ status: 400, code: 'unsupported_image_type' });
   const mismatch = await errorOf(await upload(key, makePng(4, 4), { type: 'image/jpeg', name: 'x.jpg' }));
   expect(mismatch.message).toContain('says image/jpeg but the bytes are image/png');
+  expect(await errorOf(await upload(key, makePng(4, 4), { type: 'image/jpg', name: 'x.jpg' }))).toMatchObject({ message: expect.stringContaining('says image/jpeg but the bytes are image/png') });
   const oversize = await errorOf(await upload(key, Buffer.concat([makePng(4, 4), Buffer.alloc(MAX_IMAGE)])));
   expect(oversize).toMatchObject({ status: 400, code: 'image_too_large', param: 'file' });
   expect(oversize.message).toContain(`at most ${MAX_IMAGE} bytes per image`);

@@ -96,7 +96,8 @@ async function readUpload(raw: Buffer, contentType: string | undefined, query: U
     const file = form.get('file');
     if (!file || typeof file === 'string') throw bad('file', "The form has no 'file' field holding the image");
     const purpose = form.get('purpose');
-    const declared = file.type && file.type !== 'application/octet-stream' ? file.type.toLowerCase() : null;
+    const fileType = file.type.split(';')[0]!.trim().toLowerCase();
+    const declared = fileType && fileType !== 'application/octet-stream' ? fileType.replace('image/jpg', 'image/jpeg') : null;
     return { bytes: Buffer.from(await file.arrayBuffer()), declared, purpose: typeof purpose === 'string' ? purpose : null, filename: file.name || null };
   }
   if (type.startsWith('image/') || type === 'application/octet-stream')
