@@ -121,7 +121,7 @@ describe('the knowledge vector index', () => {
     expect((await nearestChunks(t.db, masterKey, kb, q, 5)).map((h) => h.chunkId)).toEqual(expected);
     await flushVectorIndex();
     const [file] = await indexFiles(kb.id);
-    expect(file).toMatch(/^[0-9a-f]{16}\.hnsw$/);
+    expect(file).toMatch(/^[0-9a-f]{16}\.ivf$/);
     const sealed = await readFile(path.join(dir, kb.id, file!));
     // Sealed: neither a vector's float bytes nor the document id appear in the file.
     const [first] = [...doc.vectors.values()];

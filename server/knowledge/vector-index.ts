@@ -10,7 +10,7 @@ import { AnnIndex } from './ann-index';
 import { bytesVector, openBytes } from './sealed';
 
 /**
- * The vectors of each knowledge base in an approximate nearest-neighbour index (HNSW, ann-index.ts), one
+ * The vectors of each knowledge base in an approximate nearest-neighbour index (IVF, ann-index.ts), one
  * per base and embedding model, kept in sync with PostgreSQL (the truth) document by document:
  *
  * - A chunk's key is its document's serial × 2^20 + its ordinal, so a removed or re-embedded document's
@@ -21,7 +21,7 @@ import { bytesVector, openBytes } from './sealed';
  * - With a directory configured (configureVectorIndex: `<data dir>/knowledge-index`, beside the artifact
  *   directory), the index is written there sealed under the owner's data key after it changed, and read
  *   back at the next start instead of being rebuilt; a missing, stale, corrupt or foreign file is rebuilt
- *   from PostgreSQL. Decrypted vectors never stay on disk (see AnnIndex.saveSealed).
+ *   from PostgreSQL. Decrypted vectors never touch the disk (see AnnIndex.saveSealed).
  */
 const KEY_SPACE = 2 ** 20;
 
@@ -63,8 +63,7 @@ export function configureVectorIndex(options: { dir: string | null; persistDelay
 }
 
 const modelTag = (model: string) => createHash('sha256').update(model).digest('hex').slice(0, 16);
-const fileOf = (dir: string, kbId: string, model: string) => path.join(dir, kbId, `${modelTag(model)}.hnsw`);
-const scratchOf = (dir: string) => path.join(dir, '.scratch');
+const fileOf = (dir: string, kbId: string, model: string) => path.join(dir, kbId, `${modelTag(model)}.ivf`);
 
 /** Drops a base's index from memory and disk (the base was deleted, or its model changed). */
 export function forgetVectors(kbId: string): void {
@@ -106,7 +105,7 @@ async function readPersisted(db: Db, masterKey: Buffer, entry: Entry): Promise<v
   if (!directory) return;
   const file = fileOf(directory, entry.kbId, entry.model);
   try {
-    const { index, manifest } = await AnnIndex.loadSealed(file, scratchOf(directory), (id) => dataKeyForOpening(db, masterKey, id));
+    const { index, manifest } = await AnnIndex.loadSealed(file, (id) => dataKeyForOpening(db, masterKey, id));
     const m = manifest as Manifest;
     // A file of another base or model (copied, or a hash collision) is not this one's.
     if (m.kbId !== entry.kbId || m.model !== entry.model || typeof m.docs !== 'object') throw new Error('the file belongs to another base or model');
@@ -125,7 +124,7 @@ async function persist(entry: Entry): Promise<void> {
   try {
     if (!directory || !db || !masterKey || !entry.index || entries.get(entry.kbId) !== entry) return;
     const manifest: Manifest = { dims: entry.index.dims, kbId: entry.kbId, model: entry.model, docs: Object.fromEntries(entry.docs) };
-    const bytes = await entry.index.saveSealed(fileOf(directory, entry.kbId, entry.model), scratchOf(directory), manifest, await dataKeyForSealing(db, masterKey, entry.ownerId));
+    const bytes = await entry.index.saveSealed(fileOf(directory, entry.kbId, entry.model), manifest, await dataKeyForSealing(db, masterKey, entry.ownerId));
     log.info('knowledge: vector index saved', { kbId: entry.kbId, vectors: entry.index.size, bytes });
   } catch (e) {
     log.warn('knowledge: saving the vector index failed (it is rebuilt from the database when needed)', { kbId: entry.kbId, error: errorMessage(e) });
@@ -195,10 +194,15 @@ async function entryFor(db: Db, masterKey: Buffer, kb: { id: string; embeddingMo
     entry = undefined;
   }
   if (!entry) {
-    const [owner] = await db.select({ ownerId: knowledgeBases.ownerId }).from(knowledgeBases).where(eq(knowledgeBases.id, kb.id));
-    entry = { kbId: kb.id, model: kb.embeddingModel, ownerId: owner?.ownerId ?? null, index: null, docs: new Map(), stamp: null, syncing: null, saving: null, saveTimer: null };
-    entries.set(kb.id, entry);
-    entry.syncing = readPersisted(db, masterKey, entry).finally(() => (entry!.syncing = null));
+    // Made and registered before any await: concurrent first searches share it (and its one sync).
+    const made: Entry = { kbId: kb.id, model: kb.embeddingModel, ownerId: null, index: null, docs: new Map(), stamp: null, syncing: null, saving: null, saveTimer: null };
+    entry = made;
+    entries.set(kb.id, made);
+    made.syncing = (async () => {
+      const [owner] = await db.select({ ownerId: knowledgeBases.ownerId }).from(knowledgeBases).where(eq(knowledgeBases.id, kb.id));
+      made.ownerId = owner?.ownerId ?? null;
+      await readPersisted(db, masterKey, made);
+    })().finally(() => (made.syncing = null));
   }
   const stamp = await stampOf(db, kb.id);
   // One sync at a time per base; a caller whose stamp is newer than the one synced runs another.
@@ -211,7 +215,7 @@ async function entryFor(db: Db, masterKey: Buffer, kb: { id: string; embeddingMo
   return entry;
 }
 
-/** The k chunks of a base nearest to `query` (cosine, from float16 vectors), best first. */
+/** The k chunks of a base nearest to `query` (cosine), best first. */
 export async function nearestChunks(db: Db, masterKey: Buffer, kb: { id: string; embeddingModel: string }, query: Float32Array, k: number): Promise<{ chunkId: string; score: number }[]> {
   const entry = await entryFor(db, masterKey, kb);
   if (!entry.index || entry.index.dims !== query.length) return [];
