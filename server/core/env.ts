@@ -214,6 +214,8 @@ export const envSchema = z.object({
   /** One image in a chat request (decoded bytes), and every image of one request together; image data counts apart from GATEWAY_MAX_BODY_BYTES. */
   GATEWAY_MAX_IMAGE_BYTES: positiveInt.default(10 * 1024 * 1024),
   GATEWAY_MAX_REQUEST_IMAGE_BYTES: positiveInt.default(20 * 1024 * 1024),
+  /** What one person's /v1/files uploads may hold together (files never expire: the owner deletes them). */
+  GATEWAY_MAX_STORED_FILE_BYTES: positiveInt.default(1024 * 1024 * 1024),
   /** The largest /v1/audio/transcriptions upload (OpenAI's limit is 25 MiB). */
   GATEWAY_MAX_AUDIO_BYTES: positiveInt.default(25 * 1024 * 1024),
   GATEWAY_FIRST_TOKEN_TIMEOUT_MS: positiveInt.default(60_000),

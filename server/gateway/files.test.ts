@@ -16,6 +16,8 @@ let h: GatewayHarness;
 let double: OpenAIDouble;
 let vision: string;
 let textOnly: string;
+/** What one person's uploads may hold together here. */
+const STORED_CAP = 1024 * 1024;
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const chatWith = (model: string, part: Record<string, unknown>) => ({
@@ -25,7 +27,7 @@ const chatWith = (model: string, part: Record<string, unknown>) => ({
 const ref = (id: string, detail?: string) => ({ type: 'image_url', image_url: { url: `enclave-file:${id}`, ...(detail ? { detail } : {}) } });
 
 beforeAll(async () => {
-  m = await startMediaGateway('gwfiles');
+  m = await startMediaGateway('gwfiles', { GATEWAY_MAX_STORED_FILE_BYTES: String(STORED_CAP) });
   ({ h, double, vision, textOnly } = m);
 });
 beforeEach(() => double.clear());
@@ -213,4 +215,28 @@ test("a person's files go with their data keys, as an erasure destroys them befo
   await h.t.db.execute(sql`DELETE FROM users WHERE id = ${a.userId}`);
   expect(await rowsOf(a.userId)).toHaveLength(0);
   expect(await rowsOf(b.userId)).toHaveLength(1);
+});
+
+test("one person's uploads are bounded together; the refusal says how much is held and how to make room, and a deletion makes it", async () => {
+  const { key, userId } = await h.keyFor();
+  const other = await h.keyFor();
+  const file = Buffer.concat([makePng(4, 4), Buffer.alloc(60_000)]);
+  const kept: FileObject[] = [];
+  for (;;) {
+    const res = await upload(key, file);
+    if (res.status !== 200) {
+      const full = await errorOf(res);
+      expect(full).toMatchObject({ status: 413, code: 'file_storage_full', param: 'file' });
+      expect(full.message).toMatch(/Your uploaded files hold [\d.]+ MiB and this one 0\.1 MiB; together they may hold 1\.0 MiB \(GATEWAY_MAX_STORED_FILE_BYTES\)\. Delete files/);
+      break;
+    }
+    kept.push((await res.json()) as FileObject);
+    expect(kept.length).toBeLessThan(100);
+  }
+  expect(kept).toHaveLength(Math.floor(STORED_CAP / file.length));
+  expect(await rowsOf(userId)).toHaveLength(kept.length); // the refused one left no row
+  // Another person's room is their own.
+  expect((await upload(other.key, file)).status).toBe(200);
+  expect((await call('DELETE', `/v1/files/${kept[0]!.id}`, key)).status).toBe(200);
+  expect((await upload(key, file)).status).toBe(200);
 });

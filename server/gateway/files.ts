@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray } from 'drizzle-orm';
+import { and, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { apiFiles } from '../db/schema';
 import { ImageError, inspectImageBytes, type ImageInfo } from '../core/images';
@@ -46,6 +46,8 @@ export interface FileObject {
 function bad(param: string | null, message: string, code = 'invalid_file'): GatewayError {
   return new GatewayError(400, 'invalid_request_error', code, message, param);
 }
+
+const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
 
 function notFound(id: string, param: string | null): GatewayError {
   return new GatewayError(404, 'invalid_request_error', 'file_not_found', `No file with id '${id.slice(0, 64)}' uploaded by this account`, param);
@@ -135,7 +137,7 @@ interface Reference {
 }
 type Row = { [K in keyof typeof METADATA]: (typeof apiFiles.$inferSelect)[K] };
 
-export function createFileStore(db: Db, masterKey: Buffer, limits: { maxImageBytes: number }): FileStore {
+export function createFileStore(db: Db, masterKey: Buffer, limits: { maxImageBytes: number; maxStoredBytes: number }): FileStore {
   async function describe(row: Row): Promise<FileObject> {
     let filename = `image.${EXTENSION[row.mediaType]}`;
     if (row.filenameEnc) filename = unseal(await dataKeyForOpening(db, masterKey, row.dataKeyId), row.filenameEnc).toString('utf8');
@@ -176,6 +178,17 @@ export function createFileStore(db: Db, masterKey: Buffer, limits: { maxImageByt
         if (e instanceof ImageError) throw bad(e.param, e.message, e.code);
         throw e;
       }
+      // Files never expire: what one person keeps is bounded instead, and the answer says how to make room.
+      const [stored] = await db.select({ bytes: sql<number>`coalesce(sum(${apiFiles.bytes}), 0)::bigint` }).from(apiFiles).where(eq(apiFiles.userId, caller.userId));
+      const held = Number(stored?.bytes ?? 0);
+      if (held + info.bytes > limits.maxStoredBytes)
+        throw new GatewayError(
+          413,
+          'invalid_request_error',
+          'file_storage_full',
+          `Your uploaded files hold ${mib(held)} MiB and this one ${mib(info.bytes)} MiB; together they may hold ${mib(limits.maxStoredBytes)} MiB (GATEWAY_MAX_STORED_FILE_BYTES). Delete files you no longer need (DELETE /v1/files/<id>) and upload again.`,
+          'file',
+        );
       const filename = (upload.filename ?? '').replace(/[\u0000-\u001f\u007f]/g, '').slice(0, MAX_FILENAME) || null;
       // Sealed before the insert: a failure here leaves no row.
       const { id: dataKeyId, key } = await dataKeyForSealing(db, masterKey, caller.userId);

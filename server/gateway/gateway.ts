@@ -39,6 +39,7 @@ type GatewayEnv = Pick<
   | 'GATEWAY_MAX_IMAGE_BYTES'
   | 'GATEWAY_MAX_REQUEST_IMAGE_BYTES'
   | 'GATEWAY_MAX_AUDIO_BYTES'
+  | 'GATEWAY_MAX_STORED_FILE_BYTES'
   | 'GATEWAY_FIRST_TOKEN_TIMEOUT_MS'
   | 'GATEWAY_REQUEST_TIMEOUT_MS'
   | 'GATEWAY_BREAKER_FAILURES'
@@ -151,7 +152,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
   const estimatedTokens = new WeakMap<http.IncomingMessage, number>();
   const imageLimits = { maxImageBytes: env.GATEWAY_MAX_IMAGE_BYTES, maxRequestBytes: env.GATEWAY_MAX_REQUEST_IMAGE_BYTES };
   // Images uploaded through /v1/files, referred to as image_url "enclave-file:<id>" (files.ts).
-  const files = createFileStore(db, opts.masterKey, imageLimits);
+  const files = createFileStore(db, opts.masterKey, { ...imageLimits, maxStoredBytes: env.GATEWAY_MAX_STORED_FILE_BYTES });
   // A chat body may carry its images' base64 on top of the text limit; the text part is checked after parsing.
   const chatBodyLimit = env.GATEWAY_MAX_BODY_BYTES + Math.ceil((env.GATEWAY_MAX_REQUEST_IMAGE_BYTES * 4) / 3) + 64 * 1024;
   // Keep-alive to engines: a new TCP connection per request would cost more than everything else here.

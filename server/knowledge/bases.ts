@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, inArray, or, sql } from 'drizzle-orm';
 import type { Db } from '../db/client';
-import { groups, kbChunks, kbDocuments, knowledgeBases, users } from '../db/schema';
+import { dataClassifications, groups, kbChunks, kbDocuments, knowledgeBases, users } from '../db/schema';
 import { DomainError } from '../core/errors';
 import { isUuid } from '../core/ids';
 import { groupIdsOf } from '../security/groups/membership';
@@ -188,7 +188,11 @@ export class KnowledgeBases {
 
   async delete(id: string): Promise<void> {
     await this.requireOwned(id);
-    await this.db.delete(knowledgeBases).where(eq(knowledgeBases.id, id));
+    await this.db.transaction(async (tx) => {
+      await tx.delete(knowledgeBases).where(eq(knowledgeBases.id, id));
+      // Its level has no foreign key (data_classifications serves every kind of subject): removed with it.
+      await tx.delete(dataClassifications).where(and(eq(dataClassifications.subjectKind, 'knowledge_base'), eq(dataClassifications.subjectId, id)));
+    });
     forgetVectors(id);
   }
 

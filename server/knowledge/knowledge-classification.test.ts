@@ -158,6 +158,14 @@ describe('declaring a level', () => {
     expect(erased.data.deleted).toMatchObject({ knowledgeBases: 1, classifications: 1 });
     expect(await levelRow('knowledge_base', kb)).toBeUndefined();
   });
+
+  it('deleting a base removes its level with it', async () => {
+    const kb = await createKb('Short-lived', alice);
+    expect((await api.trpc('mutation', 'classification.set', { kind: 'knowledge_base', id: kb, level: 2 }, alice.cookie)).status).toBe(200);
+    expect(await levelRow('knowledge_base', kb)).toMatchObject({ level: 2 });
+    expect((await api.trpc('mutation', 'knowledge.delete', { id: kb }, alice.cookie)).status).toBe(200);
+    expect(await levelRow('knowledge_base', kb)).toBeUndefined();
+  });
 });
 
 describe('chat', () => {
