@@ -250,11 +250,10 @@ export class AnnIndex {
     try {
       await out.write(head);
       await out.write(cipher.update(Buffer.concat([u32(meta.length), meta])));
-      const bytes = (a: Float32Array | Float64Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-      await out.write(cipher.update(bytes(this.centroids)));
+      await out.write(cipher.update(view(this.centroids)));
       for (const list of this.lists) {
-        await out.write(cipher.update(bytes(list.keys.subarray(0, list.size))));
-        await out.write(cipher.update(bytes(list.matrix())));
+        await out.write(cipher.update(view(list.keys.subarray(0, list.size))));
+        await out.write(cipher.update(view(list.matrix())));
       }
       await out.write(cipher.final());
       await out.write(cipher.getAuthTag());

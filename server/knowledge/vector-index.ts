@@ -39,6 +39,9 @@ type Manifest = {
 };
 
 interface Entry {
+  /** The database and key it was made with: a delayed write uses them. */
+  db: Db;
+  masterKey: Buffer;
   kbId: string;
   model: string;
   ownerId: string | null;
@@ -120,9 +123,9 @@ async function readPersisted(db: Db, masterKey: Buffer, entry: Entry): Promise<v
 
 async function persist(entry: Entry): Promise<void> {
   entry.saveTimer = null;
-  const { db, masterKey } = persistDeps.get(entry) ?? {};
+  const { db, masterKey } = entry;
   try {
-    if (!directory || !db || !masterKey || !entry.index || entries.get(entry.kbId) !== entry) return;
+    if (!directory || !entry.index || entries.get(entry.kbId) !== entry) return;
     const manifest: Manifest = { dims: entry.index.dims, kbId: entry.kbId, model: entry.model, docs: Object.fromEntries(entry.docs) };
     const bytes = await entry.index.saveSealed(fileOf(directory, entry.kbId, entry.model), manifest, await dataKeyForSealing(db, masterKey, entry.ownerId));
     log.info('knowledge: vector index saved', { kbId: entry.kbId, vectors: entry.index.size, bytes });
@@ -132,15 +135,12 @@ async function persist(entry: Entry): Promise<void> {
     entry.saving = null;
   }
 }
-const persistDeps = new WeakMap<Entry, { db: Db; masterKey: Buffer }>();
-
-function schedulePersist(db: Db, masterKey: Buffer, entry: Entry): void {
+function schedulePersist(entry: Entry): void {
   if (!directory) return;
-  persistDeps.set(entry, { db, masterKey });
   if (entry.saveTimer) clearTimeout(entry.saveTimer);
   entry.saveTimer = setTimeout(() => {
     // One write at a time; a change during a write schedules the next.
-    if (entry.saving) return schedulePersist(db, masterKey, entry);
+    if (entry.saving) return schedulePersist(entry);
     entry.saving = persist(entry);
   }, persistDelayMs);
   entry.saveTimer.unref();
@@ -184,7 +184,7 @@ async function sync(db: Db, masterKey: Buffer, entry: Entry, stamp: string): Pro
     changed = true;
   }
   entry.stamp = stamp;
-  if (changed) schedulePersist(db, masterKey, entry);
+  if (changed) schedulePersist(entry);
 }
 
 async function entryFor(db: Db, masterKey: Buffer, kb: { id: string; embeddingModel: string }): Promise<Entry> {
@@ -195,7 +195,7 @@ async function entryFor(db: Db, masterKey: Buffer, kb: { id: string; embeddingMo
   }
   if (!entry) {
     // Made and registered before any await: concurrent first searches share it (and its one sync).
-    const made: Entry = { kbId: kb.id, model: kb.embeddingModel, ownerId: null, index: null, docs: new Map(), stamp: null, syncing: null, saving: null, saveTimer: null };
+    const made: Entry = { db, masterKey, kbId: kb.id, model: kb.embeddingModel, ownerId: null, index: null, docs: new Map(), stamp: null, syncing: null, saving: null, saveTimer: null };
     entry = made;
     entries.set(kb.id, made);
     made.syncing = (async () => {
